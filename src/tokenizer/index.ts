@@ -1,0 +1,3 @@
+export { BertTokenizer, padBatch } from './tokenizer';
+export type { Batch, Encoding, EncodeOptions } from './tokenizer';
+export { Vocab } from './vocab';

@@ -1,0 +1,148 @@
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { normalizeBert, NormalizerOptions } from './normalizer';
+import { preTokenize } from './pretokenizer';
+import { Vocab } from './vocab';
+import { WordPiece } from './wordpiece';
+
+export interface Encoding {
+  ids: number[];
+  /** True when tokens were dropped to fit maxLength. */
+  truncated: boolean;
+}
+
+export interface EncodeOptions {
+  /** Longest output, special tokens included; undefined = no truncation. */
+  maxLength?: number;
+  addSpecialTokens?: boolean;
+}
+
+/** A padded batch, row-major [batch, seqLen], ready for the engine. */
+export interface Batch {
+  inputIds: Int32Array;
+  attentionMask: Int32Array;
+  batchSize: number;
+  seqLen: number;
+  truncated: boolean[];
+}
+
+/** HF's added special tokens for BERT: matched in raw text, case-sensitive, never split. */
+const SPECIAL_TOKENS = ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]'];
+
+/** BERT uncased tokenizer: BertNormalizer + BertPreTokenizer + WordPiece + [CLS] x [SEP]. */
+export class BertTokenizer {
+  readonly clsId: number;
+  readonly sepId: number;
+  readonly padId: number;
+  readonly unkId: number;
+  private readonly wordPiece: WordPiece;
+  /** Matches special tokens written in the text; they are kept whole, before normalization. */
+  private readonly specialPattern: RegExp;
+
+  constructor(
+    readonly vocab: Vocab,
+    private readonly normalizer: NormalizerOptions = { lowercase: true, stripAccents: true },
+    readonly modelMaxLength = 512,
+  ) {
+    this.clsId = vocab.id('[CLS]');
+    this.sepId = vocab.id('[SEP]');
+    this.padId = vocab.id('[PAD]');
+    this.unkId = vocab.id('[UNK]');
+    this.wordPiece = new WordPiece(vocab, this.unkId);
+    const specials = SPECIAL_TOKENS.filter((t) => vocab.tokenToId.has(t));
+    this.specialPattern = new RegExp(`(${specials.map((t) => t.replace(/[[\]]/g, '\\$&')).join('|')})`);
+  }
+
+  /**
+   * Loads from a vocab.txt, a tokenizer.json, or a model folder holding either (vocab.txt first),
+   * with tokenizer_config.json's do_lower_case / strip_accents / model_max_length when present.
+   */
+  static load(path: string): BertTokenizer {
+    if (!existsSync(path)) throw new Error(`tokenizer path ${path} does not exist`);
+    if (!statSync(path).isDirectory()) {
+      const vocab = path.endsWith('.json') ? Vocab.fromTokenizerJson(path) : Vocab.fromVocabTxt(path);
+      return new BertTokenizer(vocab);
+    }
+    const vocabTxt = join(path, 'vocab.txt');
+    const tokJson = join(path, 'tokenizer.json');
+    let vocab: Vocab;
+    if (existsSync(vocabTxt)) vocab = Vocab.fromVocabTxt(vocabTxt);
+    else if (existsSync(tokJson)) vocab = Vocab.fromTokenizerJson(tokJson);
+    else throw new Error(`${path} has neither vocab.txt nor tokenizer.json`);
+    const cfg = readTokenizerConfig(join(path, 'tokenizer_config.json'));
+    return new BertTokenizer(vocab, cfg.normalizer, cfg.modelMaxLength);
+  }
+
+  /** Token ids of the whole text, no special tokens. */
+  tokenize(text: string): number[] {
+    const ids: number[] = [];
+    // split() with a capturing group puts the matched special tokens at the odd indices.
+    text.split(this.specialPattern).forEach((part, i) => {
+      if (i % 2 === 1) {
+        ids.push(this.vocab.id(part));
+        return;
+      }
+      for (const word of preTokenize(normalizeBert(part, this.normalizer))) {
+        for (const id of this.wordPiece.encodeWord(word)) ids.push(id);
+      }
+    });
+    return ids;
+  }
+
+  encode(text: string, opts: EncodeOptions = {}): Encoding {
+    const special = opts.addSpecialTokens ?? true;
+    let ids = this.tokenize(text);
+    let truncated = false;
+    if (opts.maxLength !== undefined) {
+      const room = opts.maxLength - (special ? 2 : 0);
+      if (room < 0) throw new Error(`max length ${opts.maxLength} leaves no room for [CLS] and [SEP]`);
+      if (ids.length > room) {
+        ids = ids.slice(0, room);
+        truncated = true;
+      }
+    }
+    if (special) ids = [this.clsId, ...ids, this.sepId];
+    return { ids, truncated };
+  }
+
+  /** Encodes texts with [CLS]/[SEP], truncates to maxLength and pads to the longest row. */
+  encodeBatch(texts: string[], maxLength = this.modelMaxLength): Batch {
+    return padBatch(texts.map((t) => this.encode(t, { maxLength })), this.padId);
+  }
+}
+
+export function padBatch(encodings: Encoding[], padId: number, seqLen?: number): Batch {
+  const batchSize = encodings.length;
+  const len = seqLen ?? Math.max(1, ...encodings.map((e) => e.ids.length));
+  const inputIds = new Int32Array(batchSize * len).fill(padId);
+  const attentionMask = new Int32Array(batchSize * len);
+  encodings.forEach((e, b) => {
+    if (e.ids.length > len) throw new Error(`sequence of ${e.ids.length} tokens does not fit length ${len}`);
+    inputIds.set(e.ids, b * len);
+    attentionMask.fill(1, b * len, b * len + e.ids.length);
+  });
+  return { inputIds, attentionMask, batchSize, seqLen: len, truncated: encodings.map((e) => e.truncated) };
+}
+
+interface TokenizerConfig {
+  normalizer: NormalizerOptions;
+  modelMaxLength: number;
+}
+
+function readTokenizerConfig(path: string): TokenizerConfig {
+  const defaults = { normalizer: { lowercase: true, stripAccents: true }, modelMaxLength: 512 };
+  if (!existsSync(path)) return defaults;
+  let raw: Record<string, unknown>;
+  try {
+    raw = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (e) {
+    throw new Error(`${path}: invalid JSON: ${(e as Error).message}`);
+  }
+  const lowercase = typeof raw.do_lower_case === 'boolean' ? raw.do_lower_case : true;
+  // strip_accents null/absent follows lowercasing, as in BertNormalizer.
+  const stripAccents = typeof raw.strip_accents === 'boolean' ? raw.strip_accents : lowercase;
+  const mml = raw.model_max_length;
+  // HF writes a huge sentinel (1e30) when no limit is known; keep BERT's 512 then.
+  const modelMaxLength = typeof mml === 'number' && mml > 0 && mml < 1e6 ? mml : 512;
+  return { normalizer: { lowercase, stripAccents }, modelMaxLength };
+}

@@ -1,0 +1,103 @@
+import assert from 'node:assert/strict';
+import { readFileSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { BertTokenizer, Vocab } from '../src/tokenizer';
+import { normalizeBert } from '../src/tokenizer/normalizer';
+import { preTokenize } from '../src/tokenizer/pretokenizer';
+import { sharedPath, skipUnlessShared } from './shared';
+
+interface Case {
+  text: string;
+  ids_max512: number[];
+  ids_nospecial: number[];
+  tokens_nospecial: string[];
+}
+
+const vocabSkip = skipUnlessShared('vocab', 'bert-base-uncased-vocab.txt');
+const casesSkip = skipUnlessShared('golden', 'tokenizer_cases.jsonl') || vocabSkip;
+
+describe('BERT normalizer and pre-tokenizer (hand-checked)', () => {
+  it('removes control characters, maps whitespace, lowercases and strips accents', () => {
+    const n = normalizeBert('Héllo\u0000\tWORLD\u00a0Ça\u200b!', { lowercase: true, stripAccents: true });
+    // U+200B is a format character (Cf): removed; U+00A0 is whitespace: becomes a space.
+    assert.equal(n, 'hello world ca!');
+  });
+  it('spaces out CJK ideographs but not kana', () => {
+    assert.equal(normalizeBert('日本語かな', { lowercase: true, stripAccents: true }), ' 日  本  語 かな');
+  });
+  it('lowercases character by character (no final-sigma rule) after stripping accents', () => {
+    assert.equal(normalizeBert('ΟΔΟΣ', { lowercase: true, stripAccents: true }), 'οδοσ');
+    // NFD splits İ into I + U+0307 and the mark is dropped before lowercasing.
+    assert.equal(normalizeBert('İ', { lowercase: true, stripAccents: true }), 'i');
+    // Without accent stripping, per-character lowercasing of İ gives i + U+0307.
+    assert.equal(normalizeBert('İ', { lowercase: true, stripAccents: false }), 'i\u0307');
+  });
+  it('splits punctuation into words of their own', () => {
+    assert.deepEqual(preTokenize("don't  stop--now¿"), ['don', "'", 't', 'stop', '-', '-', 'now', '¿']);
+  });
+});
+
+describe('WordPiece on a small vocabulary (hand-checked)', () => {
+  const vocab = new Vocab(['[PAD]', '[UNK]', '[CLS]', '[SEP]', 'un', '##aff', '##able', 'aff', '!', 'a', '##a']);
+  const tok = new BertTokenizer(vocab);
+  it('greedy longest match with ## continuation', () => {
+    assert.deepEqual(tok.tokenize('Unaffable!'), [4, 5, 6, 8]);
+  });
+  it('a word with an unknown piece is one [UNK]', () => {
+    assert.deepEqual(tok.tokenize('unaffablex aff'), [1, 7]);
+  });
+  it('words over 100 characters are [UNK]', () => {
+    assert.deepEqual(tok.tokenize('a'.repeat(100)), [9, ...new Array(99).fill(10)]);
+    assert.deepEqual(tok.tokenize('a'.repeat(101)), [1]);
+  });
+  it('truncation keeps [CLS] and [SEP] and flags it; padding builds the mask', () => {
+    const e = tok.encode('un aff a a a', { maxLength: 4 });
+    assert.deepEqual(e, { ids: [2, 4, 7, 3], truncated: true });
+    const b = tok.encodeBatch(['un', 'un aff'], 512);
+    assert.equal(b.seqLen, 4);
+    assert.deepEqual(Array.from(b.inputIds), [2, 4, 3, 0, 2, 4, 7, 3]);
+    assert.deepEqual(Array.from(b.attentionMask), [1, 1, 1, 0, 1, 1, 1, 1]);
+  });
+});
+
+describe('BERT uncased tokenizer vs HF tokenizers golden cases', () => {
+  it('matches ids_max512 and ids_nospecial on every row', { skip: casesSkip }, () => {
+    const tok = BertTokenizer.load(sharedPath('vocab', 'bert-base-uncased-vocab.txt'));
+    const lines = readFileSync(sharedPath('golden', 'tokenizer_cases.jsonl'), 'utf8').split('\n').filter(Boolean);
+    assert.ok(lines.length >= 234, 'golden file has its rows');
+    let failures = 0;
+    for (const [i, line] of lines.entries()) {
+      const c = JSON.parse(line) as Case;
+      const nospecial = tok.tokenize(c.text);
+      const max512 = tok.encode(c.text, { maxLength: 512 }).ids;
+      if (JSON.stringify(nospecial) !== JSON.stringify(c.ids_nospecial) || JSON.stringify(max512) !== JSON.stringify(c.ids_max512)) {
+        failures++;
+        if (failures <= 5) {
+          const got = nospecial.map((id) => tok.vocab.idToToken[id]);
+          const k = got.findIndex((t, j) => t !== c.tokens_nospecial[j]);
+          console.error(`row ${i}: first difference at token ${k}: got ${JSON.stringify(got.slice(k, k + 5))}, want ${JSON.stringify(c.tokens_nospecial.slice(k, k + 5))}`);
+        }
+      }
+    }
+    assert.equal(failures, 0, `${failures} of ${lines.length} rows differ`);
+  });
+
+  it('reads the same vocabulary from a tokenizer.json', { skip: skipUnlessShared('vocab', 'bert-uncased-tokenizer.json') || vocabSkip }, () => {
+    const a = Vocab.fromVocabTxt(sharedPath('vocab', 'bert-base-uncased-vocab.txt'));
+    const b = Vocab.fromTokenizerJson(sharedPath('vocab', 'bert-uncased-tokenizer.json'));
+    assert.equal(a.size, 30522);
+    assert.deepEqual(b.idToToken, a.idToToken);
+  });
+
+  it('honours tokenizer_config.json do_lower_case=false in a model folder', { skip: vocabSkip }, () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tok-'));
+    writeFileSync(join(dir, 'vocab.txt'), readFileSync(sharedPath('vocab', 'bert-base-uncased-vocab.txt')));
+    writeFileSync(join(dir, 'tokenizer_config.json'), JSON.stringify({ do_lower_case: false, model_max_length: 512 }));
+    const cased = BertTokenizer.load(dir);
+    // 'Hello' is not in the uncased vocabulary as a whole word: without lowercasing it splits.
+    assert.notDeepEqual(cased.tokenize('Hello'), [7592]);
+    assert.deepEqual(BertTokenizer.load(sharedPath('vocab', 'bert-base-uncased-vocab.txt')).tokenize('Hello'), [7592]);
+  });
+});
