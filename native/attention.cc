@@ -1,0 +1,107 @@
+// Attention core, parallel over (batch, head). Inside the parallel region OpenBLAS (OpenMP
+// build) runs each small sgemm on the calling thread, so every core works on its own heads.
+#include <cblas.h>
+
+#include <cfloat>
+#include <cmath>
+#include <vector>
+
+#include "kernels.h"
+#include "rng.h"
+
+namespace engine {
+
+namespace {
+
+// Softmax of one row in place; masked keys get the lowest float first, as HF's masked_fill with
+// finfo.min, so a row whose keys are all masked becomes uniform exactly as in transformers.
+void masked_softmax_row(float* row, const int32_t* mask, int T) {
+  float mx = -FLT_MAX;
+  for (int j = 0; j < T; j++) {
+    if (!mask[j]) row[j] = -FLT_MAX;
+    mx = row[j] > mx ? row[j] : mx;
+  }
+  double s = 0;
+  for (int j = 0; j < T; j++) {
+    row[j] = std::exp(row[j] - mx);
+    s += row[j];
+  }
+  const float inv = (float)(1.0 / s);
+  for (int j = 0; j < T; j++) row[j] *= inv;
+}
+
+// Applies the attention-dropout mask of head (b, h) to src, writing dst.
+void apply_dropout(const float* src, float* dst, int T, float p, uint64_t seed, uint64_t base) {
+  const float inv_keep = 1.0f / (1.0f - p);
+  for (int64_t e = 0; e < (int64_t)T * T; e++) dst[e] = src[e] * dropout_scale(seed, base + e, p, inv_keep);
+}
+
+thread_local std::vector<float> scratch_a, scratch_b;
+
+float* scratch(std::vector<float>& s, size_t n) {
+  if (s.size() < n) s.resize(n);
+  return s.data();
+}
+
+}  // namespace
+
+void attention_forward(const float* q, const float* k, const float* v, const int32_t* mask, float* probs, float* ctx,
+                       int B, int T, int D, int H, float p, uint64_t seed) {
+  const int dh = D / H;
+  const float scale = 1.0f / std::sqrt((float)dh);
+#pragma omp parallel for collapse(2) schedule(static)
+  for (int b = 0; b < B; b++) {
+    for (int h = 0; h < H; h++) {
+      const int64_t off = (int64_t)b * T * D + (int64_t)h * dh;
+      float* P = probs + ((int64_t)b * H + h) * T * T;
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, dh, scale, q + off, D, k + off, D, 0.0f, P, T);
+      for (int i = 0; i < T; i++) masked_softmax_row(P + (int64_t)i * T, mask + (int64_t)b * T, T);
+      const float* A = P;
+      if (p > 0) {
+        float* Pd = scratch(scratch_a, (size_t)T * T);
+        apply_dropout(P, Pd, T, p, seed, ((uint64_t)b * H + h) * T * T);
+        A = Pd;
+      }
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, dh, T, 1.0f, A, T, v + off, D, 0.0f, ctx + off, D);
+    }
+  }
+}
+
+void attention_backward(const float* dctx, const float* q, const float* k, const float* v, const float* probs,
+                        float* dq, float* dk, float* dv, int B, int T, int D, int H, float p, uint64_t seed) {
+  const int dh = D / H;
+  const float scale = 1.0f / std::sqrt((float)dh);
+#pragma omp parallel for collapse(2) schedule(static)
+  for (int b = 0; b < B; b++) {
+    for (int h = 0; h < H; h++) {
+      const int64_t off = (int64_t)b * T * D + (int64_t)h * dh;
+      const uint64_t base = ((uint64_t)b * H + h) * T * T;
+      const float* P = probs + ((int64_t)b * H + h) * T * T;
+      float* dA = scratch(scratch_b, (size_t)T * T);
+      const float* A = P;
+      if (p > 0) {
+        float* Pd = scratch(scratch_a, (size_t)T * T);
+        apply_dropout(P, Pd, T, p, seed, base);
+        A = Pd;
+      }
+      // ctx = A v  =>  dv = A^T dctx, dA = dctx v^T
+      cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, dh, T, 1.0f, A, T, dctx + off, D, 0.0f, dv + off, D);
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, dh, 1.0f, dctx + off, D, v + off, D, 0.0f, dA, T);
+      if (p > 0) apply_dropout(dA, dA, T, p, seed, base);
+      // Softmax backward, row by row: dS = P * (dA - sum(dA * P)).
+      for (int i = 0; i < T; i++) {
+        float* g = dA + (int64_t)i * T;
+        const float* pr = P + (int64_t)i * T;
+        double dot = 0;
+        for (int j = 0; j < T; j++) dot += g[j] * pr[j];
+        const float dotf = (float)dot;
+        for (int j = 0; j < T; j++) g[j] = pr[j] * (g[j] - dotf);
+      }
+      // S = scale q k^T  =>  dq = scale dS k, dk = scale dS^T q
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, dh, T, scale, dA, T, k + off, D, 0.0f, dq + off, D);
+      cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, dh, T, scale, dA, T, q + off, D, 0.0f, dk + off, D);
+    }
+  }
+}
+
+}  // namespace engine

@@ -1,0 +1,54 @@
+// Numerical kernels of the engine. Plain C++ over raw float buffers; addon.cc checks sizes.
+// Layouts are row-major; Linear weights are [out, in] as in PyTorch / Hugging Face.
+#pragma once
+#include <cstdint>
+
+namespace engine {
+
+void set_threads(int n);
+int get_threads();
+
+// y[N,out] = x[N,in] W[out,in]^T + b
+void linear_forward(const float* x, const float* W, const float* b, float* y, int N, int in, int out);
+// dx = dy W (dx_beta 0: overwrite, 1: accumulate); dW += dy^T x; db += colsum(dy). dx may be null.
+void linear_backward(const float* dy, const float* x, const float* W, float* dx, float dx_beta, float* dW, float* db,
+                     int N, int in, int out);
+
+// out = LayerNorm(x) * gamma + beta over rows of D; keeps mean and rstd for backward.
+void layernorm_forward(const float* x, const float* gamma, const float* beta, float* out, float* mean, float* rstd,
+                       int N, int D, float eps);
+// dx = d/dx (overwrite), dgamma += ..., dbeta += ...
+void layernorm_backward(const float* dout, const float* x, const float* gamma, const float* mean, const float* rstd,
+                        float* dx, float* dgamma, float* dbeta, int N, int D);
+
+// Multi-head self-attention core on q, k, v [B*T, D] (heads are column blocks of D/H).
+// probs [B,H,T,T] keeps softmax(q k^T * scale, masked) before dropout; ctx [B*T, D].
+// Attention dropout (p > 0) uses the counter-based RNG stream `seed`.
+void attention_forward(const float* q, const float* k, const float* v, const int32_t* mask, float* probs, float* ctx,
+                       int B, int T, int D, int H, float p, uint64_t seed);
+void attention_backward(const float* dctx, const float* q, const float* k, const float* v, const float* probs,
+                        float* dq, float* dk, float* dv, int B, int T, int D, int H, float p, uint64_t seed);
+
+enum Activation { GELU = 0, GELU_TANH = 1, RELU = 2 };
+void activation_forward(const float* x, float* y, int64_t n, int act);
+void activation_backward(const float* dy, const float* x, float* dx, int64_t n, int act);
+
+// Inverted dropout: y = x * keep / (1 - p), keep drawn from the counter-based RNG.
+void dropout_forward(const float* x, float* y, int64_t n, float p, uint64_t seed);
+void dropout_backward(const float* dy, float* dx, int64_t n, float p, uint64_t seed);
+
+void add(const float* a, const float* b, float* out, int64_t n);
+
+// out[b,t] = word[ids[b,t]] + pos[t]; returns the index of the first id outside [0, V), or -1.
+int64_t embedding_forward(const int32_t* ids, const float* word, const float* pos, float* out, int B, int T, int D,
+                          int V);
+void embedding_backward(const int32_t* ids, const float* dout, float* dword, float* dpos, int B, int T, int D,
+                        bool pos_grad);
+
+// Mean softmax cross-entropy over B rows of C logits; writes dlogits = (softmax - onehot) / B.
+double softmax_cross_entropy(const float* logits, const int32_t* labels, float* dlogits, int B, int C);
+
+// Keras-2.12 Adam: m += (g-m)(1-b1); v += (g^2-v)(1-b2); p -= alpha m / (sqrt(v) + eps).
+void adam_update(float* p, const float* g, float* m, float* v, int64_t n, float alpha, float b1, float b2, float eps);
+
+}  // namespace engine

@@ -1,0 +1,137 @@
+import { closeSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { dirname, basename, join } from 'node:path';
+
+/** One tensor as read from a safetensors file, converted to float32. */
+export interface Tensor {
+  dtype: string;
+  shape: number[];
+  data: Float32Array;
+}
+
+const DTYPE_BYTES: Record<string, number> = { F32: 4, F16: 2, BF16: 2, F64: 8 };
+
+function fail(path: string, msg: string): never {
+  throw new Error(`${path}: ${msg}`);
+}
+
+/** Reads every tensor of a safetensors file (F32, F16, BF16, F64), checking the file's structure. */
+export function readSafetensors(path: string): Map<string, Tensor> {
+  let buf: Buffer;
+  try {
+    buf = readFileSync(path);
+  } catch (e) {
+    fail(path, `cannot read: ${(e as Error).message}`);
+  }
+  if (buf.length < 8) fail(path, `not a safetensors file: ${buf.length} bytes, shorter than the 8-byte header length`);
+  const headerLen = Number(buf.readBigUInt64LE(0));
+  if (headerLen > buf.length - 8) fail(path, `truncated or corrupt: header says ${headerLen} bytes but the file has ${buf.length - 8} after it`);
+  let header: Record<string, unknown>;
+  try {
+    header = JSON.parse(buf.toString('utf8', 8, 8 + headerLen));
+  } catch (e) {
+    fail(path, `corrupt header (invalid JSON): ${(e as Error).message}`);
+  }
+  if (typeof header !== 'object' || header === null || Array.isArray(header)) fail(path, 'corrupt header: not a JSON object');
+  const dataStart = 8 + headerLen;
+  const dataLen = buf.length - dataStart;
+  const out = new Map<string, Tensor>();
+  for (const [name, entry] of Object.entries(header)) {
+    if (name === '__metadata__') continue;
+    const e = entry as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
+    if (typeof e.dtype !== 'string') fail(path, `tensor ${name}: missing dtype`);
+    const size = DTYPE_BYTES[e.dtype];
+    if (!size) fail(path, `tensor ${name}: unsupported dtype ${e.dtype} (supported: F32, F16, BF16, F64)`);
+    if (!Array.isArray(e.shape) || !e.shape.every((d) => Number.isInteger(d) && d >= 0)) fail(path, `tensor ${name}: bad shape`);
+    const shape = e.shape as number[];
+    const offs = e.data_offsets;
+    if (!Array.isArray(offs) || offs.length !== 2 || !offs.every((o) => Number.isInteger(o) && o >= 0) || offs[1] < offs[0]) {
+      fail(path, `tensor ${name}: bad data_offsets`);
+    }
+    const [begin, end] = offs as [number, number];
+    const count = shape.reduce((a, b) => a * b, 1);
+    if (end - begin !== count * size) fail(path, `tensor ${name}: ${end - begin} bytes do not hold shape [${shape}] of ${e.dtype}`);
+    if (end > dataLen) fail(path, `truncated: tensor ${name} ends at byte ${end} of a ${dataLen}-byte data section`);
+    out.set(name, { dtype: e.dtype, shape, data: decode(buf, dataStart + begin, count, e.dtype) });
+  }
+  return out;
+}
+
+function decode(buf: Buffer, at: number, count: number, dtype: string): Float32Array {
+  const out = new Float32Array(count);
+  switch (dtype) {
+    case 'F32':
+      // Copy: the tensor's offset in the file need not be 4-byte aligned.
+      new Uint8Array(out.buffer).set(buf.subarray(at, at + count * 4));
+      break;
+    case 'F64':
+      for (let i = 0; i < count; i++) out[i] = buf.readDoubleLE(at + i * 8);
+      break;
+    case 'BF16': {
+      const u32 = new Uint32Array(out.buffer);
+      for (let i = 0; i < count; i++) u32[i] = buf.readUInt16LE(at + i * 2) << 16;
+      break;
+    }
+    case 'F16':
+      for (let i = 0; i < count; i++) out[i] = halfToFloat(buf.readUInt16LE(at + i * 2));
+      break;
+  }
+  return out;
+}
+
+export function halfToFloat(h: number): number {
+  const sign = h & 0x8000 ? -1 : 1;
+  const exp = (h >> 10) & 0x1f;
+  const frac = h & 0x3ff;
+  if (exp === 0) return sign * frac * 2 ** -24;
+  if (exp === 31) return frac ? NaN : sign * Infinity;
+  return sign * (1 + frac / 1024) * 2 ** (exp - 15);
+}
+
+export interface TensorToWrite {
+  name: string;
+  shape: number[];
+  data: Float32Array;
+}
+
+/**
+ * Writes F32 tensors as safetensors, atomically: a temporary file in the same folder, fsync,
+ * then rename, so an interrupted write never leaves a half-written model behind.
+ */
+export function writeSafetensors(path: string, tensors: TensorToWrite[], metadata: Record<string, string> = {}): void {
+  const header: Record<string, unknown> = {};
+  if (Object.keys(metadata).length) header.__metadata__ = metadata;
+  let offset = 0;
+  for (const t of tensors) {
+    const count = t.shape.reduce((a, b) => a * b, 1);
+    if (count !== t.data.length) throw new Error(`tensor ${t.name}: ${t.data.length} values do not fit shape [${t.shape}]`);
+    header[t.name] = { dtype: 'F32', shape: t.shape, data_offsets: [offset, offset + count * 4] };
+    offset += count * 4;
+  }
+  let json = JSON.stringify(header);
+  json += ' '.repeat((8 - (Buffer.byteLength(json) % 8)) % 8); // data starts 8-byte aligned
+  const head = Buffer.alloc(8 + Buffer.byteLength(json));
+  head.writeBigUInt64LE(BigInt(Buffer.byteLength(json)), 0);
+  head.write(json, 8, 'utf8');
+  writeFileAtomic(path, [head, ...tensors.map((t) => new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength))]);
+}
+
+/** Writes chunks to `path` through a temporary sibling and a rename. */
+export function writeFileAtomic(path: string, chunks: Uint8Array[]): void {
+  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.tmp`);
+  const fd = openSync(tmp, 'w');
+  try {
+    try {
+      for (const c of chunks) {
+        let done = 0;
+        while (done < c.length) done += writeSync(fd, c, done, c.length - done);
+      }
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(tmp, path);
+  } catch (e) {
+    rmSync(tmp, { force: true });
+    throw e;
+  }
+}
