@@ -1,9 +1,9 @@
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { ParamStore } from '../model/params';
 import { BertTokenizer } from '../tokenizer';
-import { DistilBertConfig, readConfig } from './config';
-import { readSafetensors } from './safetensors';
+import { DistilBertConfig, readConfig, writeConfig } from './config';
+import { readSafetensors, writeFileAtomic, writeSafetensors } from './safetensors';
 
 export interface LoadedModel {
   dir: string;
@@ -32,4 +32,17 @@ export function loadModelDir(dir: string): LoadedModel {
     throw new Error(`${dir}: the vocabulary has ${tokenizer.vocab.size} tokens but config.json's vocab_size is ${config.vocabSize}`);
   }
   return { dir, config, params, tokenizer };
+}
+
+/**
+ * Writes a model folder that our loader and HF transformers both read: config.json,
+ * model.safetensors (HF names, F32), vocab.txt and tokenizer_config.json. Each file is atomic.
+ */
+export function saveModelDir(dir: string, config: DistilBertConfig, params: ParamStore, tokenizer: BertTokenizer): void {
+  mkdirSync(dir, { recursive: true });
+  writeSafetensors(join(dir, 'model.safetensors'), params.tensors(), { format: 'pt' });
+  writeConfig(join(dir, 'config.json'), config);
+  writeFileAtomic(join(dir, 'vocab.txt'), [Buffer.from(tokenizer.vocab.idToToken.join('\n') + '\n')]);
+  const tokCfg = { do_lower_case: tokenizer.lowercase, model_max_length: tokenizer.modelMaxLength, tokenizer_class: 'DistilBertTokenizer' };
+  writeFileAtomic(join(dir, 'tokenizer_config.json'), [Buffer.from(JSON.stringify(tokCfg, null, 2) + '\n')]);
 }

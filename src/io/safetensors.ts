@@ -16,6 +16,11 @@ function fail(path: string, msg: string): never {
 
 /** Reads every tensor of a safetensors file (F32, F16, BF16, F64), checking the file's structure. */
 export function readSafetensors(path: string): Map<string, Tensor> {
+  return readSafetensorsWithMetadata(path).tensors;
+}
+
+/** The tensors and the free-form string metadata (`__metadata__`) of a safetensors file. */
+export function readSafetensorsWithMetadata(path: string): { tensors: Map<string, Tensor>; metadata: Record<string, string> } {
   let buf: Buffer;
   try {
     buf = readFileSync(path);
@@ -35,6 +40,7 @@ export function readSafetensors(path: string): Map<string, Tensor> {
   const dataStart = 8 + headerLen;
   const dataLen = buf.length - dataStart;
   const out = new Map<string, Tensor>();
+  const metadata = (header.__metadata__ ?? {}) as Record<string, string>;
   for (const [name, entry] of Object.entries(header)) {
     if (name === '__metadata__') continue;
     const e = entry as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
@@ -53,7 +59,7 @@ export function readSafetensors(path: string): Map<string, Tensor> {
     if (end > dataLen) fail(path, `truncated: tensor ${name} ends at byte ${end} of a ${dataLen}-byte data section`);
     out.set(name, { dtype: e.dtype, shape, data: decode(buf, dataStart + begin, count, e.dtype) });
   }
-  return out;
+  return { tensors: out, metadata };
 }
 
 function decode(buf: Buffer, at: number, count: number, dtype: string): Float32Array {

@@ -104,12 +104,17 @@ export class DistilBert {
     return [v.embOut, ...v.layers.map((L) => L.out)];
   }
 
-  /** Mean cross-entropy of the last forward against labels; fills dLogits for backward(). */
-  loss(labels: Int32Array): number {
+  /**
+   * Mean cross-entropy of the last forward against labels; fills dLogits for backward(),
+   * scaled by `gradScale` (a micro-batch's share of the whole batch when accumulating).
+   */
+  loss(labels: Int32Array, gradScale = 1): number {
     if (!this.last) throw new Error('loss() needs a forward pass first');
     const { B, v } = this.last;
     if (labels.length !== B) throw new Error(`need ${B} labels, got ${labels.length}`);
-    return this.eng.softmaxCrossEntropy(v.logits, labels, v.dLogits, B, this.config.id2label.length);
+    const loss = this.eng.softmaxCrossEntropy(v.logits, labels, v.dLogits, B, this.config.id2label.length);
+    if (gradScale !== 1) for (let i = 0; i < v.dLogits.length; i++) v.dLogits[i] *= gradScale;
+    return loss;
   }
 
   /** Adds the gradients of the last loss() to `grads` (zero them between steps). */

@@ -73,6 +73,10 @@ export class BertTokenizer {
     return new BertTokenizer(vocab, cfg.normalizer, cfg.modelMaxLength);
   }
 
+  get lowercase(): boolean {
+    return this.normalizer.lowercase;
+  }
+
   /** Token ids of the whole text, no special tokens. */
   tokenize(text: string): number[] {
     const ids: number[] = [];

@@ -1,0 +1,39 @@
+import { readFileSync } from 'node:fs';
+import { Command } from 'commander';
+import { loadModelDir } from '../io/model_dir';
+import { DistilBert } from '../model/distilbert';
+import { applyThreads, intOption } from './common';
+
+function matrix(v: unknown, name: string, file: string): number[][] {
+  if (!Array.isArray(v) || v.length === 0 || !v.every((r) => Array.isArray(r))) throw new Error(`${file}: ${name} must be a non-empty array of rows`);
+  const T = (v[0] as unknown[]).length;
+  for (const r of v as unknown[][]) {
+    if (r.length !== T || !r.every((x) => Number.isInteger(x))) throw new Error(`${file}: ${name} rows must be integers, all of length ${T}`);
+  }
+  return v as number[][];
+}
+
+export function logitsCommand(): Command {
+  return new Command('logits')
+    .description('print {"logits": [[...]]} for {"input_ids": [[...]], "attention_mask": [[...]]}')
+    .requiredOption('--model <dir>', 'model folder (config.json, model.safetensors, vocab.txt)')
+    .requiredOption('--inputs <file.json>', 'JSON with input_ids and attention_mask')
+    .option('--threads <n>', 'CPU threads', intOption(1))
+    .action((opts: { model: string; inputs: string; threads?: number }) => {
+      applyThreads(opts.threads);
+      let raw: Record<string, unknown>;
+      try {
+        raw = JSON.parse(readFileSync(opts.inputs, 'utf8'));
+      } catch (e) {
+        throw new Error(`${opts.inputs}: ${(e as Error).message}`);
+      }
+      const ids = matrix(raw.input_ids, 'input_ids', opts.inputs);
+      const mask = raw.attention_mask === undefined ? ids.map((r) => r.map(() => 1)) : matrix(raw.attention_mask, 'attention_mask', opts.inputs);
+      if (mask.length !== ids.length || mask[0].length !== ids[0].length) throw new Error(`${opts.inputs}: attention_mask must have the shape of input_ids`);
+      const m = loadModelDir(opts.model);
+      const B = ids.length, T = ids[0].length, C = m.config.id2label.length;
+      const logits = new DistilBert(m.config, m.params).forward(Int32Array.from(ids.flat()), Int32Array.from(mask.flat()), B, T);
+      const rows = Array.from({ length: B }, (_, b) => Array.from(logits.subarray(b * C, (b + 1) * C)));
+      process.stdout.write(JSON.stringify({ logits: rows }) + '\n');
+    });
+}

@@ -1,0 +1,20 @@
+#!/usr/bin/env node
+import { Command } from 'commander';
+import { logitsCommand } from './logits';
+import { predictCommand } from './predict';
+import { tokenizeCommand } from './tokenize';
+import { trainCommand } from './train';
+
+const program = new Command('bert-20news')
+  .description('DistilBERT text classifiers (20 Newsgroups): tokenize, train, predict — a native CPU engine, no Python')
+  .version(require('../../../package.json').version)
+  .addCommand(tokenizeCommand())
+  .addCommand(logitsCommand())
+  .addCommand(predictCommand())
+  .addCommand(trainCommand());
+
+// Every failure is one line on stderr and exit code 1.
+program.parseAsync(process.argv).catch((e: Error) => {
+  process.stderr.write(`bert-20news: error: ${e.message}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,52 @@
+import { readFileSync } from 'node:fs';
+import { Command } from 'commander';
+import { loadModelDir } from '../io/model_dir';
+import { Classifier } from '../model/classifier';
+import { applyThreads, intOption, lines, readStdin } from './common';
+
+interface PredictOptions {
+  model: string;
+  topK?: number;
+  json?: boolean;
+  file?: string;
+  threads?: number;
+}
+
+export function predictCommand(): Command {
+  return new Command('predict')
+    .description('rank the labels of each text with probabilities (texts as arguments, from --file, or stdin; one text per line)')
+    .argument('[text...]', 'texts to classify')
+    .requiredOption('--model <dir>', 'model folder (config.json, model.safetensors, vocab.txt)')
+    .option('--top-k <k>', 'show the k most probable labels (default: all)', intOption(1))
+    .option('--json', 'one JSON object per text: {"text", "truncated", "tokens", "predictions": [{"label", "score"}]}')
+    .option('--file <path>', 'read texts from a file, one per line')
+    .option('--threads <n>', 'CPU threads', intOption(1))
+    .action((texts: string[], opts: PredictOptions) => {
+      applyThreads(opts.threads);
+      let inputs = texts;
+      if (opts.file) {
+        let content: string;
+        try {
+          content = readFileSync(opts.file, 'utf8');
+        } catch (e) {
+          throw new Error(`cannot read ${opts.file}: ${(e as Error).message}`);
+        }
+        inputs = [...inputs, ...lines(content)];
+      }
+      if (inputs.length === 0) inputs = lines(readStdin());
+      if (inputs.length === 0) throw new Error('no text to classify: give texts as arguments, --file, or lines on stdin');
+      const classifier = new Classifier(loadModelDir(opts.model));
+      const results = classifier.classify(inputs, opts.topK);
+      const out: string[] = [];
+      results.forEach((r, i) => {
+        if (opts.json) {
+          out.push(JSON.stringify({ text: inputs[i], truncated: r.truncated, tokens: r.tokens, predictions: r.predictions }));
+          return;
+        }
+        const head = inputs[i].length > 70 ? inputs[i].slice(0, 67) + '...' : inputs[i];
+        out.push(`${JSON.stringify(head)}${r.truncated ? `  (truncated to ${classifier.maxLength} tokens)` : ''}`);
+        for (const p of r.predictions) out.push(`  ${p.score.toFixed(4)}  ${p.label}`);
+      });
+      process.stdout.write(out.join('\n') + '\n');
+    });
+}

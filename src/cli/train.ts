@@ -1,0 +1,252 @@
+import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { SingleBar } from 'cli-progress';
+import { Command, Option } from 'commander';
+import { encodePosts } from '../data/dataset';
+import { Random } from '../data/random';
+import { loadData } from '../data/source';
+import { makeSplit, SplitName } from '../data/split';
+import { parseStrip } from '../data/strip';
+import { configToJson, DistilBertConfig, parseConfig, readConfig } from '../io/config';
+import { cachedDownload, hubModel, SOURCES } from '../io/download';
+import { saveModelDir } from '../io/model_dir';
+import { readSafetensors, writeFileAtomic } from '../io/safetensors';
+import { DistilBert } from '../model/distilbert';
+import { ParamStore } from '../model/params';
+import { BertTokenizer } from '../tokenizer';
+import { EpochRow, loadCheckpoint } from '../train/checkpoint';
+import { HEAD_PARAMS, initParams } from '../train/init';
+import { formatTable, modelCard } from '../train/model_card';
+import { PresetName, PRESETS, TrainSettings } from '../train/presets';
+import { train } from '../train/trainer';
+import { applyThreads, floatOption, intOption } from './common';
+
+interface TrainOptions {
+  data?: string;
+  init?: string;
+  preset: PresetName;
+  out: string;
+  split: SplitName;
+  validationList?: string;
+  splitSeed: number;
+  strip?: string;
+  vocab?: string;
+  resume?: boolean;
+  threads?: number;
+  progress: boolean;
+  epochs?: number;
+  batchSize?: number;
+  microBatch?: number;
+  lr?: number;
+  maxLength?: number;
+  seed?: number;
+  dropout?: number;
+  attentionDropout?: number;
+  classifierDropout?: number;
+  clipNorm?: number;
+  layers?: number;
+  dim?: number;
+  heads?: number;
+  ffn?: number;
+}
+
+type Settings = TrainSettings & { microBatch: number };
+
+/** What a run records at its start, so that --resume needs no other flag. */
+interface RunRecord {
+  settings: Settings;
+  init: string;
+  data: string;
+  split: { name: SplitName; seed: number; validationList?: string };
+  strip: string[];
+  config: Record<string, unknown>;
+  command: string;
+}
+
+function settingsFrom(o: TrainOptions): Settings {
+  const p = PRESETS[o.preset];
+  const s: TrainSettings = {
+    ...p,
+    epochs: o.epochs ?? p.epochs,
+    batchSize: o.batchSize ?? p.batchSize,
+    lr: o.lr ?? p.lr,
+    maxLength: o.maxLength ?? p.maxLength,
+    seed: o.seed ?? p.seed,
+    dropout: o.dropout ?? p.dropout,
+    attentionDropout: o.attentionDropout ?? p.attentionDropout,
+    seqClassifDropout: o.classifierDropout ?? p.seqClassifDropout,
+    clipNorm: o.clipNorm,
+    arch: { nLayers: o.layers ?? p.arch.nLayers, dim: o.dim ?? p.arch.dim, nHeads: o.heads ?? p.arch.nHeads, hiddenDim: o.ffn ?? p.arch.hiddenDim },
+  };
+  // The card's batch of 80 x 512 tokens on distilbert-base needs ~20 GB of activations:
+  // by default it is accumulated over micro-batches of 8 (the same mean gradient).
+  const microBatch = Math.min(o.microBatch ?? (o.preset === 'card' ? 8 : s.batchSize), s.batchSize);
+  return { ...s, microBatch };
+}
+
+function commandLine(): string {
+  return ['bert-20news', ...process.argv.slice(2)].map((a) => (/^[\w./:=,-]+$/.test(a) ? a : JSON.stringify(a))).join(' ');
+}
+
+/** Model config, tokenizer and initial weights for a fresh run. */
+async function initialModel(o: TrainOptions, st: Settings, labels: string[]): Promise<{ config: DistilBertConfig; params: ParamStore; tokenizer: BertTokenizer }> {
+  const rng = new Random(st.seed);
+  const common = {
+    dropout: st.dropout, attention_dropout: st.attentionDropout, seq_classif_dropout: st.seqClassifDropout,
+    id2label: Object.fromEntries(labels.map((l, i) => [String(i), l])),
+  };
+  if (o.init === 'scratch') {
+    const vocabPath = o.vocab ?? (await cachedDownload(`${SOURCES.hub}/distilbert-base-uncased/resolve/main/vocab.txt`, 'hub/distilbert-base-uncased/vocab.txt', '--vocab <vocab.txt>'));
+    const tokenizer = BertTokenizer.load(vocabPath);
+    const config = parseConfig({
+      model_type: 'distilbert', vocab_size: tokenizer.vocab.size, max_position_embeddings: 512,
+      n_layers: st.arch.nLayers, dim: st.arch.dim, n_heads: st.arch.nHeads, hidden_dim: st.arch.hiddenDim, ...common,
+    });
+    const params = new ParamStore(config);
+    initParams(params, rng);
+    return { config, params, tokenizer };
+  }
+  const dir = existsSync(o.init!) && statSync(o.init!).isDirectory() ? o.init! : await hubModel(o.init!, '--init <model folder>');
+  const base = readConfig(join(dir, 'config.json'));
+  const config = parseConfig({ ...base.raw, ...common }, join(dir, 'config.json'));
+  const params = new ParamStore(config);
+  const weightsPath = join(dir, 'model.safetensors');
+  if (!existsSync(weightsPath)) throw new Error(`${weightsPath} is missing`);
+  const tensors = readSafetensors(weightsPath);
+  // A head trained for other labels does not fit: it is initialized afresh, as HF's ignore_mismatched_sizes.
+  for (const h of HEAD_PARAMS) {
+    const t = tensors.get(h), want = params.byName.get(h)!.shape;
+    if (t && t.shape.join() !== want.join()) tensors.delete(h);
+  }
+  const missing = params.load(tensors, weightsPath);
+  const body = missing.filter((m) => !HEAD_PARAMS.includes(m));
+  if (body.length) throw new Error(`${weightsPath}: missing tensor ${body[0]}${body.length > 1 ? ` (and ${body.length - 1} more)` : ''}`);
+  initParams(params, rng, missing);
+  if (missing.length) process.stderr.write(`initialized ${missing.join(', ')} (normal(0, ${config.initializerRange}), zero bias)\n`);
+  return { config, params, tokenizer: BertTokenizer.load(dir) };
+}
+
+async function run(o: TrainOptions): Promise<void> {
+  applyThreads(o.threads);
+  const runFile = join(o.out, 'run.json');
+  const ckptFile = join(o.out, 'checkpoint.safetensors');
+  const tokDir = join(o.out, 'tokenizer');
+  let record: RunRecord;
+  let config: DistilBertConfig, params: ParamStore, tokenizer: BertTokenizer;
+  let resume;
+  let dataset;
+  if (o.resume) {
+    if (!existsSync(runFile)) throw new Error(`${runFile} not found: nothing to resume in ${o.out}`);
+    record = JSON.parse(readFileSync(runFile, 'utf8')) as RunRecord;
+    resume = loadCheckpoint(ckptFile);
+    config = parseConfig(record.config, runFile);
+    params = new ParamStore(config);
+    tokenizer = BertTokenizer.load(tokDir);
+    dataset = await loadData(o.data ?? record.data);
+    process.stderr.write(`resuming ${o.out} at epoch ${resume.state.epoch}, step ${resume.state.stepInEpoch}\n`);
+  } else {
+    if (!o.init) throw new Error('--init is required: a model folder, a Hugging Face model id, or scratch');
+    if (existsSync(runFile)) throw new Error(`${o.out} already holds a run: add --resume to continue it, or choose another --out`);
+    const st = settingsFrom(o);
+    dataset = await loadData(o.data);
+    ({ config, params, tokenizer } = await initialModel(o, st, dataset.data.labels));
+    record = {
+      settings: st, init: o.init, data: dataset.source,
+      split: { name: o.split, seed: o.splitSeed, validationList: o.validationList },
+      strip: parseStrip(o.strip), config: configToJson(config), command: commandLine(),
+    };
+    mkdirSync(tokDir, { recursive: true });
+    writeFileAtomic(join(tokDir, 'vocab.txt'), [Buffer.from(tokenizer.vocab.idToToken.join('\n') + '\n')]);
+    writeFileAtomic(join(tokDir, 'tokenizer_config.json'), [Buffer.from(JSON.stringify({ do_lower_case: tokenizer.lowercase, model_max_length: tokenizer.modelMaxLength }) + '\n')]);
+    writeFileAtomic(runFile, [Buffer.from(JSON.stringify(record, null, 2) + '\n')]);
+  }
+  const st = record.settings;
+  if (st.maxLength > config.maxPositionEmbeddings) throw new Error(`--max-length ${st.maxLength} exceeds the model's ${config.maxPositionEmbeddings} positions`);
+  const split = makeSplit(dataset.data, record.split.name, { seed: record.split.seed, validationList: record.split.validationList });
+  const stripParts = parseStrip(record.strip.join(','));
+  const t0 = Date.now();
+  const trainSet = encodePosts(split.train, config.id2label, tokenizer, st.maxLength, stripParts);
+  const valSet = encodePosts(split.test, config.id2label, tokenizer, st.maxLength, stripParts);
+  process.stderr.write(`${split.description}; tokenized in ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
+
+  const model = new DistilBert(config, params);
+  let stop = false;
+  const onSignal = () => {
+    if (stop) process.exit(130);
+    stop = true;
+    process.stderr.write('\nstopping after this step and saving a checkpoint (Ctrl-C again to quit at once)\n');
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  const tty = process.stderr.isTTY === true;
+  const bar = new SingleBar({
+    format: 'epoch {epoch} |{bar}| {value}/{total} | loss {loss} | acc {acc} | {tps} tok/s | ETA {eta_formatted}',
+    hideCursor: tty, noTTYOutput: o.progress, notTTYSchedule: 30_000, etaBuffer: 20, barsize: 25,
+  });
+  let printedHeader = false;
+  const result = await train({
+    model, train: trainSet, validation: valSet, settings: st, padId: tokenizer.padId, checkpointPath: ckptFile, resume,
+    hooks: {
+      onEpochStart: (epoch, start, total) => {
+        if (o.progress) bar.start(total, start, { epoch: `${epoch + 1}/${st.epochs}`, loss: '-', acc: '-', tps: '-' });
+      },
+      onStep: (i) => {
+        if (o.progress) bar.update(i.step, { loss: i.loss.toFixed(4), acc: i.accuracy.toFixed(4), tps: i.tokensPerSecond.toFixed(0) });
+      },
+      onEpochEnd: (row: EpochRow) => {
+        if (o.progress) bar.stop();
+        const table = formatTable([row]).split('\n');
+        process.stdout.write((printedHeader ? '' : table.slice(0, 2).join('\n') + '\n') + table[2] + '\n');
+        printedHeader = true;
+      },
+      shouldStop: () => stop,
+    },
+  });
+  if (o.progress) bar.stop();
+  if (result.interrupted) {
+    process.stderr.write(`checkpoint saved at epoch ${result.state.epoch}, step ${result.state.stepInEpoch}: ${ckptFile}\n` +
+      `continue with: bert-20news train --out ${o.out} --resume\n`);
+    process.exit(130);
+  }
+  const modelDir = join(o.out, 'model');
+  saveModelDir(modelDir, config, params, tokenizer);
+  const stepsPerEpoch = Math.floor(trainSet.labels.length / st.batchSize);
+  writeFileAtomic(join(modelDir, 'README.md'), [Buffer.from(modelCard({
+    name: o.out.split('/').filter(Boolean).pop() ?? 'model', init: record.init, config, settings: st, stepsPerEpoch,
+    dataSource: record.data, splitDescription: split.description, strip: record.strip, trainCount: trainSet.labels.length,
+    validationCount: valSet.labels.length, history: result.history, command: record.command,
+  }))]);
+  process.stderr.write(`model saved to ${modelDir}\n`);
+}
+
+export function trainCommand(): Command {
+  return new Command('train')
+    .description('fine-tune a DistilBERT classifier on 20 Newsgroups (checkpoints every epoch; Ctrl-C saves, --resume continues)')
+    .option('--data <path>', '20news-bydate.tar.gz or its extracted folder (default: download into the cache)')
+    .option('--init <model>', 'pretrained model folder, Hugging Face model id, or "scratch"')
+    .addOption(new Option('--preset <name>', 'hyperparameter preset').choices(['card', 'small']).default('card'))
+    .requiredOption('--out <dir>', 'run folder: run.json, checkpoint.safetensors, model/')
+    .addOption(new Option('--split <name>', 'card: random 90/10 of all posts; bydate: official train/test').choices(['card', 'bydate']).default('card'))
+    .option('--validation-list <file>', 'archive paths of the validation posts (card split)')
+    .option('--split-seed <n>', 'seed of the random card split', intOption(0), 42)
+    .option('--strip <parts>', 'remove headers,footers,quotes (scikit-learn rules)')
+    .option('--vocab <path>', 'vocab.txt for --init scratch (default: download distilbert-base-uncased\'s)')
+    .option('--resume', 'continue the run in --out from its last checkpoint')
+    .option('--threads <n>', 'CPU threads', intOption(1))
+    .option('--no-progress', 'no progress bar')
+    .option('--epochs <n>', 'epochs', intOption(1))
+    .option('--batch-size <n>', 'examples per optimizer step', intOption(1))
+    .option('--micro-batch <n>', 'examples per forward/backward (gradients accumulate up to --batch-size)', intOption(1))
+    .option('--lr <x>', 'initial learning rate (decays linearly to 0)', floatOption(0))
+    .option('--max-length <n>', 'tokens per post, [CLS] and [SEP] included', intOption(2))
+    .option('--seed <n>', 'seed of initialization, data order and dropout', intOption(0))
+    .option('--dropout <p>', 'hidden dropout', floatOption(0, 0.99))
+    .option('--attention-dropout <p>', 'attention dropout', floatOption(0, 0.99))
+    .option('--classifier-dropout <p>', 'dropout before the classifier', floatOption(0, 0.99))
+    .option('--clip-norm <x>', 'clip gradients to this global norm (default: off, as on the card)', floatOption(0))
+    .option('--layers <n>', 'layers (--init scratch)', intOption(1))
+    .option('--dim <n>', 'model dim (--init scratch)', intOption(1))
+    .option('--heads <n>', 'attention heads (--init scratch)', intOption(1))
+    .option('--ffn <n>', 'FFN hidden dim (--init scratch)', intOption(1))
+    .action(run);
+}

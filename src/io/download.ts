@@ -1,0 +1,50 @@
+import { existsSync, mkdirSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { writeFileAtomic } from './safetensors';
+
+/** Official sources of what the commands fetch when no local path is given. */
+export const SOURCES = {
+  newsgroups: 'http://qwone.com/~jason/20Newsgroups/20news-bydate.tar.gz',
+  hub: 'https://huggingface.co',
+};
+
+/** $BERT20NEWS_CACHE, else $XDG_CACHE_HOME/bert-20news, else ~/.cache/bert-20news. */
+export function cacheDir(): string {
+  return process.env.BERT20NEWS_CACHE ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'bert-20news');
+}
+
+/**
+ * Returns the cached copy of `url` under cacheDir()/relPath, downloading it first if needed.
+ * A failed download names the flag that takes a local path instead.
+ */
+export async function cachedDownload(url: string, relPath: string, localFlag: string): Promise<string> {
+  const dest = join(cacheDir(), relPath);
+  if (existsSync(dest)) return dest;
+  mkdirSync(join(dest, '..'), { recursive: true });
+  process.stderr.write(`downloading ${url} -> ${dest}\n`);
+  let body: Buffer;
+  try {
+    const res = await fetch(url, { signal: AbortSignal.timeout(10 * 60_000) });
+    if (!res.ok) throw new Error(`HTTP ${res.status} ${res.statusText}`);
+    body = Buffer.from(await res.arrayBuffer());
+  } catch (e) {
+    const err = e as Error & { cause?: Error };
+    const why = err.cause?.message ?? err.message;
+    throw new Error(`cannot download ${url} (${why}); give a local copy with ${localFlag}`);
+  }
+  writeFileAtomic(dest, [body]);
+  return dest;
+}
+
+/** Downloads the files of a Hugging Face hub model repository (safetensors form) into the cache. */
+export async function hubModel(repo: string, localFlag: string): Promise<string> {
+  if (!/^[\w.-]+(\/[\w.-]+)?$/.test(repo)) throw new Error(`${repo} is neither a folder nor a Hugging Face model id`);
+  const files = ['config.json', 'model.safetensors', 'vocab.txt', 'tokenizer_config.json'];
+  let dir = '';
+  for (const f of files) {
+    const path = await cachedDownload(`${SOURCES.hub}/${repo}/resolve/main/${f}`, join('hub', repo, f), localFlag);
+    dir = join(path, '..');
+  }
+  return dir;
+}

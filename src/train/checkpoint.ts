@@ -1,0 +1,59 @@
+import { existsSync } from 'node:fs';
+import { readSafetensorsWithMetadata, writeSafetensors } from '../io/safetensors';
+
+/** One row of the card's per-epoch table (epoch is 0-based, as Keras prints it on the card). */
+export interface EpochRow {
+  epoch: number;
+  trainLoss: number;
+  trainAccuracy: number;
+  validationLoss: number;
+  validationAccuracy: number;
+  seconds: number;
+  tokensPerSecond: number;
+}
+
+/** Where training stands; with the weights and Adam moments it is all a resume needs. */
+export interface TrainState {
+  /** Epochs completed. */
+  epoch: number;
+  /** Batches done in the current (unfinished) epoch: non-zero after an interrupt. */
+  stepInEpoch: number;
+  /** Optimizer updates done in total. */
+  globalStep: number;
+  /** Running sums of the unfinished epoch's training metrics. */
+  partial: { lossSum: number; correct: number; seen: number; seconds: number; tokens: number };
+  history: EpochRow[];
+}
+
+export interface Checkpoint {
+  state: TrainState;
+  params: Float32Array;
+  adamM: Float32Array;
+  adamV: Float32Array;
+}
+
+/** One file, written atomically (temporary name, then rename): weights, Adam moments and the state. */
+export function saveCheckpoint(path: string, c: Checkpoint): void {
+  writeSafetensors(
+    path,
+    [
+      { name: 'params', shape: [c.params.length], data: c.params },
+      { name: 'adam.m', shape: [c.adamM.length], data: c.adamM },
+      { name: 'adam.v', shape: [c.adamV.length], data: c.adamV },
+    ],
+    { state: JSON.stringify(c.state) },
+  );
+}
+
+export function loadCheckpoint(path: string): Checkpoint {
+  if (!existsSync(path)) throw new Error(`${path}: no checkpoint to resume from`);
+  const { tensors: t, metadata } = readSafetensorsWithMetadata(path);
+  const get = (n: string) => {
+    const v = t.get(n);
+    if (!v) throw new Error(`${path}: checkpoint has no tensor ${n}`);
+    return v.data;
+  };
+  const state = metadata.state;
+  if (!state) throw new Error(`${path}: checkpoint has no training state`);
+  return { state: JSON.parse(state) as TrainState, params: get('params'), adamM: get('adam.m'), adamV: get('adam.v') };
+}

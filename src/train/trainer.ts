@@ -1,0 +1,143 @@
+import { Random } from '../data/random';
+import { argmaxRow, predictLogits } from '../model/inference';
+import { DistilBert } from '../model/distilbert';
+import { LabelledSet } from '../data/dataset';
+import { padBatch } from '../tokenizer';
+import { KerasAdam } from './adam';
+import { Checkpoint, EpochRow, saveCheckpoint, TrainState } from './checkpoint';
+import { PolynomialDecay } from './schedule';
+import { TrainSettings } from './presets';
+
+export interface TrainHooks {
+  /** Called after each optimizer step with running figures of the epoch. */
+  onStep?(info: { epoch: number; step: number; stepsPerEpoch: number; loss: number; accuracy: number; tokensPerSecond: number }): void;
+  onEpochStart?(epoch: number, startStep: number, stepsPerEpoch: number): void;
+  onEpochEnd?(row: EpochRow): void;
+  /** Polled after every step; true saves a checkpoint and stops. */
+  shouldStop?(): boolean;
+}
+
+export interface TrainJob {
+  model: DistilBert;
+  train: LabelledSet;
+  validation: LabelledSet;
+  settings: TrainSettings & { microBatch: number };
+  padId: number;
+  checkpointPath: string;
+  resume?: Checkpoint;
+  hooks?: TrainHooks;
+}
+
+export interface TrainResult {
+  history: EpochRow[];
+  interrupted: boolean;
+  state: TrainState;
+}
+
+/** The data order of an epoch: a permutation that depends only on (seed, epoch), so resumes replay it. */
+export function epochOrder(seed: number, epoch: number, n: number): number[] {
+  return new Random([seed >>> 0, epoch >>> 0, 0x20, 0x6e657773]).permutation(n);
+}
+
+/** Base of the dropout streams of one micro-batch: a function of (seed, step, micro-batch) only. */
+function dropoutSeed(seed: number, globalStep: number, micro: number): number {
+  return ((seed & 0xffff) * 2 ** 20 + globalStep) * 32 + micro;
+}
+
+/** Mean cross-entropy and accuracy of eval-mode predictions. */
+export function evaluateSet(model: DistilBert, set: LabelledSet, padId: number): { loss: number; accuracy: number } {
+  const C = model.config.id2label.length;
+  const logits = predictLogits(model, set.encodings, padId, 64);
+  let loss = 0, correct = 0;
+  for (let r = 0; r < set.labels.length; r++) {
+    let mx = -Infinity;
+    for (let c = 0; c < C; c++) mx = Math.max(mx, logits[r * C + c]);
+    let s = 0;
+    for (let c = 0; c < C; c++) s += Math.exp(logits[r * C + c] - mx);
+    loss += mx + Math.log(s) - logits[r * C + set.labels[r]];
+    if (argmaxRow(logits, r, C) === set.labels[r]) correct++;
+  }
+  return { loss: loss / set.labels.length, accuracy: correct / set.labels.length };
+}
+
+/**
+ * Mini-batch training as on the card: each epoch a fresh permutation cut into full batches
+ * (the remainder is dropped, so 16,962 posts / 80 = 212 steps), Keras Adam with linear decay to 0
+ * over all steps, validation after every epoch, a checkpoint after every epoch (and on stop).
+ */
+export async function train(job: TrainJob): Promise<TrainResult> {
+  const { model, settings: st, hooks = {} } = job;
+  const params = model.params;
+  const C = model.config.id2label.length;
+  const n = job.train.encodings.length;
+  const B = st.batchSize;
+  const stepsPerEpoch = Math.floor(n / B);
+  if (stepsPerEpoch < 1) throw new Error(`batch size ${B} is larger than the ${n} training examples`);
+  const adam = new KerasAdam(params.size, new PolynomialDecay(st.lr, st.epochs * stepsPerEpoch, 0, 1),
+    { beta1: st.beta1, beta2: st.beta2, epsilon: st.epsilon, clipNorm: st.clipNorm });
+  const state: TrainState = job.resume?.state ?? {
+    epoch: 0, stepInEpoch: 0, globalStep: 0, history: [],
+    partial: { lossSum: 0, correct: 0, seen: 0, seconds: 0, tokens: 0 },
+  };
+  if (job.resume) {
+    params.data.set(job.resume.params);
+    adam.m.set(job.resume.adamM);
+    adam.v.set(job.resume.adamV);
+    adam.step = state.globalStep;
+  }
+  const save = () => saveCheckpoint(job.checkpointPath, { state, params: params.data, adamM: adam.m, adamV: adam.v });
+  const labels = new Int32Array(B);
+
+  while (state.epoch < st.epochs) {
+    const order = epochOrder(st.seed, state.epoch, n);
+    hooks.onEpochStart?.(state.epoch, state.stepInEpoch, stepsPerEpoch);
+    const p = state.partial;
+    for (; state.stepInEpoch < stepsPerEpoch; ) {
+      const t0 = process.hrtime.bigint();
+      const idx = order.slice(state.stepInEpoch * B, (state.stepInEpoch + 1) * B);
+      model.grads.data.fill(0);
+      let stepLoss = 0;
+      for (let m0 = 0, micro = 0; m0 < B; m0 += st.microBatch, micro++) {
+        const part = idx.slice(m0, m0 + st.microBatch);
+        const batch = padBatch(part.map((i) => job.train.encodings[i]), job.padId);
+        const logits = model.forward(batch.inputIds, batch.attentionMask, part.length, batch.seqLen,
+          { train: true, seed: dropoutSeed(st.seed, state.globalStep, micro) });
+        const lab = labels.subarray(0, part.length);
+        part.forEach((i, r) => {
+          lab[r] = job.train.labels[i];
+          if (argmaxRow(logits, r, C) === lab[r]) p.correct++;
+        });
+        // Loss is the mean over the whole batch: each micro-batch carries its share.
+        stepLoss += model.loss(lab, part.length / B) * (part.length / B);
+        model.backward();
+        p.tokens += part.length * batch.seqLen;
+      }
+      adam.update(params.data, model.grads.data);
+      p.lossSum += stepLoss;
+      p.seen += B;
+      state.globalStep++;
+      state.stepInEpoch++;
+      p.seconds += Number(process.hrtime.bigint() - t0) / 1e9;
+      hooks.onStep?.({ epoch: state.epoch, step: state.stepInEpoch, stepsPerEpoch, loss: p.lossSum / state.stepInEpoch,
+        accuracy: p.correct / p.seen, tokensPerSecond: p.tokens / p.seconds });
+      // Let signal handlers and the progress bar run between steps.
+      await new Promise((r) => setImmediate(r));
+      if (hooks.shouldStop?.()) {
+        save();
+        return { history: state.history, interrupted: true, state };
+      }
+    }
+    const val = evaluateSet(model, job.validation, job.padId);
+    const row: EpochRow = {
+      epoch: state.epoch, trainLoss: p.lossSum / stepsPerEpoch, trainAccuracy: p.correct / p.seen,
+      validationLoss: val.loss, validationAccuracy: val.accuracy, seconds: p.seconds, tokensPerSecond: p.tokens / p.seconds,
+    };
+    state.history.push(row);
+    state.epoch++;
+    state.stepInEpoch = 0;
+    state.partial = { lossSum: 0, correct: 0, seen: 0, seconds: 0, tokens: 0 };
+    save();
+    hooks.onEpochEnd?.(row);
+  }
+  return { history: state.history, interrupted: false, state };
+}
