@@ -3,10 +3,10 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { writeFileAtomic } from './safetensors';
 
-/** Official sources of what the commands fetch when no local path is given. */
+/** Official sources of what the commands fetch when no local path is given (mirrors via environment). */
 export const SOURCES = {
-  newsgroups: 'http://qwone.com/~jason/20Newsgroups/20news-bydate.tar.gz',
-  hub: 'https://huggingface.co',
+  newsgroups: process.env.BERT20NEWS_DATA_URL ?? 'http://qwone.com/~jason/20Newsgroups/20news-bydate.tar.gz',
+  hub: process.env.HF_ENDPOINT ?? 'https://huggingface.co',
 };
 
 /** $BERT20NEWS_CACHE, else $XDG_CACHE_HOME/bert-20news, else ~/.cache/bert-20news. */

@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Installs the system packages the native engine builds against, then the npm packages
+# (npm ci builds the addon with node-gyp and compiles the TypeScript).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+packages=(g++ make python3 libopenblas-openmp-dev)
+missing=()
+for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+if [ ${#missing[@]} -gt 0 ]; then
+  sudo=$([ "$(id -u)" -eq 0 ] || echo sudo)
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}"
+fi
+command -v node >/dev/null || { echo "Node.js 20 or newer is needed (apt-get install nodejs npm)" >&2; exit 1; }
+npm ci --no-audit --no-fund

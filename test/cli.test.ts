@@ -1,0 +1,79 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { readSafetensors } from '../src/io/safetensors';
+import { sharedPath, skipUnlessShared } from './shared';
+
+const CLI = join(__dirname, '..', 'src', 'cli', 'main.js');
+const run = (args: string[], input?: string) => spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', input });
+const tiny = sharedPath('golden', 'tiny');
+const skip = skipUnlessShared('golden', 'tiny', 'forward.safetensors');
+
+describe('CLI on the golden tiny model', { skip }, () => {
+  it('logits matches the golden logits within 1e-4', () => {
+    const r = run(['logits', '--model', tiny, '--inputs', join(tiny, 'inputs.json')]);
+    assert.equal(r.status, 0, r.stderr);
+    const got = (JSON.parse(r.stdout) as { logits: number[][] }).logits.flat();
+    const want = readSafetensors(join(tiny, 'forward.safetensors')).get('logits')!.data;
+    assert.equal(got.length, want.length);
+    assert.ok(got.every((x, i) => Math.abs(x - want[i]) < 1e-4));
+  });
+
+  it('predict ranks 20 labels whose probabilities sum to 1, and flags truncation', () => {
+    const r = run(['predict', '--model', tiny, '--json', 'hello world', 'word '.repeat(600)]);
+    assert.equal(r.status, 0, r.stderr);
+    const rows = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    assert.equal(rows.length, 2);
+    for (const row of rows) {
+      assert.equal(row.predictions.length, 20);
+      const sum = row.predictions.reduce((s: number, p: { score: number }) => s + p.score, 0);
+      assert.ok(Math.abs(sum - 1) < 1e-9, `sum ${sum}`);
+      assert.ok(row.predictions.every((p: { score: number }, i: number) => i === 0 || row.predictions[i - 1].score >= p.score));
+    }
+    assert.equal(rows[0].truncated, false);
+    assert.equal(rows[1].truncated, true);
+    assert.equal(rows[1].tokens, 512);
+    const text = run(['predict', '--model', tiny, '--top-k', '3'], 'first text\nsecond text\n');
+    assert.equal(text.status, 0, text.stderr);
+    assert.equal(text.stdout.trim().split('\n').length, 2 * 4, 'stdin: one text per line, 3 labels each');
+  });
+
+  it('a corrupt model.safetensors gives one clear line and exit code 1', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'bad-'));
+    for (const f of ['config.json', 'vocab.txt', 'tokenizer_config.json']) copyFileSync(join(tiny, f), join(dir, f));
+    const bytes = readFileSync(join(tiny, 'model.safetensors'));
+    writeFileSync(join(dir, 'model.safetensors'), bytes.subarray(0, bytes.length - 1000));
+    const r = run(['predict', '--model', dir, 'hello']);
+    assert.equal(r.status, 1);
+    assert.equal(r.stdout, '');
+    const lines = r.stderr.trim().split('\n');
+    assert.equal(lines.length, 1);
+    assert.match(lines[0], /^bert-20news: error: .*model\.safetensors: truncated: tensor \S+ ends at byte/);
+  });
+
+  it('bad inputs to logits are an error, not a crash', () => {
+    const f = join(mkdtempSync(join(tmpdir(), 'in-')), 'in.json');
+    writeFileSync(f, JSON.stringify({ input_ids: [[101, 99999, 102]] }));
+    const r = run(['logits', '--model', tiny, '--inputs', f]);
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /input id 99999 at position 1 is outside the vocabulary/);
+  });
+});
+
+describe('tokenize CLI', { skip: skipUnlessShared('vocab', 'bert-base-uncased-vocab.txt') }, () => {
+  it('JSON Lines in, ids out, in order, with --max-length and --no-special-tokens', () => {
+    const vocab = sharedPath('vocab', 'bert-base-uncased-vocab.txt');
+    const input = '{"text": "Hello, world!"}\n{"text": "HELLO WORLD"}\n';
+    const r = run(['tokenize', '--vocab', vocab], input);
+    assert.equal(r.status, 0, r.stderr);
+    assert.deepEqual(r.stdout.trim().split('\n').map((l) => JSON.parse(l).ids), [[101, 7592, 1010, 2088, 999, 102], [101, 7592, 2088, 102]]);
+    const s = run(['tokenize', '--vocab', vocab, '--max-length', '3', '--no-special-tokens'], input);
+    assert.deepEqual(s.stdout.trim().split('\n').map((l) => JSON.parse(l).ids), [[7592, 1010, 2088], [7592, 2088]]);
+    const bad = run(['tokenize', '--vocab', vocab], '{"txt": 1}\n');
+    assert.equal(bad.status, 1);
+    assert.match(bad.stderr, /stdin line 1: needs a "text" string/);
+  });
+});

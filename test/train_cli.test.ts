@@ -1,0 +1,64 @@
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { loadModelDir } from '../src/io/model_dir';
+import { GROUPS, makeNewsgroupsFolder, makeVocab } from './fixtures';
+
+const CLI = join(__dirname, '..', 'src', 'cli', 'main.js');
+const data = makeNewsgroupsFolder();
+const vocab = makeVocab();
+const trainArgs = (out: string) => [CLI, 'train', '--data', data, '--init', 'scratch', '--vocab', vocab, '--preset', 'small',
+  '--layers', '1', '--dim', '16', '--heads', '2', '--ffn', '32', '--max-length', '16', '--batch-size', '4', '--epochs', '12',
+  '--lr', '1e-2', '--no-progress', '--out', out];
+
+function waitExit(child: ReturnType<typeof spawn>): Promise<number> {
+  return new Promise((resolve) => child.on('exit', (code) => resolve(code ?? -1)));
+}
+
+describe('train command', () => {
+  it('trains, writes a model folder our loader reads, and Ctrl-C + --resume equals an uninterrupted run bit for bit', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'runs-'));
+    const full = join(root, 'full');
+    const a = spawnSync(process.execPath, trainArgs(full), { encoding: 'utf8' });
+    assert.equal(a.status, 0, a.stderr);
+    const rows = a.stdout.trim().split('\n');
+    assert.match(rows[0], /Train Loss \| Train Accuracy \| Validation Loss \| Validation Accuracy \| Epoch/);
+    assert.equal(rows.length, 2 + 12, 'header, separator and one row per epoch');
+    for (const f of ['config.json', 'model.safetensors', 'vocab.txt', 'tokenizer_config.json', 'README.md']) {
+      assert.ok(existsSync(join(full, 'model', f)), f);
+    }
+    const m = loadModelDir(join(full, 'model'));
+    assert.deepEqual(m.config.id2label, GROUPS);
+    assert.match(readFileSync(join(full, 'model', 'README.md'), 'utf8'), /\| 11 \|/);
+
+    // Interrupted after the first epoch's row, then resumed.
+    const part = join(root, 'part');
+    const child = spawn(process.execPath, trainArgs(part), { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout!.on('data', (d: Buffer) => {
+      out += d.toString();
+      if (out.includes('| 0 |')) child.kill('SIGINT');
+    });
+    assert.equal(await waitExit(child), 130, 'Ctrl-C exits with 130 after saving');
+    assert.ok(!existsSync(join(part, 'model', 'model.safetensors')), 'not finished yet');
+    const b = spawnSync(process.execPath, [CLI, 'train', '--out', part, '--resume', '--no-progress'], { encoding: 'utf8' });
+    assert.equal(b.status, 0, b.stderr);
+    assert.ok(readFileSync(join(part, 'model', 'model.safetensors')).equals(readFileSync(join(full, 'model', 'model.safetensors'))),
+      'resumed weights equal the uninterrupted run byte for byte');
+  });
+
+  it('refuses to overwrite a run and says how to resume; offline data download names --data', () => {
+    const out = mkdtempSync(join(tmpdir(), 'runs-'));
+    spawnSync(process.execPath, [...trainArgs(out), '--epochs', '1'], { encoding: 'utf8' });
+    const again = spawnSync(process.execPath, [...trainArgs(out), '--epochs', '1'], { encoding: 'utf8' });
+    assert.equal(again.status, 1);
+    assert.match(again.stderr, /already holds a run: add --resume/);
+    const noData = spawnSync(process.execPath, [CLI, 'train', '--init', 'scratch', '--vocab', vocab, '--out', join(out, 'x')],
+      { encoding: 'utf8', env: { ...process.env, BERT20NEWS_CACHE: mkdtempSync(join(tmpdir(), 'cache-')), BERT20NEWS_DATA_URL: 'http://127.0.0.1:9/20news-bydate.tar.gz' } });
+    assert.equal(noData.status, 1);
+    assert.match(noData.stderr, /cannot download http:\/\/127\.0\.0\.1:9\/20news-bydate\.tar\.gz .*give a local copy with --data/);
+  });
+});
