@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Installs the system packages the native engine builds against, then the npm packages
 # (npm ci builds the addon with node-gyp and compiles the TypeScript).
+# --tests also installs Debian's Chromium, which the browser test drives.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 packages=(g++ make python3 libopenblas-openmp-dev)
+if [ "${1:-}" = "--tests" ]; then packages+=(chromium); fi
 missing=()
 for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then

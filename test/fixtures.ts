@@ -1,6 +1,12 @@
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Random } from '../src/data/random';
+import { parseConfig } from '../src/io/config';
+import { saveModelDir } from '../src/io/model_dir';
+import { ParamStore } from '../src/model/params';
+import { BertTokenizer } from '../src/tokenizer';
+import { initParams } from '../src/train/init';
 
 export const GROUPS = ['alt.atheism', 'comp.graphics', 'rec.autos', 'sci.space'];
 const WORDS = ['god', 'pixel', 'engine', 'orbit', 'the', 'a', 'is', 'and', 'of', 'to'];
@@ -32,4 +38,29 @@ export function makeVocab(): string {
   const path = join(dir, 'vocab.txt');
   writeFileSync(path, tokens.join('\n') + '\n');
   return path;
+}
+
+export const NEWSGROUPS = [
+  'alt.atheism', 'comp.graphics', 'comp.os.ms-windows.misc', 'comp.sys.ibm.pc.hardware', 'comp.sys.mac.hardware',
+  'comp.windows.x', 'misc.forsale', 'rec.autos', 'rec.motorcycles', 'rec.sport.baseball', 'rec.sport.hockey',
+  'sci.crypt', 'sci.electronics', 'sci.med', 'sci.space', 'soc.religion.christian', 'talk.politics.guns',
+  'talk.politics.mideast', 'talk.politics.misc', 'talk.religion.misc',
+];
+
+/**
+ * A small random DistilBERT classifier folder with the 20 newsgroup labels. Weights are drawn
+ * wider than HF's init so that the 20 probabilities clearly differ.
+ */
+export function makeModelDir(maxPositions = 64): string {
+  const dir = mkdtempSync(join(tmpdir(), 'model-'));
+  const vocabPath = makeVocab();
+  const tokenizer = BertTokenizer.load(vocabPath);
+  const config = parseConfig({
+    vocab_size: tokenizer.vocab.size, max_position_embeddings: maxPositions, n_layers: 2, n_heads: 2, dim: 16, hidden_dim: 32,
+    initializer_range: 0.5, id2label: Object.fromEntries(NEWSGROUPS.map((l, i) => [String(i), l])),
+  });
+  const params = new ParamStore(config);
+  initParams(params, new Random(5));
+  saveModelDir(dir, config, params, new BertTokenizer(tokenizer.vocab, { lowercase: true, stripAccents: true }, maxPositions));
+  return dir;
 }

@@ -1,7 +1,10 @@
 #!/usr/bin/env node
 import { Command } from 'commander';
+import { baselineCommand } from './baseline';
+import { evaluateCommand } from './evaluate';
 import { logitsCommand } from './logits';
 import { predictCommand } from './predict';
+import { serveCommand } from './serve';
 import { tokenizeCommand } from './tokenize';
 import { trainCommand } from './train';
 
@@ -11,7 +14,10 @@ const program = new Command('bert-20news')
   .addCommand(tokenizeCommand())
   .addCommand(logitsCommand())
   .addCommand(predictCommand())
-  .addCommand(trainCommand());
+  .addCommand(trainCommand())
+  .addCommand(evaluateCommand())
+  .addCommand(baselineCommand())
+  .addCommand(serveCommand());
 
 // Every failure is one line on stderr and exit code 1.
 program.parseAsync(process.argv).catch((e: Error) => {

@@ -1,0 +1,73 @@
+/**
+ * TF-IDF features as scikit-learn's TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True):
+ * lowercase, tokens = runs of 2+ word characters, unigrams and adjacent bigrams,
+ * tf = 1 + ln(count), idf = ln((1 + n) / (1 + df)) + 1, rows scaled to unit L2 norm.
+ */
+
+/** A sparse row-major matrix: row r is indices/values[indptr[r] .. indptr[r+1]). */
+export interface Csr {
+  rows: number;
+  cols: number;
+  indptr: Int32Array;
+  indices: Int32Array;
+  values: Float32Array;
+}
+
+const TOKEN = /[\p{L}\p{N}_]{2,}/gu;
+
+export function analyze(text: string): string[] {
+  const tokens = text.toLowerCase().match(TOKEN) ?? [];
+  const grams = tokens.slice();
+  for (let i = 0; i + 1 < tokens.length; i++) grams.push(tokens[i] + ' ' + tokens[i + 1]);
+  return grams;
+}
+
+export class TfidfVectorizer {
+  private vocab = new Map<string, number>();
+  private idf = new Float64Array(0);
+
+  get features(): number {
+    return this.vocab.size;
+  }
+
+  fit(texts: string[]): this {
+    const df: number[] = [];
+    for (const t of texts) {
+      for (const g of new Set(analyze(t))) {
+        let j = this.vocab.get(g);
+        if (j === undefined) {
+          j = this.vocab.size;
+          this.vocab.set(g, j);
+          df.push(0);
+        }
+        df[j]++;
+      }
+    }
+    const n = texts.length;
+    this.idf = Float64Array.from(df, (d) => Math.log((1 + n) / (1 + d)) + 1);
+    return this;
+  }
+
+  /** Terms not seen by fit() are ignored, as in scikit-learn. */
+  transform(texts: string[]): Csr {
+    const indptr = new Int32Array(texts.length + 1);
+    const idx: number[] = [];
+    const val: number[] = [];
+    texts.forEach((t, r) => {
+      const counts = new Map<number, number>();
+      for (const g of analyze(t)) {
+        const j = this.vocab.get(g);
+        if (j !== undefined) counts.set(j, (counts.get(j) ?? 0) + 1);
+      }
+      const cols = [...counts.keys()].sort((a, b) => a - b);
+      const w = cols.map((j) => (1 + Math.log(counts.get(j)!)) * this.idf[j]);
+      const norm = Math.hypot(...w) || 1;
+      cols.forEach((j, k) => {
+        idx.push(j);
+        val.push(w[k] / norm);
+      });
+      indptr[r + 1] = idx.length;
+    });
+    return { rows: texts.length, cols: this.vocab.size, indptr, indices: Int32Array.from(idx), values: Float32Array.from(val) };
+  }
+}

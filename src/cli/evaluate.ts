@@ -1,0 +1,79 @@
+import { Command } from 'commander';
+import { computeMetrics, formatMetrics, metricsJson } from '../eval/metrics';
+import { writeReport } from '../eval/report';
+import { configToJson } from '../io/config';
+import { loadModelDir } from '../io/model_dir';
+import { Classifier } from '../model/classifier';
+import { runBaseline } from './baseline';
+import { applyThreads, intOption } from './common';
+import { addDataOptions, DataOptions, loadSplitTexts } from './data_options';
+
+interface EvaluateOptions extends DataOptions {
+  model: string;
+  out?: string;
+  baseline?: boolean;
+  json?: boolean;
+  threads?: number;
+  batchSize: number;
+}
+
+/** Maps data label ids to model label ids: by name, or by position when the model has generic names. */
+function labelMap(dataLabels: string[], modelLabels: string[]): number[] {
+  const byName = new Map(modelLabels.map((l, i) => [l, i]));
+  if (dataLabels.every((l) => byName.has(l))) return dataLabels.map((l) => byName.get(l)!);
+  if (modelLabels.length === dataLabels.length) {
+    process.stderr.write(`note: the model's labels (${modelLabels[0]}, ...) are not group names; taking them in alphabetical group order\n`);
+    return dataLabels.map((_, i) => i);
+  }
+  throw new Error(`the model's ${modelLabels.length} labels do not match the ${dataLabels.length} newsgroups`);
+}
+
+export function evaluateCommand(): Command {
+  return addDataOptions(new Command('evaluate'))
+    .description('accuracy, macro-F1 and per-class table of a model on a split; report.json + report.html with --out')
+    .requiredOption('--model <dir>', 'model folder')
+    .option('--out <dir>', 'write report.json and report.html (confusion matrix, per-class bars) here')
+    .option('--baseline', 'also train the TF-IDF baseline on the same split and compare')
+    .option('--json', 'print one JSON object: accuracy, macro_f1, per_class, confusion (and baseline)')
+    .option('--threads <n>', 'CPU threads', intOption(1))
+    .option('--batch-size <n>', 'texts per forward pass', intOption(1), 32)
+    .action(async (o: EvaluateOptions) => {
+      applyThreads(o.threads);
+      const loaded = loadModelDir(o.model);
+      const d = await loadSplitTexts(o);
+      const map = labelMap(d.labels, loaded.config.id2label);
+      const classifier = new Classifier(loaded);
+      const t0 = Date.now();
+      const { probs } = classifier.probabilities(d.test.texts, o.batchSize);
+      const C = classifier.labels.length;
+      const pred = Int32Array.from(d.test.labels, (_, r) => {
+        let best = 0;
+        for (let c = 1; c < C; c++) if (probs[r * C + c] > probs[r * C + best]) best = c;
+        return best;
+      });
+      const truth = Int32Array.from(d.test.labels, (l) => map[l]);
+      const metrics = computeMetrics(truth, pred, classifier.labels);
+      const systems = [{ name: `model ${o.model}`, metrics, seconds: (Date.now() - t0) / 1000 }];
+      if (o.baseline) {
+        const b = runBaseline(d);
+        // In the model's label order, so both systems share one table.
+        systems.push({ name: 'TF-IDF + linear SVM', metrics: computeMetrics(truth, Int32Array.from(b.predictions, (l) => map[l]), classifier.labels), seconds: b.seconds });
+      }
+      if (o.out) {
+        writeReport(o.out, { title: `Evaluation of ${o.model}`, systems, labels: classifier.labels, split: d.split.description, modelConfig: configToJson(loaded.config) });
+      }
+      if (o.json) {
+        const out: Record<string, unknown> = { model: o.model, split: d.split.description, seconds: systems[0].seconds, ...metricsJson(metrics) };
+        if (o.baseline) out.baseline = { system: 'tfidf-linear-svm', seconds: systems[1].seconds, ...metricsJson(systems[1].metrics) };
+        process.stdout.write(JSON.stringify(out) + '\n');
+        return;
+      }
+      const parts = [d.split.description, formatMetrics(metrics, `model ${o.model} (${systems[0].seconds.toFixed(1)} s)`)];
+      if (o.baseline) {
+        parts.push(formatMetrics(systems[1].metrics, `TF-IDF + linear SVM baseline (${systems[1].seconds.toFixed(1)} s)`));
+        parts.push(`side by side: accuracy ${metrics.accuracy.toFixed(4)} vs ${systems[1].metrics.accuracy.toFixed(4)}, macro-F1 ${metrics.macroF1.toFixed(4)} vs ${systems[1].metrics.macroF1.toFixed(4)}`);
+      }
+      if (o.out) parts.push(`report: ${o.out}/report.html, ${o.out}/report.json`);
+      process.stdout.write(parts.join('\n\n') + '\n');
+    });
+}

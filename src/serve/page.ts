@@ -1,0 +1,49 @@
+/** The web page at `/`: paste a post, see the topics as probability bars. Self-contained (no network). */
+export function pageHtml(modelName: string): string {
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>bert-20news: ${modelName.replace(/[<>&"]/g, '')}</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<style>
+body{font-family:system-ui,sans-serif;max-width:56em;margin:2em auto;padding:0 1em;color:#222}
+textarea{width:100%;height:12em;font:inherit;padding:.5em;box-sizing:border-box}
+button{font:inherit;padding:.4em 1.2em;margin:.5em 0}
+.row{display:grid;grid-template-columns:16em 1fr 5em;align-items:center;gap:.5em;margin:2px 0}
+.track{background:#eee;height:1em}.bar{background:#1f77b4;height:1em}
+.score{text-align:right;font-variant-numeric:tabular-nums}
+#notice{color:#a15c00}#error{color:#b00020}
+</style></head><body>
+<h1>20 Newsgroups topic classifier</h1>
+<p>Paste a post; the model ranks the topics.</p>
+<textarea id="text" placeholder="Which disk controller works with my 486?"></textarea>
+<div><button id="classify">Classify</button> <span id="status"></span></div>
+<p id="notice" hidden></p><p id="error" hidden></p>
+<div id="results"></div>
+<script>
+const $ = (id) => document.getElementById(id);
+async function classify() {
+  $('error').hidden = true; $('notice').hidden = true; $('status').textContent = 'classifying…';
+  try {
+    const res = await fetch('/v1/classify', { method: 'POST', headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ texts: [$('text').value] }) });
+    const body = await res.json();
+    if (!res.ok) throw new Error(body.message || res.statusText);
+    const r = body.results[0];
+    const box = $('results'); box.textContent = '';
+    for (const p of r.predictions) {
+      const row = document.createElement('div'); row.className = 'row';
+      const name = document.createElement('span'); name.className = 'label'; name.textContent = p.label;
+      const track = document.createElement('div'); track.className = 'track';
+      const bar = document.createElement('div'); bar.className = 'bar'; bar.dataset.label = p.label; bar.dataset.score = String(p.score);
+      bar.style.width = (100 * p.score).toFixed(2) + '%'; track.appendChild(bar);
+      const score = document.createElement('span'); score.className = 'score'; score.textContent = (100 * p.score).toFixed(1) + '%';
+      row.append(name, track, score); box.appendChild(row);
+    }
+    if (r.truncated) { $('notice').textContent = 'The text was longer than the model reads (' + r.tokens + ' tokens kept); only its beginning was classified.'; $('notice').hidden = false; }
+    $('status').textContent = '';
+  } catch (e) { $('error').textContent = String(e.message || e); $('error').hidden = false; $('status').textContent = ''; }
+}
+$('classify').addEventListener('click', classify);
+</script>
+</body></html>
+`;
+}

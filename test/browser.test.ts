@@ -1,0 +1,50 @@
+/// <reference lib="dom" />
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { after, before, describe, it } from 'node:test';
+import { FastifyInstance } from 'fastify';
+import { chromium } from 'playwright-core';
+import { loadModelDir } from '../src/io/model_dir';
+import { Classifier } from '../src/model/classifier';
+import { buildServer, DEFAULT_SERVER_OPTIONS } from '../src/serve/server';
+import { makeModelDir } from './fixtures';
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const skip = existsSync(CHROMIUM) ? false : `needs Chromium at ${CHROMIUM} (apt-get install chromium, or set CHROMIUM_PATH)`;
+
+describe('web page in a real browser', { skip }, () => {
+  let app: FastifyInstance;
+  let base = '';
+  before(async () => {
+    app = buildServer(new Classifier(loadModelDir(makeModelDir(32))), { ...DEFAULT_SERVER_OPTIONS, modelName: 'fixture' });
+    base = await app.listen({ host: '127.0.0.1', port: 0 });
+  });
+  after(() => app.close());
+
+  it('types a post, clicks, and shows 20 bars whose values match the API, with the truncation notice', async () => {
+    const browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    });
+    try {
+      const page = await browser.newPage();
+      await page.goto(base + '/');
+      const post = 'the engine of the orbit is a pixel '.repeat(8);
+      await page.fill('#text', post);
+      await page.click('#classify');
+      await page.waitForSelector('.bar');
+      const bars = await page.$$eval('.bar', (els) => els.map((e) => ({ label: (e as HTMLElement).dataset.label!, score: Number((e as HTMLElement).dataset.score) })));
+      assert.equal(bars.length, 20);
+      const api = (await (await fetch(`${base}/v1/classify`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ texts: [post] }) })).json()) as {
+        results: { predictions: { label: string; score: number }[]; truncated: boolean }[];
+      };
+      assert.deepEqual(bars, api.results[0].predictions);
+      assert.equal(api.results[0].truncated, true);
+      assert.equal(await page.isVisible('#notice'), true, 'the page says the text was truncated');
+      const widths = await page.$$eval('.bar', (els) => els.map((e) => parseFloat((e as HTMLElement).style.width)));
+      widths.forEach((w, i) => assert.ok(Math.abs(w - 100 * bars[i].score) < 0.01));
+    } finally {
+      await browser.close();
+    }
+  });
+});

@@ -1,0 +1,98 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { parse } from 'parse5';
+import { TfidfVectorizer } from '../src/baseline/tfidf';
+import { computeMetrics } from '../src/eval/metrics';
+import { makeModelDir, makeNewsgroupsFolder } from './fixtures';
+
+const CLI = join(__dirname, '..', 'src', 'cli', 'main.js');
+
+describe('metrics (hand-computed)', () => {
+  it('accuracy, per-class precision/recall/F1, macro-F1 and confusion', () => {
+    // true:  0 0 0 1 1 2 ; predicted: 0 0 1 1 2 2
+    const m = computeMetrics([0, 0, 0, 1, 1, 2], [0, 0, 1, 1, 2, 2], ['a', 'b', 'c']);
+    assert.equal(m.accuracy, 4 / 6);
+    assert.deepEqual(m.confusion, [[2, 1, 0], [0, 1, 1], [0, 0, 1]]);
+    // a: P 2/2 R 2/3 F1 0.8; b: P 1/2 R 1/2 F1 0.5; c: P 1/2 R 1 F1 2/3
+    const close = (x: number, y: number) => assert.ok(Math.abs(x - y) < 1e-12, `${x} vs ${y}`);
+    close(m.perClass[0].f1, 0.8);
+    close(m.perClass[1].f1, 0.5);
+    close(m.perClass[2].f1, 2 / 3);
+    close(m.macroF1, (0.8 + 0.5 + 2 / 3) / 3);
+    close(m.macroPrecision, (1 + 0.5 + 0.5) / 3);
+    assert.deepEqual(m.perClass.map((c) => c.support), [3, 2, 1]);
+    // A class never predicted and never present: zeros, as scikit-learn's zero_division=0.
+    assert.equal(computeMetrics([0], [0], ['a', 'b']).perClass[1].f1, 0);
+  });
+});
+
+describe('TF-IDF features (hand-computed)', () => {
+  it('uni+bigrams, sublinear tf, smooth idf, unit rows', () => {
+    const v = new TfidfVectorizer().fit(['the cat', 'the dog dog']);
+    const X = v.transform(['the dog dog']);
+    // terms: the, dog, the dog, dog dog; idf(the) = ln(3/3)+1 = 1, others ln(3/2)+1; tf(dog) = 1 + ln 2
+    const idf = Math.log(1.5) + 1;
+    const w = [1, (1 + Math.log(2)) * idf, idf, idf];
+    const norm = Math.hypot(...w);
+    const got = Array.from(X.values).sort((a, b) => a - b);
+    const want = w.map((x) => x / norm).sort((a, b) => a - b);
+    got.forEach((g, i) => assert.ok(Math.abs(g - want[i]) < 1e-6));
+    assert.equal(X.indptr[1], 4);
+  });
+});
+
+describe('evaluate and baseline commands', () => {
+  it('maps data groups to model labels by name, and refuses groups the model does not know', () => {
+    const data = makeNewsgroupsFolder(6);
+    const model = makeModelDir();
+    const ok = spawnSync(process.execPath, [CLI, 'evaluate', '--model', model, '--data', data, '--split', 'bydate', '--json'], { encoding: 'utf8' });
+    assert.equal(ok.status, 0, ok.stderr);
+    const j = JSON.parse(ok.stdout);
+    assert.equal(j.per_class.length, 20);
+    assert.equal(j.per_class.reduce((n: number, c: { support: number }) => n + c.support, 0), 24);
+    mkdirSync(join(data, '20news-bydate-test', 'zz.other'));
+    writeFileSync(join(data, '20news-bydate-test', 'zz.other', '1'), 'text');
+    const bad = spawnSync(process.execPath, [CLI, 'evaluate', '--model', model, '--data', data, '--split', 'bydate'], { encoding: 'utf8' });
+    assert.equal(bad.status, 1);
+    assert.match(bad.stderr, /the model's 20 labels do not match the 5 newsgroups/);
+  });
+
+  it('on a trained fixture model: metrics, report and baseline side by side', () => {
+    const data = makeNewsgroupsFolder(12);
+    const runs = mkdtempSync(join(tmpdir(), 'runs-'));
+    const vocab = join(makeModelDir(), 'vocab.txt');
+    const t = spawnSync(process.execPath, [CLI, 'train', '--data', data, '--init', 'scratch', '--vocab', vocab, '--preset', 'small', '--layers', '1', '--dim', '16',
+      '--heads', '2', '--ffn', '32', '--max-length', '16', '--batch-size', '8', '--epochs', '6', '--lr', '1e-2', '--no-progress', '--split', 'bydate', '--out', runs], { encoding: 'utf8' });
+    assert.equal(t.status, 0, t.stderr);
+    const out = join(runs, 'report');
+    const r = spawnSync(process.execPath, [CLI, 'evaluate', '--model', join(runs, 'model'), '--data', data, '--split', 'bydate', '--out', out, '--json', '--baseline'], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    const j = JSON.parse(r.stdout);
+    assert.equal(j.count, 48);
+    assert.equal(j.per_class.length, 4);
+    assert.ok(j.accuracy >= 0 && j.accuracy <= 1 && typeof j.macro_f1 === 'number');
+    assert.equal(j.baseline.accuracy, 1, 'each group has its own topic word: the baseline separates them');
+    const report = JSON.parse(readFileSync(join(out, 'report.json'), 'utf8'));
+    assert.equal(report.systems.length, 2);
+    assert.deepEqual(report.systems[0].confusion.flat().reduce((a: number, b: number) => a + b, 0), 48);
+    const doc = parse(readFileSync(join(out, 'report.html'), 'utf8'));
+    const found: Record<string, number> = {};
+    const walk = (n: { nodeName: string; attrs?: { name: string; value: string }[]; childNodes?: unknown[] }) => {
+      const cls = n.attrs?.find((a) => a.name === 'class')?.value;
+      if (n.nodeName === 'svg' && cls) found[cls] = (found[cls] ?? 0) + 1;
+      if (n.nodeName === 'rect' && cls === 'bar') found.bars = (found.bars ?? 0) + 1;
+      (n.childNodes as typeof n[] | undefined)?.forEach(walk);
+    };
+    walk(doc as never);
+    assert.equal(found.confusion, 1);
+    assert.equal(found['per-class'], 1);
+    assert.equal(found.bars, 4 * 3 * 2, '4 classes x precision/recall/F1 x 2 systems');
+    const b = spawnSync(process.execPath, [CLI, 'baseline', '--data', data, '--split', 'card', '--json'], { encoding: 'utf8' });
+    assert.equal(b.status, 0, b.stderr);
+    assert.ok('accuracy' in JSON.parse(b.stdout) && 'macro_f1' in JSON.parse(b.stdout));
+  });
+});
