@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { Command } from 'commander';
 import { baselineCommand } from './baseline';
+import { benchCommand } from './bench';
 import { evaluateCommand } from './evaluate';
 import { logitsCommand } from './logits';
 import { predictCommand } from './predict';
@@ -17,7 +18,8 @@ const program = new Command('bert-20news')
   .addCommand(trainCommand())
   .addCommand(evaluateCommand())
   .addCommand(baselineCommand())
-  .addCommand(serveCommand());
+  .addCommand(serveCommand())
+  .addCommand(benchCommand());
 
 // Every failure is one line on stderr and exit code 1.
 program.parseAsync(process.argv).catch((e: Error) => {

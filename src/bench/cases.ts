@@ -1,0 +1,88 @@
+import { Random } from '../data/random';
+import { engine } from '../engine/native';
+import { parseConfig } from '../io/config';
+import { DistilBert } from '../model/distilbert';
+import { ParamStore } from '../model/params';
+import { KerasAdam } from '../train/adam';
+import { initParams } from '../train/init';
+import { PolynomialDecay } from '../train/schedule';
+
+/** One benchmark case: distilbert-base shapes, 20 labels, random weights and token ids. */
+export interface CaseSpec {
+  name: string;
+  kind: 'train' | 'infer';
+  batch: number;
+  seqLen: number;
+}
+
+export const CASES: CaseSpec[] = [
+  { name: 'train_8x128', kind: 'train', batch: 8, seqLen: 128 },
+  { name: 'train_8x512', kind: 'train', batch: 8, seqLen: 512 },
+  { name: 'infer_1x128', kind: 'infer', batch: 1, seqLen: 128 },
+  { name: 'infer_32x128', kind: 'infer', batch: 32, seqLen: 128 },
+];
+
+export interface CaseTiming {
+  /** Seconds of each timed repetition. */
+  seconds: number[];
+  peakRssBytes: number;
+}
+
+const BASE = { n_layers: 6, dim: 768, n_heads: 12, hidden_dim: 3072, vocab_size: 30522, max_position_embeddings: 512 };
+
+/** FLOPs of one forward pass over B x T tokens (matrix products; the rest is negligible). */
+export function forwardFlops(B: number, T: number): number {
+  const D = BASE.dim, F = BASE.hidden_dim;
+  const perToken = BASE.n_layers * (2 * (4 * D * D + 2 * D * F) + 4 * T * D);
+  return B * T * perToken;
+}
+
+/** A training step costs forward + backward (twice the forward's products). */
+export const caseFlops = (c: CaseSpec): number => forwardFlops(c.batch, c.seqLen) * (c.kind === 'train' ? 3 : 1);
+
+/** Times a case in this process: `reps` repetitions after one warm-up. */
+export function runCase(c: CaseSpec, reps: number): CaseTiming {
+  const config = parseConfig({ ...BASE, id2label: Object.fromEntries(Array.from({ length: 20 }, (_, i) => [String(i), `L${i}`])) });
+  const params = new ParamStore(config);
+  const rng = new Random(1);
+  initParams(params, rng);
+  const model = new DistilBert(config, params);
+  const { batch: B, seqLen: T } = c;
+  const ids = Int32Array.from({ length: B * T }, () => 1000 + Math.floor(rng.next() * 20000));
+  const mask = new Int32Array(B * T).fill(1);
+  const labels = Int32Array.from({ length: B }, (_, i) => i % 20);
+  const adam = new KerasAdam(params.size, new PolynomialDecay(2e-5, 1000));
+  const step = () => {
+    if (c.kind === 'infer') {
+      model.forward(ids, mask, B, T);
+      return;
+    }
+    model.grads.data.fill(0);
+    model.forward(ids, mask, B, T, { train: true, seed: adam.step });
+    model.loss(labels);
+    model.backward();
+    adam.update(params.data, model.grads.data);
+  };
+  step();
+  const seconds: number[] = [];
+  for (let r = 0; r < reps; r++) {
+    const t0 = process.hrtime.bigint();
+    step();
+    seconds.push(Number(process.hrtime.bigint() - t0) / 1e9);
+  }
+  return { seconds, peakRssBytes: process.resourceUsage().maxRSS * 1024 };
+}
+
+/** GFLOP/s of a square sgemm through the engine (the practical peak the cases are measured against). */
+export function sgemmGflops(n = 1536, reps = 5): number {
+  const a = new Float32Array(n * n).fill(0.5), w = new Float32Array(n * n).fill(0.25), y = new Float32Array(n * n);
+  const e = engine();
+  e.linearForward(a, w, null, y, n, n, n);
+  let best = Infinity;
+  for (let r = 0; r < reps; r++) {
+    const t0 = process.hrtime.bigint();
+    e.linearForward(a, w, null, y, n, n, n);
+    best = Math.min(best, Number(process.hrtime.bigint() - t0) / 1e9);
+  }
+  return (2 * n * n * n) / best / 1e9;
+}
