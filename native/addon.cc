@@ -134,6 +134,17 @@ Napi::Value LayerNormBackward(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+bool rowsInRange(const Napi::CallbackInfo& info, const int32_t* rows, int64_t nrows, int64_t total_rows) {
+  for (int64_t r = 0; r < nrows; r++) {
+    if (rows[r] < 0 || rows[r] >= total_rows) {
+      Napi::RangeError::New(info.Env(), "row " + std::to_string(rows[r]) + " outside 0.." + std::to_string(total_rows - 1))
+          .ThrowAsJavaScriptException();
+      return false;
+    }
+  }
+  return true;
+}
+
 bool checkHeads(const Napi::CallbackInfo& info, int64_t D, int64_t H) {
   if (H < 1 || D % H != 0) {
     Napi::RangeError::New(info.Env(), "attention: dim must be a multiple of the number of heads")
@@ -287,6 +298,32 @@ Napi::Value AdamUpdate(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+Napi::Value AdamUpdateRows(const Napi::CallbackInfo& info) {
+  Args a(info, "adamUpdateRows");
+  const int64_t nrows = a.integer(5), row_len = a.integer(6), total_rows = a.integer(7);
+  const double alpha = a.number(8), b1 = a.number(9), b2 = a.number(10), eps = a.number(11);
+  float* p = a.f32(0, total_rows * row_len);
+  const float* g = a.f32(1, total_rows * row_len);
+  float* m = a.f32(2, total_rows * row_len);
+  float* v = a.f32(3, total_rows * row_len);
+  const int32_t* rows = a.i32(4, nrows);
+  CHECK_ARGS(a);
+  if (!rowsInRange(info, rows, nrows, total_rows)) return info.Env().Undefined();
+  engine::adam_update_rows(p, g, m, v, rows, nrows, row_len, (float)alpha, (float)b1, (float)b2, (float)eps);
+  return info.Env().Undefined();
+}
+
+Napi::Value ZeroRows(const Napi::CallbackInfo& info) {
+  Args a(info, "zeroRows");
+  const int64_t nrows = a.integer(2), row_len = a.integer(3), total_rows = a.integer(4);
+  float* x = a.f32(0, total_rows * row_len);
+  const int32_t* rows = a.i32(1, nrows);
+  CHECK_ARGS(a);
+  if (!rowsInRange(info, rows, nrows, total_rows)) return info.Env().Undefined();
+  engine::zero_rows(x, rows, nrows, row_len);
+  return info.Env().Undefined();
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("setThreads", Napi::Function::New(env, SetThreads));
   exports.Set("getThreads", Napi::Function::New(env, GetThreads));
@@ -305,6 +342,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("embeddingBackward", Napi::Function::New(env, EmbeddingBackward));
   exports.Set("softmaxCrossEntropy", Napi::Function::New(env, SoftmaxCrossEntropy));
   exports.Set("adamUpdate", Napi::Function::New(env, AdamUpdate));
+  exports.Set("adamUpdateRows", Napi::Function::New(env, AdamUpdateRows));
+  exports.Set("zeroRows", Napi::Function::New(env, ZeroRows));
   return exports;
 }
 

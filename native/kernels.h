@@ -51,4 +51,10 @@ double softmax_cross_entropy(const float* logits, const int32_t* labels, float* 
 // Keras-2.12 Adam: m += (g-m)(1-b1); v += (g^2-v)(1-b2); p -= alpha m / (sqrt(v) + eps).
 void adam_update(float* p, const float* g, float* m, float* v, int64_t n, float alpha, float b1, float b2, float eps);
 
+// The same update on the listed rows only (rows x row_len); called inside a parallel loop it
+// runs serially per row.
+void adam_update_rows(float* p, const float* g, float* m, float* v, const int32_t* rows, int64_t nrows, int64_t row_len,
+                      float alpha, float b1, float b2, float eps);
+void zero_rows(float* x, const int32_t* rows, int64_t nrows, int64_t row_len);
+
 }  // namespace engine

@@ -5,6 +5,7 @@ import { DistilBert } from '../model/distilbert';
 import { ParamStore } from '../model/params';
 import { KerasAdam } from '../train/adam';
 import { initParams } from '../train/init';
+import { ModelOptimizer } from '../train/optimizer';
 import { PolynomialDecay } from '../train/schedule';
 
 /** One benchmark case: distilbert-base shapes, 20 labels, random weights and token ids. */
@@ -51,17 +52,17 @@ export function runCase(c: CaseSpec, reps: number): CaseTiming {
   const ids = Int32Array.from({ length: B * T }, () => 1000 + Math.floor(rng.next() * 20000));
   const mask = new Int32Array(B * T).fill(1);
   const labels = Int32Array.from({ length: B }, (_, i) => i % 20);
-  const adam = new KerasAdam(params.size, new PolynomialDecay(2e-5, 1000));
+  const optimizer = new ModelOptimizer(model, new KerasAdam(params.size, new PolynomialDecay(2e-5, 1000)));
+  let n = 0;
   const step = () => {
     if (c.kind === 'infer') {
       model.forward(ids, mask, B, T);
       return;
     }
-    model.grads.data.fill(0);
-    model.forward(ids, mask, B, T, { train: true, seed: adam.step });
+    model.forward(ids, mask, B, T, { train: true, seed: n++ });
     model.loss(labels);
     model.backward();
-    adam.update(params.data, model.grads.data);
+    optimizer.step();
   };
   step();
   const seconds: number[] = [];

@@ -41,6 +41,12 @@ export interface Engine {
   /** Mean loss; writes (softmax - onehot) / B into dlogits when given. */
   softmaxCrossEntropy(logits: Float32Array, labels: Int32Array, dlogits: Float32Array | null, B: number, C: number): number;
   adamUpdate(p: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, n: number, alpha: number, beta1: number, beta2: number, eps: number): void;
+  /** adamUpdate on the listed rows (each rowLen values) of a [totalRows, rowLen] block only. */
+  adamUpdateRows(
+    p: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, rows: Int32Array, nRows: number, rowLen: number, totalRows: number,
+    alpha: number, beta1: number, beta2: number, eps: number,
+  ): void;
+  zeroRows(x: Float32Array, rows: Int32Array, nRows: number, rowLen: number, totalRows: number): void;
 }
 
 /** Activation ids shared with native/kernels.h. */

@@ -10,6 +10,8 @@ export interface ForwardOptions {
   seed?: number;
 }
 
+export const WORD_EMBEDDINGS = 'distilbert.embeddings.word_embeddings.weight';
+
 /** Dropout sites of one forward pass; each gets its own counter-based random stream. */
 const SITES_PER_LAYER = 2; // attention probabilities, FFN output
 const siteSeed = (seed: number, site: number): number => seed * 64 + site;
@@ -24,6 +26,9 @@ export class DistilBert {
   private readonly ws: Workspace;
   private readonly eng: Engine;
   private readonly act: ActivationId;
+  /** Word-embedding rows that received gradient since the last zeroGrads(). */
+  private readonly rowMark: Uint8Array;
+  private rowList: number[] = [];
   private last?: { ids: Int32Array; mask: Int32Array; B: number; T: number; train: boolean; seed: number; v: WorkspaceViews };
 
   constructor(readonly config: DistilBertConfig, readonly params: ParamStore) {
@@ -31,6 +36,7 @@ export class DistilBert {
     this.ws = new Workspace(config);
     this.eng = engine();
     this.act = Activation[config.activation];
+    this.rowMark = new Uint8Array(config.vocabSize);
     if (config.nLayers > 0 && config.nLayers * SITES_PER_LAYER + 2 > 64) throw new Error('too many layers for the dropout site numbering');
   }
 
@@ -60,7 +66,7 @@ export class DistilBert {
     const pHead = train ? c.seqClassifDropout : 0;
     const v = this.ws.views(B, T);
 
-    const bad = e.embeddingForward(ids, this.p('distilbert.embeddings.word_embeddings.weight'),
+    const bad = e.embeddingForward(ids, this.p(WORD_EMBEDDINGS),
       this.p('distilbert.embeddings.position_embeddings.weight'), v.embSum, B, T, D, c.vocabSize);
     if (bad >= 0) throw new Error(`input id ${ids[bad]} at position ${bad} is outside the vocabulary (0..${c.vocabSize - 1})`);
     e.layerNormForward(v.embSum, this.p('distilbert.embeddings.LayerNorm.weight'), this.p('distilbert.embeddings.LayerNorm.bias'),
@@ -95,6 +101,26 @@ export class DistilBert {
     e.linearForward(v.preA, this.p('classifier.weight'), this.p('classifier.bias'), v.logits, B, D, C);
     this.last = { ids, mask, B, T, train, seed, v };
     return v.logits;
+  }
+
+  /** Rows of the word-embedding gradient that backward() touched since the last zeroGrads(). */
+  touchedRows(): Int32Array {
+    return Int32Array.from(this.rowList);
+  }
+
+  /**
+   * Zeroes the gradients: densely for every parameter but the word embeddings, and only the
+   * touched rows of those (the other rows are still zero), which saves clearing vocab x dim floats.
+   */
+  zeroGrads(): void {
+    const slot = this.grads.byName.get(WORD_EMBEDDINGS)!;
+    const g = this.grads.data;
+    g.fill(0, 0, slot.offset);
+    g.fill(0, slot.offset + slot.size);
+    const rows = this.touchedRows();
+    this.eng.zeroRows(this.grads.get(WORD_EMBEDDINGS), rows, rows.length, this.config.dim, this.config.vocabSize);
+    for (const r of this.rowList) this.rowMark[r] = 0;
+    this.rowList = [];
   }
 
   /** Hidden states of the last forward: embeddings output, then each layer's output. */
@@ -172,8 +198,14 @@ export class DistilBert {
     if (pDrop > 0) e.dropoutBackward(dX, dX, N * D, pDrop, siteSeed(seed, 0));
     e.layerNormBackward(dX, v.embSum, this.p('distilbert.embeddings.LayerNorm.weight'), v.embMean, v.embRstd, dSa,
       this.g('distilbert.embeddings.LayerNorm.weight'), this.g('distilbert.embeddings.LayerNorm.bias'), N, D);
+    for (const id of ids) {
+      if (!this.rowMark[id]) {
+        this.rowMark[id] = 1;
+        this.rowList.push(id);
+      }
+    }
     // Sinusoidal position embeddings are fixed in HF (no gradient).
-    e.embeddingBackward(ids, dSa, this.g('distilbert.embeddings.word_embeddings.weight'),
+    e.embeddingBackward(ids, dSa, this.g(WORD_EMBEDDINGS),
       c.sinusoidalPosEmbds ? null : this.g('distilbert.embeddings.position_embeddings.weight'), B, T, D, c.vocabSize);
   }
 }

@@ -1,6 +1,14 @@
 import { engine } from '../engine/native';
 import { PolynomialDecay } from './schedule';
 
+/** A block of rows of which only some take part in an update (the word embeddings). */
+export interface SparseBlock {
+  offset: number;
+  rowLen: number;
+  totalRows: number;
+  rows: Int32Array;
+}
+
 export interface AdamOptions {
   beta1: number;
   beta2: number;
@@ -34,12 +42,30 @@ export class KerasAdam {
     return this.schedule.at(this.step);
   }
 
-  update(params: Float32Array, grads: Float32Array): void {
+  /**
+   * One update. With `sparse`, the block [offset, offset + totalRows * rowLen) is updated on the
+   * listed rows only: exact when every other row has zero gradient and zero moments, since Adam
+   * then leaves its weights and moments unchanged.
+   */
+  update(params: Float32Array, grads: Float32Array, sparse?: SparseBlock): void {
     const { beta1, beta2, epsilon, clipNorm } = this.opts;
     if (clipNorm !== undefined) clipGlobalNorm(grads, clipNorm);
     const t = this.step + 1;
     const alpha = (this.lr * Math.sqrt(1 - beta2 ** t)) / (1 - beta1 ** t);
-    engine().adamUpdate(params, grads, this.m, this.v, this.size, alpha, beta1, beta2, epsilon);
+    const e = engine();
+    if (!sparse) {
+      e.adamUpdate(params, grads, this.m, this.v, this.size, alpha, beta1, beta2, epsilon);
+    } else {
+      const end = sparse.offset + sparse.totalRows * sparse.rowLen;
+      const range = (a: number, b: number) => {
+        if (b > a) e.adamUpdate(params.subarray(a, b), grads.subarray(a, b), this.m.subarray(a, b), this.v.subarray(a, b), b - a, alpha, beta1, beta2, epsilon);
+      };
+      range(0, sparse.offset);
+      range(end, this.size);
+      const block = (x: Float32Array) => x.subarray(sparse.offset, end);
+      e.adamUpdateRows(block(params), block(grads), block(this.m), block(this.v), sparse.rows, sparse.rows.length, sparse.rowLen,
+        sparse.totalRows, alpha, beta1, beta2, epsilon);
+    }
     this.step++;
   }
 }

@@ -5,6 +5,7 @@ import { LabelledSet } from '../data/dataset';
 import { padBatch } from '../tokenizer';
 import { KerasAdam } from './adam';
 import { Checkpoint, EpochRow, saveCheckpoint, TrainState } from './checkpoint';
+import { ModelOptimizer } from './optimizer';
 import { PolynomialDecay } from './schedule';
 import { TrainSettings } from './presets';
 
@@ -79,11 +80,13 @@ export async function train(job: TrainJob): Promise<TrainResult> {
     epoch: 0, stepInEpoch: 0, globalStep: 0, history: [],
     partial: { lossSum: 0, correct: 0, seen: 0, seconds: 0, tokens: 0 },
   };
+  const optimizer = new ModelOptimizer(model, adam);
   if (job.resume) {
     params.data.set(job.resume.params);
     adam.m.set(job.resume.adamM);
     adam.v.set(job.resume.adamV);
     adam.step = state.globalStep;
+    optimizer.restoreRows();
   }
   const save = () => saveCheckpoint(job.checkpointPath, { state, params: params.data, adamM: adam.m, adamV: adam.v });
   const labels = new Int32Array(B);
@@ -95,7 +98,6 @@ export async function train(job: TrainJob): Promise<TrainResult> {
     for (; state.stepInEpoch < stepsPerEpoch; ) {
       const t0 = process.hrtime.bigint();
       const idx = order.slice(state.stepInEpoch * B, (state.stepInEpoch + 1) * B);
-      model.grads.data.fill(0);
       let stepLoss = 0;
       for (let m0 = 0, micro = 0; m0 < B; m0 += st.microBatch, micro++) {
         const part = idx.slice(m0, m0 + st.microBatch);
@@ -112,7 +114,7 @@ export async function train(job: TrainJob): Promise<TrainResult> {
         model.backward();
         p.tokens += part.length * batch.seqLen;
       }
-      adam.update(params.data, model.grads.data);
+      optimizer.step();
       p.lossSum += stepLoss;
       p.seen += B;
       state.globalStep++;
