@@ -81,14 +81,15 @@ export class DistilBert {
       e.linearForward(x, w('attention.k_lin.weight'), w('attention.k_lin.bias'), L.k, N, D, D);
       e.linearForward(x, w('attention.v_lin.weight'), w('attention.v_lin.bias'), L.v, N, D, D);
       e.attentionForward(L.q, L.k, L.v, mask, L.probs, L.ctx, B, T, D, H, pAttn, siteSeed(seed, 2 + l * SITES_PER_LAYER));
-      e.linearForward(L.ctx, w('attention.out_lin.weight'), w('attention.out_lin.bias'), L.attnOut, N, D, D);
-      e.add(L.attnOut, x, L.saSum, N * D);
+      // Sums are formed in place: the attention and FFN outputs themselves are not kept.
+      e.linearForward(L.ctx, w('attention.out_lin.weight'), w('attention.out_lin.bias'), L.saSum, N, D, D);
+      e.add(L.saSum, x, L.saSum, N * D);
       e.layerNormForward(L.saSum, w('sa_layer_norm.weight'), w('sa_layer_norm.bias'), L.saOut, L.saMean, L.saRstd, N, D, LAYER_NORM_EPS);
       e.linearForward(L.saOut, w('ffn.lin1.weight'), w('ffn.lin1.bias'), L.h1, N, D, F);
-      e.activationForward(L.h1, L.a1, N * F, this.act);
-      e.linearForward(L.a1, w('ffn.lin2.weight'), w('ffn.lin2.bias'), L.h2, N, F, D);
-      if (pDrop > 0) e.dropoutForward(L.h2, L.h2, N * D, pDrop, siteSeed(seed, 3 + l * SITES_PER_LAYER));
-      e.add(L.h2, L.saOut, L.ffnSum, N * D);
+      e.activationForward(L.h1, v.act, N * F, this.act);
+      e.linearForward(v.act, w('ffn.lin2.weight'), w('ffn.lin2.bias'), L.ffnSum, N, F, D);
+      if (pDrop > 0) e.dropoutForward(L.ffnSum, L.ffnSum, N * D, pDrop, siteSeed(seed, 3 + l * SITES_PER_LAYER));
+      e.add(L.ffnSum, L.saOut, L.ffnSum, N * D);
       e.layerNormForward(L.ffnSum, w('output_layer_norm.weight'), w('output_layer_norm.bias'), L.out, L.outMean, L.outRstd, N, D, LAYER_NORM_EPS);
       x = L.out;
     }
@@ -172,7 +173,7 @@ export class DistilBert {
       const xIn = l === 0 ? v.embOut : v.layers[l - 1].out;
       const w = (n: string) => this.p(layerPrefix(l) + n);
       const g = (n: string) => this.g(layerPrefix(l) + n);
-      // out = LN(h2 + saOut): the sum's gradient goes to both terms.
+      // out = LN(ffn + saOut): the sum's gradient goes to both terms.
       e.layerNormBackward(dX, L.ffnSum, w('output_layer_norm.weight'), L.outMean, L.outRstd, dSa,
         g('output_layer_norm.weight'), g('output_layer_norm.bias'), N, D);
       let dH2 = dSa;
@@ -180,7 +181,9 @@ export class DistilBert {
         e.dropoutBackward(dSa, v.dH2, N * D, pDrop, siteSeed(seed, 3 + l * SITES_PER_LAYER));
         dH2 = v.dH2;
       }
-      e.linearBackward(dH2, L.a1, w('ffn.lin2.weight'), v.dA1, 0, g('ffn.lin2.weight'), g('ffn.lin2.bias'), N, F, D);
+      // The activation was not kept: recomputing it costs far less memory than storing it per layer.
+      e.activationForward(L.h1, v.act, N * F, this.act);
+      e.linearBackward(dH2, v.act, w('ffn.lin2.weight'), v.dA1, 0, g('ffn.lin2.weight'), g('ffn.lin2.bias'), N, F, D);
       e.activationBackward(v.dA1, L.h1, v.dA1, N * F, this.act);
       // dSa (= d saOut from the residual) += lin1's input gradient.
       e.linearBackward(v.dA1, L.saOut, w('ffn.lin1.weight'), dSa, 1, g('ffn.lin1.weight'), g('ffn.lin1.bias'), N, D, F);

@@ -7,15 +7,12 @@ export interface LayerActs {
   v: Float32Array;
   probs: Float32Array; // [B, H, T, T] softmax before dropout
   ctx: Float32Array;
-  attnOut: Float32Array;
   saSum: Float32Array; // attention output + layer input (the sa_layer_norm input)
   saMean: Float32Array;
   saRstd: Float32Array;
   saOut: Float32Array;
-  h1: Float32Array; // lin1 output before the activation
-  a1: Float32Array;
-  h2: Float32Array; // lin2 output after dropout
-  ffnSum: Float32Array; // FFN output + saOut (the output_layer_norm input)
+  h1: Float32Array; // lin1 output before the activation (the activation is recomputed in backward)
+  ffnSum: Float32Array; // FFN output after dropout + saOut (the output_layer_norm input)
   outMean: Float32Array;
   outRstd: Float32Array;
   out: Float32Array;
@@ -54,14 +51,11 @@ export class Workspace {
         v: this.buf(k('v'), N * D),
         probs: this.buf(k('probs'), B * H * T * T),
         ctx: this.buf(k('ctx'), N * D),
-        attnOut: this.buf(k('attnOut'), N * D),
         saSum: this.buf(k('saSum'), N * D),
         saMean: this.buf(k('saMean'), N),
         saRstd: this.buf(k('saRstd'), N),
         saOut: this.buf(k('saOut'), N * D),
         h1: this.buf(k('h1'), N * F),
-        a1: this.buf(k('a1'), N * F),
-        h2: this.buf(k('h2'), N * D),
         ffnSum: this.buf(k('ffnSum'), N * D),
         outMean: this.buf(k('outMean'), N),
         outRstd: this.buf(k('outRstd'), N),
@@ -74,6 +68,7 @@ export class Workspace {
       embRstd: this.buf('embRstd', N),
       embOut: this.buf('embOut', N * D),
       layers,
+      act: this.buf('act', N * F), // FFN activation, shared by all layers
       cls: this.buf('cls', B * D),
       preH: this.buf('preH', B * D),
       preA: this.buf('preA', B * D),
