@@ -6,6 +6,7 @@
 #include <cmath>
 #include <vector>
 
+#include "fastmath.h"
 #include "kernels.h"
 #include "rng.h"
 
@@ -18,21 +19,23 @@ namespace {
 void masked_softmax_row(float* row, const int32_t* mask, int T) {
   float mx = -FLT_MAX;
   for (int j = 0; j < T; j++) {
-    if (!mask[j]) row[j] = -FLT_MAX;
+    row[j] = mask[j] ? row[j] : -FLT_MAX;
     mx = row[j] > mx ? row[j] : mx;
   }
-  double s = 0;
+  float s = 0;
+#pragma omp simd reduction(+ : s)
   for (int j = 0; j < T; j++) {
-    row[j] = std::exp(row[j] - mx);
+    row[j] = fast_exp(row[j] - mx);
     s += row[j];
   }
-  const float inv = (float)(1.0 / s);
+  const float inv = 1.0f / s;
   for (int j = 0; j < T; j++) row[j] *= inv;
 }
 
 // Applies the attention-dropout mask of head (b, h) to src, writing dst.
 void apply_dropout(const float* src, float* dst, int T, float p, uint64_t seed, uint64_t base) {
   const float inv_keep = 1.0f / (1.0f - p);
+#pragma omp simd
   for (int64_t e = 0; e < (int64_t)T * T; e++) dst[e] = src[e] * dropout_scale(seed, base + e, p, inv_keep);
 }
 
@@ -41,6 +44,15 @@ thread_local std::vector<float> scratch_a, scratch_b;
 float* scratch(std::vector<float>& s, size_t n) {
   if (s.size() < n) s.resize(n);
   return s.data();
+}
+
+// The attention weights that multiply v: the probabilities themselves, or (training with
+// attention dropout) their dropped-out copy in this thread's scratch.
+const float* weights_after_dropout(const float* P, int T, float p, uint64_t seed, uint64_t base) {
+  if (p <= 0) return P;
+  float* Pd = scratch(scratch_a, (size_t)T * T);
+  apply_dropout(P, Pd, T, p, seed, base);
+  return Pd;
 }
 
 }  // namespace
@@ -56,12 +68,7 @@ void attention_forward(const float* q, const float* k, const float* v, const int
       float* P = probs + ((int64_t)b * H + h) * T * T;
       cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, dh, scale, q + off, D, k + off, D, 0.0f, P, T);
       for (int i = 0; i < T; i++) masked_softmax_row(P + (int64_t)i * T, mask + (int64_t)b * T, T);
-      const float* A = P;
-      if (p > 0) {
-        float* Pd = scratch(scratch_a, (size_t)T * T);
-        apply_dropout(P, Pd, T, p, seed, ((uint64_t)b * H + h) * T * T);
-        A = Pd;
-      }
+      const float* A = weights_after_dropout(P, T, p, seed, ((uint64_t)b * H + h) * T * T);
       cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, dh, T, 1.0f, A, T, v + off, D, 0.0f, ctx + off, D);
     }
   }
@@ -78,12 +85,7 @@ void attention_backward(const float* dctx, const float* q, const float* k, const
       const uint64_t base = ((uint64_t)b * H + h) * T * T;
       const float* P = probs + ((int64_t)b * H + h) * T * T;
       float* dA = scratch(scratch_b, (size_t)T * T);
-      const float* A = P;
-      if (p > 0) {
-        float* Pd = scratch(scratch_a, (size_t)T * T);
-        apply_dropout(P, Pd, T, p, seed, base);
-        A = Pd;
-      }
+      const float* A = weights_after_dropout(P, T, p, seed, base);
       // ctx = A v  =>  dv = A^T dctx, dA = dctx v^T
       cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, dh, T, 1.0f, A, T, dctx + off, D, 0.0f, dv + off, D);
       cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, dh, 1.0f, dctx + off, D, v + off, D, 0.0f, dA, T);
@@ -92,10 +94,10 @@ void attention_backward(const float* dctx, const float* q, const float* k, const
       for (int i = 0; i < T; i++) {
         float* g = dA + (int64_t)i * T;
         const float* pr = P + (int64_t)i * T;
-        double dot = 0;
+        float dot = 0;
+#pragma omp simd reduction(+ : dot)
         for (int j = 0; j < T; j++) dot += g[j] * pr[j];
-        const float dotf = (float)dot;
-        for (int j = 0; j < T; j++) g[j] = pr[j] * (g[j] - dotf);
+        for (int j = 0; j < T; j++) g[j] = pr[j] * (g[j] - dot);
       }
       // S = scale q k^T  =>  dq = scale dS k, dk = scale dS^T q
       cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, dh, T, scale, dA, T, k + off, D, 0.0f, dq + off, D);
