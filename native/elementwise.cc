@@ -1,3 +1,5 @@
+#include <omp.h>
+
 #include <cmath>
 
 #include "fastmath.h"
@@ -7,59 +9,74 @@
 namespace engine {
 
 namespace {
+
 constexpr float kInvSqrt2 = 0.70710678118654752f;
 constexpr float kInvSqrt2Pi = 0.39894228040143268f;
 constexpr float kSqrt2OverPi = 0.79788456080286536f;
-}  // namespace
 
-void activation_forward(const float* x, float* y, int64_t n, int act) {
-  switch (act) {
-    case GELU:  // exact erf form, as torch's default GELU
-#pragma omp parallel for simd schedule(static)
-      for (int64_t i = 0; i < n; i++) y[i] = 0.5f * x[i] * (1.0f + fast_erf(x[i] * kInvSqrt2));
-      break;
-    case GELU_TANH:
-#pragma omp parallel for simd schedule(static)
-      for (int64_t i = 0; i < n; i++) {
-        const float u = kSqrt2OverPi * (x[i] + 0.044715f * x[i] * x[i] * x[i]);
-        y[i] = 0.5f * x[i] * (1.0f + std::tanh(u));
-      }
-      break;
-    default:
-#pragma omp parallel for simd schedule(static)
-      for (int64_t i = 0; i < n; i++) y[i] = x[i] > 0 ? x[i] : 0.0f;
+// Splits [0, n) into one contiguous range per thread and runs body(lo, hi) on each. The body's
+// loop sees plain local pointers, which GCC vectorizes (inside `omp parallel for` it reloads
+// them from the shared-data block on every iteration and does not).
+template <typename Body>
+void parallel_ranges(int64_t n, Body body) {
+#pragma omp parallel
+  {
+    const int64_t t = omp_get_thread_num(), nt = omp_get_num_threads();
+    body(n * t / nt, n * (t + 1) / nt);
   }
 }
 
+inline float gelu(float x) { return 0.5f * x * (1.0f + fast_erf(x * kInvSqrt2)); }
+
+inline float gelu_grad(float x) {
+  return 0.5f * (1.0f + fast_erf(x * kInvSqrt2)) + x * kInvSqrt2Pi * fast_exp(-0.5f * x * x);
+}
+
+inline float gelu_tanh(float x) { return 0.5f * x * (1.0f + std::tanh(kSqrt2OverPi * (x + 0.044715f * x * x * x))); }
+
+inline float gelu_tanh_grad(float x) {
+  const float x2 = x * x;
+  const float t = std::tanh(kSqrt2OverPi * (x + 0.044715f * x2 * x));
+  return 0.5f * (1.0f + t) + 0.5f * x * (1.0f - t * t) * kSqrt2OverPi * (1.0f + 3.0f * 0.044715f * x2);
+}
+
+}  // namespace
+
+void activation_forward(const float* x, float* y, int64_t n, int act) {
+  parallel_ranges(n, [=](int64_t lo, int64_t hi) {
+    switch (act) {
+      case GELU:  // the exact erf form, as torch's default GELU
+        for (int64_t i = lo; i < hi; i++) y[i] = gelu(x[i]);
+        break;
+      case GELU_TANH:
+        for (int64_t i = lo; i < hi; i++) y[i] = gelu_tanh(x[i]);
+        break;
+      default:
+        for (int64_t i = lo; i < hi; i++) y[i] = x[i] > 0 ? x[i] : 0.0f;
+    }
+  });
+}
+
 void activation_backward(const float* dy, const float* x, float* dx, int64_t n, int act) {
-  switch (act) {
-    case GELU:
-#pragma omp parallel for simd schedule(static)
-      for (int64_t i = 0; i < n; i++) {
-        const float cdf = 0.5f * (1.0f + fast_erf(x[i] * kInvSqrt2));
-        const float pdf = kInvSqrt2Pi * fast_exp(-0.5f * x[i] * x[i]);
-        dx[i] = dy[i] * (cdf + x[i] * pdf);
-      }
-      break;
-    case GELU_TANH:
-#pragma omp parallel for simd schedule(static)
-      for (int64_t i = 0; i < n; i++) {
-        const float x2 = x[i] * x[i];
-        const float t = std::tanh(kSqrt2OverPi * (x[i] + 0.044715f * x2 * x[i]));
-        const float du = kSqrt2OverPi * (1.0f + 3.0f * 0.044715f * x2);
-        dx[i] = dy[i] * (0.5f * (1.0f + t) + 0.5f * x[i] * (1.0f - t * t) * du);
-      }
-      break;
-    default:
-#pragma omp parallel for simd schedule(static)
-      for (int64_t i = 0; i < n; i++) dx[i] = x[i] > 0 ? dy[i] : 0.0f;
-  }
+  parallel_ranges(n, [=](int64_t lo, int64_t hi) {
+    switch (act) {
+      case GELU:
+        for (int64_t i = lo; i < hi; i++) dx[i] = dy[i] * gelu_grad(x[i]);
+        break;
+      case GELU_TANH:
+        for (int64_t i = lo; i < hi; i++) dx[i] = dy[i] * gelu_tanh_grad(x[i]);
+        break;
+      default:
+        for (int64_t i = lo; i < hi; i++) dx[i] = x[i] > 0 ? dy[i] : 0.0f;
+    }
+  });
 }
 
 void dropout_forward(const float* x, float* y, int64_t n, float p, uint64_t seed) {
   const float inv_keep = 1.0f / (1.0f - p);
-#pragma omp parallel for simd schedule(static)
-  for (int64_t i = 0; i < n; i++) y[i] = x[i] * dropout_scale(seed, i, p, inv_keep);
+  parallel_ranges(n, [=](int64_t lo, int64_t hi) {
+    for (int64_t i = lo; i < hi; i++) y[i] = x[i] * dropout_scale(seed, i, p, inv_keep);
+  });
 }
 
 void dropout_backward(const float* dy, float* dx, int64_t n, float p, uint64_t seed) {
@@ -68,8 +85,9 @@ void dropout_backward(const float* dy, float* dx, int64_t n, float p, uint64_t s
 }
 
 void add(const float* a, const float* b, float* out, int64_t n) {
-#pragma omp parallel for simd schedule(static)
-  for (int64_t i = 0; i < n; i++) out[i] = a[i] + b[i];
+  parallel_ranges(n, [=](int64_t lo, int64_t hi) {
+    for (int64_t i = lo; i < hi; i++) out[i] = a[i] + b[i];
+  });
 }
 
 }  // namespace engine
