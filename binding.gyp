@@ -17,7 +17,7 @@
         "/usr/include/x86_64-linux-gnu/openblas-openmp"
       ],
       "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS"],
-      "cflags_cc": ["-O3", "-march=native", "-fopenmp", "-std=c++17", "-Wall", "-Wextra"],
+      "cflags_cc": ["-O3", "-march=native", "-fno-math-errno", "-fopenmp", "-std=c++17", "-Wall", "-Wextra"],
       "cflags_cc!": ["-fno-exceptions"],
       "ldflags": [
         "-fopenmp",

@@ -1,17 +1,24 @@
 #include <cmath>
 
 #include "kernels.h"
+#include "parallel.h"
 
 namespace engine {
 
-void adam_update(float* p, const float* g, float* m, float* v, int64_t n, float alpha, float b1, float b2, float eps) {
-  const float c1 = 1.0f - b1, c2 = 1.0f - b2;
-#pragma omp parallel for schedule(static)
-  for (int64_t i = 0; i < n; i++) {
+namespace {
+
+void adam_range(float* p, const float* g, float* m, float* v, int64_t lo, int64_t hi, float alpha, float c1, float c2, float eps) {
+  for (int64_t i = lo; i < hi; i++) {
     m[i] += (g[i] - m[i]) * c1;
     v[i] += (g[i] * g[i] - v[i]) * c2;
     p[i] -= alpha * m[i] / (std::sqrt(v[i]) + eps);
   }
+}
+
+}  // namespace
+
+void adam_update(float* p, const float* g, float* m, float* v, int64_t n, float alpha, float b1, float b2, float eps) {
+  parallel_ranges(n, [=](int64_t lo, int64_t hi) { adam_range(p, g, m, v, lo, hi, alpha, 1.0f - b1, 1.0f - b2, eps); });
 }
 
 void adam_update_rows(float* p, const float* g, float* m, float* v, const int32_t* rows, int64_t nrows, int64_t row_len,
@@ -19,7 +26,7 @@ void adam_update_rows(float* p, const float* g, float* m, float* v, const int32_
 #pragma omp parallel for schedule(static)
   for (int64_t r = 0; r < nrows; r++) {
     const int64_t o = (int64_t)rows[r] * row_len;
-    adam_update(p + o, g + o, m + o, v + o, row_len, alpha, b1, b2, eps);
+    adam_range(p, g, m, v, o, o + row_len, alpha, 1.0f - b1, 1.0f - b2, eps);
   }
 }
 

@@ -145,9 +145,9 @@ bool rowsInRange(const Napi::CallbackInfo& info, const int32_t* rows, int64_t nr
   return true;
 }
 
-bool checkHeads(const Napi::CallbackInfo& info, int64_t D, int64_t H) {
-  if (H < 1 || D % H != 0) {
-    Napi::RangeError::New(info.Env(), "attention: dim must be a multiple of the number of heads")
+bool checkHeads(const Napi::CallbackInfo& info, int64_t D, int64_t H, int64_t Tq, int64_t T) {
+  if (H < 1 || D % H != 0 || Tq < 1 || Tq > T) {
+    Napi::RangeError::New(info.Env(), "attention: dim must be a multiple of the heads, and 1 <= Tq <= T")
         .ThrowAsJavaScriptException();
     return false;
   }
@@ -156,35 +156,35 @@ bool checkHeads(const Napi::CallbackInfo& info, int64_t D, int64_t H) {
 
 Napi::Value AttentionForward(const Napi::CallbackInfo& info) {
   Args a(info, "attentionForward");
-  const int64_t B = a.integer(6), T = a.integer(7), D = a.integer(8), H = a.integer(9);
-  const double p = a.number(10), seed = a.number(11);
-  const float* q = a.f32(0, B * T * D);
+  const int64_t B = a.integer(6), Tq = a.integer(7), T = a.integer(8), D = a.integer(9), H = a.integer(10);
+  const double p = a.number(11), seed = a.number(12);
+  const float* q = a.f32(0, B * Tq * D);
   const float* k = a.f32(1, B * T * D);
   const float* v = a.f32(2, B * T * D);
   const int32_t* mask = a.i32(3, B * T);
-  float* probs = a.f32(4, B * H * T * T);
-  float* ctx = a.f32(5, B * T * D);
+  float* probs = a.f32(4, B * H * Tq * T);
+  float* ctx = a.f32(5, B * Tq * D);
   CHECK_ARGS(a);
-  if (!checkHeads(info, D, H)) return info.Env().Undefined();
-  engine::attention_forward(q, k, v, mask, probs, ctx, (int)B, (int)T, (int)D, (int)H, (float)p, (uint64_t)seed);
+  if (!checkHeads(info, D, H, Tq, T)) return info.Env().Undefined();
+  engine::attention_forward(q, k, v, mask, probs, ctx, (int)B, (int)Tq, (int)T, (int)D, (int)H, (float)p, (uint64_t)seed);
   return info.Env().Undefined();
 }
 
 Napi::Value AttentionBackward(const Napi::CallbackInfo& info) {
   Args a(info, "attentionBackward");
-  const int64_t B = a.integer(8), T = a.integer(9), D = a.integer(10), H = a.integer(11);
-  const double p = a.number(12), seed = a.number(13);
-  const float* dctx = a.f32(0, B * T * D);
-  const float* q = a.f32(1, B * T * D);
+  const int64_t B = a.integer(8), Tq = a.integer(9), T = a.integer(10), D = a.integer(11), H = a.integer(12);
+  const double p = a.number(13), seed = a.number(14);
+  const float* dctx = a.f32(0, B * Tq * D);
+  const float* q = a.f32(1, B * Tq * D);
   const float* k = a.f32(2, B * T * D);
   const float* v = a.f32(3, B * T * D);
-  const float* probs = a.f32(4, B * H * T * T);
-  float* dq = a.f32(5, B * T * D);
+  const float* probs = a.f32(4, B * H * Tq * T);
+  float* dq = a.f32(5, B * Tq * D);
   float* dk = a.f32(6, B * T * D);
   float* dv = a.f32(7, B * T * D);
   CHECK_ARGS(a);
-  if (!checkHeads(info, D, H)) return info.Env().Undefined();
-  engine::attention_backward(dctx, q, k, v, probs, dq, dk, dv, (int)B, (int)T, (int)D, (int)H, (float)p,
+  if (!checkHeads(info, D, H, Tq, T)) return info.Env().Undefined();
+  engine::attention_backward(dctx, q, k, v, probs, dq, dk, dv, (int)B, (int)Tq, (int)T, (int)D, (int)H, (float)p,
                              (uint64_t)seed);
   return info.Env().Undefined();
 }
@@ -210,27 +210,20 @@ Napi::Value ActivationBackward(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-Napi::Value DropoutForward(const Napi::CallbackInfo& info) {
-  Args a(info, "dropoutForward");
-  const int64_t n = a.integer(2);
-  const double p = a.number(3), seed = a.number(4);
-  const float* x = a.f32(0, n);
-  float* y = a.f32(1, n);
+Napi::Value Dropout(const Napi::CallbackInfo& info, bool backward) {
+  Args a(info, backward ? "dropoutBackward" : "dropoutForward");
+  const int64_t rows = a.integer(2), cols = a.integer(3), row_stride = a.integer(4);
+  const double p = a.number(5), seed = a.number(6);
+  const float* x = a.f32(0, rows * cols);
+  float* y = a.f32(1, rows * cols);
   CHECK_ARGS(a);
-  engine::dropout_forward(x, y, n, (float)p, (uint64_t)seed);
+  if (backward) engine::dropout_backward(x, y, rows, cols, row_stride, (float)p, (uint64_t)seed);
+  else engine::dropout_forward(x, y, rows, cols, row_stride, (float)p, (uint64_t)seed);
   return info.Env().Undefined();
 }
 
-Napi::Value DropoutBackward(const Napi::CallbackInfo& info) {
-  Args a(info, "dropoutBackward");
-  const int64_t n = a.integer(2);
-  const double p = a.number(3), seed = a.number(4);
-  const float* dy = a.f32(0, n);
-  float* dx = a.f32(1, n);
-  CHECK_ARGS(a);
-  engine::dropout_backward(dy, dx, n, (float)p, (uint64_t)seed);
-  return info.Env().Undefined();
-}
+Napi::Value DropoutForward(const Napi::CallbackInfo& info) { return Dropout(info, false); }
+Napi::Value DropoutBackward(const Napi::CallbackInfo& info) { return Dropout(info, true); }
 
 Napi::Value Add(const Napi::CallbackInfo& info) {
   Args a(info, "add");

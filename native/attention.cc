@@ -32,11 +32,12 @@ void masked_softmax_row(float* row, const int32_t* mask, int T) {
   for (int j = 0; j < T; j++) row[j] *= inv;
 }
 
-// Applies the attention-dropout mask of head (b, h) to src, writing dst.
-void apply_dropout(const float* src, float* dst, int T, float p, uint64_t seed, uint64_t base) {
+// Applies the attention-dropout mask of head (b, h) to its Tq x T weights. Element (i, j) draws
+// number base + i*T + j, whatever Tq is, so the [CLS]-only path draws what the full one does.
+void apply_dropout(const float* src, float* dst, int Tq, int T, float p, uint64_t seed, uint64_t base) {
   const float inv_keep = 1.0f / (1.0f - p);
 #pragma omp simd
-  for (int64_t e = 0; e < (int64_t)T * T; e++) dst[e] = src[e] * dropout_scale(seed, base + e, p, inv_keep);
+  for (int64_t e = 0; e < (int64_t)Tq * T; e++) dst[e] = src[e] * dropout_scale(seed, base + e, p, inv_keep);
 }
 
 thread_local std::vector<float> scratch_a, scratch_b;
@@ -48,50 +49,50 @@ float* scratch(std::vector<float>& s, size_t n) {
 
 // The attention weights that multiply v: the probabilities themselves, or (training with
 // attention dropout) their dropped-out copy in this thread's scratch.
-const float* weights_after_dropout(const float* P, int T, float p, uint64_t seed, uint64_t base) {
+const float* weights_after_dropout(const float* P, int Tq, int T, float p, uint64_t seed, uint64_t base) {
   if (p <= 0) return P;
-  float* Pd = scratch(scratch_a, (size_t)T * T);
-  apply_dropout(P, Pd, T, p, seed, base);
+  float* Pd = scratch(scratch_a, (size_t)Tq * T);
+  apply_dropout(P, Pd, Tq, T, p, seed, base);
   return Pd;
 }
 
 }  // namespace
 
 void attention_forward(const float* q, const float* k, const float* v, const int32_t* mask, float* probs, float* ctx,
-                       int B, int T, int D, int H, float p, uint64_t seed) {
+                       int B, int Tq, int T, int D, int H, float p, uint64_t seed) {
   const int dh = D / H;
   const float scale = 1.0f / std::sqrt((float)dh);
 #pragma omp parallel for collapse(2) schedule(static)
   for (int b = 0; b < B; b++) {
     for (int h = 0; h < H; h++) {
-      const int64_t off = (int64_t)b * T * D + (int64_t)h * dh;
-      float* P = probs + ((int64_t)b * H + h) * T * T;
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, dh, scale, q + off, D, k + off, D, 0.0f, P, T);
-      for (int i = 0; i < T; i++) masked_softmax_row(P + (int64_t)i * T, mask + (int64_t)b * T, T);
-      const float* A = weights_after_dropout(P, T, p, seed, ((uint64_t)b * H + h) * T * T);
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, dh, T, 1.0f, A, T, v + off, D, 0.0f, ctx + off, D);
+      const int64_t qoff = (int64_t)b * Tq * D + (int64_t)h * dh, koff = (int64_t)b * T * D + (int64_t)h * dh;
+      float* P = probs + ((int64_t)b * H + h) * Tq * T;
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Tq, T, dh, scale, q + qoff, D, k + koff, D, 0.0f, P, T);
+      for (int i = 0; i < Tq; i++) masked_softmax_row(P + (int64_t)i * T, mask + (int64_t)b * T, T);
+      const float* A = weights_after_dropout(P, Tq, T, p, seed, ((uint64_t)b * H + h) * T * T);
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Tq, dh, T, 1.0f, A, T, v + koff, D, 0.0f, ctx + qoff, D);
     }
   }
 }
 
 void attention_backward(const float* dctx, const float* q, const float* k, const float* v, const float* probs,
-                        float* dq, float* dk, float* dv, int B, int T, int D, int H, float p, uint64_t seed) {
+                        float* dq, float* dk, float* dv, int B, int Tq, int T, int D, int H, float p, uint64_t seed) {
   const int dh = D / H;
   const float scale = 1.0f / std::sqrt((float)dh);
 #pragma omp parallel for collapse(2) schedule(static)
   for (int b = 0; b < B; b++) {
     for (int h = 0; h < H; h++) {
-      const int64_t off = (int64_t)b * T * D + (int64_t)h * dh;
+      const int64_t qoff = (int64_t)b * Tq * D + (int64_t)h * dh, koff = (int64_t)b * T * D + (int64_t)h * dh;
       const uint64_t base = ((uint64_t)b * H + h) * T * T;
-      const float* P = probs + ((int64_t)b * H + h) * T * T;
-      float* dA = scratch(scratch_b, (size_t)T * T);
-      const float* A = weights_after_dropout(P, T, p, seed, base);
+      const float* P = probs + ((int64_t)b * H + h) * Tq * T;
+      float* dA = scratch(scratch_b, (size_t)Tq * T);
+      const float* A = weights_after_dropout(P, Tq, T, p, seed, base);
       // ctx = A v  =>  dv = A^T dctx, dA = dctx v^T
-      cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, dh, T, 1.0f, A, T, dctx + off, D, 0.0f, dv + off, D);
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, dh, 1.0f, dctx + off, D, v + off, D, 0.0f, dA, T);
-      if (p > 0) apply_dropout(dA, dA, T, p, seed, base);
+      cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, dh, Tq, 1.0f, A, T, dctx + qoff, D, 0.0f, dv + koff, D);
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Tq, T, dh, 1.0f, dctx + qoff, D, v + koff, D, 0.0f, dA, T);
+      if (p > 0) apply_dropout(dA, dA, Tq, T, p, seed, base);
       // Softmax backward, row by row: dS = P * (dA - sum(dA * P)).
-      for (int i = 0; i < T; i++) {
+      for (int i = 0; i < Tq; i++) {
         float* g = dA + (int64_t)i * T;
         const float* pr = P + (int64_t)i * T;
         float dot = 0;
@@ -100,8 +101,8 @@ void attention_backward(const float* dctx, const float* q, const float* k, const
         for (int j = 0; j < T; j++) g[j] = pr[j] * (g[j] - dot);
       }
       // S = scale q k^T  =>  dq = scale dS k, dk = scale dS^T q
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, dh, T, scale, dA, T, k + off, D, 0.0f, dq + off, D);
-      cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, dh, T, scale, dA, T, q + off, D, 0.0f, dk + off, D);
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Tq, dh, T, scale, dA, T, k + koff, D, 0.0f, dq + qoff, D);
+      cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, dh, Tq, scale, dA, T, q + qoff, D, 0.0f, dk + koff, D);
     }
   }
 }

@@ -1,9 +1,8 @@
-#include <omp.h>
-
 #include <cmath>
 
 #include "fastmath.h"
 #include "kernels.h"
+#include "parallel.h"
 #include "rng.h"
 
 namespace engine {
@@ -13,18 +12,6 @@ namespace {
 constexpr float kInvSqrt2 = 0.70710678118654752f;
 constexpr float kInvSqrt2Pi = 0.39894228040143268f;
 constexpr float kSqrt2OverPi = 0.79788456080286536f;
-
-// Splits [0, n) into one contiguous range per thread and runs body(lo, hi) on each. The body's
-// loop sees plain local pointers, which GCC vectorizes (inside `omp parallel for` it reloads
-// them from the shared-data block on every iteration and does not).
-template <typename Body>
-void parallel_ranges(int64_t n, Body body) {
-#pragma omp parallel
-  {
-    const int64_t t = omp_get_thread_num(), nt = omp_get_num_threads();
-    body(n * t / nt, n * (t + 1) / nt);
-  }
-}
 
 inline float gelu(float x) { return 0.5f * x * (1.0f + fast_erf(x * kInvSqrt2)); }
 
@@ -72,16 +59,21 @@ void activation_backward(const float* dy, const float* x, float* dx, int64_t n, 
   });
 }
 
-void dropout_forward(const float* x, float* y, int64_t n, float p, uint64_t seed) {
+void dropout_forward(const float* x, float* y, int64_t rows, int64_t cols, int64_t row_stride, float p, uint64_t seed) {
   const float inv_keep = 1.0f / (1.0f - p);
-  parallel_ranges(n, [=](int64_t lo, int64_t hi) {
-    for (int64_t i = lo; i < hi; i++) y[i] = x[i] * dropout_scale(seed, i, p, inv_keep);
+  parallel_ranges(rows, [=](int64_t lo, int64_t hi) {
+    for (int64_t r = lo; r < hi; r++) {
+      const float* xr = x + r * cols;
+      float* yr = y + r * cols;
+      const uint64_t base = (uint64_t)(r * row_stride);
+      for (int64_t c = 0; c < cols; c++) yr[c] = xr[c] * dropout_scale(seed, base + c, p, inv_keep);
+    }
   });
 }
 
-void dropout_backward(const float* dy, float* dx, int64_t n, float p, uint64_t seed) {
+void dropout_backward(const float* dy, float* dx, int64_t rows, int64_t cols, int64_t row_stride, float p, uint64_t seed) {
   // The same mask and scale as forward: dropout is linear in x.
-  dropout_forward(dy, dx, n, p, seed);
+  dropout_forward(dy, dx, rows, cols, row_stride, p, seed);
 }
 
 void add(const float* a, const float* b, float* out, int64_t n) {

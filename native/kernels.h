@@ -21,21 +21,24 @@ void layernorm_forward(const float* x, const float* gamma, const float* beta, fl
 void layernorm_backward(const float* dout, const float* x, const float* gamma, const float* mean, const float* rstd,
                         float* dx, float* dgamma, float* dbeta, int N, int D);
 
-// Multi-head self-attention core on q, k, v [B*T, D] (heads are column blocks of D/H).
-// probs [B,H,T,T] keeps softmax(q k^T * scale, masked) before dropout; ctx [B*T, D].
-// Attention dropout (p > 0) uses the counter-based RNG stream `seed`.
+// Multi-head attention core: the first Tq positions of each sequence attend to all T keys.
+// q, ctx [B*Tq, D]; k, v [B*T, D]; heads are column blocks of D/H. probs [B,H,Tq,T] keeps
+// softmax(q k^T * scale, masked) before dropout. Tq = T is self-attention; Tq = 1 computes the
+// [CLS] row only. Attention dropout (p > 0) uses the counter-based RNG stream `seed`.
 void attention_forward(const float* q, const float* k, const float* v, const int32_t* mask, float* probs, float* ctx,
-                       int B, int T, int D, int H, float p, uint64_t seed);
+                       int B, int Tq, int T, int D, int H, float p, uint64_t seed);
 void attention_backward(const float* dctx, const float* q, const float* k, const float* v, const float* probs,
-                        float* dq, float* dk, float* dv, int B, int T, int D, int H, float p, uint64_t seed);
+                        float* dq, float* dk, float* dv, int B, int Tq, int T, int D, int H, float p, uint64_t seed);
 
 enum Activation { GELU = 0, GELU_TANH = 1, RELU = 2 };
 void activation_forward(const float* x, float* y, int64_t n, int act);
 void activation_backward(const float* dy, const float* x, float* dx, int64_t n, int act);
 
-// Inverted dropout: y = x * keep / (1 - p), keep drawn from the counter-based RNG.
-void dropout_forward(const float* x, float* y, int64_t n, float p, uint64_t seed);
-void dropout_backward(const float* dy, float* dx, int64_t n, float p, uint64_t seed);
+// Inverted dropout on rows x cols: y = x * keep / (1 - p), keep drawn from the counter-based RNG;
+// element (r, c) draws number r * row_stride + c, so a subset of rows (row_stride = a multiple
+// of cols) draws what those rows draw in the whole tensor.
+void dropout_forward(const float* x, float* y, int64_t rows, int64_t cols, int64_t row_stride, float p, uint64_t seed);
+void dropout_backward(const float* dy, float* dx, int64_t rows, int64_t cols, int64_t row_stride, float p, uint64_t seed);
 
 void add(const float* a, const float* b, float* out, int64_t n);
 
@@ -51,8 +54,7 @@ double softmax_cross_entropy(const float* logits, const int32_t* labels, float* 
 // Keras-2.12 Adam: m += (g-m)(1-b1); v += (g^2-v)(1-b2); p -= alpha m / (sqrt(v) + eps).
 void adam_update(float* p, const float* g, float* m, float* v, int64_t n, float alpha, float b1, float b2, float eps);
 
-// The same update on the listed rows only (rows x row_len); called inside a parallel loop it
-// runs serially per row.
+// The same update on the listed rows only (rows x row_len).
 void adam_update_rows(float* p, const float* g, float* m, float* v, const int32_t* rows, int64_t nrows, int64_t row_len,
                       float alpha, float b1, float b2, float eps);
 void zero_rows(float* x, const int32_t* rows, int64_t nrows, int64_t row_len);

@@ -30,13 +30,11 @@ void linear_backward(const float* dy, const float* x, const float* W, float* dx,
   if (dx) cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, in, out, 1.0f, dy, out, W, in, dx_beta, dx, in);
   cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, out, in, N, 1.0f, dy, out, x, in, 1.0f, dW, in);
   if (db) {
-    // Column sums, parallel over columns so the order of additions (and the result) is fixed.
-#pragma omp parallel for schedule(static)
-    for (int j = 0; j < out; j++) {
-      double s = 0;
-      for (int i = 0; i < N; i++) s += dy[(int64_t)i * out + j];
-      db[j] += (float)s;
-    }
+    // Column sums of dy as dy^T * ones: sgemv reads dy row by row, where a loop per column
+    // would stride through memory.
+    static thread_local std::vector<float> ones;
+    if ((int)ones.size() < N) ones.assign(N, 1.0f);
+    cblas_sgemv(CblasRowMajor, CblasTrans, N, out, 1.0f, dy, out, ones.data(), 1, 1.0f, db, 1);
   }
 }
 

@@ -21,12 +21,16 @@ describe('DistilBERT forward pass vs transformers (golden/tiny)', { skip }, () =
     const inputs = JSON.parse(readFileSync(sharedPath('golden', 'tiny', 'inputs.json'), 'utf8')) as { input_ids: number[][]; attention_mask: number[][] };
     const B = inputs.input_ids.length, T = inputs.input_ids[0].length;
     const model = new DistilBert(m.config, m.params);
-    const logits = model.forward(Int32Array.from(inputs.input_ids.flat()), Int32Array.from(inputs.attention_mask.flat()), B, T);
+    const ids = Int32Array.from(inputs.input_ids.flat()), mask = Int32Array.from(inputs.attention_mask.flat());
+    const logits = Float32Array.from(model.forward(ids, mask, B, T, { allHiddenStates: true }));
     const golden = readSafetensors(sharedPath('golden', 'tiny', 'forward.safetensors'));
     const errs: Record<string, number> = { logits: maxAbsDiff(logits, golden.get('logits')!.data) };
     model.hiddenStates().forEach((h, i) => (errs[`hidden_states.${i}`] = maxAbsDiff(h, golden.get(`hidden_states.${i}`)!.data)));
     assert.equal(Object.keys(errs).length, 1 + m.config.nLayers + 1);
     console.log('max abs error vs golden:', JSON.stringify(errs));
     for (const [k, e] of Object.entries(errs)) assert.ok(e < 1e-4, `${k}: max abs error ${e}`);
+    // The default path computes the last layer at [CLS] only: the same logits.
+    const cls = model.forward(ids, mask, B, T);
+    assert.ok(maxAbsDiff(cls, logits) < 1e-6, `[CLS]-only last layer: ${maxAbsDiff(cls, logits)}`);
   });
 });

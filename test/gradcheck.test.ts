@@ -68,3 +68,28 @@ describe('backward vs finite differences on other configurations', () => {
   it('gelu_new without dropout', () => check('gelu_new', 0));
   it('relu with dropout', () => check('relu', 0.2));
 });
+
+describe('[CLS]-only last layer', () => {
+  it('gives the full computation\'s loss and gradients in train mode, dropout masks included', () => {
+    const config = parseConfig({ vocab_size: 50, max_position_embeddings: 16, n_layers: 2, n_heads: 2, dim: 16, hidden_dim: 32, dropout: 0.2, attention_dropout: 0.2, seq_classif_dropout: 0.2 });
+    const params = new ParamStore(config);
+    initParams(params, new Random(9));
+    const model = new DistilBert(config, params);
+    const B = 2, T = 6;
+    const ids = Int32Array.from([5, 6, 7, 8, 9, 10, 11, 12, 13, 0, 0, 0]);
+    const mask = Int32Array.from([1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0]);
+    const labels = Int32Array.from([0, 1]);
+    const step = (allHiddenStates: boolean) => {
+      model.zeroGrads();
+      model.forward(ids, mask, B, T, { train: true, seed: 4, allHiddenStates });
+      const loss = model.loss(labels);
+      model.backward();
+      return { loss, grads: Float32Array.from(model.grads.data) };
+    };
+    const full = step(true), cls = step(false);
+    assert.ok(Math.abs(full.loss - cls.loss) < 1e-6, `${full.loss} vs ${cls.loss}`);
+    let worst = 0;
+    for (let i = 0; i < full.grads.length; i++) worst = Math.max(worst, Math.abs(full.grads[i] - cls.grads[i]));
+    assert.ok(worst < 1e-6, `max gradient difference ${worst}`);
+  });
+});

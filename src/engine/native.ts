@@ -22,18 +22,20 @@ export interface Engine {
     dout: Float32Array, x: Float32Array, gamma: Float32Array, mean: Float32Array, rstd: Float32Array,
     dx: Float32Array, dgamma: Float32Array, dbeta: Float32Array, N: number, D: number,
   ): void;
+  /** The first Tq positions of each sequence attend to all T (Tq = T: self-attention; 1: [CLS] only). */
   attentionForward(
     q: Float32Array, k: Float32Array, v: Float32Array, mask: Int32Array, probs: Float32Array, ctx: Float32Array,
-    B: number, T: number, D: number, H: number, dropout: number, seed: number,
+    B: number, Tq: number, T: number, D: number, H: number, dropout: number, seed: number,
   ): void;
   attentionBackward(
     dctx: Float32Array, q: Float32Array, k: Float32Array, v: Float32Array, probs: Float32Array,
-    dq: Float32Array, dk: Float32Array, dv: Float32Array, B: number, T: number, D: number, H: number, dropout: number, seed: number,
+    dq: Float32Array, dk: Float32Array, dv: Float32Array, B: number, Tq: number, T: number, D: number, H: number, dropout: number, seed: number,
   ): void;
   activationForward(x: Float32Array, y: Float32Array, n: number, act: ActivationId): void;
   activationBackward(dy: Float32Array, x: Float32Array, dx: Float32Array, n: number, act: ActivationId): void;
-  dropoutForward(x: Float32Array, y: Float32Array, n: number, p: number, seed: number): void;
-  dropoutBackward(dy: Float32Array, dx: Float32Array, n: number, p: number, seed: number): void;
+  /** Dropout on rows x cols; element (r, c) draws random number r * rowStride + c of the stream. */
+  dropoutForward(x: Float32Array, y: Float32Array, rows: number, cols: number, rowStride: number, p: number, seed: number): void;
+  dropoutBackward(dy: Float32Array, dx: Float32Array, rows: number, cols: number, rowStride: number, p: number, seed: number): void;
   add(a: Float32Array, b: Float32Array, out: Float32Array, n: number): void;
   /** Returns -1, or the index of the first id outside [0, V). */
   embeddingForward(ids: Int32Array, word: Float32Array, pos: Float32Array, out: Float32Array, B: number, T: number, D: number, V: number): number;

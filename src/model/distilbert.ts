@@ -8,6 +8,22 @@ export interface ForwardOptions {
   train?: boolean;
   /** Base of the dropout random streams for this step (train mode). */
   seed?: number;
+  /** Compute every position of the last layer too, so hiddenStates() is complete. */
+  allHiddenStates?: boolean;
+}
+
+/** What one forward pass leaves for loss() and backward(). */
+interface Run {
+  ids: Int32Array;
+  mask: Int32Array;
+  B: number;
+  T: number;
+  train: boolean;
+  seed: number;
+  allHidden: boolean;
+  v: WorkspaceViews;
+  /** The head's input rows [B, D]. */
+  cls?: Float32Array;
 }
 
 export const WORD_EMBEDDINGS = 'distilbert.embeddings.word_embeddings.weight';
@@ -29,7 +45,7 @@ export class DistilBert {
   /** Word-embedding rows that received gradient since the last zeroGrads(). */
   private readonly rowMark: Uint8Array;
   private rowList: number[] = [];
-  private last?: { ids: Int32Array; mask: Int32Array; B: number; T: number; train: boolean; seed: number; v: WorkspaceViews };
+  private last?: Run;
 
   constructor(readonly config: DistilBertConfig, readonly params: ParamStore) {
     this.grads = params.like();
@@ -54,54 +70,81 @@ export class DistilBert {
    */
   forward(ids: Int32Array, mask: Int32Array, B: number, T: number, opts: ForwardOptions = {}): Float32Array {
     const c = this.config, e = this.eng;
-    const { dim: D, hiddenDim: F, nHeads: H } = c;
-    const C = c.id2label.length;
-    const N = B * T;
+    const D = c.dim, C = c.id2label.length, N = B * T;
     if (ids.length !== N || mask.length !== N) throw new Error(`input_ids and attention_mask must both have ${B}x${T} values`);
     if (T > c.maxPositionEmbeddings) throw new Error(`sequence length ${T} exceeds max_position_embeddings ${c.maxPositionEmbeddings}`);
     const train = opts.train ?? false;
     const seed = opts.seed ?? 0;
-    const pDrop = train ? c.dropout : 0;
-    const pAttn = train ? c.attentionDropout : 0;
-    const pHead = train ? c.seqClassifDropout : 0;
+    const allHidden = opts.allHiddenStates ?? false;
     const v = this.ws.views(B, T);
+    const run: Run = { ids, mask, B, T, train, seed, allHidden, v };
 
-    const bad = e.embeddingForward(ids, this.p(WORD_EMBEDDINGS),
-      this.p('distilbert.embeddings.position_embeddings.weight'), v.embSum, B, T, D, c.vocabSize);
+    const bad = e.embeddingForward(ids, this.p(WORD_EMBEDDINGS), this.p('distilbert.embeddings.position_embeddings.weight'), v.embSum, B, T, D, c.vocabSize);
     if (bad >= 0) throw new Error(`input id ${ids[bad]} at position ${bad} is outside the vocabulary (0..${c.vocabSize - 1})`);
     e.layerNormForward(v.embSum, this.p('distilbert.embeddings.LayerNorm.weight'), this.p('distilbert.embeddings.LayerNorm.bias'),
       v.embOut, v.embMean, v.embRstd, N, D, LAYER_NORM_EPS);
-    if (pDrop > 0) e.dropoutForward(v.embOut, v.embOut, N * D, pDrop, siteSeed(seed, 0));
+    if (train && c.dropout > 0) e.dropoutForward(v.embOut, v.embOut, N, D, D, c.dropout, siteSeed(seed, 0));
 
     let x = v.embOut;
-    for (let l = 0; l < c.nLayers; l++) {
-      const L = v.layers[l];
-      const w = (n: string) => this.p(layerPrefix(l) + n);
-      e.linearForward(x, w('attention.q_lin.weight'), w('attention.q_lin.bias'), L.q, N, D, D);
-      e.linearForward(x, w('attention.k_lin.weight'), w('attention.k_lin.bias'), L.k, N, D, D);
-      e.linearForward(x, w('attention.v_lin.weight'), w('attention.v_lin.bias'), L.v, N, D, D);
-      e.attentionForward(L.q, L.k, L.v, mask, L.probs, L.ctx, B, T, D, H, pAttn, siteSeed(seed, 2 + l * SITES_PER_LAYER));
-      // Sums are formed in place: the attention and FFN outputs themselves are not kept.
-      e.linearForward(L.ctx, w('attention.out_lin.weight'), w('attention.out_lin.bias'), L.saSum, N, D, D);
-      e.add(L.saSum, x, L.saSum, N * D);
-      e.layerNormForward(L.saSum, w('sa_layer_norm.weight'), w('sa_layer_norm.bias'), L.saOut, L.saMean, L.saRstd, N, D, LAYER_NORM_EPS);
-      e.linearForward(L.saOut, w('ffn.lin1.weight'), w('ffn.lin1.bias'), L.h1, N, D, F);
-      e.activationForward(L.h1, v.act, N * F, this.act);
-      e.linearForward(v.act, w('ffn.lin2.weight'), w('ffn.lin2.bias'), L.ffnSum, N, F, D);
-      if (pDrop > 0) e.dropoutForward(L.ffnSum, L.ffnSum, N * D, pDrop, siteSeed(seed, 3 + l * SITES_PER_LAYER));
-      e.add(L.ffnSum, L.saOut, L.ffnSum, N * D);
-      e.layerNormForward(L.ffnSum, w('output_layer_norm.weight'), w('output_layer_norm.bias'), L.out, L.outMean, L.outRstd, N, D, LAYER_NORM_EPS);
-      x = L.out;
-    }
+    for (let l = 0; l < c.nLayers; l++) x = this.layerForward(run, l, x);
 
     // Classification head on the [CLS] (first) position of each sequence.
-    for (let b = 0; b < B; b++) v.cls.set(x.subarray(b * T * D, b * T * D + D), b * D);
-    e.linearForward(v.cls, this.p('pre_classifier.weight'), this.p('pre_classifier.bias'), v.preH, B, D, D);
+    let cls = x;
+    if (this.queryLen(run, c.nLayers - 1) === T) {
+      cls = v.cls;
+      for (let b = 0; b < B; b++) cls.set(x.subarray(b * T * D, b * T * D + D), b * D);
+    }
+    run.cls = cls;
+    e.linearForward(cls, this.p('pre_classifier.weight'), this.p('pre_classifier.bias'), v.preH, B, D, D);
     e.activationForward(v.preH, v.preA, B * D, Activation.relu);
-    if (pHead > 0) e.dropoutForward(v.preA, v.preA, B * D, pHead, siteSeed(seed, 1));
+    if (train && c.seqClassifDropout > 0) e.dropoutForward(v.preA, v.preA, B, D, D, c.seqClassifDropout, siteSeed(seed, 1));
     e.linearForward(v.preA, this.p('classifier.weight'), this.p('classifier.bias'), v.logits, B, D, C);
-    this.last = { ids, mask, B, T, train, seed, v };
+    this.last = run;
     return v.logits;
+  }
+
+  /**
+   * Query positions layer l computes per sequence: all T, except in the last layer, where only
+   * [CLS] feeds the head: its keys and values still need every position, but its queries,
+   * attention output and FFN are needed at [CLS] alone (1 instead of T rows; the logits and
+   * gradients are the same). `allHiddenStates` keeps every position, for hiddenStates().
+   */
+  private queryLen(run: Run, l: number): number {
+    return l >= 0 && l === this.config.nLayers - 1 && !run.allHidden ? 1 : run.T;
+  }
+
+  private layerForward(run: Run, l: number, x: Float32Array): Float32Array {
+    const c = this.config, e = this.eng;
+    const { dim: D, hiddenDim: F, nHeads: H } = c;
+    const { B, T, v } = run;
+    const L = v.layers[l];
+    const Tq = this.queryLen(run, l);
+    const N = B * T, Nq = B * Tq;
+    const pDrop = run.train ? c.dropout : 0;
+    const pAttn = run.train ? c.attentionDropout : 0;
+    const w = (n: string) => this.p(layerPrefix(l) + n);
+    // The rows of x whose outputs are computed: all, or each sequence's [CLS] row.
+    let xq = x;
+    if (Tq < T) {
+      xq = v.clsIn;
+      for (let b = 0; b < B; b++) xq.set(x.subarray(b * T * D, b * T * D + D), b * D);
+    }
+    e.linearForward(xq, w('attention.q_lin.weight'), w('attention.q_lin.bias'), L.q, Nq, D, D);
+    e.linearForward(x, w('attention.k_lin.weight'), w('attention.k_lin.bias'), L.k, N, D, D);
+    e.linearForward(x, w('attention.v_lin.weight'), w('attention.v_lin.bias'), L.v, N, D, D);
+    e.attentionForward(L.q, L.k, L.v, run.mask, L.probs, L.ctx, B, Tq, T, D, H, pAttn, siteSeed(run.seed, 2 + l * SITES_PER_LAYER));
+    // Sums are formed in place: the attention and FFN outputs themselves are not kept.
+    e.linearForward(L.ctx, w('attention.out_lin.weight'), w('attention.out_lin.bias'), L.saSum, Nq, D, D);
+    e.add(L.saSum, xq, L.saSum, Nq * D);
+    e.layerNormForward(L.saSum, w('sa_layer_norm.weight'), w('sa_layer_norm.bias'), L.saOut, L.saMean, L.saRstd, Nq, D, LAYER_NORM_EPS);
+    e.linearForward(L.saOut, w('ffn.lin1.weight'), w('ffn.lin1.bias'), L.h1, Nq, D, F);
+    e.activationForward(L.h1, v.act, Nq * F, this.act);
+    e.linearForward(v.act, w('ffn.lin2.weight'), w('ffn.lin2.bias'), L.ffnSum, Nq, F, D);
+    // Row r of the [CLS]-only block is position r*T of the full tensor: the same dropout draws.
+    if (pDrop > 0) e.dropoutForward(L.ffnSum, L.ffnSum, Nq, D, (T / Tq) * D, pDrop, siteSeed(run.seed, 3 + l * SITES_PER_LAYER));
+    e.add(L.ffnSum, L.saOut, L.ffnSum, Nq * D);
+    e.layerNormForward(L.ffnSum, w('output_layer_norm.weight'), w('output_layer_norm.bias'), L.out, L.outMean, L.outRstd, Nq, D, LAYER_NORM_EPS);
+    return L.out.subarray(0, Nq * D);
   }
 
   /** Rows of the word-embedding gradient that backward() touched since the last zeroGrads(). */
@@ -124,9 +167,9 @@ export class DistilBert {
     this.rowList = [];
   }
 
-  /** Hidden states of the last forward: embeddings output, then each layer's output. */
+  /** Hidden states of the last forward (run with allHiddenStates): embeddings output, then each layer's output. */
   hiddenStates(): Float32Array[] {
-    if (!this.last) throw new Error('hiddenStates() needs a forward pass first');
+    if (!this.last?.allHidden) throw new Error('hiddenStates() needs a forward pass with allHiddenStates');
     const v = this.last.v;
     return [v.embOut, ...v.layers.map((L) => L.out)];
   }
@@ -144,62 +187,32 @@ export class DistilBert {
     return loss;
   }
 
-  /** Adds the gradients of the last loss() to `grads` (zero them between steps). */
+  /** Adds the gradients of the last loss() to `grads` (zeroGrads() clears them between steps). */
   backward(): void {
-    if (!this.last) throw new Error('backward() needs forward() and loss() first');
-    const { ids, B, T, train, seed, v } = this.last;
+    const run = this.last;
+    if (!run?.cls) throw new Error('backward() needs forward() and loss() first');
     const c = this.config, e = this.eng;
-    const { dim: D, hiddenDim: F, nHeads: H } = c;
-    const C = c.id2label.length;
+    const D = c.dim, C = c.id2label.length;
+    const { ids, B, T, train, seed, v } = run;
     const N = B * T;
-    const pDrop = train ? c.dropout : 0;
-    const pAttn = train ? c.attentionDropout : 0;
-    const pHead = train ? c.seqClassifDropout : 0;
 
     // Head.
     e.linearBackward(v.dLogits, v.preA, this.p('classifier.weight'), v.dPre, 0, this.g('classifier.weight'), this.g('classifier.bias'), B, D, C);
-    if (pHead > 0) e.dropoutBackward(v.dPre, v.dPre, B * D, pHead, siteSeed(seed, 1));
+    if (train && c.seqClassifDropout > 0) e.dropoutBackward(v.dPre, v.dPre, B, D, D, c.seqClassifDropout, siteSeed(seed, 1));
     e.activationBackward(v.dPre, v.preH, v.dPre, B * D, Activation.relu);
-    e.linearBackward(v.dPre, v.cls, this.p('pre_classifier.weight'), v.dCls, 0, this.g('pre_classifier.weight'), this.g('pre_classifier.bias'), B, D, D);
+    e.linearBackward(v.dPre, run.cls, this.p('pre_classifier.weight'), v.dCls, 0, this.g('pre_classifier.weight'), this.g('pre_classifier.bias'), B, D, D);
 
-    // dX: gradient of the current layer's output; only the [CLS] rows get one from the head.
-    const dX = v.dA;
-    dX.fill(0);
-    for (let b = 0; b < B; b++) dX.set(v.dCls.subarray(b * D, b * D + D), b * T * D);
-    const dSa = v.dB;
-
-    for (let l = c.nLayers - 1; l >= 0; l--) {
-      const L = v.layers[l];
-      const xIn = l === 0 ? v.embOut : v.layers[l - 1].out;
-      const w = (n: string) => this.p(layerPrefix(l) + n);
-      const g = (n: string) => this.g(layerPrefix(l) + n);
-      // out = LN(ffn + saOut): the sum's gradient goes to both terms.
-      e.layerNormBackward(dX, L.ffnSum, w('output_layer_norm.weight'), L.outMean, L.outRstd, dSa,
-        g('output_layer_norm.weight'), g('output_layer_norm.bias'), N, D);
-      let dH2 = dSa;
-      if (pDrop > 0) {
-        e.dropoutBackward(dSa, v.dH2, N * D, pDrop, siteSeed(seed, 3 + l * SITES_PER_LAYER));
-        dH2 = v.dH2;
-      }
-      // The activation was not kept: recomputing it costs far less memory than storing it per layer.
-      e.activationForward(L.h1, v.act, N * F, this.act);
-      e.linearBackward(dH2, v.act, w('ffn.lin2.weight'), v.dA1, 0, g('ffn.lin2.weight'), g('ffn.lin2.bias'), N, F, D);
-      e.activationBackward(v.dA1, L.h1, v.dA1, N * F, this.act);
-      // dSa (= d saOut from the residual) += lin1's input gradient.
-      e.linearBackward(v.dA1, L.saOut, w('ffn.lin1.weight'), dSa, 1, g('ffn.lin1.weight'), g('ffn.lin1.bias'), N, D, F);
-      // saOut = LN(attnOut + xIn)
-      e.layerNormBackward(dSa, L.saSum, w('sa_layer_norm.weight'), L.saMean, L.saRstd, dX,
-        g('sa_layer_norm.weight'), g('sa_layer_norm.bias'), N, D);
-      e.linearBackward(dX, L.ctx, w('attention.out_lin.weight'), v.dCtx, 0, g('attention.out_lin.weight'), g('attention.out_lin.bias'), N, D, D);
-      e.attentionBackward(v.dCtx, L.q, L.k, L.v, L.probs, v.dQ, v.dK, v.dV, B, T, D, H, pAttn, siteSeed(seed, 2 + l * SITES_PER_LAYER));
-      // dX now holds d xIn from the residual; the three projections add theirs.
-      e.linearBackward(v.dQ, xIn, w('attention.q_lin.weight'), dX, 1, g('attention.q_lin.weight'), g('attention.q_lin.bias'), N, D, D);
-      e.linearBackward(v.dK, xIn, w('attention.k_lin.weight'), dX, 1, g('attention.k_lin.weight'), g('attention.k_lin.bias'), N, D, D);
-      e.linearBackward(v.dV, xIn, w('attention.v_lin.weight'), dX, 1, g('attention.v_lin.weight'), g('attention.v_lin.bias'), N, D, D);
+    // dX: gradient of the current layer's output, [CLS] rows only after the head.
+    let dX = v.dCls;
+    if (this.queryLen(run, c.nLayers - 1) === T) {
+      dX = v.dA;
+      dX.fill(0);
+      for (let b = 0; b < B; b++) dX.set(v.dCls.subarray(b * D, b * D + D), b * T * D);
     }
+    for (let l = c.nLayers - 1; l >= 0; l--) dX = this.layerBackward(run, l, dX);
 
-    if (pDrop > 0) e.dropoutBackward(dX, dX, N * D, pDrop, siteSeed(seed, 0));
-    e.layerNormBackward(dX, v.embSum, this.p('distilbert.embeddings.LayerNorm.weight'), v.embMean, v.embRstd, dSa,
+    if (train && c.dropout > 0) e.dropoutBackward(dX, dX, N, D, D, c.dropout, siteSeed(seed, 0));
+    e.layerNormBackward(dX, v.embSum, this.p('distilbert.embeddings.LayerNorm.weight'), v.embMean, v.embRstd, v.dB,
       this.g('distilbert.embeddings.LayerNorm.weight'), this.g('distilbert.embeddings.LayerNorm.bias'), N, D);
     for (const id of ids) {
       if (!this.rowMark[id]) {
@@ -208,7 +221,59 @@ export class DistilBert {
       }
     }
     // Sinusoidal position embeddings are fixed in HF (no gradient).
-    e.embeddingBackward(ids, dSa, this.g(WORD_EMBEDDINGS),
+    e.embeddingBackward(ids, v.dB, this.g(WORD_EMBEDDINGS),
       c.sinusoidalPosEmbds ? null : this.g('distilbert.embeddings.position_embeddings.weight'), B, T, D, c.vocabSize);
+  }
+
+  /** Backward through layer l given the gradient of its output; returns the gradient of its input (in v.dA). */
+  private layerBackward(run: Run, l: number, dOut: Float32Array): Float32Array {
+    const c = this.config, e = this.eng;
+    const { dim: D, hiddenDim: F, nHeads: H } = c;
+    const { B, T, v } = run;
+    const L = v.layers[l];
+    const Tq = this.queryLen(run, l);
+    const N = B * T, Nq = B * Tq;
+    const pDrop = run.train ? c.dropout : 0;
+    const pAttn = run.train ? c.attentionDropout : 0;
+    const xIn = l === 0 ? v.embOut : v.layers[l - 1].out;
+    const xq = Tq < T ? v.clsIn : xIn;
+    if (Tq < T) for (let b = 0; b < B; b++) xq.set(xIn.subarray(b * T * D, b * T * D + D), b * D);
+    const w = (n: string) => this.p(layerPrefix(l) + n);
+    const g = (n: string) => this.g(layerPrefix(l) + n);
+    const dSa = v.dB.subarray(0, Nq * D);
+    // out = LN(ffn + saOut): the sum's gradient goes to both terms.
+    e.layerNormBackward(dOut, L.ffnSum, w('output_layer_norm.weight'), L.outMean, L.outRstd, dSa,
+      g('output_layer_norm.weight'), g('output_layer_norm.bias'), Nq, D);
+    let dFfn = dSa;
+    if (pDrop > 0) {
+      dFfn = v.dH2.subarray(0, Nq * D);
+      e.dropoutBackward(dSa, dFfn, Nq, D, (T / Tq) * D, pDrop, siteSeed(run.seed, 3 + l * SITES_PER_LAYER));
+    }
+    // The activation was not kept: recomputing it costs far less memory than storing it per layer.
+    e.activationForward(L.h1, v.act, Nq * F, this.act);
+    e.linearBackward(dFfn, v.act, w('ffn.lin2.weight'), v.dA1, 0, g('ffn.lin2.weight'), g('ffn.lin2.bias'), Nq, F, D);
+    e.activationBackward(v.dA1, L.h1, v.dA1, Nq * F, this.act);
+    // dSa (= d saOut from the residual) += lin1's input gradient.
+    e.linearBackward(v.dA1, L.saOut, w('ffn.lin1.weight'), dSa, 1, g('ffn.lin1.weight'), g('ffn.lin1.bias'), Nq, D, F);
+    // saOut = LN(attention output + xq); dRes: the gradient of that sum.
+    const dRes = Tq < T ? v.dRes : v.dA;
+    e.layerNormBackward(dSa, L.saSum, w('sa_layer_norm.weight'), L.saMean, L.saRstd, dRes,
+      g('sa_layer_norm.weight'), g('sa_layer_norm.bias'), Nq, D);
+    e.linearBackward(dRes, L.ctx, w('attention.out_lin.weight'), v.dCtx, 0, g('attention.out_lin.weight'), g('attention.out_lin.bias'), Nq, D, D);
+    e.attentionBackward(v.dCtx, L.q, L.k, L.v, L.probs, v.dQ, v.dK, v.dV, B, Tq, T, D, H, pAttn, siteSeed(run.seed, 2 + l * SITES_PER_LAYER));
+    // The input gradient: the residual's, plus what the three projections send back.
+    const dIn = v.dA;
+    if (Tq === T) {
+      // dIn already holds the residual's gradient (dRes is dIn).
+      e.linearBackward(v.dQ, xq, w('attention.q_lin.weight'), dIn, 1, g('attention.q_lin.weight'), g('attention.q_lin.bias'), N, D, D);
+    } else {
+      e.linearBackward(v.dQ, xq, w('attention.q_lin.weight'), v.dClsIn, 0, g('attention.q_lin.weight'), g('attention.q_lin.bias'), Nq, D, D);
+      e.add(v.dClsIn, dRes, v.dClsIn, Nq * D);
+      dIn.fill(0);
+      for (let b = 0; b < B; b++) dIn.set(v.dClsIn.subarray(b * D, b * D + D), b * T * D);
+    }
+    e.linearBackward(v.dK, xIn, w('attention.k_lin.weight'), dIn, 1, g('attention.k_lin.weight'), g('attention.k_lin.bias'), N, D, D);
+    e.linearBackward(v.dV, xIn, w('attention.v_lin.weight'), dIn, 1, g('attention.v_lin.weight'), g('attention.v_lin.bias'), N, D, D);
+    return dIn;
   }
 }

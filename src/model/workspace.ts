@@ -70,6 +70,9 @@ export class Workspace {
       layers,
       act: this.buf('act', N * F), // FFN activation, shared by all layers
       cls: this.buf('cls', B * D),
+      clsIn: this.buf('clsIn', B * D), // the last layer's [CLS] input rows
+      dClsIn: this.buf('dClsIn', B * D),
+      dRes: this.buf('dRes', B * D),
       preH: this.buf('preH', B * D),
       preA: this.buf('preA', B * D),
       logits: this.buf('logits', B * C),
