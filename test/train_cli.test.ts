@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { loadModelDir } from '../src/io/model_dir';
 import { GROUPS, makeNewsgroupsFolder, makeVocab } from './fixtures';
+import { sharedPath, skipUnlessShared } from './shared';
 
 const CLI = join(__dirname, '..', 'src', 'cli', 'main.js');
 const data = makeNewsgroupsFolder();
@@ -60,5 +61,19 @@ describe('train command', () => {
       { encoding: 'utf8', env: { ...process.env, BERT20NEWS_CACHE: mkdtempSync(join(tmpdir(), 'cache-')), BERT20NEWS_DATA_URL: 'http://127.0.0.1:9/20news-bydate.tar.gz' } });
     assert.equal(noData.status, 1);
     assert.match(noData.stderr, /cannot download http:\/\/127\.0\.0\.1:9\/20news-bydate\.tar\.gz .*give a local copy with --data/);
+  });
+});
+
+describe('train --init <pretrained folder>', { skip: skipUnlessShared('golden', 'tiny', 'model.safetensors') }, () => {
+  it('keeps the pretrained body, re-initializes a head of another label count, and trains', () => {
+    const out = mkdtempSync(join(tmpdir(), 'runs-'));
+    const r = spawnSync(process.execPath, [CLI, 'train', '--data', data, '--init', sharedPath('golden', 'tiny'), '--preset', 'small',
+      '--max-length', '16', '--batch-size', '8', '--epochs', '1', '--no-progress', '--out', out], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stderr, /initialized pre_classifier\.weight, pre_classifier\.bias, classifier\.weight, classifier\.bias/);
+    const m = loadModelDir(join(out, 'model'));
+    assert.deepEqual(m.config.id2label, GROUPS);
+    assert.equal(m.config.dim, 32, 'the architecture comes from the pretrained folder, not the preset');
+    assert.equal(m.config.nLayers, 2);
   });
 });

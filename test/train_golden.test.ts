@@ -105,3 +105,30 @@ describe('sparse word-embedding updates', () => {
     assert.deepEqual(sparse.model.params.get('distilbert.embeddings.word_embeddings.weight').subarray(20 * 8, 21 * 8), untouched);
   });
 });
+
+describe('gradient accumulation over micro-batches', () => {
+  it('two halves with loss scale 1/2 give the gradient of the whole batch', () => {
+    const config = parseConfig({ vocab_size: 40, max_position_embeddings: 8, n_layers: 2, n_heads: 2, dim: 8, hidden_dim: 16, dropout: 0, attention_dropout: 0, seq_classif_dropout: 0 });
+    const params = new ParamStore(config);
+    initParams(params, new Random(5));
+    const model = new DistilBert(config, params);
+    const ids = Int32Array.from([1, 2, 3, 4, 5, 6, 7, 0, 9, 10, 11, 12, 13, 14, 0, 0]);
+    const mask = Int32Array.from(ids, (id) => (id ? 1 : 0));
+    const labels = Int32Array.from([0, 1, 0, 1]);
+    model.forward(ids, mask, 4, 4);
+    const whole = model.loss(labels);
+    model.backward();
+    const g1 = Float32Array.from(model.grads.data);
+    model.zeroGrads();
+    let halves = 0;
+    for (const h of [0, 1]) {
+      model.forward(ids.subarray(h * 8, h * 8 + 8), mask.subarray(h * 8, h * 8 + 8), 2, 4);
+      halves += model.loss(labels.subarray(h * 2, h * 2 + 2), 0.5) * 0.5;
+      model.backward();
+    }
+    assert.ok(Math.abs(whole - halves) < 1e-6);
+    let worst = 0;
+    g1.forEach((g, i) => (worst = Math.max(worst, Math.abs(g - model.grads.data[i]))));
+    assert.ok(worst < 1e-6, `max difference ${worst}`);
+  });
+});

@@ -31,11 +31,16 @@ export interface CaseTiming {
 
 const BASE = { n_layers: 6, dim: 768, n_heads: 12, hidden_dim: 3072, vocab_size: 30522, max_position_embeddings: 512 };
 
-/** FLOPs of one forward pass over B x T tokens (matrix products; the rest is negligible). */
+/**
+ * FLOPs of the matrix products of one forward pass over B x T tokens, as our engine runs it:
+ * full layers, then a last layer that projects keys and values for every token but computes
+ * queries, attention output and FFN for the [CLS] row only (the rest is negligible).
+ */
 export function forwardFlops(B: number, T: number): number {
   const D = BASE.dim, F = BASE.hidden_dim;
-  const perToken = BASE.n_layers * (2 * (4 * D * D + 2 * D * F) + 4 * T * D);
-  return B * T * perToken;
+  const fullLayer = T * (2 * (4 * D * D + 2 * D * F) + 4 * T * D);
+  const clsLayer = T * 2 * (2 * D * D) + 2 * (2 * D * D + 2 * D * F) + 4 * T * D;
+  return B * ((BASE.n_layers - 1) * fullLayer + clsLayer);
 }
 
 /** A training step costs forward + backward (twice the forward's products). */
