@@ -145,47 +145,53 @@ bool rowsInRange(const Napi::CallbackInfo& info, const int32_t* rows, int64_t nr
   return true;
 }
 
-bool checkHeads(const Napi::CallbackInfo& info, int64_t D, int64_t H, int64_t Tq, int64_t T) {
-  if (H < 1 || D % H != 0 || Tq < 1 || Tq > T) {
-    Napi::RangeError::New(info.Env(), "attention: dim must be a multiple of the heads, and 1 <= Tq <= T")
+bool checkHeads(const Napi::CallbackInfo& info, int64_t D, int64_t H, int64_t Tq, int64_t T, int64_t ldq, int64_t ldkv) {
+  if (H < 1 || D % H != 0 || Tq < 1 || Tq > T || ldq < D || ldkv < D) {
+    Napi::RangeError::New(info.Env(), "attention: dim must be a multiple of the heads, 1 <= Tq <= T, strides >= dim")
         .ThrowAsJavaScriptException();
     return false;
   }
   return true;
 }
 
+// Rows of `rows` vectors of width D laid out with stride ld: the elements a buffer must hold.
+int64_t strided(int64_t rows, int64_t ld, int64_t D) { return rows > 0 ? (rows - 1) * ld + D : 0; }
+
 Napi::Value AttentionForward(const Napi::CallbackInfo& info) {
   Args a(info, "attentionForward");
-  const int64_t B = a.integer(6), Tq = a.integer(7), T = a.integer(8), D = a.integer(9), H = a.integer(10);
-  const double p = a.number(11), seed = a.number(12);
-  const float* q = a.f32(0, B * Tq * D);
-  const float* k = a.f32(1, B * T * D);
-  const float* v = a.f32(2, B * T * D);
-  const int32_t* mask = a.i32(3, B * T);
-  float* probs = a.f32(4, B * H * Tq * T);
-  float* ctx = a.f32(5, B * Tq * D);
+  const int64_t ldq = a.integer(1), ldkv = a.integer(4);
+  const int64_t B = a.integer(8), Tq = a.integer(9), T = a.integer(10), D = a.integer(11), H = a.integer(12);
+  const double p = a.number(13), seed = a.number(14);
+  const float* q = a.f32(0, strided(B * Tq, ldq, D));
+  const float* k = a.f32(2, strided(B * T, ldkv, D));
+  const float* v = a.f32(3, strided(B * T, ldkv, D));
+  const int32_t* mask = a.i32(5, B * T);
+  float* probs = a.f32(6, B * H * Tq * T);
+  float* ctx = a.f32(7, B * Tq * D);
   CHECK_ARGS(a);
-  if (!checkHeads(info, D, H, Tq, T)) return info.Env().Undefined();
-  engine::attention_forward(q, k, v, mask, probs, ctx, (int)B, (int)Tq, (int)T, (int)D, (int)H, (float)p, (uint64_t)seed);
+  if (!checkHeads(info, D, H, Tq, T, ldq, ldkv)) return info.Env().Undefined();
+  engine::attention_forward(q, (int)ldq, k, v, (int)ldkv, mask, probs, ctx, (int)B, (int)Tq, (int)T, (int)D, (int)H,
+                            (float)p, (uint64_t)seed);
   return info.Env().Undefined();
 }
 
 Napi::Value AttentionBackward(const Napi::CallbackInfo& info) {
   Args a(info, "attentionBackward");
-  const int64_t B = a.integer(8), Tq = a.integer(9), T = a.integer(10), D = a.integer(11), H = a.integer(12);
-  const double p = a.number(13), seed = a.number(14);
+  const int64_t ldq = a.integer(2), ldkv = a.integer(5);
+  const int64_t B = a.integer(10), Tq = a.integer(11), T = a.integer(12), D = a.integer(13), H = a.integer(14);
+  const double p = a.number(15), seed = a.number(16);
   const float* dctx = a.f32(0, B * Tq * D);
-  const float* q = a.f32(1, B * Tq * D);
-  const float* k = a.f32(2, B * T * D);
-  const float* v = a.f32(3, B * T * D);
-  const float* probs = a.f32(4, B * H * Tq * T);
-  float* dq = a.f32(5, B * Tq * D);
-  float* dk = a.f32(6, B * T * D);
-  float* dv = a.f32(7, B * T * D);
+  const float* q = a.f32(1, strided(B * Tq, ldq, D));
+  const float* k = a.f32(3, strided(B * T, ldkv, D));
+  const float* v = a.f32(4, strided(B * T, ldkv, D));
+  const float* probs = a.f32(6, B * H * Tq * T);
+  float* dq = a.f32(7, strided(B * Tq, ldq, D));
+  float* dk = a.f32(8, strided(B * T, ldkv, D));
+  float* dv = a.f32(9, strided(B * T, ldkv, D));
   CHECK_ARGS(a);
-  if (!checkHeads(info, D, H, Tq, T)) return info.Env().Undefined();
-  engine::attention_backward(dctx, q, k, v, probs, dq, dk, dv, (int)B, (int)Tq, (int)T, (int)D, (int)H, (float)p,
-                             (uint64_t)seed);
+  if (!checkHeads(info, D, H, Tq, T, ldq, ldkv)) return info.Env().Undefined();
+  engine::attention_backward(dctx, q, (int)ldq, k, v, (int)ldkv, probs, dq, dk, dv, (int)B, (int)Tq, (int)T, (int)D,
+                             (int)H, (float)p, (uint64_t)seed);
   return info.Env().Undefined();
 }
 

@@ -58,38 +58,41 @@ const float* weights_after_dropout(const float* P, int Tq, int T, float p, uint6
 
 }  // namespace
 
-void attention_forward(const float* q, const float* k, const float* v, const int32_t* mask, float* probs, float* ctx,
-                       int B, int Tq, int T, int D, int H, float p, uint64_t seed) {
+void attention_forward(const float* q, int ldq, const float* k, const float* v, int ldkv, const int32_t* mask,
+                       float* probs, float* ctx, int B, int Tq, int T, int D, int H, float p, uint64_t seed) {
   const int dh = D / H;
   const float scale = 1.0f / std::sqrt((float)dh);
 #pragma omp parallel for collapse(2) schedule(static)
   for (int b = 0; b < B; b++) {
     for (int h = 0; h < H; h++) {
-      const int64_t qoff = (int64_t)b * Tq * D + (int64_t)h * dh, koff = (int64_t)b * T * D + (int64_t)h * dh;
+      const int64_t qoff = (int64_t)b * Tq * ldq + (int64_t)h * dh, koff = (int64_t)b * T * ldkv + (int64_t)h * dh;
+      const int64_t coff = (int64_t)b * Tq * D + (int64_t)h * dh;
       float* P = probs + ((int64_t)b * H + h) * Tq * T;
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Tq, T, dh, scale, q + qoff, D, k + koff, D, 0.0f, P, T);
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Tq, T, dh, scale, q + qoff, ldq, k + koff, ldkv, 0.0f, P, T);
       for (int i = 0; i < Tq; i++) masked_softmax_row(P + (int64_t)i * T, mask + (int64_t)b * T, T);
       const float* A = weights_after_dropout(P, Tq, T, p, seed, ((uint64_t)b * H + h) * T * T);
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Tq, dh, T, 1.0f, A, T, v + koff, D, 0.0f, ctx + qoff, D);
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Tq, dh, T, 1.0f, A, T, v + koff, ldkv, 0.0f, ctx + coff, D);
     }
   }
 }
 
-void attention_backward(const float* dctx, const float* q, const float* k, const float* v, const float* probs,
-                        float* dq, float* dk, float* dv, int B, int Tq, int T, int D, int H, float p, uint64_t seed) {
+void attention_backward(const float* dctx, const float* q, int ldq, const float* k, const float* v, int ldkv,
+                        const float* probs, float* dq, float* dk, float* dv, int B, int Tq, int T, int D, int H, float p,
+                        uint64_t seed) {
   const int dh = D / H;
   const float scale = 1.0f / std::sqrt((float)dh);
 #pragma omp parallel for collapse(2) schedule(static)
   for (int b = 0; b < B; b++) {
     for (int h = 0; h < H; h++) {
-      const int64_t qoff = (int64_t)b * Tq * D + (int64_t)h * dh, koff = (int64_t)b * T * D + (int64_t)h * dh;
+      const int64_t qoff = (int64_t)b * Tq * ldq + (int64_t)h * dh, koff = (int64_t)b * T * ldkv + (int64_t)h * dh;
+      const int64_t coff = (int64_t)b * Tq * D + (int64_t)h * dh;
       const uint64_t base = ((uint64_t)b * H + h) * T * T;
       const float* P = probs + ((int64_t)b * H + h) * Tq * T;
       float* dA = scratch(scratch_b, (size_t)Tq * T);
       const float* A = weights_after_dropout(P, Tq, T, p, seed, base);
       // ctx = A v  =>  dv = A^T dctx, dA = dctx v^T
-      cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, dh, Tq, 1.0f, A, T, dctx + qoff, D, 0.0f, dv + koff, D);
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Tq, T, dh, 1.0f, dctx + qoff, D, v + koff, D, 0.0f, dA, T);
+      cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, dh, Tq, 1.0f, A, T, dctx + coff, D, 0.0f, dv + koff, ldkv);
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Tq, T, dh, 1.0f, dctx + coff, D, v + koff, ldkv, 0.0f, dA, T);
       if (p > 0) apply_dropout(dA, dA, Tq, T, p, seed, base);
       // Softmax backward, row by row: dS = P * (dA - sum(dA * P)).
       for (int i = 0; i < Tq; i++) {
@@ -101,8 +104,8 @@ void attention_backward(const float* dctx, const float* q, const float* k, const
         for (int j = 0; j < T; j++) g[j] = pr[j] * (g[j] - dot);
       }
       // S = scale q k^T  =>  dq = scale dS k, dk = scale dS^T q
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Tq, dh, T, scale, dA, T, k + koff, D, 0.0f, dq + qoff, D);
-      cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, dh, Tq, scale, dA, T, q + qoff, D, 0.0f, dk + koff, D);
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Tq, dh, T, scale, dA, T, k + koff, ldkv, 0.0f, dq + qoff, ldq);
+      cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, dh, Tq, scale, dA, T, q + qoff, ldq, 0.0f, dk + koff, ldkv);
     }
   }
 }

@@ -22,13 +22,16 @@ void layernorm_backward(const float* dout, const float* x, const float* gamma, c
                         float* dx, float* dgamma, float* dbeta, int N, int D);
 
 // Multi-head attention core: the first Tq positions of each sequence attend to all T keys.
-// q, ctx [B*Tq, D]; k, v [B*T, D]; heads are column blocks of D/H. probs [B,H,Tq,T] keeps
+// q [B*Tq rows, stride ldq], k and v [B*T rows, stride ldkv] (column blocks of a fused qkv or kv
+// projection), ctx [B*Tq, D]; heads are column blocks of D/H. probs [B,H,Tq,T] keeps
 // softmax(q k^T * scale, masked) before dropout. Tq = T is self-attention; Tq = 1 computes the
 // [CLS] row only. Attention dropout (p > 0) uses the counter-based RNG stream `seed`.
-void attention_forward(const float* q, const float* k, const float* v, const int32_t* mask, float* probs, float* ctx,
-                       int B, int Tq, int T, int D, int H, float p, uint64_t seed);
-void attention_backward(const float* dctx, const float* q, const float* k, const float* v, const float* probs,
-                        float* dq, float* dk, float* dv, int B, int Tq, int T, int D, int H, float p, uint64_t seed);
+// Backward writes dq, dk, dv with the strides of q, k, v.
+void attention_forward(const float* q, int ldq, const float* k, const float* v, int ldkv, const int32_t* mask,
+                       float* probs, float* ctx, int B, int Tq, int T, int D, int H, float p, uint64_t seed);
+void attention_backward(const float* dctx, const float* q, int ldq, const float* k, const float* v, int ldkv,
+                        const float* probs, float* dq, float* dk, float* dv, int B, int Tq, int T, int D, int H, float p,
+                        uint64_t seed);
 
 enum Activation { GELU = 0, GELU_TANH = 1, RELU = 2 };
 void activation_forward(const float* x, float* y, int64_t n, int act);

@@ -22,13 +22,16 @@ export interface Engine {
     dout: Float32Array, x: Float32Array, gamma: Float32Array, mean: Float32Array, rstd: Float32Array,
     dx: Float32Array, dgamma: Float32Array, dbeta: Float32Array, N: number, D: number,
   ): void;
-  /** The first Tq positions of each sequence attend to all T (Tq = T: self-attention; 1: [CLS] only). */
+  /**
+   * The first Tq positions of each sequence attend to all T (Tq = T: self-attention; 1: [CLS] only).
+   * q rows have stride ldq, k and v rows stride ldkv (column blocks of a fused projection).
+   */
   attentionForward(
-    q: Float32Array, k: Float32Array, v: Float32Array, mask: Int32Array, probs: Float32Array, ctx: Float32Array,
+    q: Float32Array, ldq: number, k: Float32Array, v: Float32Array, ldkv: number, mask: Int32Array, probs: Float32Array, ctx: Float32Array,
     B: number, Tq: number, T: number, D: number, H: number, dropout: number, seed: number,
   ): void;
   attentionBackward(
-    dctx: Float32Array, q: Float32Array, k: Float32Array, v: Float32Array, probs: Float32Array,
+    dctx: Float32Array, q: Float32Array, ldq: number, k: Float32Array, v: Float32Array, ldkv: number, probs: Float32Array,
     dq: Float32Array, dk: Float32Array, dv: Float32Array, B: number, Tq: number, T: number, D: number, H: number, dropout: number, seed: number,
   ): void;
   activationForward(x: Float32Array, y: Float32Array, n: number, act: ActivationId): void;

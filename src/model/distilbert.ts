@@ -113,6 +113,27 @@ export class DistilBert {
     return l >= 0 && l === this.config.nLayers - 1 && !run.allHidden ? 1 : run.T;
   }
 
+  /**
+   * The fused attention projection of layer l: one [3D, D] matrix product for q, k and v (their
+   * weights are adjacent in the parameter buffer), or in a [CLS]-only layer [2D, D] for k and v
+   * of every token plus q for the [CLS] rows. Views of `buf` ([N, 3D] or [N, 2D] then [B, D]).
+   */
+  private qkvViews(buf: Float32Array, l: number, clsOnly: boolean, N: number, B: number, store: ParamStore = this.params) {
+    const D = this.config.dim;
+    const pre = layerPrefix(l) + 'attention.';
+    if (!clsOnly) {
+      return {
+        W: store.span(pre + 'q_lin.weight', 3 * D * D), b: store.span(pre + 'q_lin.bias', 3 * D),
+        q: buf, k: buf.subarray(D), v: buf.subarray(2 * D), kv: buf, ldq: 3 * D, ldkv: 3 * D,
+      };
+    }
+    const kv = buf.subarray(0, 2 * N * D);
+    return {
+      W: store.span(pre + 'k_lin.weight', 2 * D * D), b: store.span(pre + 'k_lin.bias', 2 * D),
+      q: buf.subarray(2 * N * D, 2 * N * D + B * D), k: kv, v: kv.subarray(D), kv, ldq: D, ldkv: 2 * D,
+    };
+  }
+
   private layerForward(run: Run, l: number, x: Float32Array): Float32Array {
     const c = this.config, e = this.eng;
     const { dim: D, hiddenDim: F, nHeads: H } = c;
@@ -129,10 +150,14 @@ export class DistilBert {
       xq = v.clsIn;
       for (let b = 0; b < B; b++) xq.set(x.subarray(b * T * D, b * T * D + D), b * D);
     }
-    e.linearForward(xq, w('attention.q_lin.weight'), w('attention.q_lin.bias'), L.q, Nq, D, D);
-    e.linearForward(x, w('attention.k_lin.weight'), w('attention.k_lin.bias'), L.k, N, D, D);
-    e.linearForward(x, w('attention.v_lin.weight'), w('attention.v_lin.bias'), L.v, N, D, D);
-    e.attentionForward(L.q, L.k, L.v, run.mask, L.probs, L.ctx, B, Tq, T, D, H, pAttn, siteSeed(run.seed, 2 + l * SITES_PER_LAYER));
+    const qkv = this.qkvViews(L.qkv, l, Tq < T, N, B);
+    if (Tq === T) {
+      e.linearForward(x, qkv.W, qkv.b, L.qkv, N, D, 3 * D);
+    } else {
+      e.linearForward(xq, w('attention.q_lin.weight'), w('attention.q_lin.bias'), qkv.q, Nq, D, D);
+      e.linearForward(x, qkv.W, qkv.b, qkv.kv, N, D, 2 * D);
+    }
+    e.attentionForward(qkv.q, qkv.ldq, qkv.k, qkv.v, qkv.ldkv, run.mask, L.probs, L.ctx, B, Tq, T, D, H, pAttn, siteSeed(run.seed, 2 + l * SITES_PER_LAYER));
     // Sums are formed in place: the attention and FFN outputs themselves are not kept.
     e.linearForward(L.ctx, w('attention.out_lin.weight'), w('attention.out_lin.bias'), L.saSum, Nq, D, D);
     e.add(L.saSum, xq, L.saSum, Nq * D);
@@ -260,20 +285,22 @@ export class DistilBert {
     e.layerNormBackward(dSa, L.saSum, w('sa_layer_norm.weight'), L.saMean, L.saRstd, dRes,
       g('sa_layer_norm.weight'), g('sa_layer_norm.bias'), Nq, D);
     e.linearBackward(dRes, L.ctx, w('attention.out_lin.weight'), v.dCtx, 0, g('attention.out_lin.weight'), g('attention.out_lin.bias'), Nq, D, D);
-    e.attentionBackward(v.dCtx, L.q, L.k, L.v, L.probs, v.dQ, v.dK, v.dV, B, Tq, T, D, H, pAttn, siteSeed(run.seed, 2 + l * SITES_PER_LAYER));
-    // The input gradient: the residual's, plus what the three projections send back.
+    const qkv = this.qkvViews(L.qkv, l, Tq < T, N, B);
+    const dqkv = this.qkvViews(v.dQKV, l, Tq < T, N, B, this.grads);
+    e.attentionBackward(v.dCtx, qkv.q, qkv.ldq, qkv.k, qkv.v, qkv.ldkv, L.probs, dqkv.q, dqkv.k, dqkv.v, B, Tq, T, D, H, pAttn,
+      siteSeed(run.seed, 2 + l * SITES_PER_LAYER));
+    // The input gradient: the residual's, plus what the projections send back.
     const dIn = v.dA;
     if (Tq === T) {
       // dIn already holds the residual's gradient (dRes is dIn).
-      e.linearBackward(v.dQ, xq, w('attention.q_lin.weight'), dIn, 1, g('attention.q_lin.weight'), g('attention.q_lin.bias'), N, D, D);
+      e.linearBackward(v.dQKV, xIn, qkv.W, dIn, 1, dqkv.W, dqkv.b, N, D, 3 * D);
     } else {
-      e.linearBackward(v.dQ, xq, w('attention.q_lin.weight'), v.dClsIn, 0, g('attention.q_lin.weight'), g('attention.q_lin.bias'), Nq, D, D);
+      e.linearBackward(dqkv.q, xq, w('attention.q_lin.weight'), v.dClsIn, 0, g('attention.q_lin.weight'), g('attention.q_lin.bias'), Nq, D, D);
       e.add(v.dClsIn, dRes, v.dClsIn, Nq * D);
       dIn.fill(0);
       for (let b = 0; b < B; b++) dIn.set(v.dClsIn.subarray(b * D, b * D + D), b * T * D);
+      e.linearBackward(dqkv.kv, xIn, qkv.W, dIn, 1, dqkv.W, dqkv.b, N, D, 2 * D);
     }
-    e.linearBackward(v.dK, xIn, w('attention.k_lin.weight'), dIn, 1, g('attention.k_lin.weight'), g('attention.k_lin.bias'), N, D, D);
-    e.linearBackward(v.dV, xIn, w('attention.v_lin.weight'), dIn, 1, g('attention.v_lin.weight'), g('attention.v_lin.bias'), N, D, D);
     return dIn;
   }
 }

@@ -9,11 +9,14 @@ export interface ParamSlot {
   size: number;
 }
 
-/** Parameter names of one transformer layer, relative to `distilbert.transformer.layer.N.` */
+/**
+ * Parameter names of one transformer layer, relative to `distilbert.transformer.layer.N.`.
+ * The q, k and v weights (then their biases) are adjacent, so that the three projections run as
+ * one matrix product over a [3*dim, dim] weight.
+ */
 export const LAYER_PARAMS = [
-  'attention.q_lin.weight', 'attention.q_lin.bias',
-  'attention.k_lin.weight', 'attention.k_lin.bias',
-  'attention.v_lin.weight', 'attention.v_lin.bias',
+  'attention.q_lin.weight', 'attention.k_lin.weight', 'attention.v_lin.weight',
+  'attention.q_lin.bias', 'attention.k_lin.bias', 'attention.v_lin.bias',
   'attention.out_lin.weight', 'attention.out_lin.bias',
   'sa_layer_norm.weight', 'sa_layer_norm.bias',
   'ffn.lin1.weight', 'ffn.lin1.bias',
@@ -77,6 +80,13 @@ export class ParamStore {
     const s = this.byName.get(name);
     if (!s) throw new Error(`no parameter named ${name}`);
     return this.data.subarray(s.offset, s.offset + s.size);
+  }
+
+  /** A view of `count` values from the start of parameter `first` on, across adjacent parameters. */
+  span(first: string, count: number): Float32Array {
+    const s = this.byName.get(first);
+    if (!s || s.offset + count > this.data.length) throw new Error(`no span of ${count} values at ${first}`);
+    return this.data.subarray(s.offset, s.offset + count);
   }
 
   /** A store of the same layout over a new zeroed buffer (gradients, optimizer moments). */

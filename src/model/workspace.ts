@@ -2,9 +2,8 @@ import { DistilBertConfig } from '../io/config';
 
 /** Activations of one transformer layer kept from forward for backward. */
 export interface LayerActs {
-  q: Float32Array;
-  k: Float32Array;
-  v: Float32Array;
+  /** [N, 3D]: q, k, v column blocks of the fused projection; in a [CLS]-only layer [N, 2D] k, v then [B, D] q. */
+  qkv: Float32Array;
   probs: Float32Array; // [B, H, T, T] softmax before dropout
   ctx: Float32Array;
   saSum: Float32Array; // attention output + layer input (the sa_layer_norm input)
@@ -46,9 +45,7 @@ export class Workspace {
     for (let l = 0; l < L; l++) {
       const k = (name: string) => `l${l}.${name}`;
       layers.push({
-        q: this.buf(k('q'), N * D),
-        k: this.buf(k('k'), N * D),
-        v: this.buf(k('v'), N * D),
+        qkv: this.buf(k('qkv'), 3 * N * D),
         probs: this.buf(k('probs'), B * H * T * T),
         ctx: this.buf(k('ctx'), N * D),
         saSum: this.buf(k('saSum'), N * D),
@@ -85,9 +82,7 @@ export class Workspace {
       dH2: this.buf('dH2', N * D),
       dA1: this.buf('dA1', N * F),
       dCtx: this.buf('dCtx', N * D),
-      dQ: this.buf('dQ', N * D),
-      dK: this.buf('dK', N * D),
-      dV: this.buf('dV', N * D),
+      dQKV: this.buf('dQKV', 3 * N * D),
     };
   }
 }
