@@ -33,6 +33,7 @@ describe('train command', () => {
     }
     const m = loadModelDir(join(full, 'model'));
     assert.deepEqual(m.config.id2label, GROUPS);
+    assert.equal(m.tokenizer.modelMaxLength, 16, 'predict and serve default to the training length');
     assert.match(readFileSync(join(full, 'model', 'README.md'), 'utf8'), /\| 11 \|/);
 
     // Interrupted after the first epoch's row, then resumed.

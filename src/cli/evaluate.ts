@@ -14,6 +14,7 @@ interface EvaluateOptions extends DataOptions {
   baseline?: boolean;
   json?: boolean;
   threads?: number;
+  maxLength?: number;
   batchSize: number;
 }
 
@@ -35,6 +36,7 @@ export function evaluateCommand(): Command {
     .option('--out <dir>', 'write report.json and report.html (confusion matrix, per-class bars) here')
     .option('--baseline', 'also train the TF-IDF baseline on the same split and compare')
     .option('--json', 'print one JSON object: accuracy, macro_f1, per_class, confusion (and baseline)')
+    .option('--max-length <n>', 'tokens per text, [CLS] and [SEP] included (default: the model\'s model_max_length)', intOption(2))
     .option('--threads <n>', 'CPU threads', intOption(1))
     .option('--batch-size <n>', 'texts per forward pass', intOption(1), 32)
     .action(async (o: EvaluateOptions) => {
@@ -42,7 +44,7 @@ export function evaluateCommand(): Command {
       const loaded = loadModelDir(o.model);
       const d = await loadSplitTexts(o);
       const map = labelMap(d.labels, loaded.config.id2label);
-      const classifier = new Classifier(loaded);
+      const classifier = new Classifier(loaded, o.maxLength);
       const t0 = Date.now();
       const { probs } = classifier.probabilities(d.test.texts, o.batchSize);
       const C = classifier.labels.length;

@@ -10,6 +10,7 @@ interface PredictOptions {
   json?: boolean;
   file?: string;
   threads?: number;
+  maxLength?: number;
 }
 
 export function predictCommand(): Command {
@@ -20,6 +21,7 @@ export function predictCommand(): Command {
     .option('--top-k <k>', 'show the k most probable labels (default: all)', intOption(1))
     .option('--json', 'one JSON object per text: {"text", "truncated", "tokens", "predictions": [{"label", "score"}]}')
     .option('--file <path>', 'read texts from a file, one per line')
+    .option('--max-length <n>', 'tokens per text, [CLS] and [SEP] included (default: the model\'s model_max_length)', intOption(2))
     .option('--threads <n>', 'CPU threads', intOption(1))
     .action((texts: string[], opts: PredictOptions) => {
       applyThreads(opts.threads);
@@ -35,7 +37,7 @@ export function predictCommand(): Command {
       }
       if (inputs.length === 0) inputs = lines(readStdin());
       if (inputs.length === 0) throw new Error('no text to classify: give texts as arguments, --file, or lines on stdin');
-      const classifier = new Classifier(loadModelDir(opts.model));
+      const classifier = new Classifier(loadModelDir(opts.model), opts.maxLength);
       const results = classifier.classify(inputs, opts.topK);
       const out: string[] = [];
       results.forEach((r, i) => {

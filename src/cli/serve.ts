@@ -12,10 +12,11 @@ export function serveCommand(): Command {
     .option('--port <n>', 'port (0 = any free port)', intOption(0), 8020)
     .option('--max-texts <n>', 'most texts per request (and per engine batch)', intOption(1), DEFAULT_SERVER_OPTIONS.maxTexts)
     .option('--max-body <bytes>', 'largest request body', intOption(1), DEFAULT_SERVER_OPTIONS.bodyLimit)
+    .option('--max-length <n>', 'tokens per text, [CLS] and [SEP] included (default: the model\'s model_max_length)', intOption(2))
     .option('--threads <n>', 'CPU threads', intOption(1))
-    .action(async (o: { model: string; host: string; port: number; maxTexts: number; maxBody: number; threads?: number }) => {
+    .action(async (o: { model: string; host: string; port: number; maxTexts: number; maxBody: number; threads?: number; maxLength?: number }) => {
       applyThreads(o.threads);
-      const classifier = new Classifier(loadModelDir(o.model));
+      const classifier = new Classifier(loadModelDir(o.model), o.maxLength);
       const app = buildServer(classifier, { ...DEFAULT_SERVER_OPTIONS, modelName: o.model, maxTexts: o.maxTexts, bodyLimit: o.maxBody });
       const address = await app.listen({ host: o.host, port: o.port });
       process.stdout.write(`serving ${o.model} on ${address} (page at /, API at /v1/classify)\n`);

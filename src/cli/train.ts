@@ -209,7 +209,8 @@ async function run(o: TrainOptions): Promise<void> {
     process.exit(130);
   }
   const modelDir = join(o.out, 'model');
-  saveModelDir(modelDir, config, params, tokenizer);
+  // model_max_length = the training length: positions beyond it were never trained (from scratch).
+  saveModelDir(modelDir, config, params, tokenizer.withMaxLength(st.maxLength));
   const stepsPerEpoch = Math.floor(trainSet.labels.length / st.batchSize);
   writeFileAtomic(join(modelDir, 'README.md'), [Buffer.from(modelCard({
     name: o.out.split('/').filter(Boolean).pop() ?? 'model', init: record.init, config, settings: st, stepsPerEpoch,

@@ -23,11 +23,12 @@ export class Classifier {
   readonly labels: string[];
   readonly maxLength: number;
 
-  constructor(loaded: LoadedModel) {
+  /** maxLength: tokens per text, [CLS] and [SEP] included (default: tokenizer_config's model_max_length). */
+  constructor(loaded: LoadedModel, maxLength?: number) {
     this.model = new DistilBert(loaded.config, loaded.params);
     this.tokenizer = loaded.tokenizer;
     this.labels = loaded.config.id2label;
-    this.maxLength = Math.min(loaded.tokenizer.modelMaxLength, loaded.config.maxPositionEmbeddings);
+    this.maxLength = Math.min(maxLength ?? loaded.tokenizer.modelMaxLength, loaded.config.maxPositionEmbeddings);
   }
 
   /** Probabilities [n, labels] (float64) and per-text truncation flags. */

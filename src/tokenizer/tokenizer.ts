@@ -73,6 +73,11 @@ export class BertTokenizer {
     return new BertTokenizer(vocab, cfg.normalizer, cfg.modelMaxLength);
   }
 
+  /** The same tokenizer with another default maximum length. */
+  withMaxLength(modelMaxLength: number): BertTokenizer {
+    return new BertTokenizer(this.vocab, this.normalizer, modelMaxLength);
+  }
+
   get lowercase(): boolean {
     return this.normalizer.lowercase;
   }
