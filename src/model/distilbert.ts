@@ -89,11 +89,7 @@ export class DistilBert {
     for (let l = 0; l < c.nLayers; l++) x = this.layerForward(run, l, x);
 
     // Classification head on the [CLS] (first) position of each sequence.
-    let cls = x;
-    if (this.queryLen(run, c.nLayers - 1) === T) {
-      cls = v.cls;
-      for (let b = 0; b < B; b++) cls.set(x.subarray(b * T * D, b * T * D + D), b * D);
-    }
+    const cls = this.queryLen(run, c.nLayers - 1) === T ? this.gatherCls(x, B, T, v.cls) : x;
     run.cls = cls;
     e.linearForward(cls, this.p('pre_classifier.weight'), this.p('pre_classifier.bias'), v.preH, B, D, D);
     e.activationForward(v.preH, v.preA, B * D, Activation.relu);
@@ -134,22 +130,31 @@ export class DistilBert {
     };
   }
 
-  private layerForward(run: Run, l: number, x: Float32Array): Float32Array {
-    const c = this.config, e = this.eng;
-    const { dim: D, hiddenDim: F, nHeads: H } = c;
-    const { B, T, v } = run;
-    const L = v.layers[l];
+  /** Copies each sequence's [CLS] (first) row of x [B*T, D] into out [B, D]. */
+  private gatherCls(x: Float32Array, B: number, T: number, out: Float32Array): Float32Array {
+    const D = this.config.dim;
+    for (let b = 0; b < B; b++) out.set(x.subarray(b * T * D, b * T * D + D), b * D);
+    return out;
+  }
+
+  /** Shapes, buffers and parameter accessors of layer l in this run. */
+  private layerSetup(run: Run, l: number) {
+    const c = this.config;
     const Tq = this.queryLen(run, l);
-    const N = B * T, Nq = B * Tq;
-    const pDrop = run.train ? c.dropout : 0;
-    const pAttn = run.train ? c.attentionDropout : 0;
-    const w = (n: string) => this.p(layerPrefix(l) + n);
+    return {
+      D: c.dim, F: c.hiddenDim, H: c.nHeads, B: run.B, T: run.T, Tq, N: run.B * run.T, Nq: run.B * Tq, v: run.v, L: run.v.layers[l],
+      pDrop: run.train ? c.dropout : 0,
+      pAttn: run.train ? c.attentionDropout : 0,
+      w: (n: string) => this.p(layerPrefix(l) + n),
+      g: (n: string) => this.g(layerPrefix(l) + n),
+    };
+  }
+
+  private layerForward(run: Run, l: number, x: Float32Array): Float32Array {
+    const e = this.eng;
+    const { D, F, H, B, T, Tq, N, Nq, v, L, pDrop, pAttn, w } = this.layerSetup(run, l);
     // The rows of x whose outputs are computed: all, or each sequence's [CLS] row.
-    let xq = x;
-    if (Tq < T) {
-      xq = v.clsIn;
-      for (let b = 0; b < B; b++) xq.set(x.subarray(b * T * D, b * T * D + D), b * D);
-    }
+    const xq = Tq < T ? this.gatherCls(x, B, T, v.clsIn) : x;
     const qkv = this.qkvViews(L.qkv, l, Tq < T, N, B);
     if (Tq === T) {
       e.linearForward(x, qkv.W, qkv.b, L.qkv, N, D, 3 * D);
@@ -252,19 +257,10 @@ export class DistilBert {
 
   /** Backward through layer l given the gradient of its output; returns the gradient of its input (in v.dA). */
   private layerBackward(run: Run, l: number, dOut: Float32Array): Float32Array {
-    const c = this.config, e = this.eng;
-    const { dim: D, hiddenDim: F, nHeads: H } = c;
-    const { B, T, v } = run;
-    const L = v.layers[l];
-    const Tq = this.queryLen(run, l);
-    const N = B * T, Nq = B * Tq;
-    const pDrop = run.train ? c.dropout : 0;
-    const pAttn = run.train ? c.attentionDropout : 0;
+    const e = this.eng;
+    const { D, F, H, B, T, Tq, N, Nq, v, L, pDrop, pAttn, w, g } = this.layerSetup(run, l);
     const xIn = l === 0 ? v.embOut : v.layers[l - 1].out;
-    const xq = Tq < T ? v.clsIn : xIn;
-    if (Tq < T) for (let b = 0; b < B; b++) xq.set(xIn.subarray(b * T * D, b * T * D + D), b * D);
-    const w = (n: string) => this.p(layerPrefix(l) + n);
-    const g = (n: string) => this.g(layerPrefix(l) + n);
+    const xq = Tq < T ? this.gatherCls(xIn, B, T, v.clsIn) : xIn;
     const dSa = v.dB.subarray(0, Nq * D);
     // out = LN(ffn + saOut): the sum's gradient goes to both terms.
     e.layerNormBackward(dOut, L.ffnSum, w('output_layer_norm.weight'), L.outMean, L.outRstd, dSa,
