@@ -17,7 +17,7 @@ const esc = (s: string) => s.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&l
 /** Confusion matrix heatmap as inline SVG: rows = true label, columns = predicted; shade = row share. */
 export function confusionSvg(m: Metrics, labels: string[]): string {
   const cell = 22, left = 190, top = 190, n = labels.length;
-  const size = left + n * cell + 10;
+  const size = left + n * cell + 130; // room for the last rotated column labels
   const parts: string[] = [`<svg xmlns="http://www.w3.org/2000/svg" class="confusion" width="${size}" height="${top + n * cell + 10}" role="img" aria-label="confusion matrix">`];
   labels.forEach((l, i) => {
     parts.push(`<text x="${left - 6}" y="${top + i * cell + cell * 0.7}" text-anchor="end" font-size="11">${esc(l)}</text>`);
@@ -40,8 +40,9 @@ export function confusionSvg(m: Metrics, labels: string[]): string {
 export function perClassSvg(systems: ReportInput['systems'], labels: string[]): string {
   const left = 190, width = 320, rowH = 8 * systems.length * 3 + 6, top = 24;
   const colors = ['#1f77b4', '#ff7f0e', '#2ca02c'];
-  const parts = [`<svg xmlns="http://www.w3.org/2000/svg" class="per-class" width="${left + width + 60}" height="${top + labels.length * rowH + 10}" role="img" aria-label="per-class precision, recall and F1">`];
+ const parts = [`<svg xmlns="http://www.w3.org/2000/svg" class="per-class" width="${left + width + 420}" height="${top + labels.length * rowH + 10}" role="img" aria-label="per-class precision, recall and F1">`];
   ['precision', 'recall', 'f1'].forEach((k, i) => parts.push(`<rect x="${left + i * 90}" y="4" width="10" height="10" fill="${colors[i]}"/><text x="${left + i * 90 + 14}" y="13" font-size="11">${k}</text>`));
+  if (systems.length > 1) parts.push(`<text x="${left + 270}" y="13" font-size="11">solid: ${esc(systems[0].name)}; faded: ${systems.slice(1).map((s) => esc(s.name)).join(', ')}</text>`);
   labels.forEach((l, r) => {
     const y0 = top + r * rowH;
     parts.push(`<text x="${left - 6}" y="${y0 + rowH / 2}" text-anchor="end" font-size="11">${esc(l)}</text>`);
