@@ -56,6 +56,21 @@ const float* weights_after_dropout(const float* P, int Tq, int T, float p, uint6
   return Pd;
 }
 
+// Where head h of sequence b lives: its q / k,v / ctx column blocks, its probabilities, and the
+// first dropout number of its T x T block.
+struct Head {
+  int64_t q, kv, ctx, probs;
+  uint64_t dropout_base;
+  Head(int b, int h, int Tq, int T, int D, int H, int ldq, int ldkv) {
+    const int64_t col = (int64_t)h * (D / H);
+    q = (int64_t)b * Tq * ldq + col;
+    kv = (int64_t)b * T * ldkv + col;
+    ctx = (int64_t)b * Tq * D + col;
+    probs = ((int64_t)b * H + h) * Tq * T;
+    dropout_base = ((uint64_t)b * H + h) * T * T;
+  }
+};
+
 }  // namespace
 
 void attention_forward(const float* q, int ldq, const float* k, const float* v, int ldkv, const int32_t* mask,
@@ -65,13 +80,12 @@ void attention_forward(const float* q, int ldq, const float* k, const float* v, 
 #pragma omp parallel for collapse(2) schedule(static)
   for (int b = 0; b < B; b++) {
     for (int h = 0; h < H; h++) {
-      const int64_t qoff = (int64_t)b * Tq * ldq + (int64_t)h * dh, koff = (int64_t)b * T * ldkv + (int64_t)h * dh;
-      const int64_t coff = (int64_t)b * Tq * D + (int64_t)h * dh;
-      float* P = probs + ((int64_t)b * H + h) * Tq * T;
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Tq, T, dh, scale, q + qoff, ldq, k + koff, ldkv, 0.0f, P, T);
+      const Head o(b, h, Tq, T, D, H, ldq, ldkv);
+      float* P = probs + o.probs;
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Tq, T, dh, scale, q + o.q, ldq, k + o.kv, ldkv, 0.0f, P, T);
       for (int i = 0; i < Tq; i++) masked_softmax_row(P + (int64_t)i * T, mask + (int64_t)b * T, T);
-      const float* A = weights_after_dropout(P, Tq, T, p, seed, ((uint64_t)b * H + h) * T * T);
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Tq, dh, T, 1.0f, A, T, v + koff, ldkv, 0.0f, ctx + coff, D);
+      const float* A = weights_after_dropout(P, Tq, T, p, seed, o.dropout_base);
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Tq, dh, T, 1.0f, A, T, v + o.kv, ldkv, 0.0f, ctx + o.ctx, D);
     }
   }
 }
@@ -84,16 +98,14 @@ void attention_backward(const float* dctx, const float* q, int ldq, const float*
 #pragma omp parallel for collapse(2) schedule(static)
   for (int b = 0; b < B; b++) {
     for (int h = 0; h < H; h++) {
-      const int64_t qoff = (int64_t)b * Tq * ldq + (int64_t)h * dh, koff = (int64_t)b * T * ldkv + (int64_t)h * dh;
-      const int64_t coff = (int64_t)b * Tq * D + (int64_t)h * dh;
-      const uint64_t base = ((uint64_t)b * H + h) * T * T;
-      const float* P = probs + ((int64_t)b * H + h) * Tq * T;
+      const Head o(b, h, Tq, T, D, H, ldq, ldkv);
+      const float* P = probs + o.probs;
       float* dA = scratch(scratch_b, (size_t)Tq * T);
-      const float* A = weights_after_dropout(P, Tq, T, p, seed, base);
+      const float* A = weights_after_dropout(P, Tq, T, p, seed, o.dropout_base);
       // ctx = A v  =>  dv = A^T dctx, dA = dctx v^T
-      cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, dh, Tq, 1.0f, A, T, dctx + coff, D, 0.0f, dv + koff, ldkv);
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Tq, T, dh, 1.0f, dctx + coff, D, v + koff, ldkv, 0.0f, dA, T);
-      if (p > 0) apply_dropout(dA, dA, Tq, T, p, seed, base);
+      cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, dh, Tq, 1.0f, A, T, dctx + o.ctx, D, 0.0f, dv + o.kv, ldkv);
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Tq, T, dh, 1.0f, dctx + o.ctx, D, v + o.kv, ldkv, 0.0f, dA, T);
+      if (p > 0) apply_dropout(dA, dA, Tq, T, p, seed, o.dropout_base);
       // Softmax backward, row by row: dS = P * (dA - sum(dA * P)).
       for (int i = 0; i < Tq; i++) {
         float* g = dA + (int64_t)i * T;
@@ -104,8 +116,8 @@ void attention_backward(const float* dctx, const float* q, int ldq, const float*
         for (int j = 0; j < T; j++) g[j] = pr[j] * (g[j] - dot);
       }
       // S = scale q k^T  =>  dq = scale dS k, dk = scale dS^T q
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Tq, dh, T, scale, dA, T, k + koff, ldkv, 0.0f, dq + qoff, ldq);
-      cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, dh, Tq, scale, dA, T, q + qoff, ldq, 0.0f, dk + koff, ldkv);
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Tq, dh, T, scale, dA, T, k + o.kv, ldkv, 0.0f, dq + o.q, ldq);
+      cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, dh, Tq, scale, dA, T, q + o.q, ldq, 0.0f, dk + o.kv, ldkv);
     }
   }
 }
