@@ -1,30 +1,45 @@
 {
+  "target_defaults": {
+    "include_dirs": ["/usr/include/x86_64-linux-gnu/openblas-openmp"],
+    "cflags_cc": ["-O3", "-march=native", "-fno-math-errno", "-fopenmp", "-std=c++17", "-Wall", "-Wextra"],
+    "cflags_cc!": ["-fno-exceptions", "-fno-rtti"],
+    "ldflags": [
+      "-fopenmp",
+      "-L/usr/lib/x86_64-linux-gnu/openblas-openmp",
+      "-Wl,-rpath,/usr/lib/x86_64-linux-gnu/openblas-openmp"
+    ],
+    "libraries": ["-l:libopenblas.so.0"]
+  },
   "targets": [
     {
-      "target_name": "engine",
+      "target_name": "engine_core",
+      "type": "static_library",
       "sources": [
-        "native/addon.cc",
-        "native/linear.cc",
-        "native/layernorm.cc",
-        "native/attention.cc",
-        "native/elementwise.cc",
-        "native/embedding.cc",
-        "native/loss.cc",
-        "native/adam.cc"
-      ],
-      "include_dirs": [
-        "<!(node -p \"require('node-addon-api').include_dir\")",
-        "/usr/include/x86_64-linux-gnu/openblas-openmp"
-      ],
-      "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS"],
-      "cflags_cc": ["-O3", "-march=native", "-fno-math-errno", "-fopenmp", "-std=c++17", "-Wall", "-Wextra"],
-      "cflags_cc!": ["-fno-exceptions"],
-      "ldflags": [
-        "-fopenmp",
-        "-L/usr/lib/x86_64-linux-gnu/openblas-openmp",
-        "-Wl,-rpath,/usr/lib/x86_64-linux-gnu/openblas-openmp"
-      ],
-      "libraries": ["-l:libopenblas.so.0"]
+        "native/backends.cc",
+        "native/cpu/cpu_backend.cc",
+        "native/cpu/linear.cc",
+        "native/cpu/layernorm.cc",
+        "native/cpu/attention.cc",
+        "native/cpu/elementwise.cc",
+        "native/cpu/embedding.cc",
+        "native/cpu/loss.cc",
+        "native/cpu/adam.cc",
+        "native/model/config.cc",
+        "native/model/distilbert.cc"
+      ]
+    },
+    {
+      "target_name": "engine",
+      "dependencies": ["engine_core"],
+      "sources": ["native/addon.cc"],
+      "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
+      "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS"]
+    },
+    {
+      "target_name": "test_backend_ops",
+      "type": "executable",
+      "dependencies": ["engine_core"],
+      "sources": ["native/tests/test_backend_ops.cc"]
     }
   ]
 }

@@ -1,12 +1,19 @@
-// N-API surface of the engine: each export unpacks typed arrays and sizes, checks that every
-// buffer is large enough for the shapes given (a wrong size is a JS TypeError, never a stray
-// write), then calls the kernel. Arrays are views into JS memory; nothing is copied.
+// N-API surface of the engine: a Model object (the model step of model/distilbert.h on a
+// backend) and a few functions. Every typed array is checked for type and length before native
+// code touches it (a wrong one is a JS TypeError, never a stray write), and engine errors
+// (bad input ids, a missing backend) become JS Errors with the engine's message.
 #include <napi.h>
 
+#include <algorithm>
+#include <chrono>
 #include <cstdint>
+#include <stdexcept>
 #include <string>
+#include <vector>
 
-#include "kernels.h"
+#include "backend.h"
+#include "cpu/kernels.h"
+#include "model/distilbert.h"
 
 namespace {
 
@@ -26,22 +33,26 @@ class Args {
     return info_[i].As<Napi::Number>().DoubleValue();
   }
 
-  float* f32(size_t i, int64_t need, bool nullable = false) { return typed<float>(i, need, nullable, napi_float32_array, "a Float32Array"); }
+  bool boolean(size_t i) {
+    if (failed_) return false;
+    if (i >= info_.Length() || !info_[i].IsBoolean()) return fail(i, "a boolean"), false;
+    return info_[i].As<Napi::Boolean>().Value();
+  }
 
-  int32_t* i32(size_t i, int64_t need) { return typed<int32_t>(i, need, false, napi_int32_array, "an Int32Array"); }
+  float* f32(size_t i, int64_t need) { return typed<float>(i, need, napi_float32_array, "a Float32Array"); }
+  int32_t* i32(size_t i, int64_t need) { return typed<int32_t>(i, need, napi_int32_array, "an Int32Array"); }
 
   bool failed() const { return failed_; }
 
  private:
   template <typename T>
-  T* typed(size_t i, int64_t need, bool nullable, napi_typedarray_type type, const char* what) {
+  T* typed(size_t i, int64_t need, napi_typedarray_type type, const char* what) {
     if (failed_) return nullptr;
-    if (i < info_.Length() && nullable && (info_[i].IsNull() || info_[i].IsUndefined())) return nullptr;
     if (i >= info_.Length() || !info_[i].IsTypedArray() || info_[i].As<Napi::TypedArray>().TypedArrayType() != type)
       return fail(i, what), nullptr;
     auto arr = info_[i].As<Napi::TypedArrayOf<T>>();
-    if (need < 0 || (int64_t)arr.ElementLength() < need) {
-      fail(i, (std::string(what) + " of at least " + std::to_string(need) + " elements (got " +
+    if (need < 0 || (int64_t)arr.ElementLength() != need) {
+      fail(i, (std::string(what) + " of " + std::to_string(need) + " elements (got " +
                std::to_string(arr.ElementLength()) + ")").c_str());
       return nullptr;
     }
@@ -62,6 +73,212 @@ class Args {
 #define CHECK_ARGS(a) \
   if ((a).failed()) return info.Env().Undefined()
 
+// Runs f, turning an engine exception into a JS Error.
+template <typename F>
+Napi::Value guarded(const Napi::CallbackInfo& info, F f) {
+  try {
+    return f();
+  } catch (const std::exception& e) {
+    Napi::Error::New(info.Env(), e.what()).ThrowAsJavaScriptException();
+    return info.Env().Undefined();
+  }
+}
+
+// The model configuration from the TypeScript DistilBertConfig object (src/io/config.ts).
+engine::ModelConfig read_config(const Napi::Object& o) {
+  auto num = [&](const char* k) {
+    Napi::Value v = o.Get(k);
+    if (!v.IsNumber()) throw std::invalid_argument(std::string("config.") + k + " must be a number");
+    return v.As<Napi::Number>().DoubleValue();
+  };
+  engine::ModelConfig c;
+  c.vocab_size = (int)num("vocabSize");
+  c.max_positions = (int)num("maxPositionEmbeddings");
+  c.dim = (int)num("dim");
+  c.n_layers = (int)num("nLayers");
+  c.n_heads = (int)num("nHeads");
+  c.hidden_dim = (int)num("hiddenDim");
+  c.dropout = (float)num("dropout");
+  c.attention_dropout = (float)num("attentionDropout");
+  c.seq_classif_dropout = (float)num("seqClassifDropout");
+  c.sinusoidal_positions = o.Get("sinusoidalPosEmbds").ToBoolean().Value();
+  Napi::Value labels = o.Get("id2label");
+  if (!labels.IsArray()) throw std::invalid_argument("config.id2label must be an array");
+  c.num_labels = (int)labels.As<Napi::Array>().Length();
+  const std::string act = o.Get("activation").ToString().Utf8Value();
+  c.activation = act == "gelu" ? engine::GELU : act == "gelu_new" ? engine::GELU_TANH : act == "relu" ? engine::RELU : -1;
+  if (c.activation < 0) throw std::invalid_argument("activation " + act + " is not supported");
+  return c;
+}
+
+Napi::Array layout_to_js(Napi::Env env, const std::vector<engine::ParamSpec>& layout) {
+  Napi::Array out = Napi::Array::New(env, layout.size());
+  for (size_t i = 0; i < layout.size(); i++) {
+    Napi::Object s = Napi::Object::New(env);
+    Napi::Array shape = Napi::Array::New(env, layout[i].shape.size());
+    for (size_t d = 0; d < layout[i].shape.size(); d++) shape.Set((uint32_t)d, Napi::Number::New(env, (double)layout[i].shape[d]));
+    s.Set("name", layout[i].name);
+    s.Set("shape", shape);
+    s.Set("offset", Napi::Number::New(env, (double)layout[i].offset));
+    s.Set("size", Napi::Number::New(env, (double)layout[i].size));
+    out.Set((uint32_t)i, s);
+  }
+  return out;
+}
+
+class Model : public Napi::ObjectWrap<Model> {
+ public:
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(env, "Model",
+                       {InstanceMethod("setParams", &Model::SetParams), InstanceMethod("getParams", &Model::GetParams),
+                        InstanceMethod("getGrads", &Model::GetGrads), InstanceMethod("setMoments", &Model::SetMoments),
+                        InstanceMethod("getMoments", &Model::GetMoments), InstanceMethod("forward", &Model::Forward),
+                        InstanceMethod("loss", &Model::Loss), InstanceMethod("backward", &Model::Backward),
+                        InstanceMethod("zeroGrads", &Model::ZeroGrads), InstanceMethod("adamStep", &Model::AdamStep),
+                        InstanceMethod("hiddenState", &Model::HiddenState),
+                        InstanceMethod("releaseWorkspace", &Model::ReleaseWorkspace),
+                        InstanceMethod("workspaceBytes", &Model::WorkspaceBytes),
+                        InstanceAccessor("paramCount", &Model::ParamCount, nullptr),
+                        InstanceAccessor("device", &Model::Device, nullptr)});
+  }
+
+  // new Model(config, device)
+  explicit Model(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Model>(info) {
+    try {
+      if (info.Length() < 2 || !info[0].IsObject() || !info[1].IsString())
+        throw std::invalid_argument("new Model(config, device): a config object and a device name");
+      model_ = std::make_unique<engine::DistilBertModel>(engine::make_backend(info[1].As<Napi::String>().Utf8Value()),
+                                                         read_config(info[0].As<Napi::Object>()));
+    } catch (const std::exception& e) {
+      Napi::Error::New(info.Env(), e.what()).ThrowAsJavaScriptException();
+    }
+  }
+
+ private:
+  int64_t n() const { return model_->param_count(); }
+
+  Napi::Value ParamCount(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), (double)n()); }
+  Napi::Value Device(const Napi::CallbackInfo& info) { return Napi::String::New(info.Env(), model_->backend().name()); }
+
+  Napi::Value SetParams(const Napi::CallbackInfo& info) {
+    Args a(info, "setParams");
+    float* p = a.f32(0, n());
+    CHECK_ARGS(a);
+    return guarded(info, [&] { model_->set_params(p); return info.Env().Undefined(); });
+  }
+  Napi::Value GetParams(const Napi::CallbackInfo& info) {
+    Args a(info, "getParams");
+    float* p = a.f32(0, n());
+    CHECK_ARGS(a);
+    return guarded(info, [&] { model_->get_params(p); return info.Env().Undefined(); });
+  }
+  Napi::Value GetGrads(const Napi::CallbackInfo& info) {
+    Args a(info, "getGrads");
+    float* p = a.f32(0, n());
+    CHECK_ARGS(a);
+    return guarded(info, [&] { model_->get_grads(p); return info.Env().Undefined(); });
+  }
+  Napi::Value SetMoments(const Napi::CallbackInfo& info) {
+    Args a(info, "setMoments");
+    float* m = a.f32(0, n());
+    float* v = a.f32(1, n());
+    CHECK_ARGS(a);
+    return guarded(info, [&] { model_->set_moments(m, v); return info.Env().Undefined(); });
+  }
+  Napi::Value GetMoments(const Napi::CallbackInfo& info) {
+    Args a(info, "getMoments");
+    float* m = a.f32(0, n());
+    float* v = a.f32(1, n());
+    CHECK_ARGS(a);
+    return guarded(info, [&] { model_->get_moments(m, v); return info.Env().Undefined(); });
+  }
+
+  // forward(ids, mask, B, T, train, seed, grad, allHidden, logitsOut)
+  Napi::Value Forward(const Napi::CallbackInfo& info) {
+    Args a(info, "forward");
+    const int64_t B = a.integer(2), T = a.integer(3);
+    if (!a.failed() && (B < 1 || T < 1 || B * T > (int64_t)1 << 31)) {
+      Napi::RangeError::New(info.Env(), "forward: batch and sequence length must be positive").ThrowAsJavaScriptException();
+      return info.Env().Undefined();
+    }
+    int32_t* ids = a.i32(0, B * T);
+    int32_t* mask = a.i32(1, B * T);
+    engine::ForwardOptions o;
+    o.train = a.boolean(4);
+    const double seed = a.number(5);
+    o.grad = a.boolean(6);
+    o.all_hidden = a.boolean(7);
+    float* logits = a.f32(8, B * model_->config().num_labels);
+    CHECK_ARGS(a);
+    if (!(seed >= 0 && seed < 9007199254740992.0)) {
+      Napi::RangeError::New(info.Env(), "forward: seed must be a non-negative integer below 2^53").ThrowAsJavaScriptException();
+      return info.Env().Undefined();
+    }
+    o.seed = (uint64_t)seed;
+    return guarded(info, [&] {
+      model_->forward(ids, mask, (int)B, (int)T, o, logits);
+      return info.Env().Undefined();
+    });
+  }
+
+  // loss(labels, gradScale) -> mean cross-entropy
+  Napi::Value Loss(const Napi::CallbackInfo& info) {
+    Args a(info, "loss");
+    if (info.Length() < 1 || !info[0].IsTypedArray()) {
+      Napi::TypeError::New(info.Env(), "loss: argument 0 must be an Int32Array").ThrowAsJavaScriptException();
+      return info.Env().Undefined();
+    }
+    const int64_t B = info[0].As<Napi::TypedArray>().ElementLength();
+    int32_t* labels = a.i32(0, B);
+    const double scale = a.number(1);
+    CHECK_ARGS(a);
+    return guarded(info, [&] { return Napi::Number::New(info.Env(), model_->loss(labels, (int)B, (float)scale)); });
+  }
+
+  Napi::Value Backward(const Napi::CallbackInfo& info) {
+    return guarded(info, [&] { model_->backward(); return info.Env().Undefined(); });
+  }
+  Napi::Value ZeroGrads(const Napi::CallbackInfo& info) {
+    return guarded(info, [&] { model_->zero_grads(); return info.Env().Undefined(); });
+  }
+
+  // adamStep(alpha, beta1, beta2, eps, clipNorm (<= 0: none), sparse)
+  Napi::Value AdamStep(const Napi::CallbackInfo& info) {
+    Args a(info, "adamStep");
+    const double alpha = a.number(0), b1 = a.number(1), b2 = a.number(2), eps = a.number(3), clip = a.number(4);
+    const bool sparse = a.boolean(5);
+    CHECK_ARGS(a);
+    return guarded(info, [&] {
+      model_->adam_step((float)alpha, (float)b1, (float)b2, (float)eps, clip, sparse);
+      return info.Env().Undefined();
+    });
+  }
+
+  // hiddenState(i, out [B*T*dim of the last forward])
+  Napi::Value HiddenState(const Napi::CallbackInfo& info) {
+    Args a(info, "hiddenState");
+    const int64_t i = a.integer(0);
+    CHECK_ARGS(a);
+    if (info.Length() < 2 || !info[1].IsTypedArray()) {
+      Napi::TypeError::New(info.Env(), "hiddenState: argument 1 must be a Float32Array").ThrowAsJavaScriptException();
+      return info.Env().Undefined();
+    }
+    float* out = a.f32(1, info[1].As<Napi::TypedArray>().ElementLength());
+    CHECK_ARGS(a);
+    return guarded(info, [&] { model_->hidden_state((int)i, out); return info.Env().Undefined(); });
+  }
+
+  Napi::Value ReleaseWorkspace(const Napi::CallbackInfo& info) {
+    model_->release_workspace();
+    return info.Env().Undefined();
+  }
+  Napi::Value WorkspaceBytes(const Napi::CallbackInfo& info) {
+    return Napi::Number::New(info.Env(), (double)model_->workspace_bytes());
+  }
+
+  std::unique_ptr<engine::DistilBertModel> model_;
+};
+
 Napi::Value SetThreads(const Napi::CallbackInfo& info) {
   Args a(info, "setThreads");
   const int64_t n = a.integer(0);
@@ -76,273 +293,45 @@ Napi::Value SetThreads(const Napi::CallbackInfo& info) {
 
 Napi::Value GetThreads(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), engine::get_threads()); }
 
-Napi::Value LinearForward(const Napi::CallbackInfo& info) {
-  Args a(info, "linearForward");
-  const int64_t N = a.integer(4), in = a.integer(5), out = a.integer(6);
-  const float* x = a.f32(0, N * in);
-  const float* W = a.f32(1, out * in);
-  const float* b = a.f32(2, out, true);
-  float* y = a.f32(3, N * out);
-  CHECK_ARGS(a);
-  engine::linear_forward(x, W, b, y, (int)N, (int)in, (int)out);
-  return info.Env().Undefined();
-}
-
-Napi::Value LinearBackward(const Napi::CallbackInfo& info) {
-  Args a(info, "linearBackward");
-  const int64_t N = a.integer(7), in = a.integer(8), out = a.integer(9);
-  const float* dy = a.f32(0, N * out);
-  const float* x = a.f32(1, N * in);
-  const float* W = a.f32(2, out * in);
-  float* dx = a.f32(3, N * in, true);
-  const double dx_beta = a.number(4);
-  float* dW = a.f32(5, out * in);
-  float* db = a.f32(6, out, true);
-  CHECK_ARGS(a);
-  engine::linear_backward(dy, x, W, dx, (float)dx_beta, dW, db, (int)N, (int)in, (int)out);
-  return info.Env().Undefined();
-}
-
-Napi::Value LayerNormForward(const Napi::CallbackInfo& info) {
-  Args a(info, "layerNormForward");
-  const int64_t N = a.integer(6), D = a.integer(7);
-  const double eps = a.number(8);
-  const float* x = a.f32(0, N * D);
-  const float* g = a.f32(1, D);
-  const float* b = a.f32(2, D);
-  float* out = a.f32(3, N * D);
-  float* mean = a.f32(4, N);
-  float* rstd = a.f32(5, N);
-  CHECK_ARGS(a);
-  engine::layernorm_forward(x, g, b, out, mean, rstd, (int)N, (int)D, (float)eps);
-  return info.Env().Undefined();
-}
-
-Napi::Value LayerNormBackward(const Napi::CallbackInfo& info) {
-  Args a(info, "layerNormBackward");
-  const int64_t N = a.integer(8), D = a.integer(9);
-  const float* dout = a.f32(0, N * D);
-  const float* x = a.f32(1, N * D);
-  const float* g = a.f32(2, D);
-  const float* mean = a.f32(3, N);
-  const float* rstd = a.f32(4, N);
-  float* dx = a.f32(5, N * D);
-  float* dg = a.f32(6, D);
-  float* db = a.f32(7, D);
-  CHECK_ARGS(a);
-  engine::layernorm_backward(dout, x, g, mean, rstd, dx, dg, db, (int)N, (int)D);
-  return info.Env().Undefined();
-}
-
-bool rowsInRange(const Napi::CallbackInfo& info, const int32_t* rows, int64_t nrows, int64_t total_rows) {
-  for (int64_t r = 0; r < nrows; r++) {
-    if (rows[r] < 0 || rows[r] >= total_rows) {
-      Napi::RangeError::New(info.Env(), "row " + std::to_string(rows[r]) + " outside 0.." + std::to_string(total_rows - 1))
-          .ThrowAsJavaScriptException();
-      return false;
-    }
+Napi::Value ParamLayout(const Napi::CallbackInfo& info) {
+  if (info.Length() < 1 || !info[0].IsObject()) {
+    Napi::TypeError::New(info.Env(), "paramLayout: argument 0 must be a config object").ThrowAsJavaScriptException();
+    return info.Env().Undefined();
   }
-  return true;
+  return guarded(info, [&] { return layout_to_js(info.Env(), engine::distilbert_layout(read_config(info[0].As<Napi::Object>()))); });
 }
 
-bool checkHeads(const Napi::CallbackInfo& info, int64_t D, int64_t H, int64_t Tq, int64_t T, int64_t ldq, int64_t ldkv) {
-  if (H < 1 || D % H != 0 || Tq < 1 || Tq > T || ldq < D || ldkv < D) {
-    Napi::RangeError::New(info.Env(), "attention: dim must be a multiple of the heads, 1 <= Tq <= T, strides >= dim")
-        .ThrowAsJavaScriptException();
-    return false;
+Napi::Value Backends(const Napi::CallbackInfo& info) {
+  const auto names = engine::backend_names();
+  Napi::Array out = Napi::Array::New(info.Env(), names.size());
+  for (size_t i = 0; i < names.size(); i++) out.Set((uint32_t)i, names[i]);
+  return out;
+}
+
+// GFLOP/s of an n x n x n matrix product on the CPU backend, best of reps (the practical peak
+// the bench cases are measured against).
+Napi::Value SgemmGflops(const Napi::CallbackInfo& info) {
+  Args a(info, "sgemmGflops");
+  const int64_t n = a.integer(0), reps = a.integer(1);
+  CHECK_ARGS(a);
+  std::vector<float> x(n * n, 0.5f), w(n * n, 0.25f), y(n * n);
+  engine::linear_forward(x.data(), w.data(), nullptr, y.data(), (int)n, (int)n, (int)n);
+  double best = 1e30;
+  for (int64_t r = 0; r < reps; r++) {
+    const auto t0 = std::chrono::steady_clock::now();
+    engine::linear_forward(x.data(), w.data(), nullptr, y.data(), (int)n, (int)n, (int)n);
+    best = std::min(best, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
   }
-  return true;
-}
-
-// Rows of `rows` vectors of width D laid out with stride ld: the elements a buffer must hold.
-int64_t strided(int64_t rows, int64_t ld, int64_t D) { return rows > 0 ? (rows - 1) * ld + D : 0; }
-
-Napi::Value AttentionForward(const Napi::CallbackInfo& info) {
-  Args a(info, "attentionForward");
-  const int64_t ldq = a.integer(1), ldkv = a.integer(4);
-  const int64_t B = a.integer(8), Tq = a.integer(9), T = a.integer(10), D = a.integer(11), H = a.integer(12);
-  const double p = a.number(13), seed = a.number(14);
-  const float* q = a.f32(0, strided(B * Tq, ldq, D));
-  const float* k = a.f32(2, strided(B * T, ldkv, D));
-  const float* v = a.f32(3, strided(B * T, ldkv, D));
-  const int32_t* mask = a.i32(5, B * T);
-  float* probs = a.f32(6, B * H * Tq * T);
-  float* ctx = a.f32(7, B * Tq * D);
-  CHECK_ARGS(a);
-  if (!checkHeads(info, D, H, Tq, T, ldq, ldkv)) return info.Env().Undefined();
-  engine::attention_forward(q, (int)ldq, k, v, (int)ldkv, mask, probs, ctx, (int)B, (int)Tq, (int)T, (int)D, (int)H,
-                            (float)p, (uint64_t)seed);
-  return info.Env().Undefined();
-}
-
-Napi::Value AttentionBackward(const Napi::CallbackInfo& info) {
-  Args a(info, "attentionBackward");
-  const int64_t ldq = a.integer(2), ldkv = a.integer(5);
-  const int64_t B = a.integer(10), Tq = a.integer(11), T = a.integer(12), D = a.integer(13), H = a.integer(14);
-  const double p = a.number(15), seed = a.number(16);
-  const float* dctx = a.f32(0, B * Tq * D);
-  const float* q = a.f32(1, strided(B * Tq, ldq, D));
-  const float* k = a.f32(3, strided(B * T, ldkv, D));
-  const float* v = a.f32(4, strided(B * T, ldkv, D));
-  const float* probs = a.f32(6, B * H * Tq * T);
-  float* dq = a.f32(7, strided(B * Tq, ldq, D));
-  float* dk = a.f32(8, strided(B * T, ldkv, D));
-  float* dv = a.f32(9, strided(B * T, ldkv, D));
-  CHECK_ARGS(a);
-  if (!checkHeads(info, D, H, Tq, T, ldq, ldkv)) return info.Env().Undefined();
-  engine::attention_backward(dctx, q, (int)ldq, k, v, (int)ldkv, probs, dq, dk, dv, (int)B, (int)Tq, (int)T, (int)D,
-                             (int)H, (float)p, (uint64_t)seed);
-  return info.Env().Undefined();
-}
-
-Napi::Value ActivationForward(const Napi::CallbackInfo& info) {
-  Args a(info, "activationForward");
-  const int64_t n = a.integer(2), act = a.integer(3);
-  const float* x = a.f32(0, n);
-  float* y = a.f32(1, n);
-  CHECK_ARGS(a);
-  engine::activation_forward(x, y, n, (int)act);
-  return info.Env().Undefined();
-}
-
-Napi::Value ActivationBackward(const Napi::CallbackInfo& info) {
-  Args a(info, "activationBackward");
-  const int64_t n = a.integer(3), act = a.integer(4);
-  const float* dy = a.f32(0, n);
-  const float* x = a.f32(1, n);
-  float* dx = a.f32(2, n);
-  CHECK_ARGS(a);
-  engine::activation_backward(dy, x, dx, n, (int)act);
-  return info.Env().Undefined();
-}
-
-Napi::Value Dropout(const Napi::CallbackInfo& info, bool backward) {
-  Args a(info, backward ? "dropoutBackward" : "dropoutForward");
-  const int64_t rows = a.integer(2), cols = a.integer(3), row_stride = a.integer(4);
-  const double p = a.number(5), seed = a.number(6);
-  const float* x = a.f32(0, rows * cols);
-  float* y = a.f32(1, rows * cols);
-  CHECK_ARGS(a);
-  if (backward) engine::dropout_backward(x, y, rows, cols, row_stride, (float)p, (uint64_t)seed);
-  else engine::dropout_forward(x, y, rows, cols, row_stride, (float)p, (uint64_t)seed);
-  return info.Env().Undefined();
-}
-
-Napi::Value DropoutForward(const Napi::CallbackInfo& info) { return Dropout(info, false); }
-Napi::Value DropoutBackward(const Napi::CallbackInfo& info) { return Dropout(info, true); }
-
-Napi::Value Add(const Napi::CallbackInfo& info) {
-  Args a(info, "add");
-  const int64_t n = a.integer(3);
-  const float* x = a.f32(0, n);
-  const float* y = a.f32(1, n);
-  float* out = a.f32(2, n);
-  CHECK_ARGS(a);
-  engine::add(x, y, out, n);
-  return info.Env().Undefined();
-}
-
-Napi::Value EmbeddingForward(const Napi::CallbackInfo& info) {
-  Args a(info, "embeddingForward");
-  const int64_t B = a.integer(4), T = a.integer(5), D = a.integer(6), V = a.integer(7);
-  const int32_t* ids = a.i32(0, B * T);
-  const float* word = a.f32(1, V * D);
-  const float* pos = a.f32(2, T * D);
-  float* out = a.f32(3, B * T * D);
-  CHECK_ARGS(a);
-  const int64_t bad = engine::embedding_forward(ids, word, pos, out, (int)B, (int)T, (int)D, (int)V);
-  return Napi::Number::New(info.Env(), (double)bad);
-}
-
-Napi::Value EmbeddingBackward(const Napi::CallbackInfo& info) {
-  Args a(info, "embeddingBackward");
-  const int64_t B = a.integer(4), T = a.integer(5), D = a.integer(6), V = a.integer(7);
-  const int32_t* ids = a.i32(0, B * T);
-  const float* dout = a.f32(1, B * T * D);
-  float* dword = a.f32(2, V * D);
-  float* dpos = a.f32(3, T * D, true);
-  CHECK_ARGS(a);
-  engine::embedding_backward(ids, dout, dword, dpos, (int)B, (int)T, (int)D, dpos != nullptr);
-  return info.Env().Undefined();
-}
-
-Napi::Value SoftmaxCrossEntropy(const Napi::CallbackInfo& info) {
-  Args a(info, "softmaxCrossEntropy");
-  const int64_t B = a.integer(3), C = a.integer(4);
-  const float* logits = a.f32(0, B * C);
-  const int32_t* labels = a.i32(1, B);
-  float* dlogits = a.f32(2, B * C, true);
-  CHECK_ARGS(a);
-  for (int64_t b = 0; b < B; b++) {
-    if (labels[b] < 0 || labels[b] >= C) {
-      Napi::RangeError::New(info.Env(), "softmaxCrossEntropy: label " + std::to_string(labels[b]) +
-                                            " outside 0.." + std::to_string(C - 1))
-          .ThrowAsJavaScriptException();
-      return info.Env().Undefined();
-    }
-  }
-  return Napi::Number::New(info.Env(), engine::softmax_cross_entropy(logits, labels, dlogits, (int)B, (int)C));
-}
-
-Napi::Value AdamUpdate(const Napi::CallbackInfo& info) {
-  Args a(info, "adamUpdate");
-  const int64_t n = a.integer(4);
-  const double alpha = a.number(5), b1 = a.number(6), b2 = a.number(7), eps = a.number(8);
-  float* p = a.f32(0, n);
-  const float* g = a.f32(1, n);
-  float* m = a.f32(2, n);
-  float* v = a.f32(3, n);
-  CHECK_ARGS(a);
-  engine::adam_update(p, g, m, v, n, (float)alpha, (float)b1, (float)b2, (float)eps);
-  return info.Env().Undefined();
-}
-
-Napi::Value AdamUpdateRows(const Napi::CallbackInfo& info) {
-  Args a(info, "adamUpdateRows");
-  const int64_t nrows = a.integer(5), row_len = a.integer(6), total_rows = a.integer(7);
-  const double alpha = a.number(8), b1 = a.number(9), b2 = a.number(10), eps = a.number(11);
-  float* p = a.f32(0, total_rows * row_len);
-  const float* g = a.f32(1, total_rows * row_len);
-  float* m = a.f32(2, total_rows * row_len);
-  float* v = a.f32(3, total_rows * row_len);
-  const int32_t* rows = a.i32(4, nrows);
-  CHECK_ARGS(a);
-  if (!rowsInRange(info, rows, nrows, total_rows)) return info.Env().Undefined();
-  engine::adam_update_rows(p, g, m, v, rows, nrows, row_len, (float)alpha, (float)b1, (float)b2, (float)eps);
-  return info.Env().Undefined();
-}
-
-Napi::Value ZeroRows(const Napi::CallbackInfo& info) {
-  Args a(info, "zeroRows");
-  const int64_t nrows = a.integer(2), row_len = a.integer(3), total_rows = a.integer(4);
-  float* x = a.f32(0, total_rows * row_len);
-  const int32_t* rows = a.i32(1, nrows);
-  CHECK_ARGS(a);
-  if (!rowsInRange(info, rows, nrows, total_rows)) return info.Env().Undefined();
-  engine::zero_rows(x, rows, nrows, row_len);
-  return info.Env().Undefined();
+  return Napi::Number::New(info.Env(), 2.0 * n * n * n / best / 1e9);
 }
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("Model", Model::Define(env));
   exports.Set("setThreads", Napi::Function::New(env, SetThreads));
   exports.Set("getThreads", Napi::Function::New(env, GetThreads));
-  exports.Set("linearForward", Napi::Function::New(env, LinearForward));
-  exports.Set("linearBackward", Napi::Function::New(env, LinearBackward));
-  exports.Set("layerNormForward", Napi::Function::New(env, LayerNormForward));
-  exports.Set("layerNormBackward", Napi::Function::New(env, LayerNormBackward));
-  exports.Set("attentionForward", Napi::Function::New(env, AttentionForward));
-  exports.Set("attentionBackward", Napi::Function::New(env, AttentionBackward));
-  exports.Set("activationForward", Napi::Function::New(env, ActivationForward));
-  exports.Set("activationBackward", Napi::Function::New(env, ActivationBackward));
-  exports.Set("dropoutForward", Napi::Function::New(env, DropoutForward));
-  exports.Set("dropoutBackward", Napi::Function::New(env, DropoutBackward));
-  exports.Set("add", Napi::Function::New(env, Add));
-  exports.Set("embeddingForward", Napi::Function::New(env, EmbeddingForward));
-  exports.Set("embeddingBackward", Napi::Function::New(env, EmbeddingBackward));
-  exports.Set("softmaxCrossEntropy", Napi::Function::New(env, SoftmaxCrossEntropy));
-  exports.Set("adamUpdate", Napi::Function::New(env, AdamUpdate));
-  exports.Set("adamUpdateRows", Napi::Function::New(env, AdamUpdateRows));
-  exports.Set("zeroRows", Napi::Function::New(env, ZeroRows));
+  exports.Set("paramLayout", Napi::Function::New(env, ParamLayout));
+  exports.Set("backends", Napi::Function::New(env, Backends));
+  exports.Set("sgemmGflops", Napi::Function::New(env, SgemmGflops));
   return exports;
 }
 

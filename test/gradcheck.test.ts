@@ -27,20 +27,23 @@ function check(activation: string, dropout: number): void {
   const ids = Int32Array.from({ length: B * T }, () => Math.floor(rng.next() * 50));
   const mask = Int32Array.from({ length: B * T }, (_, i) => (i % T < [9, 6, 2][Math.floor(i / T)] ? 1 : 0));
   const labels = Int32Array.from([1, 4, 6]);
+  // The model holds its own copy of the weights: each probe writes the perturbed ones to it.
   const loss = () => {
+    model.writeParams(params.data);
     model.forward(ids, mask, B, T, { train: true, seed: 11 });
     return model.loss(labels);
   };
-  model.grads.data.fill(0);
+  model.zeroGrads();
   loss();
   model.backward();
+  const grads = model.readGrads();
   const h = 1e-3;
   let worst = 0;
   for (const slot of params.slots) {
     // A unit direction within this tensor, half along the analytic gradient (a strong signal
     // that a wrong gradient cannot fake) and half random: compare g.u with (L(p+hu) - L(p-hu)) / 2h.
     const w = params.get(slot.name);
-    const g = model.grads.get(slot.name);
+    const g = grads.get(slot.name);
     const gNorm = Math.hypot(...g);
     const noise = Float64Array.from({ length: slot.size }, () => rng.normal());
     const nNorm = Math.hypot(...noise);
@@ -84,7 +87,7 @@ describe('[CLS]-only last layer', () => {
       model.forward(ids, mask, B, T, { train: true, seed: 4, allHiddenStates });
       const loss = model.loss(labels);
       model.backward();
-      return { loss, grads: Float32Array.from(model.grads.data) };
+      return { loss, grads: model.readGrads().data };
     };
     const full = step(true), cls = step(false);
     assert.ok(Math.abs(full.loss - cls.loss) < 1e-6, `${full.loss} vs ${cls.loss}`);

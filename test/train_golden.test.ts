@@ -7,7 +7,6 @@ import { readSafetensors } from '../src/io/safetensors';
 import { DistilBert } from '../src/model/distilbert';
 import { ParamStore } from '../src/model/params';
 import { KerasAdam } from '../src/train/adam';
-import { ModelOptimizer } from '../src/train/optimizer';
 import { initParams } from '../src/train/init';
 import { PolynomialDecay } from '../src/train/schedule';
 import { sharedPath, skipUnlessShared } from './shared';
@@ -29,12 +28,10 @@ describe('training step vs transformers + Keras Adam (golden/train)', { skip }, 
     const golden = JSON.parse(readFileSync(`${dir}/batches.json`, 'utf8'));
     const o = golden.optimizer;
     const lr = o.learning_rate;
-    const adam = new KerasAdam(params.size, new PolynomialDecay(lr.initial, lr.decay_steps, lr.end, lr.power),
+    const adam = new KerasAdam(new PolynomialDecay(lr.initial, lr.decay_steps, lr.end, lr.power),
       { beta1: o.beta_1, beta2: o.beta_2, epsilon: o.epsilon });
     const wantLoss = (JSON.parse(readFileSync(`${dir}/steps.json`, 'utf8')) as { loss: number[] }).loss;
     const model = new DistilBert(config, params);
-    // The trainer's path: sparse word-embedding rows in Adam and in gradient zeroing.
-    const optimizer = new ModelOptimizer(model, adam);
     const gradsStep1 = readSafetensors(`${dir}/grads_step1.safetensors`);
 
     (golden.batches as GoldenBatch[]).forEach((batch, step) => {
@@ -44,11 +41,12 @@ describe('training step vs transformers + Keras Adam (golden/train)', { skip }, 
       assert.ok(Math.abs(loss - wantLoss[step]) < 1e-5, `step ${step + 1}: loss ${loss}, golden ${wantLoss[step]}`);
       model.backward();
       if (step === 0) {
+        const grads = model.readGrads();
         let worst = { name: '', err: 0 };
         for (const s of params.slots) {
           const want = gradsStep1.get(s.name);
           assert.ok(want, `golden gradient for ${s.name}`);
-          const got = model.grads.get(s.name);
+          const got = grads.get(s.name);
           for (let i = 0; i < s.size; i++) {
             const err = Math.abs(got[i] - want.data[i]);
             if (err > worst.err) worst = { name: s.name, err };
@@ -57,13 +55,15 @@ describe('training step vs transformers + Keras Adam (golden/train)', { skip }, 
         console.log(`step-1 gradients: max abs error ${worst.err} (${worst.name})`);
         assert.ok(worst.err < 1e-5, `gradient ${worst.name}: max abs error ${worst.err}`);
       }
-      optimizer.step();
+      // The trainer's path: sparse word-embedding rows in Adam and in gradient zeroing.
+      adam.update(model);
     });
 
     const final = readSafetensors(`${dir}/final.safetensors`);
     let worst = { name: '', err: 0 };
+    const after = model.readParams();
     for (const s of params.slots) {
-      const got = params.get(s.name);
+      const got = after.get(s.name);
       const want = final.get(s.name)!.data;
       for (let i = 0; i < s.size; i++) {
         const err = Math.abs(got[i] - want[i]);
@@ -82,10 +82,9 @@ describe('sparse word-embedding updates', () => {
       const params = new ParamStore(config);
       initParams(params, new Random(3));
       const model = new DistilBert(config, params);
-      return { model, adam: new KerasAdam(params.size, new PolynomialDecay(1e-2, 6)) };
+      return { model, adam: new KerasAdam(new PolynomialDecay(1e-2, 6)) };
     };
     const dense = make(), sparse = make();
-    const opt = new ModelOptimizer(sparse.model, sparse.adam);
     const batches = [[1, 2, 3, 0], [4, 5, 2, 0], [9, 9, 1, 0], [30, 31, 32, 33], [1, 2, 3, 0]];
     batches.forEach((ids, step) => {
       for (const { model } of [dense, sparse]) {
@@ -93,16 +92,15 @@ describe('sparse word-embedding updates', () => {
         model.loss(Int32Array.from([step % 2]));
         model.backward();
       }
-      dense.adam.update(dense.model.params.data, dense.model.grads.data);
-      dense.model.grads.data.fill(0);
-      opt.step();
-      assert.ok(sparse.model.grads.data.every((g) => g === 0), 'gradients zeroed');
-      assert.deepEqual(sparse.model.params.data, dense.model.params.data, `step ${step + 1}`);
-      assert.deepEqual(sparse.adam.v, dense.adam.v);
+      dense.adam.update(dense.model, false);
+      sparse.adam.update(sparse.model);
+      assert.ok(sparse.model.readGrads().data.every((g) => g === 0), 'gradients zeroed');
+      assert.deepEqual(sparse.model.readParams().data, dense.model.readParams().data, `step ${step + 1}`);
+      assert.deepEqual(sparse.model.readMoments().v, dense.model.readMoments().v);
     });
     // Rows never touched kept their initial weights exactly.
-    const untouched = make().model.params.get('distilbert.embeddings.word_embeddings.weight').subarray(20 * 8, 21 * 8);
-    assert.deepEqual(sparse.model.params.get('distilbert.embeddings.word_embeddings.weight').subarray(20 * 8, 21 * 8), untouched);
+    const untouched = make().model.readParams().get('distilbert.embeddings.word_embeddings.weight').subarray(20 * 8, 21 * 8);
+    assert.deepEqual(sparse.model.readParams().get('distilbert.embeddings.word_embeddings.weight').subarray(20 * 8, 21 * 8), untouched);
   });
 });
 
@@ -118,7 +116,7 @@ describe('gradient accumulation over micro-batches', () => {
     model.forward(ids, mask, 4, 4);
     const whole = model.loss(labels);
     model.backward();
-    const g1 = Float32Array.from(model.grads.data);
+    const g1 = model.readGrads().data;
     model.zeroGrads();
     let halves = 0;
     for (const h of [0, 1]) {
@@ -128,7 +126,8 @@ describe('gradient accumulation over micro-batches', () => {
     }
     assert.ok(Math.abs(whole - halves) < 1e-6);
     let worst = 0;
-    g1.forEach((g, i) => (worst = Math.max(worst, Math.abs(g - model.grads.data[i]))));
+    const g2 = model.readGrads().data;
+    g1.forEach((g, i) => (worst = Math.max(worst, Math.abs(g - g2[i]))));
     assert.ok(worst < 1e-6, `max difference ${worst}`);
   });
 });

@@ -5,7 +5,6 @@ import { DistilBert } from '../model/distilbert';
 import { ParamStore } from '../model/params';
 import { KerasAdam } from '../train/adam';
 import { initParams } from '../train/init';
-import { ModelOptimizer } from '../train/optimizer';
 import { PolynomialDecay } from '../train/schedule';
 
 /** One benchmark case: distilbert-base shapes, 20 labels, random weights and token ids. */
@@ -57,17 +56,17 @@ export function runCase(c: CaseSpec, reps: number): CaseTiming {
   const ids = Int32Array.from({ length: B * T }, () => 1000 + Math.floor(rng.next() * 20000));
   const mask = new Int32Array(B * T).fill(1);
   const labels = Int32Array.from({ length: B }, (_, i) => i % 20);
-  const optimizer = new ModelOptimizer(model, new KerasAdam(params.size, new PolynomialDecay(2e-5, 1000)));
+  const adam = new KerasAdam(new PolynomialDecay(2e-5, 1000));
   let n = 0;
   const step = () => {
     if (c.kind === 'infer') {
-      model.forward(ids, mask, B, T);
+      model.forward(ids, mask, B, T, { grad: false });
       return;
     }
     model.forward(ids, mask, B, T, { train: true, seed: n++ });
     model.loss(labels);
     model.backward();
-    optimizer.step();
+    adam.update(model);
   };
   step();
   const seconds: number[] = [];
@@ -81,14 +80,5 @@ export function runCase(c: CaseSpec, reps: number): CaseTiming {
 
 /** GFLOP/s of a square sgemm through the engine (the practical peak the cases are measured against). */
 export function sgemmGflops(n = 1536, reps = 5): number {
-  const a = new Float32Array(n * n).fill(0.5), w = new Float32Array(n * n).fill(0.25), y = new Float32Array(n * n);
-  const e = engine();
-  e.linearForward(a, w, null, y, n, n, n);
-  let best = Infinity;
-  for (let r = 0; r < reps; r++) {
-    const t0 = process.hrtime.bigint();
-    e.linearForward(a, w, null, y, n, n, n);
-    best = Math.min(best, Number(process.hrtime.bigint() - t0) / 1e9);
-  }
-  return (2 * n * n * n) / best / 1e9;
+  return engine().sgemmGflops(n, reps);
 }

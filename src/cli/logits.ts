@@ -32,7 +32,7 @@ export function logitsCommand(): Command {
       if (mask.length !== ids.length || mask[0].length !== ids[0].length) throw new Error(`${opts.inputs}: attention_mask must have the shape of input_ids`);
       const m = loadModelDir(opts.model);
       const B = ids.length, T = ids[0].length, C = m.config.id2label.length;
-      const logits = new DistilBert(m.config, m.params).forward(Int32Array.from(ids.flat()), Int32Array.from(mask.flat()), B, T);
+      const logits = new DistilBert(m.config, m.params).forward(Int32Array.from(ids.flat()), Int32Array.from(mask.flat()), B, T, { grad: false });
       const rows = Array.from({ length: B }, (_, b) => Array.from(logits.subarray(b * C, (b + 1) * C)));
       process.stdout.write(JSON.stringify({ logits: rows }) + '\n');
     });

@@ -210,7 +210,7 @@ async function run(o: TrainOptions): Promise<void> {
   }
   const modelDir = join(o.out, 'model');
   // model_max_length = the training length: positions beyond it were never trained (from scratch).
-  saveModelDir(modelDir, config, params, tokenizer.withMaxLength(st.maxLength));
+  saveModelDir(modelDir, config, model.readParams(), tokenizer.withMaxLength(st.maxLength));
   const stepsPerEpoch = Math.floor(trainSet.labels.length / st.batchSize);
   writeFileAtomic(join(modelDir, 'README.md'), [Buffer.from(modelCard({
     name: o.out.split('/').filter(Boolean).pop() ?? 'model', init: record.init, config, settings: st, stepsPerEpoch,

@@ -1,62 +1,56 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import type { DistilBertConfig } from '../io/config';
 
-/**
- * The native engine (native/*.cc, built by node-gyp at npm install). Every function works on
- * caller-owned typed arrays in place; sizes are checked natively and a mismatch throws.
- * Shapes: N rows, `in`/`out` features; B batch, T sequence length, D model dim, H heads.
- */
-export interface Engine {
-  setThreads(n: number): void;
-  getThreads(): number;
-  linearForward(x: Float32Array, W: Float32Array, b: Float32Array | null, y: Float32Array, N: number, inF: number, outF: number): void;
-  linearBackward(
-    dy: Float32Array, x: Float32Array, W: Float32Array, dx: Float32Array | null, dxBeta: 0 | 1,
-    dW: Float32Array, db: Float32Array | null, N: number, inF: number, outF: number,
-  ): void;
-  layerNormForward(
-    x: Float32Array, gamma: Float32Array, beta: Float32Array, out: Float32Array, mean: Float32Array, rstd: Float32Array,
-    N: number, D: number, eps: number,
-  ): void;
-  layerNormBackward(
-    dout: Float32Array, x: Float32Array, gamma: Float32Array, mean: Float32Array, rstd: Float32Array,
-    dx: Float32Array, dgamma: Float32Array, dbeta: Float32Array, N: number, D: number,
-  ): void;
-  /**
-   * The first Tq positions of each sequence attend to all T (Tq = T: self-attention; 1: [CLS] only).
-   * q rows have stride ldq, k and v rows stride ldkv (column blocks of a fused projection).
-   */
-  attentionForward(
-    q: Float32Array, ldq: number, k: Float32Array, v: Float32Array, ldkv: number, mask: Int32Array, probs: Float32Array, ctx: Float32Array,
-    B: number, Tq: number, T: number, D: number, H: number, dropout: number, seed: number,
-  ): void;
-  attentionBackward(
-    dctx: Float32Array, q: Float32Array, ldq: number, k: Float32Array, v: Float32Array, ldkv: number, probs: Float32Array,
-    dq: Float32Array, dk: Float32Array, dv: Float32Array, B: number, Tq: number, T: number, D: number, H: number, dropout: number, seed: number,
-  ): void;
-  activationForward(x: Float32Array, y: Float32Array, n: number, act: ActivationId): void;
-  activationBackward(dy: Float32Array, x: Float32Array, dx: Float32Array, n: number, act: ActivationId): void;
-  /** Dropout on rows x cols; element (r, c) draws random number r * rowStride + c of the stream. */
-  dropoutForward(x: Float32Array, y: Float32Array, rows: number, cols: number, rowStride: number, p: number, seed: number): void;
-  dropoutBackward(dy: Float32Array, dx: Float32Array, rows: number, cols: number, rowStride: number, p: number, seed: number): void;
-  add(a: Float32Array, b: Float32Array, out: Float32Array, n: number): void;
-  /** Returns -1, or the index of the first id outside [0, V). */
-  embeddingForward(ids: Int32Array, word: Float32Array, pos: Float32Array, out: Float32Array, B: number, T: number, D: number, V: number): number;
-  embeddingBackward(ids: Int32Array, dout: Float32Array, dword: Float32Array, dpos: Float32Array | null, B: number, T: number, D: number, V: number): void;
-  /** Mean loss; writes (softmax - onehot) / B into dlogits when given. */
-  softmaxCrossEntropy(logits: Float32Array, labels: Int32Array, dlogits: Float32Array | null, B: number, C: number): number;
-  adamUpdate(p: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, n: number, alpha: number, beta1: number, beta2: number, eps: number): void;
-  /** adamUpdate on the listed rows (each rowLen values) of a [totalRows, rowLen] block only. */
-  adamUpdateRows(
-    p: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, rows: Int32Array, nRows: number, rowLen: number, totalRows: number,
-    alpha: number, beta1: number, beta2: number, eps: number,
-  ): void;
-  zeroRows(x: Float32Array, rows: Int32Array, nRows: number, rowLen: number, totalRows: number): void;
+/** Where one named parameter lives in the flat buffer. Names and shapes mirror Hugging Face's. */
+export interface ParamSlot {
+  name: string;
+  shape: number[];
+  offset: number;
+  size: number;
 }
 
-/** Activation ids shared with native/kernels.h. */
-export const Activation = { gelu: 0, gelu_new: 1, relu: 2 } as const;
-export type ActivationId = (typeof Activation)[keyof typeof Activation];
+/**
+ * One DistilBertForSequenceClassification on a backend (native/model/distilbert.h): the model
+ * step runs natively; parameters, gradients and Adam moments live on the device and cross to
+ * the host only through the get/set calls. Every array is checked for type and exact length.
+ */
+export interface NativeModel {
+  readonly paramCount: number;
+  readonly device: string;
+  setParams(params: Float32Array): void;
+  getParams(out: Float32Array): void;
+  getGrads(out: Float32Array): void;
+  setMoments(m: Float32Array, v: Float32Array): void;
+  getMoments(m: Float32Array, v: Float32Array): void;
+  /** Logits [B, labels] into logitsOut. grad false: inference (lean workspace, no backward). */
+  forward(
+    ids: Int32Array, mask: Int32Array, B: number, T: number, train: boolean, seed: number, grad: boolean, allHidden: boolean,
+    logitsOut: Float32Array,
+  ): void;
+  /** Mean cross-entropy of the last forward; dlogits scaled by gradScale for backward(). */
+  loss(labels: Int32Array, gradScale: number): number;
+  backward(): void;
+  zeroGrads(): void;
+  /** Keras Adam (bias correction folded into alpha), then zeroes the gradients. clipNorm <= 0: none. */
+  adamStep(alpha: number, beta1: number, beta2: number, eps: number, clipNorm: number, sparse: boolean): void;
+  hiddenState(i: number, out: Float32Array): void;
+  releaseWorkspace(): void;
+  workspaceBytes(): number;
+}
+
+/** The native engine (native/, built by node-gyp at npm install). */
+export interface Engine {
+  Model: new (config: DistilBertConfig, device: string) => NativeModel;
+  setThreads(n: number): void;
+  getThreads(): number;
+  /** The architecture's one parameter table (native/model/config.cc). */
+  paramLayout(config: DistilBertConfig): ParamSlot[];
+  /** Backends this build holds ("cpu", and "cuda" where it was built with CUDA). */
+  backends(): string[];
+  /** GFLOP/s of an n x n x n CPU matrix product, best of reps. */
+  sgemmGflops(n: number, reps: number): number;
+}
 
 let loaded: Engine | undefined;
 

@@ -1,6 +1,7 @@
 import { LoadedModel } from '../io/model_dir';
 import { BertTokenizer } from '../tokenizer';
 import { DistilBert } from './distilbert';
+import { SequenceClassifierModel } from './model';
 import { predictLogits, softmaxRows } from './inference';
 
 export interface Prediction {
@@ -18,14 +19,17 @@ export interface Classification {
 
 /** Text in, ranked labels out: tokenizer + model + softmax, batched. */
 export class Classifier {
-  readonly model: DistilBert;
+  readonly model: SequenceClassifierModel;
   readonly tokenizer: BertTokenizer;
   readonly labels: string[];
   readonly maxLength: number;
 
-  /** maxLength: tokens per text, [CLS] and [SEP] included (default: tokenizer_config's model_max_length). */
-  constructor(loaded: LoadedModel, maxLength?: number) {
-    this.model = new DistilBert(loaded.config, loaded.params);
+  /**
+   * maxLength: tokens per text, [CLS] and [SEP] included (default: tokenizer_config's model_max_length);
+   * device: the engine backend ("cpu", or "cuda" where built).
+   */
+  constructor(loaded: LoadedModel, maxLength?: number, device = 'cpu') {
+    this.model = new DistilBert(loaded.config, loaded.params, device);
     this.tokenizer = loaded.tokenizer;
     this.labels = loaded.config.id2label;
     this.maxLength = Math.min(maxLength ?? loaded.tokenizer.modelMaxLength, loaded.config.maxPositionEmbeddings);

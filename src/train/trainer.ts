@@ -1,11 +1,10 @@
 import { Random } from '../data/random';
 import { argmaxRow, predictLogits } from '../model/inference';
-import { DistilBert } from '../model/distilbert';
+import { SequenceClassifierModel } from '../model/model';
 import { LabelledSet } from '../data/dataset';
 import { padBatch } from '../tokenizer';
 import { KerasAdam } from './adam';
 import { Checkpoint, EpochRow, saveCheckpoint, TrainState } from './checkpoint';
-import { ModelOptimizer } from './optimizer';
 import { PolynomialDecay } from './schedule';
 import { TrainSettings } from './presets';
 
@@ -19,7 +18,7 @@ export interface TrainHooks {
 }
 
 export interface TrainJob {
-  model: DistilBert;
+  model: SequenceClassifierModel;
   train: LabelledSet;
   validation: LabelledSet;
   settings: TrainSettings & { microBatch: number };
@@ -46,7 +45,7 @@ function dropoutSeed(seed: number, globalStep: number, micro: number): number {
 }
 
 /** Mean cross-entropy and accuracy of eval-mode predictions. */
-export function evaluateSet(model: DistilBert, set: LabelledSet, padId: number): { loss: number; accuracy: number } {
+export function evaluateSet(model: SequenceClassifierModel, set: LabelledSet, padId: number): { loss: number; accuracy: number } {
   const C = model.config.id2label.length;
   const logits = predictLogits(model, set.encodings, padId, 64);
   let loss = 0, correct = 0;
@@ -68,27 +67,26 @@ export function evaluateSet(model: DistilBert, set: LabelledSet, padId: number):
  */
 export async function train(job: TrainJob): Promise<TrainResult> {
   const { model, settings: st, hooks = {} } = job;
-  const params = model.params;
   const C = model.config.id2label.length;
   const n = job.train.encodings.length;
   const B = st.batchSize;
   const stepsPerEpoch = Math.floor(n / B);
   if (stepsPerEpoch < 1) throw new Error(`batch size ${B} is larger than the ${n} training examples`);
-  const adam = new KerasAdam(params.size, new PolynomialDecay(st.lr, st.epochs * stepsPerEpoch, 0, 1),
+  const adam = new KerasAdam(new PolynomialDecay(st.lr, st.epochs * stepsPerEpoch, 0, 1),
     { beta1: st.beta1, beta2: st.beta2, epsilon: st.epsilon, clipNorm: st.clipNorm });
   const state: TrainState = job.resume?.state ?? {
     epoch: 0, stepInEpoch: 0, globalStep: 0, history: [],
     partial: { lossSum: 0, correct: 0, seen: 0, seconds: 0, tokens: 0 },
   };
-  const optimizer = new ModelOptimizer(model, adam);
   if (job.resume) {
-    params.data.set(job.resume.params);
-    adam.m.set(job.resume.adamM);
-    adam.v.set(job.resume.adamV);
+    model.writeParams(job.resume.params);
+    model.writeMoments(job.resume.adamM, job.resume.adamV);
     adam.step = state.globalStep;
-    optimizer.restoreRows();
   }
-  const save = () => saveCheckpoint(job.checkpointPath, { state, params: params.data, adamM: adam.m, adamV: adam.v });
+  const save = () => {
+    const { m, v } = model.readMoments();
+    saveCheckpoint(job.checkpointPath, { state, params: model.readParams().data, adamM: m, adamV: v });
+  };
   const labels = new Int32Array(B);
 
   while (state.epoch < st.epochs) {
@@ -114,7 +112,7 @@ export async function train(job: TrainJob): Promise<TrainResult> {
         model.backward();
         p.tokens += part.length * batch.seqLen;
       }
-      optimizer.step();
+      adam.update(model);
       p.lossSum += stepLoss;
       p.seen += B;
       state.globalStep++;

@@ -2,10 +2,7 @@
 
 namespace engine {
 
-int64_t embedding_forward(const int32_t* ids, const float* word, const float* pos, float* out, int B, int T, int D,
-                          int V) {
-  for (int64_t i = 0; i < (int64_t)B * T; i++)
-    if (ids[i] < 0 || ids[i] >= V) return i;
+void embedding_forward(const int32_t* ids, const float* word, const float* pos, float* out, int B, int T, int D) {
 #pragma omp parallel for collapse(2) schedule(static)
   for (int b = 0; b < B; b++)
     for (int t = 0; t < T; t++) {
@@ -15,11 +12,9 @@ int64_t embedding_forward(const int32_t* ids, const float* word, const float* po
       float* o = out + row * D;
       for (int d = 0; d < D; d++) o[d] = w[d] + p[d];
     }
-  return -1;
 }
 
-void embedding_backward(const int32_t* ids, const float* dout, float* dword, float* dpos, int B, int T, int D,
-                        bool pos_grad) {
+void embedding_backward(const int32_t* ids, const float* dout, float* dword, float* dpos, int B, int T, int D) {
   // Parallel over embedding columns: each thread owns whole columns, and tokens are added in
   // order, so repeated ids accumulate without races and in a fixed order.
   const int block = 16;
@@ -31,10 +26,10 @@ void embedding_backward(const int32_t* ids, const float* dout, float* dword, flo
         const int64_t row = (int64_t)b * T + t;
         const float* g = dout + row * D;
         float* w = dword + (int64_t)ids[row] * D;
-        float* p = dpos + (int64_t)t * D;
-        for (int d = d0; d < d1; d++) {
-          w[d] += g[d];
-          if (pos_grad) p[d] += g[d];
+        for (int d = d0; d < d1; d++) w[d] += g[d];
+        if (dpos) {
+          float* p = dpos + (int64_t)t * D;
+          for (int d = d0; d < d1; d++) p[d] += g[d];
         }
       }
   }

@@ -4,8 +4,8 @@
 
 namespace engine {
 
-double softmax_cross_entropy(const float* logits, const int32_t* labels, float* dlogits, int B, int C) {
-  double total = 0;
+void cross_entropy(const float* logits, const int32_t* labels, float* losses, float* dlogits, int B, int C,
+                   float grad_scale) {
   for (int b = 0; b < B; b++) {
     const float* z = logits + (int64_t)b * C;
     float mx = z[0];
@@ -13,13 +13,15 @@ double softmax_cross_entropy(const float* logits, const int32_t* labels, float* 
     double s = 0;
     for (int c = 0; c < C; c++) s += std::exp((double)z[c] - mx);
     const double lse = mx + std::log(s);
-    total += lse - z[labels[b]];
+    losses[b] = (float)(lse - z[labels[b]]);
     if (dlogits) {
       float* g = dlogits + (int64_t)b * C;
-      for (int c = 0; c < C; c++) g[c] = (float)((std::exp((double)z[c] - lse) - (c == labels[b] ? 1.0 : 0.0)) / B);
+      for (int c = 0; c < C; c++) {
+        g[c] = (float)((std::exp((double)z[c] - lse) - (c == labels[b] ? 1.0 : 0.0)) / B);
+        if (grad_scale != 1.0f) g[c] *= grad_scale;
+      }
     }
   }
-  return total / B;
 }
 
 }  // namespace engine

@@ -1,6 +1,6 @@
 // Attention core, parallel over (batch, head). Inside the parallel region OpenBLAS (OpenMP
 // build) runs each small sgemm on the calling thread, so every core works on its own heads.
-#include <cblas.h>
+#include "blas.h"
 
 #include <cfloat>
 #include <cmath>
@@ -8,7 +8,7 @@
 
 #include "fastmath.h"
 #include "kernels.h"
-#include "rng.h"
+#include "../rng.h"
 
 namespace engine {
 
@@ -40,7 +40,7 @@ void apply_dropout(const float* src, float* dst, int Tq, int T, float p, uint64_
   for (int64_t e = 0; e < (int64_t)Tq * T; e++) dst[e] = src[e] * dropout_scale(seed, base + e, p, inv_keep);
 }
 
-thread_local std::vector<float> scratch_a, scratch_b;
+thread_local std::vector<float> scratch_a, scratch_b, scratch_p;
 
 float* scratch(std::vector<float>& s, size_t n) {
   if (s.size() < n) s.resize(n);
@@ -81,7 +81,8 @@ void attention_forward(const float* q, int ldq, const float* k, const float* v, 
   for (int b = 0; b < B; b++) {
     for (int h = 0; h < H; h++) {
       const Head o(b, h, Tq, T, D, H, ldq, ldkv);
-      float* P = probs + o.probs;
+      // Inference keeps no probabilities: each thread reuses one head's worth of scratch.
+      float* P = probs ? probs + o.probs : scratch(scratch_p, (size_t)Tq * T);
       cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Tq, T, dh, scale, q + o.q, ldq, k + o.kv, ldkv, 0.0f, P, T);
       for (int i = 0; i < Tq; i++) masked_softmax_row(P + (int64_t)i * T, mask + (int64_t)b * T, T);
       const float* A = weights_after_dropout(P, Tq, T, p, seed, o.dropout_base);

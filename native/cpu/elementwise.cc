@@ -3,7 +3,7 @@
 #include "fastmath.h"
 #include "kernels.h"
 #include "parallel.h"
-#include "rng.h"
+#include "../rng.h"
 
 namespace engine {
 
@@ -71,15 +71,31 @@ void dropout_forward(const float* x, float* y, int64_t rows, int64_t cols, int64
   });
 }
 
-void dropout_backward(const float* dy, float* dx, int64_t rows, int64_t cols, int64_t row_stride, float p, uint64_t seed) {
-  // The same mask and scale as forward: dropout is linear in x.
-  dropout_forward(dy, dx, rows, cols, row_stride, p, seed);
-}
-
 void add(const float* a, const float* b, float* out, int64_t n) {
   parallel_ranges(n, [=](int64_t lo, int64_t hi) {
     for (int64_t i = lo; i < hi; i++) out[i] = a[i] + b[i];
   });
+}
+
+void scale(float* x, float s, int64_t n) {
+  parallel_ranges(n, [=](int64_t lo, int64_t hi) {
+    for (int64_t i = lo; i < hi; i++) x[i] *= s;
+  });
+}
+
+double sum_squares(const float* x, int64_t n) {
+  double total = 0;
+#pragma omp parallel for reduction(+ : total) schedule(static)
+  for (int64_t i = 0; i < n; i++) total += (double)x[i] * x[i];
+  return total;
+}
+
+void copy_rows(const float* src, int64_t src_stride, float* dst, int64_t dst_stride, int64_t rows, int64_t D) {
+  for (int64_t r = 0; r < rows; r++) {
+    const float* s = src + r * src_stride;
+    float* d = dst + r * dst_stride;
+    for (int64_t i = 0; i < D; i++) d[i] = s[i];
+  }
 }
 
 }  // namespace engine

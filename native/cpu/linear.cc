@@ -1,6 +1,6 @@
 // Linear layers through OpenBLAS sgemm. The OpenMP build of OpenBLAS shares our thread pool,
 // so kernels and matrix products never oversubscribe the cores.
-#include <cblas.h>
+#include "blas.h"
 #include <omp.h>
 
 #include <vector>

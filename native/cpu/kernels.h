@@ -1,7 +1,10 @@
-// Numerical kernels of the engine. Plain C++ over raw float buffers; addon.cc checks sizes.
+// The CPU backend's kernels: plain C++ over host float buffers (OpenMP + OpenBLAS). Their
+// contracts are those of the Backend methods of the same names (../backend.h).
 // Layouts are row-major; Linear weights are [out, in] as in PyTorch / Hugging Face.
 #pragma once
 #include <cstdint>
+
+#include "../backend.h"
 
 namespace engine {
 
@@ -26,6 +29,7 @@ void layernorm_backward(const float* dout, const float* x, const float* gamma, c
 // projection), ctx [B*Tq, D]; heads are column blocks of D/H. probs [B,H,Tq,T] keeps
 // softmax(q k^T * scale, masked) before dropout. Tq = T is self-attention; Tq = 1 computes the
 // [CLS] row only. Attention dropout (p > 0) uses the counter-based RNG stream `seed`.
+// probs may be null (inference): each thread then keeps its head's weights in scratch.
 // Backward writes dq, dk, dv with the strides of q, k, v.
 void attention_forward(const float* q, int ldq, const float* k, const float* v, int ldkv, const int32_t* mask,
                        float* probs, float* ctx, int B, int Tq, int T, int D, int H, float p, uint64_t seed);
@@ -33,7 +37,6 @@ void attention_backward(const float* dctx, const float* q, int ldq, const float*
                         const float* probs, float* dq, float* dk, float* dv, int B, int Tq, int T, int D, int H, float p,
                         uint64_t seed);
 
-enum Activation { GELU = 0, GELU_TANH = 1, RELU = 2 };
 void activation_forward(const float* x, float* y, int64_t n, int act);
 void activation_backward(const float* dy, const float* x, float* dx, int64_t n, int act);
 
@@ -41,18 +44,20 @@ void activation_backward(const float* dy, const float* x, float* dx, int64_t n, 
 // element (r, c) draws number r * row_stride + c, so a subset of rows (row_stride = a multiple
 // of cols) draws what those rows draw in the whole tensor.
 void dropout_forward(const float* x, float* y, int64_t rows, int64_t cols, int64_t row_stride, float p, uint64_t seed);
-void dropout_backward(const float* dy, float* dx, int64_t rows, int64_t cols, int64_t row_stride, float p, uint64_t seed);
 
 void add(const float* a, const float* b, float* out, int64_t n);
+void scale(float* x, float s, int64_t n);
+double sum_squares(const float* x, int64_t n);
+void copy_rows(const float* src, int64_t src_stride, float* dst, int64_t dst_stride, int64_t rows, int64_t D);
 
-// out[b,t] = word[ids[b,t]] + pos[t]; returns the index of the first id outside [0, V), or -1.
-int64_t embedding_forward(const int32_t* ids, const float* word, const float* pos, float* out, int B, int T, int D,
-                          int V);
-void embedding_backward(const int32_t* ids, const float* dout, float* dword, float* dpos, int B, int T, int D,
-                        bool pos_grad);
+// out[b,t] = word[ids[b,t]] + pos[t] (ids already checked).
+void embedding_forward(const int32_t* ids, const float* word, const float* pos, float* out, int B, int T, int D);
+// dpos may be null (fixed position embeddings).
+void embedding_backward(const int32_t* ids, const float* dout, float* dword, float* dpos, int B, int T, int D);
 
-// Mean softmax cross-entropy over B rows of C logits; writes dlogits = (softmax - onehot) / B.
-double softmax_cross_entropy(const float* logits, const int32_t* labels, float* dlogits, int B, int C);
+// losses[b] = lse - z[label]; dlogits = ((softmax - onehot) / B) * grad_scale (if not null).
+void cross_entropy(const float* logits, const int32_t* labels, float* losses, float* dlogits, int B, int C,
+                   float grad_scale);
 
 // Keras-2.12 Adam: m += (g-m)(1-b1); v += (g^2-v)(1-b2); p -= alpha m / (sqrt(v) + eps).
 void adam_update(float* p, const float* g, float* m, float* v, int64_t n, float alpha, float b1, float b2, float eps);

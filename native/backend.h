@@ -1,0 +1,148 @@
+// The seam between the model step and the hardware. A Backend owns device memory and runs the
+// kernels of the model on it; the model runner (model/distilbert.cc) is written once against
+// this interface. Kernel pointers are device pointers from alloc() (host memory on the CPU
+// backend). Shapes are the caller's to check: the runner sizes every buffer it passes.
+//
+// Adding a backend: implement this class (cpu/cpu_backend.cc is the reference), register it in
+// make_backend() (backends.cc), and add its name to the per-kernel suite (tests/test_backend_ops.cc),
+// which must pass before the golden model tests are run on it.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace engine {
+
+enum Activation { GELU = 0, GELU_TANH = 1, RELU = 2 };
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  virtual std::string name() const = 0;
+
+  // Memory. alloc() never returns null (it throws std::bad_alloc or std::runtime_error).
+  virtual void* alloc(size_t bytes) = 0;
+  virtual void release(void* p) = 0;
+  virtual void upload(void* dst, const void* src, size_t bytes) = 0;
+  virtual void download(void* dst, const void* src, size_t bytes) = 0;
+  virtual void fill_zero(void* p, size_t bytes) = 0;
+  // Waits for queued work (a no-op where kernels run synchronously).
+  virtual void synchronize() {}
+
+  // y[N,out] = x[N,in] W[out,in]^T + b (b may be null).
+  virtual void linear_forward(const float* x, const float* W, const float* b, float* y, int N, int in, int out) = 0;
+  // dx = dy W (dx_beta 0: overwrite, 1: accumulate; dx may be null); dW += dy^T x; db += colsum(dy) (db may be null).
+  virtual void linear_backward(const float* dy, const float* x, const float* W, float* dx, float dx_beta, float* dW,
+                               float* db, int N, int in, int out) = 0;
+
+  // out = LayerNorm(x) * gamma + beta over rows of D (biased variance); keeps mean and rstd.
+  virtual void layernorm_forward(const float* x, const float* gamma, const float* beta, float* out, float* mean,
+                                 float* rstd, int N, int D, float eps) = 0;
+  // dx = d/dx (overwrite), dgamma += ..., dbeta += ...
+  virtual void layernorm_backward(const float* dout, const float* x, const float* gamma, const float* mean,
+                                  const float* rstd, float* dx, float* dgamma, float* dbeta, int N, int D) = 0;
+
+  // Multi-head attention: the first Tq positions of each sequence attend to all T keys. q rows
+  // have stride ldq, k and v rows stride ldkv (column blocks of a fused projection); ctx [B*Tq, D];
+  // heads are column blocks of D/H. probs [B,H,Tq,T] keeps softmax(q k^T / sqrt(D/H), masked)
+  // before dropout for backward; null when no backward follows (inference), then the backend
+  // uses scratch of its own. Attention dropout (p > 0) draws from the stream `seed`, element
+  // (b,h,i,j) number ((b*H+h)*T + i)*T + j, so Tq = 1 draws what row 0 of Tq = T draws.
+  virtual void attention_forward(const float* q, int ldq, const float* k, const float* v, int ldkv,
+                                 const int32_t* mask, float* probs, float* ctx, int B, int Tq, int T, int D, int H,
+                                 float p, uint64_t seed) = 0;
+  // Writes (overwrites) dq, dk, dv with the strides of q, k, v.
+  virtual void attention_backward(const float* dctx, const float* q, int ldq, const float* k, const float* v, int ldkv,
+                                  const float* probs, float* dq, float* dk, float* dv, int B, int Tq, int T, int D,
+                                  int H, float p, uint64_t seed) = 0;
+
+  // y = act(x); x and y may be the same buffer.
+  virtual void activation_forward(const float* x, float* y, int64_t n, int act) = 0;
+  // dx = dy * act'(x); dy and dx may be the same buffer.
+  virtual void activation_backward(const float* dy, const float* x, float* dx, int64_t n, int act) = 0;
+
+  // Inverted dropout on rows x cols (in place allowed): element (r, c) draws number
+  // r * row_stride + c of the stream, so a subset of rows draws what those rows draw in the whole.
+  virtual void dropout_forward(const float* x, float* y, int64_t rows, int64_t cols, int64_t row_stride, float p,
+                               uint64_t seed) = 0;
+  void dropout_backward(const float* dy, float* dx, int64_t rows, int64_t cols, int64_t row_stride, float p,
+                        uint64_t seed) {
+    dropout_forward(dy, dx, rows, cols, row_stride, p, seed);  // dropout is linear: the same mask and scale
+  }
+
+  // out = a + b (out may alias either).
+  virtual void add(const float* a, const float* b, float* out, int64_t n) = 0;
+  // x *= s
+  virtual void scale(float* x, float s, int64_t n) = 0;
+  // Sum of squares of x, accumulated in double (gradient clipping).
+  virtual double sum_squares(const float* x, int64_t n) = 0;
+  // dst row r (stride dst_stride floats) = src row r (stride src_stride) for r < rows, D floats
+  // each: gathers the [CLS] rows of [B*T, D] (src_stride T*D) or scatters them back.
+  virtual void copy_rows(const float* src, int64_t src_stride, float* dst, int64_t dst_stride, int64_t rows,
+                         int64_t D) = 0;
+
+  // out[b,t] = word[ids[b,t]] + pos[t]; ids must be in range (the runner checks them on the host).
+  virtual void embedding_forward(const int32_t* ids, const float* word, const float* pos, float* out, int B, int T,
+                                 int D) = 0;
+  // dword[ids[b,t]] += dout[b,t]; dpos[t] += dout[b,t] when dpos is not null. Deterministic.
+  virtual void embedding_backward(const int32_t* ids, const float* dout, float* dword, float* dpos, int B, int T,
+                                  int D) = 0;
+
+  // Softmax cross-entropy of B rows of C logits: losses[b] = lse - z[label] (float, device);
+  // dlogits = ((softmax - onehot) / B) * grad_scale when dlogits is not null.
+  virtual void cross_entropy(const float* logits, const int32_t* labels, float* losses, float* dlogits, int B, int C,
+                             float grad_scale) = 0;
+
+  // Keras-2.12 Adam: m += (g-m)(1-b1); v += (g^2-v)(1-b2); p -= alpha m / (sqrt(v) + eps).
+  virtual void adam_update(float* p, const float* g, float* m, float* v, int64_t n, float alpha, float b1, float b2,
+                           float eps) = 0;
+  // The same on the listed rows (device int32 list) of row_len values each.
+  virtual void adam_update_rows(float* p, const float* g, float* m, float* v, const int32_t* rows, int64_t nrows,
+                                int64_t row_len, float alpha, float b1, float b2, float eps) = 0;
+  virtual void zero_rows(float* x, const int32_t* rows, int64_t nrows, int64_t row_len) = 0;
+};
+
+// "cpu", or "cuda" where the CUDA backend was built; throws std::runtime_error naming what is missing.
+std::unique_ptr<Backend> make_backend(const std::string& name);
+// Names of the backends this build holds.
+std::vector<std::string> backend_names();
+
+// A device buffer of n values of T: the handle through which the runner owns device memory.
+template <typename T>
+class DeviceBuffer {
+ public:
+  DeviceBuffer() = default;
+  DeviceBuffer(Backend* be, size_t n) : be_(be), n_(n), p_(n ? static_cast<T*>(be->alloc(n * sizeof(T))) : nullptr) {}
+  DeviceBuffer(const DeviceBuffer&) = delete;
+  DeviceBuffer& operator=(const DeviceBuffer&) = delete;
+  DeviceBuffer(DeviceBuffer&& o) noexcept { *this = std::move(o); }
+  DeviceBuffer& operator=(DeviceBuffer&& o) noexcept {
+    if (this != &o) {
+      reset();
+      be_ = o.be_, n_ = o.n_, p_ = o.p_;
+      o.p_ = nullptr, o.n_ = 0;
+    }
+    return *this;
+  }
+  ~DeviceBuffer() { reset(); }
+
+  void reset() {
+    if (p_) be_->release(p_);
+    p_ = nullptr, n_ = 0;
+  }
+  T* get() const { return p_; }
+  size_t size() const { return n_; }
+  void upload(const T* src, size_t n, size_t offset = 0) { be_->upload(p_ + offset, src, n * sizeof(T)); }
+  void download(T* dst, size_t n, size_t offset = 0) const { be_->download(dst, p_ + offset, n * sizeof(T)); }
+  void zero() { be_->fill_zero(p_, n_ * sizeof(T)); }
+
+ private:
+  Backend* be_ = nullptr;
+  size_t n_ = 0;
+  T* p_ = nullptr;
+};
+
+}  // namespace engine

@@ -1,0 +1,97 @@
+// The CPU backend: device memory is host memory (64-byte aligned), kernels run synchronously.
+#include <cstdlib>
+#include <cstring>
+#include <new>
+
+#include "kernels.h"
+
+namespace engine {
+
+namespace {
+
+class CpuBackend final : public Backend {
+ public:
+  std::string name() const override { return "cpu"; }
+
+  void* alloc(size_t bytes) override {
+    void* p = std::aligned_alloc(64, (bytes + 63) / 64 * 64);
+    if (!p) throw std::bad_alloc();
+    return p;
+  }
+  void release(void* p) override { std::free(p); }
+  void upload(void* dst, const void* src, size_t bytes) override { std::memcpy(dst, src, bytes); }
+  void download(void* dst, const void* src, size_t bytes) override { std::memcpy(dst, src, bytes); }
+  void fill_zero(void* p, size_t bytes) override { std::memset(p, 0, bytes); }
+
+  void linear_forward(const float* x, const float* W, const float* b, float* y, int N, int in, int out) override {
+    engine::linear_forward(x, W, b, y, N, in, out);
+  }
+  void linear_backward(const float* dy, const float* x, const float* W, float* dx, float dx_beta, float* dW, float* db,
+                       int N, int in, int out) override {
+    engine::linear_backward(dy, x, W, dx, dx_beta, dW, db, N, in, out);
+  }
+  void layernorm_forward(const float* x, const float* gamma, const float* beta, float* out, float* mean, float* rstd,
+                         int N, int D, float eps) override {
+    engine::layernorm_forward(x, gamma, beta, out, mean, rstd, N, D, eps);
+  }
+  void layernorm_backward(const float* dout, const float* x, const float* gamma, const float* mean, const float* rstd,
+                          float* dx, float* dgamma, float* dbeta, int N, int D) override {
+    engine::layernorm_backward(dout, x, gamma, mean, rstd, dx, dgamma, dbeta, N, D);
+  }
+  void attention_forward(const float* q, int ldq, const float* k, const float* v, int ldkv, const int32_t* mask,
+                         float* probs, float* ctx, int B, int Tq, int T, int D, int H, float p,
+                         uint64_t seed) override {
+    engine::attention_forward(q, ldq, k, v, ldkv, mask, probs, ctx, B, Tq, T, D, H, p, seed);
+  }
+  void attention_backward(const float* dctx, const float* q, int ldq, const float* k, const float* v, int ldkv,
+                          const float* probs, float* dq, float* dk, float* dv, int B, int Tq, int T, int D, int H,
+                          float p, uint64_t seed) override {
+    engine::attention_backward(dctx, q, ldq, k, v, ldkv, probs, dq, dk, dv, B, Tq, T, D, H, p, seed);
+  }
+  void activation_forward(const float* x, float* y, int64_t n, int act) override {
+    engine::activation_forward(x, y, n, act);
+  }
+  void activation_backward(const float* dy, const float* x, float* dx, int64_t n, int act) override {
+    engine::activation_backward(dy, x, dx, n, act);
+  }
+  void dropout_forward(const float* x, float* y, int64_t rows, int64_t cols, int64_t row_stride, float p,
+                       uint64_t seed) override {
+    engine::dropout_forward(x, y, rows, cols, row_stride, p, seed);
+  }
+  void add(const float* a, const float* b, float* out, int64_t n) override { engine::add(a, b, out, n); }
+  void scale(float* x, float s, int64_t n) override { engine::scale(x, s, n); }
+  double sum_squares(const float* x, int64_t n) override { return engine::sum_squares(x, n); }
+  void copy_rows(const float* src, int64_t src_stride, float* dst, int64_t dst_stride, int64_t rows,
+                 int64_t D) override {
+    engine::copy_rows(src, src_stride, dst, dst_stride, rows, D);
+  }
+  void embedding_forward(const int32_t* ids, const float* word, const float* pos, float* out, int B, int T,
+                         int D) override {
+    engine::embedding_forward(ids, word, pos, out, B, T, D);
+  }
+  void embedding_backward(const int32_t* ids, const float* dout, float* dword, float* dpos, int B, int T,
+                          int D) override {
+    engine::embedding_backward(ids, dout, dword, dpos, B, T, D);
+  }
+  void cross_entropy(const float* logits, const int32_t* labels, float* losses, float* dlogits, int B, int C,
+                     float grad_scale) override {
+    engine::cross_entropy(logits, labels, losses, dlogits, B, C, grad_scale);
+  }
+  void adam_update(float* p, const float* g, float* m, float* v, int64_t n, float alpha, float b1, float b2,
+                   float eps) override {
+    engine::adam_update(p, g, m, v, n, alpha, b1, b2, eps);
+  }
+  void adam_update_rows(float* p, const float* g, float* m, float* v, const int32_t* rows, int64_t nrows,
+                        int64_t row_len, float alpha, float b1, float b2, float eps) override {
+    engine::adam_update_rows(p, g, m, v, rows, nrows, row_len, alpha, b1, b2, eps);
+  }
+  void zero_rows(float* x, const int32_t* rows, int64_t nrows, int64_t row_len) override {
+    engine::zero_rows(x, rows, nrows, row_len);
+  }
+};
+
+}  // namespace
+
+std::unique_ptr<Backend> make_cpu_backend() { return std::make_unique<CpuBackend>(); }
+
+}  // namespace engine

@@ -1,0 +1,31 @@
+// DistilBERT for sequence classification: its configuration and its one table of parameters.
+// Names and shapes are Hugging Face's; the TypeScript side reads this table (paramLayout) rather
+// than spelling it again.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace engine {
+
+struct ModelConfig {
+  int vocab_size = 0, max_positions = 0, dim = 0, n_layers = 0, n_heads = 0, hidden_dim = 0, num_labels = 0;
+  int activation = 0;  // engine::Activation
+  float dropout = 0, attention_dropout = 0, seq_classif_dropout = 0;
+  float layer_norm_eps = 1e-12f;
+  bool sinusoidal_positions = false;  // fixed position embeddings: no gradient
+};
+
+struct ParamSpec {
+  std::string name;
+  std::vector<int64_t> shape;
+  int64_t offset = 0, size = 0;
+};
+
+// Every parameter in the order of the flat buffer. Within a layer the q, k, v weights (then
+// their biases) are adjacent, so the three projections run as one [3*dim, dim] matrix product.
+std::vector<ParamSpec> distilbert_layout(const ModelConfig& c);
+
+std::string layer_prefix(int l);
+
+}  // namespace engine

@@ -1,0 +1,463 @@
+#include "distilbert.h"
+
+#include <cmath>
+#include <stdexcept>
+#include <string>
+#include <unordered_map>
+
+namespace engine {
+
+namespace {
+
+// Dropout sites of one forward pass; each gets its own counter-based random stream.
+constexpr int kSitesPerLayer = 2;  // attention probabilities, FFN output
+uint64_t site_seed(uint64_t seed, int site) { return seed * 64 + (uint64_t)site; }
+
+// An inference workspace larger than this is freed after the forward that needed it, so that a
+// server that once saw one long batch does not keep its memory.
+constexpr size_t kKeepInferenceBytes = 64u << 20;
+
+// Offsets of one layer's parameters in the flat buffer (q, k, v weights adjacent, then their biases).
+struct LayerParams {
+  int64_t q_w, k_w, q_b, k_b, out_w, out_b, sa_w, sa_b, lin1_w, lin1_b, lin2_w, lin2_b, out_ln_w, out_ln_b;
+};
+
+}  // namespace
+
+// Activations of one layer kept from forward for backward (inference: one shared set).
+struct LayerActs {
+  float *qkv, *probs, *ctx, *sa_sum, *sa_mean, *sa_rstd, *sa_out, *h1, *ffn_sum, *out_mean, *out_rstd, *out;
+};
+
+// Every buffer of a forward (and backward) pass, carved out of one device allocation.
+struct DistilBertModel::Workspace {
+  float *emb_sum, *emb_mean, *emb_rstd, *emb_out, *act, *cls_in, *cls, *pre_h, *pre_a, *logits, *losses;
+  float *d_logits, *d_pre, *d_cls, *d_cls_in, *d_res, *dA, *dB, *dH2, *dA1, *d_ctx, *d_qkv;
+  std::vector<LayerActs> layers;
+  std::vector<LayerParams> lp;
+  const float* cls_rows = nullptr;  // the head's input rows [B, D] of the last forward
+};
+
+namespace {
+
+// Lays buffers out in an arena: a first pass with base == nullptr counts, a second assigns.
+class Carver {
+ public:
+  explicit Carver(float* base) : base_(base) {}
+  float* take(int64_t n) {
+    float* p = base_ ? base_ + used_ : nullptr;
+    used_ += (n + 15) / 16 * 16;  // 64-byte aligned pieces
+    return p;
+  }
+  int64_t used() const { return used_; }
+
+ private:
+  float* base_;
+  int64_t used_ = 0;
+};
+
+int64_t plan(DistilBertModel::Workspace& w, const ModelConfig& c, float* base, int B, int T, bool grad,
+             bool all_hidden) {
+  const int64_t D = c.dim, F = c.hidden_dim, H = c.n_heads, C = c.num_labels, N = (int64_t)B * T;
+  Carver cv(base);
+  w.emb_sum = cv.take(N * D);
+  w.emb_mean = cv.take(N);
+  w.emb_rstd = cv.take(N);
+  w.emb_out = cv.take(N * D);
+  w.cls_in = cv.take(B * D);
+  w.cls = cv.take(B * D);
+  w.pre_h = cv.take(B * D);
+  w.pre_a = cv.take(B * D);
+  w.logits = cv.take(B * C);
+  w.losses = cv.take(B);
+  w.layers.assign(c.n_layers, LayerActs{});
+  auto layer = [&](LayerActs& L) {
+    L.qkv = cv.take(3 * N * D);
+    L.probs = grad ? cv.take(B * H * T * T) : nullptr;  // inference keeps no attention weights
+    L.ctx = cv.take(N * D);
+    L.sa_sum = cv.take(N * D);
+    L.sa_mean = cv.take(N);
+    L.sa_rstd = cv.take(N);
+    L.sa_out = cv.take(N * D);
+    L.h1 = cv.take(N * F);
+    L.ffn_sum = cv.take(N * D);
+    L.out_mean = cv.take(N);
+    L.out_rstd = cv.take(N);
+    L.out = cv.take(N * D);
+  };
+  if (grad) {
+    for (auto& L : w.layers) layer(L);
+    w.act = cv.take(N * F);  // the FFN activation, recomputed in backward instead of kept per layer
+    w.d_logits = cv.take(B * C);
+    w.d_pre = cv.take(B * D);
+    w.d_cls = cv.take(B * D);
+    w.d_cls_in = cv.take(B * D);
+    w.d_res = cv.take(B * D);
+    w.dA = cv.take(N * D);
+    w.dB = cv.take(N * D);
+    w.dH2 = cv.take(N * D);
+    w.dA1 = cv.take(N * F);
+    w.d_ctx = cv.take(N * D);
+    w.d_qkv = cv.take(3 * N * D);
+  } else if (c.n_layers > 0) {
+    // Inference: every layer shares one set of buffers; outputs alternate between two (or are
+    // kept per layer when all hidden states are asked for), and the activation is in place.
+    LayerActs shared{};
+    layer(shared);
+    float* second_out = cv.take(N * D);
+    for (int l = 0; l < c.n_layers; l++) {
+      w.layers[l] = shared;
+      if (all_hidden) w.layers[l].out = l == 0 ? shared.out : cv.take(N * D);
+      else w.layers[l].out = l % 2 ? second_out : shared.out;
+    }
+    w.act = nullptr;
+    w.d_logits = w.d_pre = w.d_cls = w.d_cls_in = w.d_res = w.dA = w.dB = w.dH2 = w.dA1 = w.d_ctx = w.d_qkv = nullptr;
+  }
+  return cv.used();
+}
+
+}  // namespace
+
+DistilBertModel::DistilBertModel(std::unique_ptr<Backend> backend, const ModelConfig& config)
+    : be_(std::move(backend)), c_(config), layout_(distilbert_layout(config)), ws_(std::make_unique<Workspace>()) {
+  if (c_.n_layers * kSitesPerLayer + 2 > 64) throw std::invalid_argument("too many layers for the dropout site numbering");
+  if (c_.n_heads < 1 || c_.dim % c_.n_heads) throw std::invalid_argument("dim must be a multiple of n_heads");
+  n_params_ = layout_.back().offset + layout_.back().size;
+  word_offset_ = offset("distilbert.embeddings.word_embeddings.weight");
+  pos_offset_ = offset("distilbert.embeddings.position_embeddings.weight");
+  emb_ln_offset_ = offset("distilbert.embeddings.LayerNorm.weight");
+  head_offset_ = offset("pre_classifier.weight");
+  for (int l = 0; l < c_.n_layers; l++) {
+    const std::string p = layer_prefix(l);
+    auto o = [&](const char* n) { return offset(p + n); };
+    ws_->lp.push_back({o("attention.q_lin.weight"), o("attention.k_lin.weight"), o("attention.q_lin.bias"),
+                       o("attention.k_lin.bias"), o("attention.out_lin.weight"), o("attention.out_lin.bias"),
+                       o("sa_layer_norm.weight"), o("sa_layer_norm.bias"), o("ffn.lin1.weight"), o("ffn.lin1.bias"),
+                       o("ffn.lin2.weight"), o("ffn.lin2.bias"), o("output_layer_norm.weight"),
+                       o("output_layer_norm.bias")});
+  }
+  params_ = DeviceBuffer<float>(be_.get(), n_params_);
+  grads_ = DeviceBuffer<float>(be_.get(), n_params_);
+  m_ = DeviceBuffer<float>(be_.get(), n_params_);
+  v_ = DeviceBuffer<float>(be_.get(), n_params_);
+  params_.zero();
+  grads_.zero();
+  m_.zero();
+  v_.zero();
+  touched_mark_.assign(c_.vocab_size, 0);
+  seen_mark_.assign(c_.vocab_size, 0);
+}
+
+DistilBertModel::~DistilBertModel() = default;
+
+int64_t DistilBertModel::offset(const std::string& name) const {
+  for (const auto& s : layout_)
+    if (s.name == name) return s.offset;
+  throw std::logic_error("no parameter " + name);
+}
+
+void DistilBertModel::set_params(const float* host) { params_.upload(host, n_params_); }
+void DistilBertModel::get_params(float* host) const { params_.download(host, n_params_); }
+void DistilBertModel::get_grads(float* host) const { grads_.download(host, n_params_); }
+void DistilBertModel::get_moments(float* m, float* v) const {
+  m_.download(m, n_params_);
+  v_.download(v, n_params_);
+}
+
+void DistilBertModel::set_moments(const float* m, const float* v) {
+  m_.upload(m, n_params_);
+  v_.upload(v, n_params_);
+  const int64_t D = c_.dim;
+  for (int32_t r = 0; r < c_.vocab_size; r++) {
+    if (seen_mark_[r]) continue;
+    for (int64_t i = word_offset_ + r * D; i < word_offset_ + (r + 1) * D; i++) {
+      if (m[i] != 0 || v[i] != 0) {
+        seen_mark_[r] = 1;
+        seen_.push_back(r);
+        break;
+      }
+    }
+  }
+}
+
+void DistilBertModel::upload_ints(DeviceBuffer<int32_t>& buf, const int32_t* src, size_t n) {
+  if (buf.size() < n) buf = DeviceBuffer<int32_t>(be_.get(), n);
+  buf.upload(src, n);
+}
+
+int DistilBertModel::query_len(int l, const Run& r) const {
+  // The last layer feeds the head through [CLS] alone: its keys and values need every position,
+  // but its queries, attention output and FFN are needed at [CLS] only (same logits and gradients).
+  return l == c_.n_layers - 1 && !r.opts.all_hidden ? 1 : r.T;
+}
+
+void DistilBertModel::forward(const int32_t* ids, const int32_t* mask, int B, int T, const ForwardOptions& opts,
+                              float* logits) {
+  if (B < 1 || T < 1) throw std::invalid_argument("a batch needs at least one sequence of at least one token");
+  if (T > c_.max_positions)
+    throw std::invalid_argument("sequence length " + std::to_string(T) + " exceeds max_position_embeddings " +
+                                std::to_string(c_.max_positions));
+  const int64_t N = (int64_t)B * T;
+  for (int64_t i = 0; i < N; i++)
+    if (ids[i] < 0 || ids[i] >= c_.vocab_size)
+      throw std::invalid_argument("input id " + std::to_string(ids[i]) + " at position " + std::to_string(i) +
+                                  " is outside the vocabulary (0.." + std::to_string(c_.vocab_size - 1) + ")");
+  run_ = Run{B, T, opts, false, {}};
+  if (opts.grad) run_.ids.assign(ids, ids + N);
+
+  // Plan the workspace for this shape: training grows its arena and keeps it; inference gets a fresh one when too small.
+  Workspace& w = *ws_;
+  DeviceBuffer<float>& arena = opts.grad ? train_arena_ : infer_arena_;
+  const int64_t need = plan(w, c_, nullptr, B, T, opts.grad, opts.all_hidden);
+  if ((int64_t)arena.size() < need) {
+    arena.reset();
+    arena = DeviceBuffer<float>(be_.get(), need);
+  }
+  plan(w, c_, arena.get(), B, T, opts.grad, opts.all_hidden);
+  upload_ints(ids_, ids, N);
+  upload_ints(mask_, mask, N);
+
+  const int D = c_.dim, C = c_.num_labels;
+  Backend& e = *be_;
+  e.embedding_forward(ids_.get(), P(word_offset_), P(pos_offset_), w.emb_sum, B, T, D);
+  e.layernorm_forward(w.emb_sum, P(emb_ln_offset_), P(emb_ln_offset_ + D), w.emb_out, w.emb_mean, w.emb_rstd, (int)N, D,
+                      c_.layer_norm_eps);
+  if (opts.train && c_.dropout > 0) e.dropout_forward(w.emb_out, w.emb_out, N, D, D, c_.dropout, site_seed(opts.seed, 0));
+
+  const float* x = w.emb_out;
+  for (int l = 0; l < c_.n_layers; l++) x = layer_forward(l, x);
+
+  // Classification head on the [CLS] (first) position of each sequence.
+  const bool full_last = c_.n_layers == 0 || query_len(c_.n_layers - 1, run_) == T;
+  if (full_last) e.copy_rows(x, (int64_t)T * D, w.cls, D, B, D);
+  w.cls_rows = full_last ? w.cls : x;
+  const int64_t h = head_offset_;
+  e.linear_forward(w.cls_rows, P(h), P(h + (int64_t)D * D), w.pre_h, B, D, D);
+  e.activation_forward(w.pre_h, w.pre_a, (int64_t)B * D, RELU);
+  if (opts.train && c_.seq_classif_dropout > 0)
+    e.dropout_forward(w.pre_a, w.pre_a, B, D, D, c_.seq_classif_dropout, site_seed(opts.seed, 1));
+  const int64_t cls_w = h + (int64_t)D * D + D;
+  e.linear_forward(w.pre_a, P(cls_w), P(cls_w + (int64_t)C * D), w.logits, B, D, C);
+  e.download(logits, w.logits, sizeof(float) * B * C);
+  if (!opts.grad && infer_arena_.size() * sizeof(float) > kKeepInferenceBytes && !opts.all_hidden) infer_arena_.reset();
+}
+
+const float* DistilBertModel::layer_forward(int l, const float* x) {
+  Workspace& w = *ws_;
+  const LayerActs& L = w.layers[l];
+  const LayerParams& lp = w.lp[l];
+  const ForwardOptions& o = run_.opts;
+  const int B = run_.B, T = run_.T, Tq = query_len(l, run_), D = c_.dim, F = c_.hidden_dim, H = c_.n_heads;
+  const int N = B * T, Nq = B * Tq;
+  const float p_drop = o.train ? c_.dropout : 0, p_attn = o.train ? c_.attention_dropout : 0;
+  Backend& e = *be_;
+  // The rows of x whose outputs are computed: all, or each sequence's [CLS] row.
+  const float* xq = x;
+  if (Tq < T) {
+    e.copy_rows(x, (int64_t)T * D, w.cls_in, D, B, D);
+    xq = w.cls_in;
+  }
+  const float *q, *k, *v;
+  int ldq, ldkv;
+  if (Tq == T) {  // one [3D, D] product for q, k and v
+    e.linear_forward(x, P(lp.q_w), P(lp.q_b), L.qkv, N, D, 3 * D);
+    q = L.qkv, k = L.qkv + D, v = L.qkv + 2 * D, ldq = ldkv = 3 * D;
+  } else {  // k and v of every token ([2D, D]), q of the [CLS] rows
+    float* qbuf = L.qkv + 2 * (int64_t)N * D;
+    e.linear_forward(xq, P(lp.q_w), P(lp.q_b), qbuf, Nq, D, D);
+    e.linear_forward(x, P(lp.k_w), P(lp.k_b), L.qkv, N, D, 2 * D);
+    q = qbuf, k = L.qkv, v = L.qkv + D, ldq = D, ldkv = 2 * D;
+  }
+  e.attention_forward(q, ldq, k, v, ldkv, mask_.get(), L.probs, L.ctx, B, Tq, T, D, H, p_attn,
+                      site_seed(o.seed, 2 + l * kSitesPerLayer));
+  // Sums are formed in place: the attention and FFN outputs themselves are not kept.
+  e.linear_forward(L.ctx, P(lp.out_w), P(lp.out_b), L.sa_sum, Nq, D, D);
+  e.add(L.sa_sum, xq, L.sa_sum, (int64_t)Nq * D);
+  e.layernorm_forward(L.sa_sum, P(lp.sa_w), P(lp.sa_b), L.sa_out, L.sa_mean, L.sa_rstd, Nq, D, c_.layer_norm_eps);
+  e.linear_forward(L.sa_out, P(lp.lin1_w), P(lp.lin1_b), L.h1, Nq, D, F);
+  float* act = w.act ? w.act : L.h1;
+  e.activation_forward(L.h1, act, (int64_t)Nq * F, c_.activation);
+  e.linear_forward(act, P(lp.lin2_w), P(lp.lin2_b), L.ffn_sum, Nq, F, D);
+  // Row r of the [CLS]-only block is position r*T of the full tensor: the same dropout draws.
+  if (p_drop > 0)
+    e.dropout_forward(L.ffn_sum, L.ffn_sum, Nq, D, (int64_t)(T / Tq) * D, p_drop,
+                      site_seed(o.seed, 3 + l * kSitesPerLayer));
+  e.add(L.ffn_sum, L.sa_out, L.ffn_sum, (int64_t)Nq * D);
+  e.layernorm_forward(L.ffn_sum, P(lp.out_ln_w), P(lp.out_ln_b), L.out, L.out_mean, L.out_rstd, Nq, D,
+                      c_.layer_norm_eps);
+  return L.out;
+}
+
+double DistilBertModel::loss(const int32_t* labels, int B, float grad_scale) {
+  if (run_.B == 0 || !run_.opts.grad) throw std::logic_error("loss() needs a forward pass that keeps gradients first");
+  if (B != run_.B) throw std::invalid_argument("need " + std::to_string(run_.B) + " labels, got " + std::to_string(B));
+  for (int b = 0; b < B; b++)
+    if (labels[b] < 0 || labels[b] >= c_.num_labels)
+      throw std::invalid_argument("label " + std::to_string(labels[b]) + " is outside 0.." +
+                                  std::to_string(c_.num_labels - 1));
+  upload_ints(labels_, labels, B);
+  Workspace& w = *ws_;
+  be_->cross_entropy(w.logits, labels_.get(), w.losses, w.d_logits, B, c_.num_labels, grad_scale);
+  std::vector<float> losses(B);
+  be_->download(losses.data(), w.losses, sizeof(float) * B);
+  double total = 0;
+  for (float x : losses) total += x;
+  run_.has_loss = true;
+  return total / B;
+}
+
+void DistilBertModel::backward() {
+  if (!run_.has_loss) throw std::logic_error("backward() needs forward() and loss() first");
+  Workspace& w = *ws_;
+  Backend& e = *be_;
+  const ForwardOptions& o = run_.opts;
+  const int B = run_.B, T = run_.T, D = c_.dim, C = c_.num_labels;
+  const int64_t N = (int64_t)B * T, h = head_offset_, cls_w = h + (int64_t)D * D + D;
+
+  // Head.
+  e.linear_backward(w.d_logits, w.pre_a, P(cls_w), w.d_pre, 0, G(cls_w), G(cls_w + (int64_t)C * D), B, D, C);
+  if (o.train && c_.seq_classif_dropout > 0)
+    e.dropout_backward(w.d_pre, w.d_pre, B, D, D, c_.seq_classif_dropout, site_seed(o.seed, 1));
+  e.activation_backward(w.d_pre, w.pre_h, w.d_pre, (int64_t)B * D, RELU);
+  e.linear_backward(w.d_pre, w.cls_rows, P(h), w.d_cls, 0, G(h), G(h + (int64_t)D * D), B, D, D);
+
+  // dX: the gradient of the current layer's output, [CLS] rows only after the head.
+  float* dX = w.d_cls;
+  if (c_.n_layers == 0 || query_len(c_.n_layers - 1, run_) == T) {
+    dX = w.dA;
+    e.fill_zero(dX, sizeof(float) * N * D);
+    e.copy_rows(w.d_cls, D, dX, (int64_t)T * D, B, D);
+  }
+  for (int l = c_.n_layers - 1; l >= 0; l--) dX = layer_backward(l, dX);
+
+  if (o.train && c_.dropout > 0) e.dropout_backward(dX, dX, N, D, D, c_.dropout, site_seed(o.seed, 0));
+  e.layernorm_backward(dX, w.emb_sum, P(emb_ln_offset_), w.emb_mean, w.emb_rstd, w.dB, G(emb_ln_offset_),
+                       G(emb_ln_offset_ + D), (int)N, D);
+  for (int32_t id : run_.ids) {
+    if (!touched_mark_[id]) {
+      touched_mark_[id] = 1;
+      touched_.push_back(id);
+    }
+  }
+  // Sinusoidal position embeddings are fixed in HF (no gradient).
+  e.embedding_backward(ids_.get(), w.dB, G(word_offset_), c_.sinusoidal_positions ? nullptr : G(pos_offset_), B, T, D);
+  run_.has_loss = false;
+}
+
+float* DistilBertModel::layer_backward(int l, float* d_out) {
+  Workspace& w = *ws_;
+  const LayerActs& L = w.layers[l];
+  const LayerParams& lp = w.lp[l];
+  const ForwardOptions& o = run_.opts;
+  const int B = run_.B, T = run_.T, Tq = query_len(l, run_), D = c_.dim, F = c_.hidden_dim, H = c_.n_heads;
+  const int N = B * T, Nq = B * Tq;
+  const float p_drop = o.train ? c_.dropout : 0, p_attn = o.train ? c_.attention_dropout : 0;
+  Backend& e = *be_;
+  const float* x_in = l == 0 ? w.emb_out : w.layers[l - 1].out;
+  const float* xq = x_in;
+  if (Tq < T) {
+    e.copy_rows(x_in, (int64_t)T * D, w.cls_in, D, B, D);
+    xq = w.cls_in;
+  }
+  float* d_sa = w.dB;
+  // out = LN(ffn + sa_out): the sum's gradient goes to both terms.
+  e.layernorm_backward(d_out, L.ffn_sum, P(lp.out_ln_w), L.out_mean, L.out_rstd, d_sa, G(lp.out_ln_w), G(lp.out_ln_b),
+                       Nq, D);
+  float* d_ffn = d_sa;
+  if (p_drop > 0) {
+    d_ffn = w.dH2;
+    e.dropout_backward(d_sa, d_ffn, Nq, D, (int64_t)(T / Tq) * D, p_drop, site_seed(o.seed, 3 + l * kSitesPerLayer));
+  }
+  // The activation was not kept: recomputing it costs far less memory than storing it per layer.
+  e.activation_forward(L.h1, w.act, (int64_t)Nq * F, c_.activation);
+  e.linear_backward(d_ffn, w.act, P(lp.lin2_w), w.dA1, 0, G(lp.lin2_w), G(lp.lin2_b), Nq, F, D);
+  e.activation_backward(w.dA1, L.h1, w.dA1, (int64_t)Nq * F, c_.activation);
+  // d_sa (= d sa_out from the residual) += lin1's input gradient.
+  e.linear_backward(w.dA1, L.sa_out, P(lp.lin1_w), d_sa, 1, G(lp.lin1_w), G(lp.lin1_b), Nq, D, F);
+  // sa_out = LN(attention output + xq); d_res: the gradient of that sum.
+  float* d_res = Tq < T ? w.d_res : w.dA;
+  e.layernorm_backward(d_sa, L.sa_sum, P(lp.sa_w), L.sa_mean, L.sa_rstd, d_res, G(lp.sa_w), G(lp.sa_b), Nq, D);
+  e.linear_backward(d_res, L.ctx, P(lp.out_w), w.d_ctx, 0, G(lp.out_w), G(lp.out_b), Nq, D, D);
+  // The input gradient: the residual's, plus what the projections send back.
+  float* d_in = w.dA;
+  if (Tq == T) {
+    e.attention_backward(w.d_ctx, L.qkv, 3 * D, L.qkv + D, L.qkv + 2 * D, 3 * D, L.probs, w.d_qkv, w.d_qkv + D,
+                         w.d_qkv + 2 * D, B, Tq, T, D, H, p_attn, site_seed(o.seed, 2 + l * kSitesPerLayer));
+    // d_in already holds the residual's gradient (d_res is d_in).
+    e.linear_backward(w.d_qkv, x_in, P(lp.q_w), d_in, 1, G(lp.q_w), G(lp.q_b), N, D, 3 * D);
+  } else {
+    const float* q = L.qkv + 2 * (int64_t)N * D;
+    float* dq = w.d_qkv + 2 * (int64_t)N * D;
+    e.attention_backward(w.d_ctx, q, D, L.qkv, L.qkv + D, 2 * D, L.probs, dq, w.d_qkv, w.d_qkv + D, B, Tq, T, D, H,
+                         p_attn, site_seed(o.seed, 2 + l * kSitesPerLayer));
+    e.linear_backward(dq, xq, P(lp.q_w), w.d_cls_in, 0, G(lp.q_w), G(lp.q_b), Nq, D, D);
+    e.add(w.d_cls_in, d_res, w.d_cls_in, (int64_t)Nq * D);
+    e.fill_zero(d_in, sizeof(float) * N * D);
+    e.copy_rows(w.d_cls_in, D, d_in, (int64_t)T * D, B, D);
+    e.linear_backward(w.d_qkv, x_in, P(lp.k_w), d_in, 1, G(lp.k_w), G(lp.k_b), N, D, 2 * D);
+  }
+  return d_in;
+}
+
+void DistilBertModel::zero_grads() {
+  // Densely for every parameter but the word embeddings, and only the touched rows of those
+  // (the other rows are still zero), which saves clearing vocab x dim floats.
+  const int64_t word_end = word_offset_ + (int64_t)c_.vocab_size * c_.dim;
+  if (word_offset_ > 0) be_->fill_zero(G(0), sizeof(float) * word_offset_);
+  be_->fill_zero(G(word_end), sizeof(float) * (n_params_ - word_end));
+  if (!touched_.empty()) {
+    upload_ints(rows_, touched_.data(), touched_.size());
+    be_->zero_rows(G(word_offset_), rows_.get(), (int64_t)touched_.size(), c_.dim);
+  }
+  for (int32_t r : touched_) touched_mark_[r] = 0;
+  touched_.clear();
+}
+
+void DistilBertModel::adam_step(float alpha, float beta1, float beta2, float eps, double clip_norm, bool sparse) {
+  Backend& e = *be_;
+  if (clip_norm > 0) {  // tf.clip_by_global_norm
+    const double norm = std::sqrt(e.sum_squares(grads_.get(), n_params_));
+    if (norm > clip_norm) e.scale(grads_.get(), (float)(clip_norm / norm), n_params_);
+  }
+  for (int32_t r : touched_) {
+    if (!seen_mark_[r]) {
+      seen_mark_[r] = 1;
+      seen_.push_back(r);
+    }
+  }
+  if (!sparse) {
+    e.adam_update(params_.get(), grads_.get(), m_.get(), v_.get(), n_params_, alpha, beta1, beta2, eps);
+  } else {
+    // Rows that never had a gradient have zero moments, so Adam would leave them unchanged;
+    // rows that had one keep being updated every step (their moments decay): exact.
+    const int64_t word_end = word_offset_ + (int64_t)c_.vocab_size * c_.dim;
+    auto dense = [&](int64_t a, int64_t b) {
+      if (b > a) e.adam_update(P(a), G(a), m_.get() + a, v_.get() + a, b - a, alpha, beta1, beta2, eps);
+    };
+    dense(0, word_offset_);
+    dense(word_end, n_params_);
+    if (!seen_.empty()) {
+      upload_ints(rows_, seen_.data(), seen_.size());
+      e.adam_update_rows(P(word_offset_), G(word_offset_), m_.get() + word_offset_, v_.get() + word_offset_,
+                         rows_.get(), (int64_t)seen_.size(), c_.dim, alpha, beta1, beta2, eps);
+    }
+  }
+  zero_grads();
+}
+
+void DistilBertModel::hidden_state(int i, float* host) const {
+  if (!run_.opts.all_hidden || run_.B == 0) throw std::logic_error("hidden states need a forward pass with all_hidden");
+  if (i < 0 || i > c_.n_layers) throw std::out_of_range("hidden state index out of range");
+  const float* src = i == 0 ? ws_->emb_out : ws_->layers[i - 1].out;
+  be_->download(host, src, sizeof(float) * run_.B * run_.T * c_.dim);
+}
+
+void DistilBertModel::release_workspace() {
+  train_arena_.reset();
+  infer_arena_.reset();
+  run_ = Run{};
+}
+
+size_t DistilBertModel::workspace_bytes() const { return (train_arena_.size() + infer_arena_.size()) * sizeof(float); }
+
+}  // namespace engine

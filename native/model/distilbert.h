@@ -1,0 +1,90 @@
+// DistilBertForSequenceClassification as one model step on a backend, in the manner of llm.c's
+// gpt2_forward / gpt2_backward: parameters, gradients and Adam moments are flat device buffers,
+// activations live in a planned workspace, and forward, loss, backward and the optimizer step
+// are explicit. The host hands in token ids, masks and labels and reads back logits and losses;
+// weights and moments cross to the host only for checkpoints.
+#pragma once
+#include <memory>
+#include <vector>
+
+#include "../backend.h"
+#include "config.h"
+
+namespace engine {
+
+struct ForwardOptions {
+  bool train = false;       // dropout on
+  uint64_t seed = 0;        // base of this pass's dropout streams
+  bool grad = true;         // keep activations for backward(); false = inference (lean workspace)
+  bool all_hidden = false;  // compute every position of the last layer too (hidden_state())
+};
+
+class DistilBertModel {
+ public:
+  DistilBertModel(std::unique_ptr<Backend> backend, const ModelConfig& config);
+  ~DistilBertModel();
+
+  const ModelConfig& config() const { return c_; }
+  const std::vector<ParamSpec>& layout() const { return layout_; }
+  Backend& backend() { return *be_; }
+  int64_t param_count() const { return n_params_; }
+
+  void set_params(const float* host);
+  void get_params(float* host) const;
+  void get_grads(float* host) const;
+  // Restoring moments also restores which word-embedding rows Adam updates (rows with any non-zero moment).
+  void set_moments(const float* m, const float* v);
+  void get_moments(float* m, float* v) const;
+
+  // Logits [B, num_labels] into `logits` (host). Throws std::invalid_argument on bad input.
+  void forward(const int32_t* ids, const int32_t* mask, int B, int T, const ForwardOptions& opts, float* logits);
+  // Mean cross-entropy of the last forward (which kept gradients); readies backward() with
+  // dlogits scaled by grad_scale (a micro-batch's share of the whole batch).
+  double loss(const int32_t* labels, int B, float grad_scale);
+  // Adds the gradients of the last loss() to the gradient buffer.
+  void backward();
+  void zero_grads();
+  // Keras Adam on the accumulated gradients, then zero_grads(). clip_norm <= 0: no clipping.
+  // sparse: word-embedding rows that never had a gradient are skipped (exact: zero moments).
+  void adam_step(float alpha, float beta1, float beta2, float eps, double clip_norm, bool sparse);
+  // Hidden state i (0: embeddings output, l: after layer l) of the last all_hidden forward, [B*T, dim].
+  void hidden_state(int i, float* host) const;
+  // Frees the workspaces (they are planned again on the next forward).
+  void release_workspace();
+  // Device bytes held by workspaces now (tests of the inference memory bound).
+  size_t workspace_bytes() const;
+
+  struct Workspace;
+
+ private:
+  struct Run {
+    int B = 0, T = 0;
+    ForwardOptions opts;
+    bool has_loss = false;
+    std::vector<int32_t> ids;  // host copy: the word-embedding rows backward touches
+  };
+
+  int query_len(int l, const Run& r) const;
+  const float* layer_forward(int l, const float* x);
+  float* layer_backward(int l, float* d_out);
+  float* P(int64_t offset) const { return params_.get() + offset; }
+  float* G(int64_t offset) const { return grads_.get() + offset; }
+  int64_t offset(const std::string& name) const;
+  void upload_ints(DeviceBuffer<int32_t>& buf, const int32_t* src, size_t n);
+
+  std::unique_ptr<Backend> be_;
+  ModelConfig c_;
+  std::vector<ParamSpec> layout_;
+  int64_t n_params_ = 0, word_offset_ = 0, pos_offset_ = 0, emb_ln_offset_ = 0, head_offset_ = 0;
+  std::vector<int64_t> layer_offset_;
+  DeviceBuffer<float> params_, grads_, m_, v_;
+  std::unique_ptr<Workspace> ws_;
+  DeviceBuffer<float> train_arena_, infer_arena_;
+  DeviceBuffer<int32_t> ids_, mask_, labels_, rows_;
+  Run run_;
+  // Word-embedding rows with gradient since zero_grads(), and rows Adam has ever updated.
+  std::vector<uint8_t> touched_mark_, seen_mark_;
+  std::vector<int32_t> touched_, seen_;
+};
+
+}  // namespace engine

@@ -1,0 +1,627 @@
+// Per-kernel tests of every backend, after ggml's test-backend-ops: each kernel, forward and
+// backward, on awkward shapes (one row, T = 1, a fully masked sequence, row strides other than
+// the width, odd sizes, the [CLS]-only attention, dropout with a fixed seed), against plain
+// double-precision references written here. The references' backward passes are themselves
+// checked by central finite differences of their forward passes.
+//
+// Usage: test_backend_ops [backend...]   (default: every backend of this build)
+// Prints one line per case and ends with "N passed, N failed"; exit status 1 on any failure.
+#include <cfloat>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <functional>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "../backend.h"
+#include "../rng.h"
+
+using engine::Backend;
+using Vec = std::vector<double>;
+
+namespace {
+
+int g_passed = 0, g_failed = 0;
+
+void report(const std::string& backend, const std::string& name, double err, double bound) {
+  const bool ok = err <= bound && std::isfinite(err);
+  (ok ? g_passed : g_failed)++;
+  std::printf("%-4s %-5s %-58s err %.3g (bound %.3g)\n", ok ? "ok" : "FAIL", backend.c_str(), name.c_str(), err, bound);
+}
+
+// Max abs difference over the largest reference magnitude (at least 1e-3, so that near-zero
+// outputs are compared absolutely).
+double rel_err(const std::vector<float>& got, const Vec& want) {
+  if (got.size() != want.size()) return INFINITY;
+  double mx = 1e-3, e = 0;
+  for (double w : want) mx = std::max(mx, std::fabs(w));
+  for (size_t i = 0; i < got.size(); i++) e = std::max(e, std::fabs(got[i] - want[i]));
+  return e / mx;
+}
+
+struct Rng {
+  std::mt19937_64 g;
+  explicit Rng(uint64_t seed) : g(seed) {}
+  Vec normal(size_t n, double scale = 1.0) {
+    std::normal_distribution<double> d(0.0, scale);
+    Vec v(n);
+    for (auto& x : v) x = (float)d(g);  // values representable in float, so both sides see the same input
+    return v;
+  }
+  int uniform_int(int n) { return (int)(g() % (uint64_t)n); }
+};
+
+std::vector<float> to_f(const Vec& v) { return std::vector<float>(v.begin(), v.end()); }
+
+// Device copies of host data, freed with the case.
+class Dev {
+ public:
+  explicit Dev(Backend* be) : be_(be) {}
+  float* f(const Vec& host) {
+    auto h = to_f(host);
+    bufs_.emplace_back(be_, h.size() ? h.size() : 1);
+    if (!h.empty()) bufs_.back().upload(h.data(), h.size());
+    return bufs_.back().get();
+  }
+  float* zeros(size_t n) { return f(Vec(n, 0.0)); }
+  int32_t* i(const std::vector<int32_t>& host) {
+    ibufs_.emplace_back(be_, host.size() ? host.size() : 1);
+    if (!host.empty()) ibufs_.back().upload(host.data(), host.size());
+    return ibufs_.back().get();
+  }
+  std::vector<float> get(const float* p, size_t n) {
+    std::vector<float> h(n);
+    be_->synchronize();
+    be_->download(h.data(), p, n * sizeof(float));
+    return h;
+  }
+
+ private:
+  Backend* be_;
+  std::vector<engine::DeviceBuffer<float>> bufs_;
+  std::vector<engine::DeviceBuffer<int32_t>> ibufs_;
+};
+
+double dot(const Vec& a, const Vec& b) {
+  double s = 0;
+  for (size_t i = 0; i < a.size(); i++) s += a[i] * b[i];
+  return s;
+}
+
+// Checks an analytic gradient of L(x) = <f(x), R> against central differences along a random
+// direction; returns the relative error of the directional derivative.
+double fd_check(const std::function<Vec(const Vec&)>& f, const Vec& x, const Vec& R, const Vec& grad, Rng& rng) {
+  Vec u = rng.normal(x.size());
+  const double h = 1e-6;
+  Vec xp = x, xm = x;
+  for (size_t i = 0; i < x.size(); i++) xp[i] += h * u[i], xm[i] -= h * u[i];
+  const double numeric = (dot(f(xp), R) - dot(f(xm), R)) / (2 * h);
+  const double analytic = dot(grad, u);
+  return std::fabs(numeric - analytic) / std::max(1e-6, std::fabs(numeric) + std::fabs(analytic));
+}
+
+// ---------- references (double) ----------
+
+Vec ref_linear(const Vec& x, const Vec& W, const Vec* b, int N, int in, int out) {
+  Vec y((size_t)N * out);
+  for (int i = 0; i < N; i++)
+    for (int j = 0; j < out; j++) {
+      double s = b ? (*b)[j] : 0.0;
+      for (int k = 0; k < in; k++) s += x[(size_t)i * in + k] * W[(size_t)j * in + k];
+      y[(size_t)i * out + j] = s;
+    }
+  return y;
+}
+
+struct LinearGrads { Vec dx, dW, db; };
+LinearGrads ref_linear_backward(const Vec& dy, const Vec& x, const Vec& W, int N, int in, int out) {
+  LinearGrads g{Vec((size_t)N * in), Vec((size_t)out * in), Vec(out)};
+  for (int i = 0; i < N; i++)
+    for (int j = 0; j < out; j++) {
+      const double d = dy[(size_t)i * out + j];
+      g.db[j] += d;
+      for (int k = 0; k < in; k++) {
+        g.dx[(size_t)i * in + k] += d * W[(size_t)j * in + k];
+        g.dW[(size_t)j * in + k] += d * x[(size_t)i * in + k];
+      }
+    }
+  return g;
+}
+
+Vec ref_layernorm(const Vec& x, const Vec& gamma, const Vec& beta, int N, int D, double eps) {
+  Vec y(x.size());
+  for (int i = 0; i < N; i++) {
+    double mu = 0, var = 0;
+    for (int d = 0; d < D; d++) mu += x[(size_t)i * D + d];
+    mu /= D;
+    for (int d = 0; d < D; d++) var += (x[(size_t)i * D + d] - mu) * (x[(size_t)i * D + d] - mu);
+    const double r = 1 / std::sqrt(var / D + eps);
+    for (int d = 0; d < D; d++) y[(size_t)i * D + d] = (x[(size_t)i * D + d] - mu) * r * gamma[d] + beta[d];
+  }
+  return y;
+}
+
+struct LnGrads { Vec dx, dgamma, dbeta; };
+LnGrads ref_layernorm_backward(const Vec& dy, const Vec& x, const Vec& gamma, int N, int D, double eps) {
+  LnGrads g{Vec(x.size()), Vec(D), Vec(D)};
+  for (int i = 0; i < N; i++) {
+    const double* xi = &x[(size_t)i * D];
+    const double* gi = &dy[(size_t)i * D];
+    double mu = 0, var = 0;
+    for (int d = 0; d < D; d++) mu += xi[d];
+    mu /= D;
+    for (int d = 0; d < D; d++) var += (xi[d] - mu) * (xi[d] - mu);
+    const double r = 1 / std::sqrt(var / D + eps);
+    double m1 = 0, m2 = 0;
+    for (int d = 0; d < D; d++) {
+      const double xhat = (xi[d] - mu) * r;
+      m1 += gi[d] * gamma[d];
+      m2 += gi[d] * gamma[d] * xhat;
+      g.dgamma[d] += gi[d] * xhat;
+      g.dbeta[d] += gi[d];
+    }
+    m1 /= D, m2 /= D;
+    for (int d = 0; d < D; d++) g.dx[(size_t)i * D + d] = r * (gi[d] * gamma[d] - m1 - (xi[d] - mu) * r * m2);
+  }
+  return g;
+}
+
+double act(double x, int a) {
+  if (a == engine::GELU) return 0.5 * x * (1 + std::erf(x / std::sqrt(2.0)));
+  if (a == engine::GELU_TANH) return 0.5 * x * (1 + std::tanh(std::sqrt(2 / M_PI) * (x + 0.044715 * x * x * x)));
+  return x > 0 ? x : 0;
+}
+double act_grad(double x, int a) {
+  if (a == engine::GELU) return 0.5 * (1 + std::erf(x / std::sqrt(2.0))) + x * std::exp(-0.5 * x * x) / std::sqrt(2 * M_PI);
+  if (a == engine::GELU_TANH) {
+    const double k = std::sqrt(2 / M_PI), t = std::tanh(k * (x + 0.044715 * x * x * x));
+    return 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * k * (1 + 3 * 0.044715 * x * x);
+  }
+  return x > 0 ? 1 : 0;
+}
+
+// The dropout multiplier of element i of a stream, computed as the kernels must.
+double keep_scale(uint64_t seed, uint64_t i, float p) {
+  return engine::uniform01(seed, i) < p ? 0.0 : 1.0 / (1.0 - (double)p);
+}
+
+struct AttnShape {
+  int B, Tq, T, D, H, ldq, ldkv;
+  float p;
+};
+
+// Attention in double. q [B*Tq rows, ldq], k/v [B*T rows, ldkv] (column blocks), ctx [B*Tq, D].
+// Also returns the softmax weights before dropout (probs).
+Vec ref_attention(const AttnShape& s, const Vec& q, const Vec& k, const Vec& v, const std::vector<int32_t>& mask,
+                  uint64_t seed, Vec* probs_out = nullptr) {
+  const int dh = s.D / s.H;
+  const double scale = 1 / std::sqrt((double)dh);
+  Vec ctx((size_t)s.B * s.Tq * s.D, 0.0);
+  if (probs_out) probs_out->assign((size_t)s.B * s.H * s.Tq * s.T, 0.0);
+  for (int b = 0; b < s.B; b++)
+    for (int h = 0; h < s.H; h++)
+      for (int i = 0; i < s.Tq; i++) {
+        Vec sc(s.T);
+        bool any = false;
+        for (int j = 0; j < s.T; j++) any |= mask[(size_t)b * s.T + j] != 0;
+        double mx = -INFINITY;
+        for (int j = 0; j < s.T; j++) {
+          double d = 0;
+          for (int c = 0; c < dh; c++)
+            d += q[((size_t)b * s.Tq + i) * s.ldq + h * dh + c] * k[((size_t)b * s.T + j) * s.ldkv + h * dh + c];
+          sc[j] = d * scale;
+          if (mask[(size_t)b * s.T + j]) mx = std::max(mx, sc[j]);
+        }
+        double sum = 0;
+        for (int j = 0; j < s.T; j++) {
+          // A fully masked row becomes uniform, as HF's masked_fill(finfo.min) + softmax does.
+          sc[j] = !any ? 1.0 : mask[(size_t)b * s.T + j] ? std::exp(sc[j] - mx) : 0.0;
+          sum += sc[j];
+        }
+        for (int j = 0; j < s.T; j++) {
+          const double pr = sc[j] / sum;
+          if (probs_out) (*probs_out)[(((size_t)b * s.H + h) * s.Tq + i) * s.T + j] = pr;
+          const double a = s.p > 0 ? pr * keep_scale(seed, (((uint64_t)b * s.H + h) * s.T + i) * s.T + j, s.p) : pr;
+          for (int c = 0; c < dh; c++)
+            ctx[((size_t)b * s.Tq + i) * s.D + h * dh + c] += a * v[((size_t)b * s.T + j) * s.ldkv + h * dh + c];
+        }
+      }
+  return ctx;
+}
+
+struct AttnGrads { Vec dq, dk, dv; };
+AttnGrads ref_attention_backward(const AttnShape& s, const Vec& dctx, const Vec& q, const Vec& k, const Vec& v,
+                                 const std::vector<int32_t>& mask, uint64_t seed) {
+  const int dh = s.D / s.H;
+  const double scale = 1 / std::sqrt((double)dh);
+  Vec probs;
+  ref_attention(s, q, k, v, mask, seed, &probs);
+  AttnGrads g{Vec(q.size(), 0.0), Vec(k.size(), 0.0), Vec(v.size(), 0.0)};
+  for (int b = 0; b < s.B; b++)
+    for (int h = 0; h < s.H; h++)
+      for (int i = 0; i < s.Tq; i++) {
+        Vec dA(s.T), pr(s.T);
+        for (int j = 0; j < s.T; j++) {
+          pr[j] = probs[(((size_t)b * s.H + h) * s.Tq + i) * s.T + j];
+          const double ks = s.p > 0 ? keep_scale(seed, (((uint64_t)b * s.H + h) * s.T + i) * s.T + j, s.p) : 1.0;
+          double d = 0;
+          for (int c = 0; c < dh; c++) {
+            const double dc = dctx[((size_t)b * s.Tq + i) * s.D + h * dh + c];
+            d += dc * v[((size_t)b * s.T + j) * s.ldkv + h * dh + c];
+            g.dv[((size_t)b * s.T + j) * s.ldkv + h * dh + c] += pr[j] * ks * dc;
+          }
+          dA[j] = d * ks;
+        }
+        double dotp = 0;
+        for (int j = 0; j < s.T; j++) dotp += dA[j] * pr[j];
+        for (int j = 0; j < s.T; j++) {
+          const double dS = pr[j] * (dA[j] - dotp) * scale;
+          for (int c = 0; c < dh; c++) {
+            g.dq[((size_t)b * s.Tq + i) * s.ldq + h * dh + c] += dS * k[((size_t)b * s.T + j) * s.ldkv + h * dh + c];
+            g.dk[((size_t)b * s.T + j) * s.ldkv + h * dh + c] += dS * q[((size_t)b * s.Tq + i) * s.ldq + h * dh + c];
+          }
+        }
+      }
+  return g;
+}
+
+// Zeroes the columns of a strided buffer that are not one of the q/k/v blocks (so that both
+// sides compare only what the kernel writes).
+Vec only_blocks(const Vec& x, int rows, int ld, int width) {
+  Vec y(x.size(), 0.0);
+  for (int r = 0; r < rows; r++)
+    for (int c = 0; c < width; c++) y[(size_t)r * ld + c] = x[(size_t)r * ld + c];
+  return y;
+}
+std::vector<float> only_blocks(const std::vector<float>& x, int rows, int ld, int width) {
+  std::vector<float> y(x.size(), 0.0f);
+  for (int r = 0; r < rows; r++)
+    for (int c = 0; c < width; c++) y[(size_t)r * ld + c] = x[(size_t)r * ld + c];
+  return y;
+}
+
+// ---------- cases ----------
+
+void test_linear(Backend* be, Rng& rng) {
+  struct S { int N, in, out; bool bias; };
+  for (S s : {S{1, 1, 1, true}, S{7, 13, 5, true}, S{33, 64, 17, false}, S{5, 768, 768, true}}) {
+    Dev dev(be);
+    const Vec x = rng.normal((size_t)s.N * s.in), W = rng.normal((size_t)s.out * s.in, 0.1), b = rng.normal(s.out);
+    const std::string shape = " N=" + std::to_string(s.N) + " in=" + std::to_string(s.in) + " out=" + std::to_string(s.out);
+    float* y = dev.zeros((size_t)s.N * s.out);
+    be->linear_forward(dev.f(x), dev.f(W), s.bias ? dev.f(b) : nullptr, y, s.N, s.in, s.out);
+    report(be->name(), "linear_forward" + shape + (s.bias ? "" : " no bias"),
+           rel_err(dev.get(y, (size_t)s.N * s.out), ref_linear(x, W, s.bias ? &b : nullptr, s.N, s.in, s.out)), 1e-5);
+
+    // Backward: dx accumulated onto a non-zero buffer (beta 1), dW and db accumulated too.
+    const Vec dy = rng.normal((size_t)s.N * s.out), dx0 = rng.normal((size_t)s.N * s.in), dW0 = rng.normal(W.size()),
+              db0 = rng.normal(s.out);
+    float *dx = dev.f(dx0), *dW = dev.f(dW0), *db = dev.f(db0);
+    be->linear_backward(dev.f(dy), dev.f(x), dev.f(W), dx, 1.0f, dW, db, s.N, s.in, s.out);
+    LinearGrads g = ref_linear_backward(dy, x, W, s.N, s.in, s.out);
+    for (size_t i = 0; i < g.dx.size(); i++) g.dx[i] += dx0[i];
+    for (size_t i = 0; i < g.dW.size(); i++) g.dW[i] += dW0[i];
+    for (size_t i = 0; i < g.db.size(); i++) g.db[i] += db0[i];
+    report(be->name(), "linear_backward dx (beta 1)" + shape, rel_err(dev.get(dx, g.dx.size()), g.dx), 1e-5);
+    report(be->name(), "linear_backward dW" + shape, rel_err(dev.get(dW, g.dW.size()), g.dW), 1e-5);
+    report(be->name(), "linear_backward db" + shape, rel_err(dev.get(db, g.db.size()), g.db), 1e-5);
+    // dx overwritten (beta 0), no dx at all, no db.
+    float* dx2 = dev.f(rng.normal((size_t)s.N * s.in));
+    be->linear_backward(dev.f(dy), dev.f(x), dev.f(W), dx2, 0.0f, dev.zeros(W.size()), nullptr, s.N, s.in, s.out);
+    LinearGrads g2 = ref_linear_backward(dy, x, W, s.N, s.in, s.out);
+    report(be->name(), "linear_backward dx (beta 0, no db)" + shape, rel_err(dev.get(dx2, g2.dx.size()), g2.dx), 1e-5);
+    float* dW3 = dev.zeros(W.size());
+    be->linear_backward(dev.f(dy), dev.f(x), dev.f(W), nullptr, 0.0f, dW3, nullptr, s.N, s.in, s.out);
+    report(be->name(), "linear_backward dW (no dx)" + shape, rel_err(dev.get(dW3, W.size()), g2.dW), 1e-5);
+  }
+}
+
+void test_layernorm(Backend* be, Rng& rng) {
+  struct S { int N, D; };
+  for (S s : {S{1, 7}, S{5, 33}, S{17, 768}}) {
+    Dev dev(be);
+    const std::string shape = " N=" + std::to_string(s.N) + " D=" + std::to_string(s.D);
+    Vec x = rng.normal((size_t)s.N * s.D, 2.0);
+    for (auto& v : x) v = (float)(v + 3.0);  // a mean far from 0
+    const Vec gamma = rng.normal(s.D), beta = rng.normal(s.D);
+    const double eps = 1e-12;
+    float *out = dev.zeros(x.size()), *mean = dev.zeros(s.N), *rstd = dev.zeros(s.N);
+    float* dxv = dev.f(x);
+    be->layernorm_forward(dxv, dev.f(gamma), dev.f(beta), out, mean, rstd, s.N, s.D, (float)eps);
+    report(be->name(), "layernorm_forward" + shape, rel_err(dev.get(out, x.size()), ref_layernorm(x, gamma, beta, s.N, s.D, eps)), 1e-5);
+    const Vec dy = rng.normal(x.size()), dg0 = rng.normal(s.D), db0 = rng.normal(s.D);
+    float *dx = dev.zeros(x.size()), *dg = dev.f(dg0), *db = dev.f(db0);
+    be->layernorm_backward(dev.f(dy), dxv, dev.f(gamma), mean, rstd, dx, dg, db, s.N, s.D);
+    LnGrads g = ref_layernorm_backward(dy, x, gamma, s.N, s.D, eps);
+    for (int d = 0; d < s.D; d++) g.dgamma[d] += dg0[d], g.dbeta[d] += db0[d];
+    report(be->name(), "layernorm_backward dx" + shape, rel_err(dev.get(dx, x.size()), g.dx), 1e-5);
+    report(be->name(), "layernorm_backward dgamma" + shape, rel_err(dev.get(dg, s.D), g.dgamma), 1e-5);
+    report(be->name(), "layernorm_backward dbeta" + shape, rel_err(dev.get(db, s.D), g.dbeta), 1e-5);
+  }
+}
+
+void test_attention(Backend* be, Rng& rng) {
+  struct C { const char* what; AttnShape s; std::vector<int> lens; };
+  const std::vector<C> cases = {
+      {"self, fused qkv strides", {2, 5, 5, 12, 3, 36, 36, 0.0f}, {5, 3}},
+      {"T=1", {3, 1, 1, 8, 2, 8, 8, 0.0f}, {1, 1, 1}},
+      {"fully masked sequence", {2, 6, 6, 8, 2, 24, 24, 0.0f}, {6, 0}},
+      {"[CLS] only (Tq=1), kv stride 2D", {2, 1, 7, 12, 3, 12, 24, 0.0f}, {7, 4}},
+      {"odd sizes, dense strides", {1, 13, 13, 10, 5, 10, 10, 0.0f}, {11}},
+      {"dropout 0.1", {2, 9, 9, 16, 4, 48, 48, 0.1f}, {9, 6}},
+      {"[CLS] only with dropout 0.3", {3, 1, 8, 16, 2, 16, 32, 0.3f}, {8, 5, 1}},
+  };
+  const uint64_t seed = 12345;
+  for (const C& c : cases) {
+    const AttnShape& s = c.s;
+    Dev dev(be);
+    const std::string name = std::string(" (") + c.what + ") B=" + std::to_string(s.B) + " Tq=" + std::to_string(s.Tq) +
+                             " T=" + std::to_string(s.T) + " D=" + std::to_string(s.D) + " H=" + std::to_string(s.H);
+    std::vector<int32_t> mask((size_t)s.B * s.T);
+    for (int b = 0; b < s.B; b++)
+      for (int t = 0; t < s.T; t++) mask[(size_t)b * s.T + t] = t < c.lens[b];
+    const Vec q = rng.normal((size_t)s.B * s.Tq * s.ldq), k = rng.normal((size_t)s.B * s.T * s.ldkv),
+              v = rng.normal((size_t)s.B * s.T * s.ldkv);
+    float *dq_in = dev.f(q), *dk_in = dev.f(k), *dv_in = dev.f(v);
+    int32_t* dmask = dev.i(mask);
+    const size_t nctx = (size_t)s.B * s.Tq * s.D, nprobs = (size_t)s.B * s.H * s.Tq * s.T;
+    float *ctx = dev.zeros(nctx), *probs = dev.zeros(nprobs);
+    be->attention_forward(dq_in, s.ldq, dk_in, dv_in, s.ldkv, dmask, probs, ctx, s.B, s.Tq, s.T, s.D, s.H, s.p, seed);
+    Vec want_probs;
+    const Vec want = ref_attention(s, q, k, v, mask, seed, &want_probs);
+    report(be->name(), "attention_forward" + name, rel_err(dev.get(ctx, nctx), want), 1e-5);
+    report(be->name(), "attention_forward probs" + name, rel_err(dev.get(probs, nprobs), want_probs), 1e-5);
+    // Inference: no probabilities kept, the same context.
+    float* ctx2 = dev.zeros(nctx);
+    be->attention_forward(dq_in, s.ldq, dk_in, dv_in, s.ldkv, dmask, nullptr, ctx2, s.B, s.Tq, s.T, s.D, s.H, s.p, seed);
+    report(be->name(), "attention_forward no probs" + name, rel_err(dev.get(ctx2, nctx), want), 1e-5);
+
+    const Vec dctx = rng.normal(nctx);
+    float *dq = dev.zeros(q.size()), *dk = dev.zeros(k.size()), *dv = dev.zeros(v.size());
+    be->attention_backward(dev.f(dctx), dq_in, s.ldq, dk_in, dv_in, s.ldkv, probs, dq, dk, dv, s.B, s.Tq, s.T, s.D, s.H,
+                           s.p, seed);
+    const AttnGrads g = ref_attention_backward(s, dctx, q, k, v, mask, seed);
+    // The kernel writes only the D-wide blocks of the strided gradient buffers.
+    report(be->name(), "attention_backward dq" + name,
+           rel_err(only_blocks(dev.get(dq, q.size()), s.B * s.Tq, s.ldq, s.D), only_blocks(g.dq, s.B * s.Tq, s.ldq, s.D)), 2e-5);
+    report(be->name(), "attention_backward dk" + name,
+           rel_err(only_blocks(dev.get(dk, k.size()), s.B * s.T, s.ldkv, s.D), only_blocks(g.dk, s.B * s.T, s.ldkv, s.D)), 2e-5);
+    report(be->name(), "attention_backward dv" + name,
+           rel_err(only_blocks(dev.get(dv, v.size()), s.B * s.T, s.ldkv, s.D), only_blocks(g.dv, s.B * s.T, s.ldkv, s.D)), 2e-5);
+  }
+}
+
+void test_elementwise(Backend* be, Rng& rng) {
+  const char* names[] = {"gelu", "gelu_tanh", "relu"};
+  for (int a : {engine::GELU, engine::GELU_TANH, engine::RELU})
+    for (int n : {1, 1000, 4097}) {
+      Dev dev(be);
+      const Vec x = rng.normal(n, 3.0), dy = rng.normal(n);
+      const std::string name = std::string(" ") + names[a] + " n=" + std::to_string(n);
+      Vec y(n), dx(n);
+      for (int i = 0; i < n; i++) y[i] = act(x[i], a), dx[i] = dy[i] * act_grad(x[i], a);
+      float *dxp = dev.f(x), *out = dev.zeros(n);
+      be->activation_forward(dxp, out, n, a);
+      report(be->name(), "activation_forward" + name, rel_err(dev.get(out, n), y), 1e-5);
+      be->activation_forward(dxp, dxp, n, a);  // in place
+      report(be->name(), "activation_forward in place" + name, rel_err(dev.get(dxp, n), y), 1e-5);
+      float *g = dev.f(dy), *xin = dev.f(x);
+      be->activation_backward(g, xin, g, n, a);  // in place, as the model calls it
+      report(be->name(), "activation_backward in place" + name, rel_err(dev.get(g, n), dx), 1e-5);
+    }
+
+  {  // dropout: rows of a wider tensor (row_stride > cols), forward and backward draw the same mask
+    Dev dev(be);
+    const int rows = 5, cols = 24, stride = 3 * 24;
+    const float p = 0.25f;
+    const uint64_t seed = 777;
+    const Vec x = rng.normal(rows * cols);
+    Vec want(x.size());
+    for (int r = 0; r < rows; r++)
+      for (int c = 0; c < cols; c++)
+        want[r * cols + c] = (float)x[r * cols + c] * (float)keep_scale(seed, (uint64_t)r * stride + c, p);
+    float *xin = dev.f(x), *y = dev.zeros(x.size());
+    be->dropout_forward(xin, y, rows, cols, stride, p, seed);
+    report(be->name(), "dropout_forward rows=5 cols=24 stride=72 p=0.25", rel_err(dev.get(y, x.size()), want), 1e-6);
+    be->dropout_backward(xin, xin, rows, cols, stride, p, seed);
+    report(be->name(), "dropout_backward in place (same mask)", rel_err(dev.get(xin, x.size()), want), 1e-6);
+  }
+  {  // add, scale, sum of squares, row copies
+    Dev dev(be);
+    const int n = 1031;
+    const Vec a = rng.normal(n), b = rng.normal(n);
+    Vec sum(n), scaled(n);
+    double ss = 0;
+    for (int i = 0; i < n; i++) sum[i] = a[i] + b[i], scaled[i] = a[i] * 0.37, ss += a[i] * a[i];
+    float *pa = dev.f(a), *pb = dev.f(b);
+    be->add(pa, pb, pb, n);
+    report(be->name(), "add n=1031 (out aliases b)", rel_err(dev.get(pb, n), sum), 1e-6);
+    report(be->name(), "sum_squares n=1031", std::fabs(be->sum_squares(pa, n) - ss) / ss, 1e-6);
+    be->scale(pa, 0.37f, n);
+    report(be->name(), "scale n=1031", rel_err(dev.get(pa, n), scaled), 1e-6);
+    const int B = 3, T = 5, D = 7;
+    const Vec x = rng.normal(B * T * D);
+    Vec gathered(B * D), scattered(B * T * D, 0.0);
+    for (int r = 0; r < B; r++)
+      for (int d = 0; d < D; d++) gathered[r * D + d] = x[r * T * D + d], scattered[r * T * D + d] = x[r * T * D + d];
+    float* g = dev.zeros(B * D);
+    be->copy_rows(dev.f(x), T * D, g, D, B, D);
+    report(be->name(), "copy_rows gather B=3 T=5 D=7", rel_err(dev.get(g, B * D), gathered), 0);
+    float* sc = dev.zeros(B * T * D);
+    be->copy_rows(g, D, sc, T * D, B, D);
+    report(be->name(), "copy_rows scatter B=3 T=5 D=7", rel_err(dev.get(sc, B * T * D), scattered), 0);
+  }
+}
+
+void test_embedding(Backend* be, Rng& rng) {
+  const int V = 11, P = 9, B = 3, T = 6, D = 10;
+  for (bool pos_grad : {true, false}) {
+    Dev dev(be);
+    std::vector<int32_t> ids(B * T);
+    for (auto& id : ids) id = rng.uniform_int(4);  // many repeats: the accumulation order matters
+    ids[0] = V - 1;
+    const Vec word = rng.normal(V * D), pos = rng.normal(P * D), dout = rng.normal(B * T * D);
+    Vec want(B * T * D), dword = rng.normal(V * D), dpos(P * D, 0.0);
+    const Vec dword0 = dword;
+    for (int r = 0; r < B * T; r++)
+      for (int d = 0; d < D; d++) {
+        want[r * D + d] = (float)word[ids[r] * D + d] + (float)pos[(r % T) * D + d];
+        dword[ids[r] * D + d] += dout[r * D + d];
+        if (pos_grad) dpos[(r % T) * D + d] += dout[r * D + d];
+      }
+    int32_t* pids = dev.i(ids);
+    float* out = dev.zeros(B * T * D);
+    be->embedding_forward(pids, dev.f(word), dev.f(pos), out, B, T, D);
+    if (pos_grad) report(be->name(), "embedding_forward V=11 B=3 T=6 D=10", rel_err(dev.get(out, B * T * D), want), 1e-6);
+    float *dw = dev.f(dword0), *dp = dev.zeros(P * D);
+    be->embedding_backward(pids, dev.f(dout), dw, pos_grad ? dp : nullptr, B, T, D);
+    const std::string tag = pos_grad ? "" : " (fixed positions)";
+    report(be->name(), "embedding_backward dword, repeated ids" + tag, rel_err(dev.get(dw, V * D), dword), 1e-6);
+    report(be->name(), "embedding_backward dpos" + tag, rel_err(dev.get(dp, P * D), dpos), 1e-6);
+  }
+}
+
+void test_cross_entropy(Backend* be, Rng& rng) {
+  struct S { int B, C; float scale; };
+  for (S s : {S{1, 1, 1.0f}, S{4, 20, 1.0f}, S{7, 3, 0.25f}}) {
+    Dev dev(be);
+    const Vec z = rng.normal(s.B * s.C, 4.0);
+    std::vector<int32_t> labels(s.B);
+    for (auto& l : labels) l = rng.uniform_int(s.C);
+    Vec loss(s.B), grad(s.B * s.C);
+    for (int b = 0; b < s.B; b++) {
+      double mx = -INFINITY, sum = 0;
+      for (int c = 0; c < s.C; c++) mx = std::max(mx, z[b * s.C + c]);
+      for (int c = 0; c < s.C; c++) sum += std::exp(z[b * s.C + c] - mx);
+      const double lse = mx + std::log(sum);
+      loss[b] = lse - z[b * s.C + labels[b]];
+      for (int c = 0; c < s.C; c++)
+        grad[b * s.C + c] = (std::exp(z[b * s.C + c] - lse) - (c == labels[b])) / s.B * s.scale;
+    }
+    const std::string name = " B=" + std::to_string(s.B) + " C=" + std::to_string(s.C) + " scale=" + std::to_string(s.scale);
+    float *losses = dev.zeros(s.B), *dl = dev.zeros(s.B * s.C);
+    be->cross_entropy(dev.f(z), dev.i(labels), losses, dl, s.B, s.C, s.scale);
+    report(be->name(), "cross_entropy losses" + name, rel_err(dev.get(losses, s.B), loss), 1e-6);
+    report(be->name(), "cross_entropy dlogits" + name, rel_err(dev.get(dl, s.B * s.C), grad), 1e-6);
+  }
+}
+
+void test_adam(Backend* be, Rng& rng) {
+  const int rows = 9, len = 13, n = rows * len;
+  const float alpha = 1e-3f, b1 = 0.9f, b2 = 0.999f, eps = 1e-8f;
+  const Vec p = rng.normal(n), g = rng.normal(n), m = rng.normal(n, 0.1);
+  Vec v = rng.normal(n, 0.1);
+  for (auto& x : v) x = std::fabs(x);
+  auto update = [&](int i, Vec& P, Vec& M, Vec& V) {
+    // In float, as Keras does it; the reference mirrors the arithmetic order.
+    float mi = (float)M[i], vi = (float)V[i], gi = (float)g[i];
+    mi += (gi - mi) * (1.0f - b1);
+    vi += (gi * gi - vi) * (1.0f - b2);
+    M[i] = mi, V[i] = vi;
+    P[i] = (float)P[i] - alpha * mi / (std::sqrt(vi) + eps);
+  };
+  {
+    Dev dev(be);
+    Vec P = p, M = m, V = v;
+    for (int i = 0; i < n; i++) update(i, P, M, V);
+    float *pp = dev.f(p), *pm = dev.f(m), *pv = dev.f(v);
+    be->adam_update(pp, dev.f(g), pm, pv, n, alpha, b1, b2, eps);
+    report(be->name(), "adam_update n=117 params", rel_err(dev.get(pp, n), P), 1e-6);
+    report(be->name(), "adam_update n=117 m", rel_err(dev.get(pm, n), M), 1e-6);
+    report(be->name(), "adam_update n=117 v", rel_err(dev.get(pv, n), V), 1e-6);
+  }
+  {
+    Dev dev(be);
+    const std::vector<int32_t> list = {7, 0, 3};
+    Vec P = p, M = m, V = v, Z = g;
+    for (int r : list)
+      for (int c = 0; c < len; c++) update(r * len + c, P, M, V), Z[r * len + c] = 0;
+    float *pp = dev.f(p), *pm = dev.f(m), *pv = dev.f(v), *pg = dev.f(g);
+    int32_t* pl = dev.i(list);
+    be->adam_update_rows(pp, pg, pm, pv, pl, (int64_t)list.size(), len, alpha, b1, b2, eps);
+    report(be->name(), "adam_update_rows rows {7,0,3} of 9 params", rel_err(dev.get(pp, n), P), 1e-6);
+    report(be->name(), "adam_update_rows moments (others untouched)", rel_err(dev.get(pv, n), V), 1e-6);
+    be->zero_rows(pg, pl, (int64_t)list.size(), len);
+    report(be->name(), "zero_rows rows {7,0,3} of 9", rel_err(dev.get(pg, n), Z), 0);
+  }
+}
+
+// The references' backward passes against central differences of their forward passes.
+void test_references(Rng& rng) {
+  {
+    const int N = 3, in = 5, out = 4;
+    const Vec x = rng.normal(N * in), W = rng.normal(out * in), b = rng.normal(out), R = rng.normal(N * out);
+    const LinearGrads g = ref_linear_backward(R, x, W, N, in, out);
+    report("ref", "linear_backward dx vs finite differences",
+           fd_check([&](const Vec& xx) { return ref_linear(xx, W, &b, N, in, out); }, x, R, g.dx, rng), 1e-6);
+    report("ref", "linear_backward dW vs finite differences",
+           fd_check([&](const Vec& ww) { return ref_linear(x, ww, &b, N, in, out); }, W, R, g.dW, rng), 1e-6);
+    report("ref", "linear_backward db vs finite differences",
+           fd_check([&](const Vec& bb) { return ref_linear(x, W, &bb, N, in, out); }, b, R, g.db, rng), 1e-6);
+  }
+  {
+    const int N = 3, D = 6;
+    const Vec x = rng.normal(N * D), gm = rng.normal(D), bt = rng.normal(D), R = rng.normal(N * D);
+    const LnGrads g = ref_layernorm_backward(R, x, gm, N, D, 1e-12);
+    report("ref", "layernorm_backward dx vs finite differences",
+           fd_check([&](const Vec& xx) { return ref_layernorm(xx, gm, bt, N, D, 1e-12); }, x, R, g.dx, rng), 1e-6);
+    report("ref", "layernorm_backward dgamma vs finite differences",
+           fd_check([&](const Vec& gg) { return ref_layernorm(x, gg, bt, N, D, 1e-12); }, gm, R, g.dgamma, rng), 1e-6);
+  }
+  for (float p : {0.0f, 0.2f}) {
+    const AttnShape s{2, 4, 4, 8, 2, 24, 24, p};
+    const std::vector<int32_t> mask = {1, 1, 1, 0, 1, 1, 0, 0};
+    const Vec q = rng.normal(2 * 4 * 24), k = rng.normal(2 * 4 * 24), v = rng.normal(2 * 4 * 24), R = rng.normal(2 * 4 * 8);
+    const AttnGrads g = ref_attention_backward(s, R, q, k, v, mask, 5);
+    const std::string tag = p > 0 ? " (dropout)" : "";
+    report("ref", "attention_backward dq vs finite differences" + tag,
+           fd_check([&](const Vec& qq) { return ref_attention(s, qq, k, v, mask, 5); }, q, R, g.dq, rng), 1e-6);
+    report("ref", "attention_backward dk vs finite differences" + tag,
+           fd_check([&](const Vec& kk) { return ref_attention(s, q, kk, v, mask, 5); }, k, R, g.dk, rng), 1e-6);
+    report("ref", "attention_backward dv vs finite differences" + tag,
+           fd_check([&](const Vec& vv) { return ref_attention(s, q, k, vv, mask, 5); }, v, R, g.dv, rng), 1e-6);
+  }
+  for (int a : {engine::GELU, engine::GELU_TANH}) {
+    const Vec x = rng.normal(50, 2.0), R = rng.normal(50);
+    Vec g(50);
+    for (int i = 0; i < 50; i++) g[i] = R[i] * act_grad(x[i], a);
+    auto f = [&](const Vec& xx) {
+      Vec y(xx.size());
+      for (size_t i = 0; i < xx.size(); i++) y[i] = act(xx[i], a);
+      return y;
+    };
+    report("ref", std::string("activation_backward ") + (a ? "gelu_tanh" : "gelu") + " vs finite differences",
+           fd_check(f, x, R, g, rng), 1e-6);
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::vector<std::string> names;
+  for (int i = 1; i < argc; i++) names.push_back(argv[i]);
+  if (names.empty()) names = engine::backend_names();
+  Rng rng(20260101);
+  test_references(rng);
+  for (const std::string& name : names) {
+    std::unique_ptr<Backend> be;
+    try {
+      be = engine::make_backend(name);
+    } catch (const std::exception& e) {
+      std::printf("FAIL %s: %s\n", name.c_str(), e.what());
+      g_failed++;
+      continue;
+    }
+    test_linear(be.get(), rng);
+    test_layernorm(be.get(), rng);
+    test_attention(be.get(), rng);
+    test_elementwise(be.get(), rng);
+    test_embedding(be.get(), rng);
+    test_cross_entropy(be.get(), rng);
+    test_adam(be.get(), rng);
+  }
+  std::printf("%d passed, %d failed\n", g_passed, g_failed);
+  return g_failed ? 1 : 0;
+}

@@ -1,0 +1,50 @@
+import { DistilBertConfig } from '../io/config';
+import { ParamStore } from './params';
+
+export interface ForwardOptions {
+  /** Train mode applies dropout; eval mode (default) does not. */
+  train?: boolean;
+  /** Base of the dropout random streams for this step (train mode). */
+  seed?: number;
+  /** Keep the activations for backward() (default); false is inference: a lean workspace, no backward. */
+  grad?: boolean;
+  /** Compute every position of the last layer too, so that hiddenStates() is complete. */
+  allHiddenStates?: boolean;
+}
+
+/** Adam's step as the optimizer hands it to the model (bias correction folded into alpha, as Keras does). */
+export interface AdamStep {
+  alpha: number;
+  beta1: number;
+  beta2: number;
+  epsilon: number;
+  /** Global-norm clipping threshold; undefined = none. */
+  clipNorm?: number;
+  /** Skip word-embedding rows that never had a gradient (exact; default true). */
+  sparse?: boolean;
+}
+
+/**
+ * A sequence classifier whose model step runs on a device: what the trainer, the optimizer,
+ * the classifier and the server depend on (DistilBert is the one implementation today).
+ */
+export interface SequenceClassifierModel {
+  readonly config: DistilBertConfig;
+  readonly device: string;
+  /** Logits [B, labels] for row-major [B, T] ids and mask (a fresh array). */
+  forward(ids: Int32Array, mask: Int32Array, B: number, T: number, opts?: ForwardOptions): Float32Array;
+  /** Mean cross-entropy of the last forward; the gradient is scaled by gradScale (a micro-batch's share). */
+  loss(labels: Int32Array, gradScale?: number): number;
+  /** Adds the gradients of the last loss() to the accumulated gradients. */
+  backward(): void;
+  zeroGrads(): void;
+  /** Updates the parameters from the accumulated gradients, then zeroes them. */
+  adamStep(step: AdamStep): void;
+  readParams(): ParamStore;
+  writeParams(data: Float32Array): void;
+  readGrads(): ParamStore;
+  readMoments(): { m: Float32Array; v: Float32Array };
+  writeMoments(m: Float32Array, v: Float32Array): void;
+  /** Frees the device workspaces (planned again by the next forward). */
+  releaseWorkspace(): void;
+}

@@ -1,0 +1,72 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { Random } from '../src/data/random';
+import { engine } from '../src/engine/native';
+import { parseConfig } from '../src/io/config';
+import { DistilBert } from '../src/model/distilbert';
+import { ParamStore } from '../src/model/params';
+import { initParams } from '../src/train/init';
+
+const SUITE = join(__dirname, '..', '..', 'build', 'Release', 'test_backend_ops');
+
+describe('per-kernel suite (native/tests/test_backend_ops.cc)', () => {
+  // Every backend of this build runs the same cases; a new backend is added there by name.
+  for (const backend of engine().backends()) {
+    it(`every kernel, forward and backward, on the ${backend} backend`, () => {
+      const r = spawnSync(SUITE, [backend], { encoding: 'utf8' });
+      const failures = r.stdout.split('\n').filter((l) => l.startsWith('FAIL'));
+      const summary = r.stdout.trim().split('\n').pop();
+      console.log(`${backend}: ${summary}`);
+      assert.deepEqual(failures, [], 'no failing case');
+      assert.equal(r.status, 0, r.stderr);
+      assert.match(summary ?? '', /^[1-9]\d* passed, 0 failed$/);
+    });
+  }
+});
+
+describe('model step seam', () => {
+  const config = parseConfig({ vocab_size: 60, max_position_embeddings: 16, n_layers: 2, n_heads: 2, dim: 8, hidden_dim: 16 });
+  const params = new ParamStore(config);
+  initParams(params, new Random(2));
+
+  it('rejects buffers of the wrong size, ids outside the vocabulary and over-long sequences', () => {
+    const native = new (engine().Model)(config, 'cpu');
+    assert.throws(() => native.setParams(new Float32Array(params.size - 1)), /setParams: argument 0 must be a Float32Array of \d+ elements/);
+    const model = new DistilBert(config, params);
+    assert.throws(() => model.forward(Int32Array.from([1, 2, 60]), Int32Array.from([1, 1, 1]), 1, 3), /input id 60 at position 2 is outside the vocabulary \(0..59\)/);
+    assert.throws(() => model.forward(new Int32Array(17), new Int32Array(17).fill(1), 1, 17), /exceeds max_position_embeddings 16/);
+    assert.throws(() => model.forward(new Int32Array(4), new Int32Array(4), 1, 3), /must both have 1x3 values/);
+    model.forward(Int32Array.from([1, 2, 3]), Int32Array.from([1, 1, 1]), 1, 3);
+    assert.throws(() => model.loss(Int32Array.from([0, 1])), /need 1 labels, got 2/);
+    assert.throws(() => model.loss(Int32Array.from([2])), /label 2 is outside 0..1$/);
+    assert.throws(() => new (engine().Model)(config, 'tpu'), /unknown device 'tpu'/);
+  });
+
+  it('inference gives the training path\'s logits, keeps no backward state and frees a large workspace', () => {
+    const model = new DistilBert(config, params);
+    const B = 3, T = 16;
+    const ids = Int32Array.from({ length: B * T }, (_, i) => (i * 7) % 60);
+    const mask = Int32Array.from({ length: B * T }, (_, i) => (i % T < [16, 9, 1][Math.floor(i / T)] ? 1 : 0));
+    const withGrad = model.forward(ids, mask, B, T);
+    const inference = model.forward(ids, mask, B, T, { grad: false });
+    assert.deepEqual(inference, withGrad);
+    assert.throws(() => model.loss(Int32Array.from([0, 1, 2])), /needs a forward pass that keeps gradients/);
+    model.releaseWorkspace();
+    assert.equal(model.workspaceBytes(), 0);
+    // Small inference workspaces are kept for the next call.
+    model.forward(ids, mask, B, T, { grad: false });
+    assert.ok(model.workspaceBytes() > 0);
+  });
+
+  it('an inference workspace over 64 MiB is released after its forward', () => {
+    const big = parseConfig({ vocab_size: 100, max_position_embeddings: 512, n_layers: 1, n_heads: 4, dim: 256, hidden_dim: 1024 });
+    const p = new ParamStore(big);
+    initParams(p, new Random(3));
+    const model = new DistilBert(big, p);
+    const B = 16, T = 512;
+    model.forward(new Int32Array(B * T).fill(5), new Int32Array(B * T).fill(1), B, T, { grad: false });
+    assert.equal(model.workspaceBytes(), 0);
+  });
+});
