@@ -142,13 +142,14 @@ class Model : public Napi::ObjectWrap<Model> {
                         InstanceAccessor("device", &Model::Device, nullptr)});
   }
 
-  // new Model(config, device)
+  // new Model(config, device, precision = "fp32")
   explicit Model(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Model>(info) {
     try {
-      if (info.Length() < 2 || !info[0].IsObject() || !info[1].IsString())
-        throw std::invalid_argument("new Model(config, device): a config object and a device name");
-      model_ = std::make_unique<engine::DistilBertModel>(engine::make_backend(info[1].As<Napi::String>().Utf8Value()),
-                                                         read_config(info[0].As<Napi::Object>()));
+      if (info.Length() < 2 || !info[0].IsObject() || !info[1].IsString() || (info.Length() > 2 && !info[2].IsString()))
+        throw std::invalid_argument("new Model(config, device, precision): a config object, a device and a precision name");
+      const std::string precision = info.Length() > 2 ? info[2].As<Napi::String>().Utf8Value() : "fp32";
+      model_ = std::make_unique<engine::DistilBertModel>(
+          engine::make_backend(info[1].As<Napi::String>().Utf8Value(), precision), read_config(info[0].As<Napi::Object>()));
     } catch (const std::exception& e) {
       Napi::Error::New(info.Env(), e.what()).ThrowAsJavaScriptException();
     }

@@ -105,9 +105,10 @@ class Backend {
   virtual void zero_rows(float* x, const int32_t* rows, int64_t nrows, int64_t row_len) = 0;
 };
 
-// "cpu", or "cuda" where the CUDA backend was built; throws std::runtime_error naming what is missing.
-std::unique_ptr<Backend> make_backend(const std::string& name);
-// Names of the backends this build holds.
+// "cpu", or "cuda" where the CUDA backend was built, with the precision of its matrix products
+// ("fp32"; on CUDA also "tf32" and "bf16"); throws std::runtime_error naming what is missing.
+std::unique_ptr<Backend> make_backend(const std::string& name, const std::string& precision = "fp32");
+// Names of the backends compiled into this build (a run-time loaded CUDA backend is not listed).
 std::vector<std::string> backend_names();
 
 // A device buffer of n values of T: the handle through which the runner owns device memory.

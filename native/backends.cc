@@ -1,5 +1,12 @@
-// The backend registry: CPU always; CUDA when this build was compiled with it (ENGINE_WITH_CUDA).
+// The backend registry. CPU is always built in. CUDA is either compiled in (ENGINE_WITH_CUDA:
+// the CMake build of the GPU check) or loaded at run time from engine_cuda.so beside this
+// library (the npm build, which compiles it only where nvcc and cuBLAS are found), so that the
+// CPU build never needs CUDA.
+#include <dlfcn.h>
+#include <unistd.h>
+
 #include <stdexcept>
+#include <string>
 
 #include "backend.h"
 
@@ -7,26 +14,69 @@ namespace engine {
 
 std::unique_ptr<Backend> make_cpu_backend();
 #ifdef ENGINE_WITH_CUDA
-std::unique_ptr<Backend> make_cuda_backend();  // throws, naming a missing driver or GPU
+std::unique_ptr<Backend> make_cuda_backend(const std::string& precision);
 #endif
+
+namespace {
+
+#ifndef ENGINE_WITH_CUDA
+// engine_cuda.so in the folder of the library that holds this code (build/Release/).
+std::string cuda_library_path() {
+  Dl_info info{};
+  if (!dladdr(reinterpret_cast<void*>(&cuda_library_path), &info) || !info.dli_fname) return "engine_cuda.so";
+  std::string self = info.dli_fname;
+  const size_t slash = self.rfind('/');
+  return (slash == std::string::npos ? std::string(".") : self.substr(0, slash)) + "/engine_cuda.so";
+}
+
+using MakeCuda = Backend* (*)(const char* precision, char* error, size_t error_len);
+
+std::unique_ptr<Backend> load_cuda_backend(const std::string& precision) {
+  const std::string path = cuda_library_path();
+  void* lib = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
+  if (!lib) {
+    const std::string why = dlerror();
+    if (why.find("No such file") != std::string::npos && why.find(path) != std::string::npos)
+      throw std::runtime_error("--device cuda: this install has no CUDA backend (" + path +
+                               " was not built: nvcc and cuBLAS were not found at npm install; install the CUDA "
+                               "toolkit and run npm rebuild, see README 'GPU')");
+    throw std::runtime_error("--device cuda: cannot load the CUDA backend (" + why +
+                             "): the CUDA toolkit's runtime libraries (libcudart, libcublas) are missing");
+  }
+  auto make = reinterpret_cast<MakeCuda>(dlsym(lib, "bert20news_make_cuda_backend"));
+  if (!make) throw std::runtime_error("--device cuda: " + path + " is not a CUDA backend of this version");
+  char error[512] = {0};
+  Backend* be = make(precision.c_str(), error, sizeof error);
+  if (!be) throw std::runtime_error(std::string("--device cuda: ") + error);
+  return std::unique_ptr<Backend>(be);
+}
+#endif
+
+}  // namespace
 
 std::vector<std::string> backend_names() {
 #ifdef ENGINE_WITH_CUDA
   return {"cpu", "cuda"};
 #else
+  // The run-time loaded backend counts where its library was built.
+  if (access(cuda_library_path().c_str(), R_OK) == 0) return {"cpu", "cuda"};
   return {"cpu"};
 #endif
 }
 
-std::unique_ptr<Backend> make_backend(const std::string& name) {
-  if (name == "cpu") return make_cpu_backend();
+std::unique_ptr<Backend> make_backend(const std::string& name, const std::string& precision) {
+  if (name == "cpu") {
+    if (precision != "fp32")
+      throw std::runtime_error("precision " + precision + " is not available on the CPU backend (fp32 only for now)");
+    return make_cpu_backend();
+  }
+  if (name == "cuda") {
 #ifdef ENGINE_WITH_CUDA
-  if (name == "cuda") return make_cuda_backend();
+    return make_cuda_backend(precision);
 #else
-  if (name == "cuda")
-    throw std::runtime_error(
-        "this build has no CUDA backend: it is built where nvcc and cuBLAS are found (see README, 'GPU')");
+    return load_cuda_backend(precision);
 #endif
+  }
   throw std::runtime_error("unknown device '" + name + "' (known: cpu, cuda)");
 }
 

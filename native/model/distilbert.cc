@@ -443,6 +443,7 @@ void DistilBertModel::adam_step(float alpha, float beta1, float beta2, float eps
     }
   }
   zero_grads();
+  e.synchronize();  // the step is done when this returns (timings, and errors surface here)
 }
 
 void DistilBertModel::hidden_state(int i, float* host) const {

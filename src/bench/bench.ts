@@ -26,7 +26,7 @@ export interface BenchReport {
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-const repsFor = (c: CaseSpec) => (c.kind === 'train' ? 3 : c.batch === 1 ? 21 : 5);
+const repsFor = (c: CaseSpec) => (c.kind === 'train' || c.seqLen >= 512 ? 3 : c.batch === 1 ? 21 : 5);
 const PYTHON = '/usr/bin/python3';
 const PEER_SCRIPT = join(__dirname, '..', '..', '..', 'bench', 'torch_peer.py');
 
@@ -85,14 +85,14 @@ export function runBench(threads: number, log: (s: string) => void): BenchReport
       name: c.name, unit: ov.unit, ours: ov.v, peer: 'pytorch', peer_value: null, ratio: null,
       pct_of_sgemm_peak: (100 * caseFlops(c)) / om / 1e9 / sgemm,
     };
-    if (c.kind === 'train') r.ours_peak_rss_mb = o.peakRssBytes / 2 ** 20;
+    r.ours_peak_rss_mb = o.peakRssBytes / 2 ** 20;
     if (torch.version) {
       log(`${c.name}: pytorch...`);
       const p = torchPeer(c, threads);
       r.peer_value = value(c, median(p.timing.seconds)).v;
       r.ratio = ov.better(r.ours, r.peer_value);
       r.peer_setting = p.setting;
-      if (c.kind === 'train') r.peer_peak_rss_mb = p.timing.peakRssBytes / 2 ** 20;
+      r.peer_peak_rss_mb = p.timing.peakRssBytes / 2 ** 20;
     }
     cases.push(r);
   }

@@ -2,6 +2,7 @@ import { Random } from '../data/random';
 import { engine } from '../engine/native';
 import { parseConfig } from '../io/config';
 import { DistilBert } from '../model/distilbert';
+import { DeviceChoice } from '../model/model';
 import { ParamStore } from '../model/params';
 import { KerasAdam } from '../train/adam';
 import { initParams } from '../train/init';
@@ -20,6 +21,15 @@ export const CASES: CaseSpec[] = [
   { name: 'train_8x512', kind: 'train', batch: 8, seqLen: 512 },
   { name: 'infer_1x128', kind: 'infer', batch: 1, seqLen: 128 },
   { name: 'infer_32x128', kind: 'infer', batch: 32, seqLen: 128 },
+  { name: 'infer_32x512', kind: 'infer', batch: 32, seqLen: 512 },
+];
+
+/** The cases of `bench --device cuda` (the shapes of ../shared/golden/bench.json's PyTorch figures). */
+export const GPU_CASES: CaseSpec[] = [
+  { name: 'train_32x512', kind: 'train', batch: 32, seqLen: 512 },
+  { name: 'train_64x128', kind: 'train', batch: 64, seqLen: 128 },
+  { name: 'infer_32x128', kind: 'infer', batch: 32, seqLen: 128 },
+  { name: 'infer_1x128', kind: 'infer', batch: 1, seqLen: 128 },
 ];
 
 export interface CaseTiming {
@@ -46,12 +56,12 @@ export function forwardFlops(B: number, T: number): number {
 export const caseFlops = (c: CaseSpec): number => forwardFlops(c.batch, c.seqLen) * (c.kind === 'train' ? 3 : 1);
 
 /** Times a case in this process: `reps` repetitions after one warm-up. */
-export function runCase(c: CaseSpec, reps: number): CaseTiming {
+export function runCase(c: CaseSpec, reps: number, device: DeviceChoice = {}): CaseTiming {
   const config = parseConfig({ ...BASE, id2label: Object.fromEntries(Array.from({ length: 20 }, (_, i) => [String(i), `L${i}`])) });
   const params = new ParamStore(config);
   const rng = new Random(1);
   initParams(params, rng);
-  const model = new DistilBert(config, params);
+  const model = new DistilBert(config, params, device);
   const { batch: B, seqLen: T } = c;
   const ids = Int32Array.from({ length: B * T }, () => 1000 + Math.floor(rng.next() * 20000));
   const mask = new Int32Array(B * T).fill(1);

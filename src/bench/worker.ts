@@ -1,12 +1,12 @@
 /** Runs one benchmark case in its own process (so its peak RSS is its own) and prints JSON. */
 import { engine } from '../engine/native';
-import { CASES, runCase } from './cases';
+import { CASES, GPU_CASES, runCase } from './cases';
 
-const [name, reps, threads] = process.argv.slice(2);
-const spec = CASES.find((c) => c.name === name);
+const [name, reps, threads, device = 'cpu', precision = 'fp32'] = process.argv.slice(2);
+const spec = [...CASES, ...GPU_CASES].find((c) => c.name === name);
 if (!spec) {
   process.stderr.write(`unknown case ${name}\n`);
   process.exit(1);
 }
 engine().setThreads(Number(threads));
-process.stdout.write(JSON.stringify(runCase(spec, Number(reps))) + '\n');
+process.stdout.write(JSON.stringify(runCase(spec, Number(reps), { device, precision })) + '\n');

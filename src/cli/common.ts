@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { InvalidArgumentError } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { engine } from '../engine/native';
 
 /** Integer option parser for commander that rejects junk with a clear message. */
@@ -17,6 +17,18 @@ export function floatOption(min: number, max = Infinity) {
     if (!Number.isFinite(n) || n < min || n > max) throw new InvalidArgumentError(`must be a number in [${min}, ${max}]`);
     return n;
   };
+}
+
+export interface DeviceOptions {
+  device: string;
+  precision: string;
+}
+
+/** --device and --precision: where the model step runs (the engine's backends). */
+export function addDeviceOptions(cmd: Command): Command {
+  return cmd
+    .addOption(new Option('--device <name>', 'where the model runs: cpu, or cuda (NVIDIA GPU; needs the CUDA backend, see README)').choices(['cpu', 'cuda']).default('cpu'))
+    .addOption(new Option('--precision <p>', 'matrix products: fp32; on cuda also tf32, bf16 (fp32 weights and accumulation)').choices(['fp32', 'tf32', 'bf16']).default('fp32'));
 }
 
 /** Sets the engine's threads (OpenMP and OpenBLAS together) when --threads was given. */

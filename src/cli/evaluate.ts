@@ -5,10 +5,10 @@ import { configToJson } from '../io/config';
 import { loadModelDir } from '../io/model_dir';
 import { Classifier } from '../model/classifier';
 import { runBaseline } from './baseline';
-import { applyThreads, intOption } from './common';
+import { addDeviceOptions, applyThreads, DeviceOptions, intOption } from './common';
 import { addDataOptions, DataOptions, loadSplitTexts } from './data_options';
 
-interface EvaluateOptions extends DataOptions {
+interface EvaluateOptions extends DataOptions, DeviceOptions {
   model: string;
   out?: string;
   baseline?: boolean;
@@ -30,7 +30,7 @@ function labelMap(dataLabels: string[], modelLabels: string[]): number[] {
 }
 
 export function evaluateCommand(): Command {
-  return addDataOptions(new Command('evaluate'))
+  return addDeviceOptions(addDataOptions(new Command('evaluate')))
     .description('accuracy, macro-F1 and per-class table of a model on a split; report.json + report.html with --out')
     .requiredOption('--model <dir>', 'model folder')
     .option('--out <dir>', 'write report.json and report.html (confusion matrix, per-class bars) here')
@@ -44,7 +44,7 @@ export function evaluateCommand(): Command {
       const loaded = loadModelDir(o.model);
       const d = await loadSplitTexts(o);
       const map = labelMap(d.labels, loaded.config.id2label);
-      const classifier = new Classifier(loaded, o.maxLength);
+      const classifier = new Classifier(loaded, o.maxLength, o);
       const t0 = Date.now();
       const { probs } = classifier.probabilities(d.test.texts, o.batchSize);
       const C = classifier.labels.length;

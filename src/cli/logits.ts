@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { loadModelDir } from '../io/model_dir';
 import { DistilBert } from '../model/distilbert';
-import { applyThreads, intOption } from './common';
+import { addDeviceOptions, applyThreads, DeviceOptions, intOption } from './common';
 
 function matrix(v: unknown, name: string, file: string): number[][] {
   if (!Array.isArray(v) || v.length === 0 || !v.every((r) => Array.isArray(r))) throw new Error(`${file}: ${name} must be a non-empty array of rows`);
@@ -14,12 +14,12 @@ function matrix(v: unknown, name: string, file: string): number[][] {
 }
 
 export function logitsCommand(): Command {
-  return new Command('logits')
+  return addDeviceOptions(new Command('logits'))
     .description('print {"logits": [[...]]} for {"input_ids": [[...]], "attention_mask": [[...]]}')
     .requiredOption('--model <dir>', 'model folder (config.json, model.safetensors, vocab.txt)')
     .requiredOption('--inputs <file.json>', 'JSON with input_ids and attention_mask')
     .option('--threads <n>', 'CPU threads', intOption(1))
-    .action((opts: { model: string; inputs: string; threads?: number }) => {
+    .action((opts: DeviceOptions & { model: string; inputs: string; threads?: number }) => {
       applyThreads(opts.threads);
       let raw: Record<string, unknown>;
       try {
@@ -32,7 +32,7 @@ export function logitsCommand(): Command {
       if (mask.length !== ids.length || mask[0].length !== ids[0].length) throw new Error(`${opts.inputs}: attention_mask must have the shape of input_ids`);
       const m = loadModelDir(opts.model);
       const B = ids.length, T = ids[0].length, C = m.config.id2label.length;
-      const logits = new DistilBert(m.config, m.params).forward(Int32Array.from(ids.flat()), Int32Array.from(mask.flat()), B, T, { grad: false });
+      const logits = new DistilBert(m.config, m.params, opts).forward(Int32Array.from(ids.flat()), Int32Array.from(mask.flat()), B, T, { grad: false });
       const rows = Array.from({ length: B }, (_, b) => Array.from(logits.subarray(b * C, (b + 1) * C)));
       process.stdout.write(JSON.stringify({ logits: rows }) + '\n');
     });

@@ -2,9 +2,9 @@ import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { loadModelDir } from '../io/model_dir';
 import { Classifier } from '../model/classifier';
-import { applyThreads, intOption, lines, readStdin } from './common';
+import { addDeviceOptions, applyThreads, DeviceOptions, intOption, lines, readStdin } from './common';
 
-interface PredictOptions {
+interface PredictOptions extends DeviceOptions {
   model: string;
   topK?: number;
   json?: boolean;
@@ -14,7 +14,7 @@ interface PredictOptions {
 }
 
 export function predictCommand(): Command {
-  return new Command('predict')
+  return addDeviceOptions(new Command('predict'))
     .description('rank the labels of each text with probabilities (texts as arguments, from --file, or stdin; one text per line)')
     .argument('[text...]', 'texts to classify')
     .requiredOption('--model <dir>', 'model folder (config.json, model.safetensors, vocab.txt)')
@@ -37,7 +37,7 @@ export function predictCommand(): Command {
       }
       if (inputs.length === 0) inputs = lines(readStdin());
       if (inputs.length === 0) throw new Error('no text to classify: give texts as arguments, --file, or lines on stdin');
-      const classifier = new Classifier(loadModelDir(opts.model), opts.maxLength);
+      const classifier = new Classifier(loadModelDir(opts.model), opts.maxLength, opts);
       const results = classifier.classify(inputs, opts.topK);
       const out: string[] = [];
       results.forEach((r, i) => {

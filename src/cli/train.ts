@@ -19,9 +19,9 @@ import { HEAD_PARAMS, initParams } from '../train/init';
 import { formatTable, modelCard } from '../train/model_card';
 import { PresetName, PRESETS, TrainSettings } from '../train/presets';
 import { train } from '../train/trainer';
-import { applyThreads, floatOption, intOption } from './common';
+import { addDeviceOptions, applyThreads, DeviceOptions, floatOption, intOption } from './common';
 
-interface TrainOptions {
+interface TrainOptions extends DeviceOptions {
   data?: string;
   init?: string;
   preset: PresetName;
@@ -169,7 +169,7 @@ async function run(o: TrainOptions): Promise<void> {
   const valSet = encodePosts(split.test, config.id2label, tokenizer, st.maxLength, stripParts);
   process.stderr.write(`${split.description}; tokenized in ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
 
-  const model = new DistilBert(config, params);
+  const model = new DistilBert(config, params, o);
   let stop = false;
   const onSignal = () => {
     if (stop) process.exit(130);
@@ -221,7 +221,7 @@ async function run(o: TrainOptions): Promise<void> {
 }
 
 export function trainCommand(): Command {
-  return new Command('train')
+  return addDeviceOptions(new Command('train'))
     .description('fine-tune a DistilBERT classifier on 20 Newsgroups (checkpoints every epoch; Ctrl-C saves, --resume continues)')
     .option('--data <path>', '20news-bydate.tar.gz or its extracted folder (default: download into the cache)')
     .option('--init <model>', 'pretrained model folder, Hugging Face model id, or "scratch"')

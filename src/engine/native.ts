@@ -41,7 +41,8 @@ export interface NativeModel {
 
 /** The native engine (native/, built by node-gyp at npm install). */
 export interface Engine {
-  Model: new (config: DistilBertConfig, device: string) => NativeModel;
+  /** device "cpu" or "cuda"; precision of the matrix products: "fp32" (default), on CUDA also "tf32", "bf16". */
+  Model: new (config: DistilBertConfig, device: string, precision?: string) => NativeModel;
   setThreads(n: number): void;
   getThreads(): number;
   /** The architecture's one parameter table (native/model/config.cc). */

@@ -1,7 +1,7 @@
 import { LoadedModel } from '../io/model_dir';
 import { BertTokenizer } from '../tokenizer';
 import { DistilBert } from './distilbert';
-import { SequenceClassifierModel } from './model';
+import { DeviceChoice, SequenceClassifierModel } from './model';
 import { predictLogits, softmaxRows } from './inference';
 
 export interface Prediction {
@@ -26,9 +26,9 @@ export class Classifier {
 
   /**
    * maxLength: tokens per text, [CLS] and [SEP] included (default: tokenizer_config's model_max_length);
-   * device: the engine backend ("cpu", or "cuda" where built).
+   * device: where the model step runs (default: the CPU in fp32).
    */
-  constructor(loaded: LoadedModel, maxLength?: number, device = 'cpu') {
+  constructor(loaded: LoadedModel, maxLength?: number, device: DeviceChoice = {}) {
     this.model = new DistilBert(loaded.config, loaded.params, device);
     this.tokenizer = loaded.tokenizer;
     this.labels = loaded.config.id2label;

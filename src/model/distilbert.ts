@@ -1,6 +1,6 @@
 import { engine, NativeModel } from '../engine/native';
 import { DistilBertConfig } from '../io/config';
-import { AdamStep, ForwardOptions, SequenceClassifierModel } from './model';
+import { AdamStep, DeviceChoice, ForwardOptions, SequenceClassifierModel } from './model';
 import { ParamStore } from './params';
 
 export type { ForwardOptions } from './model';
@@ -15,8 +15,8 @@ export class DistilBert implements SequenceClassifierModel {
   private readonly native: NativeModel;
   private last?: { B: number; T: number; allHidden: boolean };
 
-  constructor(readonly config: DistilBertConfig, params: ParamStore, device = 'cpu') {
-    this.native = new (engine().Model)(config, device);
+  constructor(readonly config: DistilBertConfig, params: ParamStore, device: DeviceChoice = {}) {
+    this.native = new (engine().Model)(config, device.device ?? 'cpu', device.precision ?? 'fp32');
     this.native.setParams(params.data);
   }
 

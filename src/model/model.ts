@@ -12,6 +12,14 @@ export interface ForwardOptions {
   allHiddenStates?: boolean;
 }
 
+/** Where the model step runs: the engine backend and the precision of its matrix products. */
+export interface DeviceChoice {
+  /** "cpu" (default) or "cuda" (where the CUDA backend was built). */
+  device?: string;
+  /** "fp32" (default); on CUDA also "tf32" and "bf16" (bf16 operands, fp32 accumulation and weights). */
+  precision?: string;
+}
+
 /** Adam's step as the optimizer hands it to the model (bias correction folded into alpha, as Keras does). */
 export interface AdamStep {
   alpha: number;

@@ -1,0 +1,661 @@
+// The CUDA backend: cuBLAS for every matrix product (attention's per-head products as batched
+// GEMMs over pointer arrays), our own kernels for the rest. Its contracts are the Backend
+// methods' (../backend.h); the per-kernel suite checks it against the same references as the
+// CPU backend. Dropout draws from the same counter-based generator (../rng.h), so masks are
+// the CPU's bit for bit; every reduction runs in a fixed order, so a step is deterministic and
+// a resumed run repeats an uninterrupted one.
+//
+// Precision: "fp32" (cuBLAS's plain fp32), "tf32" (tensor cores with tf32 operands) or "bf16"
+// (bf16 operands, fp32 accumulation: cuBLAS's COMPUTE_32F_FAST_16BF); everything outside the
+// matrix products, the weights and the optimizer state stay fp32 in every mode.
+#include <cublas_v2.h>
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cfloat>
+#include <cstdint>
+#include <numeric>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "../backend.h"
+#include "../rng.h"
+
+namespace engine {
+
+namespace {
+
+void check(cudaError_t e, const char* what) {
+  if (e != cudaSuccess) throw std::runtime_error(std::string("CUDA error in ") + what + ": " + cudaGetErrorString(e));
+}
+void check(cublasStatus_t s, const char* what) {
+  if (s != CUBLAS_STATUS_SUCCESS) throw std::runtime_error(std::string("cuBLAS error ") + std::to_string((int)s) + " in " + what);
+}
+#define LAUNCH_CHECK(name) check(cudaGetLastError(), name)
+
+constexpr int kThreads = 256;
+inline unsigned blocks_for(int64_t n, int threads = kThreads) { return (unsigned)std::max<int64_t>(1, (n + threads - 1) / threads); }
+
+__device__ __forceinline__ float warp_sum(float v) {
+  for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+  return v;
+}
+__device__ __forceinline__ double warp_sum_d(double v) {
+  for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+  return v;
+}
+__device__ __forceinline__ float warp_max(float v) {
+  for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
+  return v;
+}
+
+// ---------- elementwise ----------
+
+__global__ void bias_rows_kernel(const float* b, float* y, int64_t N, int out) {
+  const int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
+  if (i < N * out) y[i] = b[i % out];
+}
+
+__device__ __forceinline__ float gelu(float x) { return 0.5f * x * (1.0f + erff(x * 0.70710678118654752f)); }
+__device__ __forceinline__ float gelu_grad(float x) {
+  return 0.5f * (1.0f + erff(x * 0.70710678118654752f)) + x * 0.39894228040143268f * expf(-0.5f * x * x);
+}
+__device__ __forceinline__ float gelu_tanh(float x) {
+  return 0.5f * x * (1.0f + tanhf(0.79788456080286536f * (x + 0.044715f * x * x * x)));
+}
+__device__ __forceinline__ float gelu_tanh_grad(float x) {
+  const float x2 = x * x, t = tanhf(0.79788456080286536f * (x + 0.044715f * x2 * x));
+  return 0.5f * (1.0f + t) + 0.5f * x * (1.0f - t * t) * 0.79788456080286536f * (1.0f + 3.0f * 0.044715f * x2);
+}
+
+__global__ void activation_forward_kernel(const float* x, float* y, int64_t n, int act) {
+  const int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
+  if (i >= n) return;
+  const float v = x[i];
+  y[i] = act == GELU ? gelu(v) : act == GELU_TANH ? gelu_tanh(v) : (v > 0 ? v : 0.0f);
+}
+
+__global__ void activation_backward_kernel(const float* dy, const float* x, float* dx, int64_t n, int act) {
+  const int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
+  if (i >= n) return;
+  const float v = x[i];
+  dx[i] = act == GELU ? dy[i] * gelu_grad(v) : act == GELU_TANH ? dy[i] * gelu_tanh_grad(v) : (v > 0 ? dy[i] : 0.0f);
+}
+
+__global__ void dropout_kernel(const float* x, float* y, int64_t rows, int64_t cols, int64_t row_stride, float p,
+                               float inv_keep, uint64_t seed) {
+  const int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
+  if (i >= rows * cols) return;
+  const int64_t r = i / cols, c = i % cols;
+  y[i] = x[i] * dropout_scale(seed, (uint64_t)(r * row_stride + c), p, inv_keep);
+}
+
+__global__ void add_kernel(const float* a, const float* b, float* out, int64_t n) {
+  const int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
+  if (i < n) out[i] = a[i] + b[i];
+}
+
+__global__ void scale_kernel(float* x, float s, int64_t n) {
+  const int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
+  if (i < n) x[i] *= s;
+}
+
+// Partial sums of squares per block (fixed grid, fixed order): deterministic.
+__global__ void sum_squares_kernel(const float* x, int64_t n, double* partial) {
+  __shared__ double warp_totals[kThreads / 32];
+  double s = 0;
+  for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x)
+    s += (double)x[i] * x[i];
+  s = warp_sum_d(s);
+  if ((threadIdx.x & 31) == 0) warp_totals[threadIdx.x >> 5] = s;
+  __syncthreads();
+  if (threadIdx.x == 0) {
+    double t = 0;
+    for (int w = 0; w < kThreads / 32; w++) t += warp_totals[w];
+    partial[blockIdx.x] = t;
+  }
+}
+
+__global__ void copy_rows_kernel(const float* src, int64_t src_stride, float* dst, int64_t dst_stride, int64_t rows,
+                                 int64_t D) {
+  const int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
+  if (i >= rows * D) return;
+  const int64_t r = i / D, c = i % D;
+  dst[r * dst_stride + c] = src[r * src_stride + c];
+}
+
+// ---------- embeddings ----------
+
+__global__ void embedding_forward_kernel(const int32_t* ids, const float* word, const float* pos, float* out, int T,
+                                         int D, int64_t n) {
+  const int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
+  if (i >= n) return;
+  const int64_t row = i / D, d = i % D;
+  out[i] = word[(int64_t)ids[row] * D + d] + pos[(row % T) * D + d];
+}
+
+// One block per distinct id, threads over columns; the id's rows are added in row order
+// (order[] lists rows sorted by (id, row), seg[] where each id's run starts): deterministic.
+__global__ void embedding_word_grad_kernel(const int32_t* order, const int32_t* seg, const int32_t* ids,
+                                           const float* dout, float* dword, int D) {
+  const int s = blockIdx.x;
+  const int lo = seg[s], hi = seg[s + 1];
+  float* w = dword + (int64_t)ids[order[lo]] * D;
+  for (int d = threadIdx.x; d < D; d += blockDim.x) {
+    float acc = w[d];
+    for (int k = lo; k < hi; k++) acc += dout[(int64_t)order[k] * D + d];
+    w[d] = acc;
+  }
+}
+
+__global__ void embedding_pos_grad_kernel(const float* dout, float* dpos, int B, int T, int D) {
+  const int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
+  if (i >= (int64_t)T * D) return;
+  float acc = dpos[i];
+  for (int b = 0; b < B; b++) acc += dout[(int64_t)b * T * D + i];
+  dpos[i] = acc;
+}
+
+// ---------- LayerNorm: one warp per row ----------
+
+__global__ void layernorm_forward_kernel(const float* x, const float* gamma, const float* beta, float* out, float* mean,
+                                         float* rstd, int N, int D, float eps) {
+  const int row = blockIdx.x * (blockDim.x / 32) + (threadIdx.x >> 5), lane = threadIdx.x & 31;
+  if (row >= N) return;
+  const float* xi = x + (int64_t)row * D;
+  float s = 0;
+  for (int d = lane; d < D; d += 32) s += xi[d];
+  const float mu = warp_sum(s) / D;
+  float ss = 0;
+  for (int d = lane; d < D; d += 32) {
+    const float c = xi[d] - mu;
+    ss += c * c;
+  }
+  const float r = rsqrtf(warp_sum(ss) / D + eps);  // biased variance, as torch.nn.LayerNorm
+  float* oi = out + (int64_t)row * D;
+  for (int d = lane; d < D; d += 32) oi[d] = (xi[d] - mu) * r * gamma[d] + beta[d];
+  if (lane == 0) mean[row] = mu, rstd[row] = r;
+}
+
+__global__ void layernorm_backward_dx_kernel(const float* dout, const float* x, const float* gamma, const float* mean,
+                                             const float* rstd, float* dx, int N, int D) {
+  const int row = blockIdx.x * (blockDim.x / 32) + (threadIdx.x >> 5), lane = threadIdx.x & 31;
+  if (row >= N) return;
+  const float* xi = x + (int64_t)row * D;
+  const float* gi = dout + (int64_t)row * D;
+  const float mu = mean[row], r = rstd[row];
+  float s1 = 0, s2 = 0;
+  for (int d = lane; d < D; d += 32) {
+    const float dg = gi[d] * gamma[d];
+    s1 += dg;
+    s2 += dg * (xi[d] - mu) * r;
+  }
+  const float m1 = warp_sum(s1) / D, m2 = warp_sum(s2) / D;
+  float* dxi = dx + (int64_t)row * D;
+  for (int d = lane; d < D; d += 32) dxi[d] = r * (gi[d] * gamma[d] - m1 - (xi[d] - mu) * r * m2);
+}
+
+// dgamma/dbeta partial sums over fixed chunks of rows (one block per chunk and column tile),
+// then a fixed-order sum over chunks: deterministic.
+constexpr int kLnRowsPerChunk = 64;
+__global__ void layernorm_param_partial_kernel(const float* dout, const float* x, const float* mean, const float* rstd,
+                                               float* partial, int N, int D) {
+  const int d = blockIdx.x * blockDim.x + threadIdx.x, chunk = blockIdx.y;
+  if (d >= D) return;
+  const int lo = chunk * kLnRowsPerChunk, hi = min(N, lo + kLnRowsPerChunk);
+  float g = 0, b = 0;
+  for (int i = lo; i < hi; i++) {
+    const float dy = dout[(int64_t)i * D + d];
+    g += dy * (x[(int64_t)i * D + d] - mean[i]) * rstd[i];
+    b += dy;
+  }
+  partial[((int64_t)chunk * 2) * D + d] = g;
+  partial[((int64_t)chunk * 2 + 1) * D + d] = b;
+}
+
+__global__ void layernorm_param_reduce_kernel(const float* partial, int chunks, float* dgamma, float* dbeta, int D) {
+  const int d = blockIdx.x * blockDim.x + threadIdx.x;
+  if (d >= D) return;
+  float g = 0, b = 0;
+  for (int c = 0; c < chunks; c++) g += partial[((int64_t)c * 2) * D + d], b += partial[((int64_t)c * 2 + 1) * D + d];
+  dgamma[d] += g;
+  dbeta[d] += b;
+}
+
+// ---------- attention pieces ----------
+
+// Pointers of the (b, h) blocks for a batched GEMM: p[b*H+h] = base + b*stride_b + h*stride_h.
+__global__ void fill_pointers_kernel(const float** p, const float* base, int64_t stride_b, int64_t stride_h, int B, int H) {
+  const int i = blockIdx.x * blockDim.x + threadIdx.x;
+  if (i < B * H) p[i] = base + (int64_t)(i / H) * stride_b + (int64_t)(i % H) * stride_h;
+}
+
+// Masked softmax of each row of T scores in place, one warp per row (row = (b*H + h)*Tq + i).
+// Masked keys get the lowest float first, as HF's masked_fill with finfo.min: a row whose keys
+// are all masked becomes uniform, as in transformers.
+__global__ void masked_softmax_kernel(float* P, const int32_t* mask, int64_t rows, int H, int Tq, int T) {
+  const int64_t row = (int64_t)blockIdx.x * (blockDim.x / 32) + (threadIdx.x >> 5);
+  const int lane = threadIdx.x & 31;
+  if (row >= rows) return;
+  const int b = (int)(row / ((int64_t)H * Tq));
+  float* p = P + row * T;
+  const int32_t* m = mask + (int64_t)b * T;
+  float mx = -FLT_MAX;
+  for (int j = lane; j < T; j += 32) {
+    const float v = m[j] ? p[j] : -FLT_MAX;
+    p[j] = v;
+    mx = fmaxf(mx, v);
+  }
+  mx = warp_max(mx);
+  float s = 0;
+  for (int j = lane; j < T; j += 32) {
+    const float e = expf(p[j] - mx);
+    p[j] = e;
+    s += e;
+  }
+  const float inv = 1.0f / warp_sum(s);
+  for (int j = lane; j < T; j += 32) p[j] *= inv;
+}
+
+// dst = src * keep for the attention weights: element (row, j) of head (b,h) draws number
+// ((b*H + h)*T + i)*T + j, whatever Tq is (row = (b*H + h)*Tq + i).
+__global__ void attention_dropout_kernel(const float* src, float* dst, int64_t rows, int Tq, int T, float p,
+                                         float inv_keep, uint64_t seed) {
+  const int64_t e = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
+  if (e >= rows * T) return;
+  const int64_t row = e / T, j = e % T, bh = row / Tq, i = row % Tq;
+  dst[e] = src[e] * dropout_scale(seed, (uint64_t)((bh * T + i) * T + j), p, inv_keep);
+}
+
+// dS = P * (dA - sum(dA * P)) per row, in place in dA; one warp per row.
+__global__ void softmax_backward_kernel(float* dA, const float* P, int64_t rows, int T) {
+  const int64_t row = (int64_t)blockIdx.x * (blockDim.x / 32) + (threadIdx.x >> 5);
+  const int lane = threadIdx.x & 31;
+  if (row >= rows) return;
+  float* g = dA + row * T;
+  const float* p = P + row * T;
+  float dot = 0;
+  for (int j = lane; j < T; j += 32) dot += g[j] * p[j];
+  dot = warp_sum(dot);
+  for (int j = lane; j < T; j += 32) g[j] = p[j] * (g[j] - dot);
+}
+
+// ---------- loss and optimizer ----------
+
+__global__ void cross_entropy_kernel(const float* logits, const int32_t* labels, float* losses, float* dlogits, int B,
+                                     int C, float grad_scale) {
+  const int b = blockIdx.x * blockDim.x + threadIdx.x;
+  if (b >= B) return;
+  const float* z = logits + (int64_t)b * C;
+  float mx = z[0];
+  for (int c = 1; c < C; c++) mx = fmaxf(mx, z[c]);
+  double s = 0;
+  for (int c = 0; c < C; c++) s += exp((double)z[c] - mx);
+  const double lse = mx + log(s);
+  losses[b] = (float)(lse - z[labels[b]]);
+  if (!dlogits) return;
+  float* g = dlogits + (int64_t)b * C;
+  for (int c = 0; c < C; c++) {
+    g[c] = (float)((exp((double)z[c] - lse) - (c == labels[b] ? 1.0 : 0.0)) / B);
+    if (grad_scale != 1.0f) g[c] *= grad_scale;
+  }
+}
+
+__device__ __forceinline__ void adam_one(float* p, const float* g, float* m, float* v, int64_t i, float alpha, float c1,
+                                         float c2, float eps) {
+  const float gi = g[i];
+  const float mi = m[i] + (gi - m[i]) * c1;
+  const float vi = v[i] + (gi * gi - v[i]) * c2;
+  m[i] = mi;
+  v[i] = vi;
+  p[i] -= alpha * mi / (sqrtf(vi) + eps);
+}
+
+__global__ void adam_kernel(float* p, const float* g, float* m, float* v, int64_t n, float alpha, float c1, float c2,
+                            float eps) {
+  const int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
+  if (i < n) adam_one(p, g, m, v, i, alpha, c1, c2, eps);
+}
+
+__global__ void adam_rows_kernel(float* p, const float* g, float* m, float* v, const int32_t* rows, int64_t nrows,
+                                 int64_t row_len, float alpha, float c1, float c2, float eps) {
+  const int64_t e = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
+  if (e >= nrows * row_len) return;
+  adam_one(p, g, m, v, (int64_t)rows[e / row_len] * row_len + e % row_len, alpha, c1, c2, eps);
+}
+
+__global__ void zero_rows_kernel(float* x, const int32_t* rows, int64_t nrows, int64_t row_len) {
+  const int64_t e = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
+  if (e < nrows * row_len) x[(int64_t)rows[e / row_len] * row_len + e % row_len] = 0.0f;
+}
+
+// ---------- the backend ----------
+
+cublasOperation_t op(bool trans) { return trans ? CUBLAS_OP_T : CUBLAS_OP_N; }
+
+class CudaBackend final : public Backend {
+ public:
+  explicit CudaBackend(const std::string& precision) : precision_(precision) {
+    int n = 0;
+    const cudaError_t e = cudaGetDeviceCount(&n);
+    if (e == cudaErrorInsufficientDriver || e == cudaErrorNoDevice || e != cudaSuccess || n == 0) {
+      throw std::runtime_error(e == cudaErrorInsufficientDriver ? "CUDA: the NVIDIA driver is missing or older than this build's CUDA runtime"
+                               : (e == cudaErrorNoDevice || n == 0) ? "CUDA: no NVIDIA GPU is visible"
+                                                                    : std::string("CUDA: ") + cudaGetErrorString(e));
+    }
+    check(cublasCreate(&blas_), "cublasCreate");
+    if (precision == "fp32") compute_ = CUBLAS_COMPUTE_32F;
+    else if (precision == "tf32") compute_ = CUBLAS_COMPUTE_32F_FAST_TF32;
+    else if (precision == "bf16") compute_ = CUBLAS_COMPUTE_32F_FAST_16BF;
+    else throw std::runtime_error("CUDA: unknown precision '" + precision + "' (fp32, tf32, bf16)");
+  }
+  ~CudaBackend() override {
+    for (void* p : {(void*)ptrs_, (void*)ones_, (void*)scratch_a_, (void*)scratch_b_, (void*)partial_, (void*)ints_})
+      if (p) cudaFree(p);
+    cublasDestroy(blas_);
+  }
+
+  std::string name() const override { return precision_ == "fp32" ? "cuda" : "cuda-" + precision_; }
+
+  void* alloc(size_t bytes) override {
+    void* p = nullptr;
+    const cudaError_t e = cudaMalloc(&p, std::max<size_t>(bytes, 1));
+    if (e != cudaSuccess)
+      throw std::runtime_error("CUDA: cannot allocate " + std::to_string(bytes >> 20) + " MiB on the GPU (" +
+                               cudaGetErrorString(e) + ")");
+    return p;
+  }
+  void release(void* p) override { cudaFree(p); }
+  void upload(void* dst, const void* src, size_t bytes) override {
+    check(cudaMemcpy(dst, src, bytes, cudaMemcpyHostToDevice), "upload");
+  }
+  void download(void* dst, const void* src, size_t bytes) override {
+    check(cudaMemcpy(dst, src, bytes, cudaMemcpyDeviceToHost), "download");
+  }
+  void fill_zero(void* p, size_t bytes) override { check(cudaMemset(p, 0, bytes), "fill_zero"); }
+  void synchronize() override { check(cudaDeviceSynchronize(), "synchronize"); }
+
+  void linear_forward(const float* x, const float* W, const float* b, float* y, int N, int in, int out) override {
+    if (b) {
+      bias_rows_kernel<<<blocks_for((int64_t)N * out), kThreads>>>(b, y, N, out);
+      LAUNCH_CHECK("bias_rows");
+    }
+    gemm(false, true, N, out, in, 1.0f, x, in, W, in, b ? 1.0f : 0.0f, y, out);
+  }
+
+  void linear_backward(const float* dy, const float* x, const float* W, float* dx, float dx_beta, float* dW, float* db,
+                       int N, int in, int out) override {
+    if (dx) gemm(false, false, N, in, out, 1.0f, dy, out, W, in, dx_beta, dx, in);
+    gemm(true, false, out, in, N, 1.0f, dy, out, x, in, 1.0f, dW, in);
+    if (db) {  // column sums of dy as dy^T * ones (column-major: dy^T is [out x N], ld out)
+      const float* ones = ones_of(N);
+      const float a = 1.0f, bt = 1.0f;
+      check(cublasSgemv(blas_, CUBLAS_OP_N, out, N, &a, dy, out, ones, 1, &bt, db, 1), "bias gradient");
+    }
+  }
+
+  void layernorm_forward(const float* x, const float* gamma, const float* beta, float* out, float* mean, float* rstd,
+                         int N, int D, float eps) override {
+    layernorm_forward_kernel<<<blocks_for((int64_t)N * 32), kThreads>>>(x, gamma, beta, out, mean, rstd, N, D, eps);
+    LAUNCH_CHECK("layernorm_forward");
+  }
+
+  void layernorm_backward(const float* dout, const float* x, const float* gamma, const float* mean, const float* rstd,
+                          float* dx, float* dgamma, float* dbeta, int N, int D) override {
+    layernorm_backward_dx_kernel<<<blocks_for((int64_t)N * 32), kThreads>>>(dout, x, gamma, mean, rstd, dx, N, D);
+    LAUNCH_CHECK("layernorm_backward_dx");
+    const int chunks = (N + kLnRowsPerChunk - 1) / kLnRowsPerChunk;
+    float* partial = scratch(scratch_b_, cap_b_, (size_t)chunks * 2 * D);
+    layernorm_param_partial_kernel<<<dim3(blocks_for(D, 128), chunks), 128>>>(dout, x, mean, rstd, partial, N, D);
+    LAUNCH_CHECK("layernorm_param_partial");
+    layernorm_param_reduce_kernel<<<blocks_for(D, 128), 128>>>(partial, chunks, dgamma, dbeta, D);
+    LAUNCH_CHECK("layernorm_param_reduce");
+  }
+
+  void attention_forward(const float* q, int ldq, const float* k, const float* v, int ldkv, const int32_t* mask,
+                         float* probs, float* ctx, int B, int Tq, int T, int D, int H, float p,
+                         uint64_t seed) override {
+    const int dh = D / H;
+    const size_t nP = (size_t)B * H * Tq * T;
+    const int64_t rows = (int64_t)B * H * Tq;
+    const float scale = 1.0f / std::sqrt((float)dh);
+    // Inference keeps no probabilities: they go to scratch.
+    float* P = probs ? probs : scratch(scratch_b_, cap_b_, nP);
+    const Blocks Q{q, ldq, (int64_t)Tq * ldq, dh}, K{k, ldkv, (int64_t)T * ldkv, dh}, V{v, ldkv, (int64_t)T * ldkv, dh};
+    const Blocks S{P, T, (int64_t)H * Tq * T, (int64_t)Tq * T};
+    batched_gemm(false, true, Tq, T, dh, scale, Q, K, 0.0f, S, B, H);  // S = scale q k^T
+    masked_softmax_kernel<<<blocks_for(rows * 32), kThreads>>>(P, mask, rows, H, Tq, T);
+    LAUNCH_CHECK("masked_softmax");
+    Blocks A = S;
+    if (p > 0) {
+      A.p = scratch(scratch_a_, cap_a_, nP);
+      attention_dropout_kernel<<<blocks_for((int64_t)nP), kThreads>>>(P, (float*)A.p, rows, Tq, T, p, 1.0f / (1.0f - p), seed);
+      LAUNCH_CHECK("attention_dropout");
+    }
+    batched_gemm(false, false, Tq, dh, T, 1.0f, A, V, 0.0f, Blocks{ctx, D, (int64_t)Tq * D, dh}, B, H);  // ctx = A v
+  }
+
+  void attention_backward(const float* dctx, const float* q, int ldq, const float* k, const float* v, int ldkv,
+                          const float* probs, float* dq, float* dk, float* dv, int B, int Tq, int T, int D, int H,
+                          float p, uint64_t seed) override {
+    const int dh = D / H;
+    const size_t nP = (size_t)B * H * Tq * T;
+    const int64_t rows = (int64_t)B * H * Tq;
+    const float scale = 1.0f / std::sqrt((float)dh);
+    const Blocks Q{q, ldq, (int64_t)Tq * ldq, dh}, K{k, ldkv, (int64_t)T * ldkv, dh}, V{v, ldkv, (int64_t)T * ldkv, dh};
+    const Blocks dC{dctx, D, (int64_t)Tq * D, dh};
+    Blocks A{probs, T, (int64_t)H * Tq * T, (int64_t)Tq * T};
+    if (p > 0) {
+      A.p = scratch(scratch_a_, cap_a_, nP);
+      attention_dropout_kernel<<<blocks_for((int64_t)nP), kThreads>>>(probs, (float*)A.p, rows, Tq, T, p, 1.0f / (1.0f - p), seed);
+      LAUNCH_CHECK("attention_dropout");
+    }
+    batched_gemm(true, false, T, dh, Tq, 1.0f, A, dC, 0.0f, Blocks{dv, ldkv, (int64_t)T * ldkv, dh}, B, H);  // dv = A^T dctx
+    float* dA = scratch(scratch_b_, cap_b_, nP);
+    const Blocks dS{dA, T, (int64_t)H * Tq * T, (int64_t)Tq * T};
+    batched_gemm(false, true, Tq, T, dh, 1.0f, dC, V, 0.0f, dS, B, H);  // dA = dctx v^T
+    if (p > 0) {
+      attention_dropout_kernel<<<blocks_for((int64_t)nP), kThreads>>>(dA, dA, rows, Tq, T, p, 1.0f / (1.0f - p), seed);
+      LAUNCH_CHECK("attention_dropout backward");
+    }
+    softmax_backward_kernel<<<blocks_for(rows * 32), kThreads>>>(dA, probs, rows, T);  // dS, in place
+    LAUNCH_CHECK("softmax_backward");
+    batched_gemm(false, false, Tq, dh, T, scale, dS, K, 0.0f, Blocks{dq, ldq, (int64_t)Tq * ldq, dh}, B, H);  // dq = scale dS k
+    batched_gemm(true, false, T, dh, Tq, scale, dS, Q, 0.0f, Blocks{dk, ldkv, (int64_t)T * ldkv, dh}, B, H);  // dk = scale dS^T q
+  }
+
+  void activation_forward(const float* x, float* y, int64_t n, int act) override {
+    activation_forward_kernel<<<blocks_for(n), kThreads>>>(x, y, n, act);
+    LAUNCH_CHECK("activation_forward");
+  }
+  void activation_backward(const float* dy, const float* x, float* dx, int64_t n, int act) override {
+    activation_backward_kernel<<<blocks_for(n), kThreads>>>(dy, x, dx, n, act);
+    LAUNCH_CHECK("activation_backward");
+  }
+  void dropout_forward(const float* x, float* y, int64_t rows, int64_t cols, int64_t row_stride, float p,
+                       uint64_t seed) override {
+    dropout_kernel<<<blocks_for(rows * cols), kThreads>>>(x, y, rows, cols, row_stride, p, 1.0f / (1.0f - p), seed);
+    LAUNCH_CHECK("dropout");
+  }
+  void add(const float* a, const float* b, float* out, int64_t n) override {
+    add_kernel<<<blocks_for(n), kThreads>>>(a, b, out, n);
+    LAUNCH_CHECK("add");
+  }
+  void scale(float* x, float s, int64_t n) override {
+    scale_kernel<<<blocks_for(n), kThreads>>>(x, s, n);
+    LAUNCH_CHECK("scale");
+  }
+  double sum_squares(const float* x, int64_t n) override {
+    constexpr int kBlocks = 1024;
+    if (!partial_) check(cudaMalloc(&partial_, kBlocks * sizeof(double)), "sum_squares scratch");
+    sum_squares_kernel<<<kBlocks, kThreads>>>(x, n, partial_);
+    LAUNCH_CHECK("sum_squares");
+    std::vector<double> host(kBlocks);
+    check(cudaMemcpy(host.data(), partial_, kBlocks * sizeof(double), cudaMemcpyDeviceToHost), "sum_squares");
+    return std::accumulate(host.begin(), host.end(), 0.0);
+  }
+  void copy_rows(const float* src, int64_t src_stride, float* dst, int64_t dst_stride, int64_t rows,
+                 int64_t D) override {
+    copy_rows_kernel<<<blocks_for(rows * D), kThreads>>>(src, src_stride, dst, dst_stride, rows, D);
+    LAUNCH_CHECK("copy_rows");
+  }
+
+  void embedding_forward(const int32_t* ids, const float* word, const float* pos, float* out, int B, int T,
+                         int D) override {
+    const int64_t n = (int64_t)B * T * D;
+    embedding_forward_kernel<<<blocks_for(n), kThreads>>>(ids, word, pos, out, T, D, n);
+    LAUNCH_CHECK("embedding_forward");
+  }
+
+  void embedding_backward(const int32_t* ids, const float* dout, float* dword, float* dpos, int B, int T,
+                          int D) override {
+    // Rows grouped by id on the host (the ids are small), so that each word's rows are added
+    // by one block in row order: deterministic, unlike atomics.
+    const int N = B * T;
+    std::vector<int32_t> host(N), order(N), seg;
+    check(cudaMemcpy(host.data(), ids, N * sizeof(int32_t), cudaMemcpyDeviceToHost), "embedding ids");
+    std::iota(order.begin(), order.end(), 0);
+    std::stable_sort(order.begin(), order.end(), [&](int32_t a, int32_t b) { return host[a] < host[b]; });
+    for (int i = 0; i < N; i++)
+      if (i == 0 || host[order[i]] != host[order[i - 1]]) seg.push_back(i);
+    const int segments = (int)seg.size();
+    seg.push_back(N);
+    int32_t* dev = ints_of(N + segments + 1);
+    check(cudaMemcpy(dev, order.data(), N * sizeof(int32_t), cudaMemcpyHostToDevice), "embedding order");
+    check(cudaMemcpy(dev + N, seg.data(), (segments + 1) * sizeof(int32_t), cudaMemcpyHostToDevice), "embedding segments");
+    embedding_word_grad_kernel<<<segments, 128>>>(dev, dev + N, ids, dout, dword, D);
+    LAUNCH_CHECK("embedding_word_grad");
+    if (dpos) {
+      embedding_pos_grad_kernel<<<blocks_for((int64_t)T * D), kThreads>>>(dout, dpos, B, T, D);
+      LAUNCH_CHECK("embedding_pos_grad");
+    }
+  }
+
+  void cross_entropy(const float* logits, const int32_t* labels, float* losses, float* dlogits, int B, int C,
+                     float grad_scale) override {
+    cross_entropy_kernel<<<blocks_for(B, 64), 64>>>(logits, labels, losses, dlogits, B, C, grad_scale);
+    LAUNCH_CHECK("cross_entropy");
+  }
+  void adam_update(float* p, const float* g, float* m, float* v, int64_t n, float alpha, float b1, float b2,
+                   float eps) override {
+    adam_kernel<<<blocks_for(n), kThreads>>>(p, g, m, v, n, alpha, 1.0f - b1, 1.0f - b2, eps);
+    LAUNCH_CHECK("adam");
+  }
+  void adam_update_rows(float* p, const float* g, float* m, float* v, const int32_t* rows, int64_t nrows,
+                        int64_t row_len, float alpha, float b1, float b2, float eps) override {
+    adam_rows_kernel<<<blocks_for(nrows * row_len), kThreads>>>(p, g, m, v, rows, nrows, row_len, alpha, 1.0f - b1,
+                                                                 1.0f - b2, eps);
+    LAUNCH_CHECK("adam_rows");
+  }
+  void zero_rows(float* x, const int32_t* rows, int64_t nrows, int64_t row_len) override {
+    zero_rows_kernel<<<blocks_for(nrows * row_len), kThreads>>>(x, rows, nrows, row_len);
+    LAUNCH_CHECK("zero_rows");
+  }
+
+ private:
+  // Row-major C[M,N] = alpha op(A) op(B) + beta C, as cblas_sgemm(CblasRowMajor, ...): cuBLAS is
+  // column-major, so it computes C^T = op(B)^T op(A)^T with the operands swapped.
+  void gemm(bool ta, bool tb, int M, int N, int K, float alpha, const float* A, int lda, const float* B, int ldb,
+            float beta, float* C, int ldc) {
+    check(cublasGemmEx(blas_, op(tb), op(ta), N, M, K, &alpha, B, CUDA_R_32F, ldb, A, CUDA_R_32F, lda, &beta, C,
+                       CUDA_R_32F, ldc, compute_, CUBLAS_GEMM_DEFAULT),
+          "gemm");
+  }
+
+  // One operand of a per-head product: block (b, h) starts at p + b*batch + h*head, rows ld apart
+  // (heads are column blocks of q/k/v/ctx, or whole [Tq x T] blocks of the attention weights).
+  struct Blocks {
+    const float* p;
+    int ld;
+    int64_t batch, head;
+  };
+
+  // The row-major product of every (b, h) block in one batched call over pointer tables.
+  void batched_gemm(bool ta, bool tb, int M, int N, int K, float alpha, const Blocks& A, const Blocks& B, float beta,
+                    const Blocks& C, int nb, int H) {
+    const int count = nb * H;
+    const float** ptrs = pointer_table(3 * (size_t)count);
+    fill_pointers_kernel<<<blocks_for(count), kThreads>>>(ptrs, A.p, A.batch, A.head, nb, H);
+    fill_pointers_kernel<<<blocks_for(count), kThreads>>>(ptrs + count, B.p, B.batch, B.head, nb, H);
+    fill_pointers_kernel<<<blocks_for(count), kThreads>>>(ptrs + 2 * count, C.p, C.batch, C.head, nb, H);
+    LAUNCH_CHECK("fill_pointers");
+    check(cublasGemmBatchedEx(blas_, op(tb), op(ta), N, M, K, &alpha, (const void* const*)(ptrs + count), CUDA_R_32F,
+                              B.ld, (const void* const*)ptrs, CUDA_R_32F, A.ld, &beta, (void* const*)(ptrs + 2 * count),
+                              CUDA_R_32F, C.ld, count, compute_, CUBLAS_GEMM_DEFAULT),
+          "batched gemm");
+  }
+
+  const float** pointer_table(size_t n) {
+    if (n > ptr_cap_) {
+      if (ptrs_) cudaFree(ptrs_);
+      check(cudaMalloc(&ptrs_, n * sizeof(float*)), "pointer table");
+      ptr_cap_ = n;
+    }
+    return (const float**)ptrs_;
+  }
+
+  float* scratch(float*& buf, size_t& cap, size_t n) {
+    if (n > cap) {
+      if (buf) cudaFree(buf);
+      buf = static_cast<float*>(alloc(n * sizeof(float)));
+      cap = n;
+    }
+    return buf;
+  }
+
+  const float* ones_of(int n) {
+    if ((size_t)n > ones_cap_) {
+      if (ones_) cudaFree(ones_);
+      ones_ = static_cast<float*>(alloc((size_t)n * sizeof(float)));
+      std::vector<float> h(n, 1.0f);
+      upload(ones_, h.data(), (size_t)n * sizeof(float));
+      ones_cap_ = n;
+    }
+    return ones_;
+  }
+
+  int32_t* ints_of(size_t n) {
+    if (n > ints_cap_) {
+      if (ints_) cudaFree(ints_);
+      ints_ = static_cast<int32_t*>(alloc(n * sizeof(int32_t)));
+      ints_cap_ = n;
+    }
+    return ints_;
+  }
+
+  std::string precision_;
+  cublasHandle_t blas_ = nullptr;
+  cublasComputeType_t compute_ = CUBLAS_COMPUTE_32F;
+  void* ptrs_ = nullptr;
+  size_t ptr_cap_ = 0;
+  float* ones_ = nullptr;
+  size_t ones_cap_ = 0;
+  float *scratch_a_ = nullptr, *scratch_b_ = nullptr;
+  size_t cap_a_ = 0, cap_b_ = 0;
+  double* partial_ = nullptr;
+  int32_t* ints_ = nullptr;
+  size_t ints_cap_ = 0;
+};
+
+}  // namespace
+
+std::unique_ptr<Backend> make_cuda_backend(const std::string& precision) {
+  return std::make_unique<CudaBackend>(precision);
+}
+
+}  // namespace engine
+
+// The entry point that backends.cc looks up when it loads this backend as engine_cuda.so: a C
+// signature, so that no exception crosses the library boundary.
+extern "C" __attribute__((visibility("default"))) engine::Backend* bert20news_make_cuda_backend(const char* precision,
+                                                                                                 char* error,
+                                                                                                 size_t error_len) {
+  try {
+    return new engine::CudaBackend(precision);
+  } catch (const std::exception& e) {
+    snprintf(error, error_len, "%s", e.what());
+    return nullptr;
+  }
+}
