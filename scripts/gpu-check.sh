@@ -5,13 +5,14 @@
 # (native/CMakeLists.txt) and engine_check runs the golden tests, the bench and the card recipe.
 #
 #   bash scripts/gpu-check.sh [--golden DIR] [--tokens FILE] [--report DIR] [--card-timeout S] [--card-precision P]
+#                             [--precisions fp32,tf32,bf16]
 #
 # --golden: ../shared/golden (or a copy of its tiny/ and train/); --tokens: the card split as
 # token ids (node dist/bench/export_tokens.js, run where Node is); without it the card run is
 # skipped. Writes a report folder (default: $OUT where set, else gpu-report/) and prints a summary.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-golden=../shared/golden tokens= report=${OUT:-gpu-report} card_timeout=300 card_precision=bf16
+golden=../shared/golden tokens= report=${OUT:-gpu-report} card_timeout=300 card_precision=bf16 precisions=fp32,tf32,bf16
 while [ $# -gt 0 ]; do
   case $1 in
     --golden) golden=$2; shift 2 ;;
@@ -19,6 +20,7 @@ while [ $# -gt 0 ]; do
     --report) report=$2; shift 2 ;;
     --card-timeout) card_timeout=$2; shift 2 ;;
     --card-precision) card_precision=$2; shift 2 ;;
+    --precisions) precisions=$2; shift 2 ;;
     *) echo "gpu-check: unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -59,13 +61,16 @@ done
 step "golden forward and three training steps"
 for p in fp32 tf32 bf16; do
   ./build-gpu/engine_check golden "$golden" --device cuda --precision "$p" 2>&1 | tee -a "$summary"
-  [ "${PIPESTATUS[0]}" = 0 ] || [ "$p" != fp32 ] || status=1
+  [ "${PIPESTATUS[0]}" = 0 ] || status=1
 done
 
 step "bench: ours and PyTorch, same GPU, same run"
-for p in fp32 tf32 bf16; do ./build-gpu/engine_check bench --device cuda --precision "$p"; done >"$report/bench_ours.jsonl" 2>&1
-python3 bench/torch_cuda_peer.py >"$report/bench_torch.jsonl" 2>"$report/bench_torch.err" || tail -5 "$report/bench_torch.err"
+for p in ${precisions//,/ }; do ./build-gpu/engine_check bench --device cuda --precision "$p"; done >"$report/bench_ours.jsonl" 2>&1
+python3 bench/torch_cuda_peer.py --precisions "$precisions" >"$report/bench_torch.jsonl" 2>"$report/bench_torch.err" || tail -5 "$report/bench_torch.err"
 python3 bench/gpu_report.py "$report/bench_ours.jsonl" "$report/bench_torch.jsonl" | tee -a "$summary"
+
+step "where a training step goes (train_32x512, each kernel call timed and synchronized)"
+for p in ${precisions//,/ }; do ./build-gpu/engine_check bench --device cuda --precision "$p" --cases train_32x512 --profile | grep profile; done | tee -a "$summary"
 
 if [ -n "$tokens" ]; then
   step "card recipe, 10 epochs from scratch, $card_precision (limit ${card_timeout} s)"

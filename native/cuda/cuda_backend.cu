@@ -6,9 +6,12 @@
 // a resumed run repeats an uninterrupted one.
 //
 // Precision: "fp32" (cuBLAS's plain fp32), "tf32" (tensor cores with tf32 operands) or "bf16"
-// (bf16 operands, fp32 accumulation: cuBLAS's COMPUTE_32F_FAST_16BF); everything outside the
-// matrix products, the weights and the optimizer state stay fp32 in every mode.
+// (operands rounded to bf16 just before each product, fp32 accumulation and output, as PyTorch's
+// autocast does; cuBLAS's COMPUTE_32F_FAST_16BF was measured to run tf32 kernels on an H200, so
+// the rounding is explicit). Everything outside the matrix products, the weights and the optimizer
+// state stay fp32 in every mode.
 #include <cublas_v2.h>
+#include <cuda_bf16.h>
 #include <cuda_runtime.h>
 
 #include <algorithm>
@@ -226,10 +229,15 @@ __global__ void layernorm_param_reduce_kernel(const float* partial, int chunks, 
 
 // ---------- attention pieces ----------
 
-// Pointers of the (b, h) blocks for a batched GEMM: p[b*H+h] = base + b*stride_b + h*stride_h.
-__global__ void fill_pointers_kernel(const float** p, const float* base, int64_t stride_b, int64_t stride_h, int B, int H) {
+// Pointers of the (b, h) blocks for a batched GEMM: p[b*H+h] = base + b*stride_b + h*stride_h (bytes).
+__global__ void fill_pointers_kernel(const void** p, const char* base, int64_t stride_b, int64_t stride_h, int B, int H) {
   const int i = blockIdx.x * blockDim.x + threadIdx.x;
   if (i < B * H) p[i] = base + (int64_t)(i / H) * stride_b + (int64_t)(i % H) * stride_h;
+}
+
+__global__ void to_bf16_kernel(const float* x, __nv_bfloat16* y, int64_t n) {
+  const int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
+  if (i < n) y[i] = __float2bfloat16_rn(x[i]);
 }
 
 // Masked softmax of each row of T scores in place, one warp per row (row = (b*H + h)*Tq + i).
@@ -348,11 +356,12 @@ class CudaBackend final : public Backend {
     check(cublasCreate(&blas_), "cublasCreate");
     if (precision == "fp32") compute_ = CUBLAS_COMPUTE_32F;
     else if (precision == "tf32") compute_ = CUBLAS_COMPUTE_32F_FAST_TF32;
-    else if (precision == "bf16") compute_ = CUBLAS_COMPUTE_32F_FAST_16BF;
+    else if (precision == "bf16") compute_ = CUBLAS_COMPUTE_32F, bf16_ = true;
     else throw std::runtime_error("CUDA: unknown precision '" + precision + "' (fp32, tf32, bf16)");
   }
   ~CudaBackend() override {
-    for (void* p : {(void*)ptrs_, (void*)ones_, (void*)scratch_a_, (void*)scratch_b_, (void*)partial_, (void*)ints_})
+    for (void* p : {(void*)ptrs_, (void*)ones_, (void*)scratch_a_, (void*)scratch_b_, (void*)partial_, (void*)ints_,
+                    (void*)half_[0], (void*)half_[1]})
       if (p) cudaFree(p);
     cublasDestroy(blas_);
   }
@@ -559,9 +568,30 @@ class CudaBackend final : public Backend {
   // column-major, so it computes C^T = op(B)^T op(A)^T with the operands swapped.
   void gemm(bool ta, bool tb, int M, int N, int K, float alpha, const float* A, int lda, const float* B, int ldb,
             float beta, float* C, int ldc) {
-    check(cublasGemmEx(blas_, op(tb), op(ta), N, M, K, &alpha, B, CUDA_R_32F, ldb, A, CUDA_R_32F, lda, &beta, C,
-                       CUDA_R_32F, ldc, compute_, CUBLAS_GEMM_DEFAULT),
+    const void *a = A, *b = B;
+    if (bf16_) {  // stored A is (ta ? K : M) rows of (ta ? M : K); stored B (tb ? N : K) rows of (tb ? K : N)
+      a = rounded(A, span(ta ? K : M, ta ? M : K, lda), 0);
+      b = rounded(B, span(tb ? N : K, tb ? K : N, ldb), 1);
+    }
+    const cudaDataType t = bf16_ ? CUDA_R_16BF : CUDA_R_32F;
+    check(cublasGemmEx(blas_, op(tb), op(ta), N, M, K, &alpha, b, t, ldb, a, t, lda, &beta, C, CUDA_R_32F, ldc, compute_,
+                       CUBLAS_GEMM_DEFAULT),
           "gemm");
+  }
+
+  // Values spanned by a row-major matrix of `rows` rows of `cols`, rows ld apart.
+  static int64_t span(int64_t rows, int64_t cols, int64_t ld) { return (rows - 1) * ld + cols; }
+
+  // A bf16 copy of n values (same layout) in operand slot 0 or 1.
+  const __nv_bfloat16* rounded(const float* x, int64_t n, int slot) {
+    if ((size_t)n > half_cap_[slot]) {
+      if (half_[slot]) cudaFree(half_[slot]);
+      half_[slot] = static_cast<__nv_bfloat16*>(alloc((size_t)n * sizeof(__nv_bfloat16)));
+      half_cap_[slot] = n;
+    }
+    to_bf16_kernel<<<blocks_for(n), kThreads>>>(x, half_[slot], n);
+    LAUNCH_CHECK("to_bf16");
+    return half_[slot];
   }
 
   // One operand of a per-head product: block (b, h) starts at p + b*batch + h*head, rows ld apart
@@ -576,24 +606,34 @@ class CudaBackend final : public Backend {
   void batched_gemm(bool ta, bool tb, int M, int N, int K, float alpha, const Blocks& A, const Blocks& B, float beta,
                     const Blocks& C, int nb, int H) {
     const int count = nb * H;
-    const float** ptrs = pointer_table(3 * (size_t)count);
-    fill_pointers_kernel<<<blocks_for(count), kThreads>>>(ptrs, A.p, A.batch, A.head, nb, H);
-    fill_pointers_kernel<<<blocks_for(count), kThreads>>>(ptrs + count, B.p, B.batch, B.head, nb, H);
-    fill_pointers_kernel<<<blocks_for(count), kThreads>>>(ptrs + 2 * count, C.p, C.batch, C.head, nb, H);
+    const void** ptrs = pointer_table(3 * (size_t)count);
+    const char *a = (const char*)A.p, *b = (const char*)B.p;
+    int64_t width = sizeof(float);
+    if (bf16_) {  // the whole span of every block, in the same layout
+      auto all = [&](const Blocks& X, int64_t rows, int64_t cols) { return (nb - 1) * X.batch + (H - 1) * X.head + span(rows, cols, X.ld); };
+      a = (const char*)rounded(A.p, all(A, ta ? K : M, ta ? M : K), 0);
+      b = (const char*)rounded(B.p, all(B, tb ? N : K, tb ? K : N), 1);
+      width = sizeof(__nv_bfloat16);
+    }
+    fill_pointers_kernel<<<blocks_for(count), kThreads>>>(ptrs, a, A.batch * width, A.head * width, nb, H);
+    fill_pointers_kernel<<<blocks_for(count), kThreads>>>(ptrs + count, b, B.batch * width, B.head * width, nb, H);
+    fill_pointers_kernel<<<blocks_for(count), kThreads>>>(ptrs + 2 * count, (const char*)C.p, C.batch * (int64_t)sizeof(float),
+                                                          C.head * (int64_t)sizeof(float), nb, H);
     LAUNCH_CHECK("fill_pointers");
-    check(cublasGemmBatchedEx(blas_, op(tb), op(ta), N, M, K, &alpha, (const void* const*)(ptrs + count), CUDA_R_32F,
-                              B.ld, (const void* const*)ptrs, CUDA_R_32F, A.ld, &beta, (void* const*)(ptrs + 2 * count),
-                              CUDA_R_32F, C.ld, count, compute_, CUBLAS_GEMM_DEFAULT),
+    const cudaDataType t = bf16_ ? CUDA_R_16BF : CUDA_R_32F;
+    check(cublasGemmBatchedEx(blas_, op(tb), op(ta), N, M, K, &alpha, (const void* const*)(ptrs + count), t, B.ld,
+                              (const void* const*)ptrs, t, A.ld, &beta, (void* const*)(ptrs + 2 * count), CUDA_R_32F,
+                              C.ld, count, compute_, CUBLAS_GEMM_DEFAULT),
           "batched gemm");
   }
 
-  const float** pointer_table(size_t n) {
+  const void** pointer_table(size_t n) {
     if (n > ptr_cap_) {
       if (ptrs_) cudaFree(ptrs_);
-      check(cudaMalloc(&ptrs_, n * sizeof(float*)), "pointer table");
+      check(cudaMalloc(&ptrs_, n * sizeof(void*)), "pointer table");
       ptr_cap_ = n;
     }
-    return (const float**)ptrs_;
+    return (const void**)ptrs_;
   }
 
   float* scratch(float*& buf, size_t& cap, size_t n) {
@@ -628,6 +668,9 @@ class CudaBackend final : public Backend {
   std::string precision_;
   cublasHandle_t blas_ = nullptr;
   cublasComputeType_t compute_ = CUBLAS_COMPUTE_32F;
+  bool bf16_ = false;
+  __nv_bfloat16* half_[2] = {nullptr, nullptr};  // the two operands' bf16 copies
+  size_t half_cap_[2] = {0, 0};
   void* ptrs_ = nullptr;
   size_t ptr_cap_ = 0;
   float* ones_ = nullptr;
