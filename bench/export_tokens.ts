@@ -12,7 +12,7 @@
 import { encodePosts } from '../src/data/dataset';
 import { loadData } from '../src/data/source';
 import { makeSplit } from '../src/data/split';
-import { writeFileAtomic } from '../src/io/safetensors';
+import { writeFileAtomic } from '../src/io/atomic';
 import { BertTokenizer } from '../src/tokenizer';
 
 function arg(name: string, fallback?: string): string {

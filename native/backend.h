@@ -25,6 +25,13 @@ class Backend {
 
   // Memory. alloc() never returns null (it throws std::bad_alloc or std::runtime_error).
   virtual void* alloc(size_t bytes) = 0;
+  // Zero-filled memory. The CPU backend takes it from calloc, whose large blocks are mapped
+  // lazily: pages never written (word-embedding rows no batch touched) cost no resident memory.
+  virtual void* alloc_zeroed(size_t bytes) {
+    void* p = alloc(bytes);
+    fill_zero(p, bytes);
+    return p;
+  }
   virtual void release(void* p) = 0;
   virtual void upload(void* dst, const void* src, size_t bytes) = 0;
   virtual void download(void* dst, const void* src, size_t bytes) = 0;
@@ -117,6 +124,8 @@ class DeviceBuffer {
  public:
   DeviceBuffer() = default;
   DeviceBuffer(Backend* be, size_t n) : be_(be), n_(n), p_(n ? static_cast<T*>(be->alloc(n * sizeof(T))) : nullptr) {}
+  struct Zeroed {};
+  DeviceBuffer(Backend* be, size_t n, Zeroed) : be_(be), n_(n), p_(n ? static_cast<T*>(be->alloc_zeroed(n * sizeof(T))) : nullptr) {}
   DeviceBuffer(const DeviceBuffer&) = delete;
   DeviceBuffer& operator=(const DeviceBuffer&) = delete;
   DeviceBuffer(DeviceBuffer&& o) noexcept { *this = std::move(o); }

@@ -7,6 +7,8 @@ export { readSafetensors, writeSafetensors } from './io/safetensors';
 export { parseConfig, readConfig } from './io/config';
 export type { DistilBertConfig } from './io/config';
 export { DistilBert } from './model/distilbert';
+export type { AdamStep, DeviceChoice, ForwardOptions, SequenceClassifierModel } from './model/model';
+export { ParamStore } from './io/params';
 export { Classifier } from './model/classifier';
 export type { Classification, Prediction } from './model/classifier';
 export { engine } from './engine/native';

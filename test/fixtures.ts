@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { Random } from '../src/data/random';
 import { parseConfig } from '../src/io/config';
 import { saveModelDir } from '../src/io/model_dir';
-import { ParamStore } from '../src/model/params';
+import { ParamStore } from '../src/io/params';
 import { BertTokenizer } from '../src/tokenizer';
 import { initParams } from '../src/train/init';
 

@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { Random } from '../src/data/random';
 import { parseConfig } from '../src/io/config';
 import { DistilBert } from '../src/model/distilbert';
-import { ParamStore } from '../src/model/params';
+import { ParamStore } from '../src/io/params';
 import { initParams } from '../src/train/init';
 
 /**

@@ -6,7 +6,7 @@ import { Random } from '../src/data/random';
 import { engine } from '../src/engine/native';
 import { parseConfig } from '../src/io/config';
 import { DistilBert } from '../src/model/distilbert';
-import { ParamStore } from '../src/model/params';
+import { ParamStore } from '../src/io/params';
 import { initParams } from '../src/train/init';
 
 const SUITE = join(__dirname, '..', '..', 'build', 'Release', 'test_backend_ops');

@@ -5,7 +5,7 @@ import { Random } from '../src/data/random';
 import { parseConfig, readConfig } from '../src/io/config';
 import { readSafetensors } from '../src/io/safetensors';
 import { DistilBert } from '../src/model/distilbert';
-import { ParamStore } from '../src/model/params';
+import { ParamStore } from '../src/io/params';
 import { KerasAdam } from '../src/train/adam';
 import { initParams } from '../src/train/init';
 import { PolynomialDecay } from '../src/train/schedule';

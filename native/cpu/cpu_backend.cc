@@ -18,6 +18,11 @@ class CpuBackend final : public Backend {
     if (!p) throw std::bad_alloc();
     return p;
   }
+  void* alloc_zeroed(size_t bytes) override {
+    void* p = std::calloc(1, bytes ? bytes : 1);
+    if (!p) throw std::bad_alloc();
+    return p;
+  }
   void release(void* p) override { std::free(p); }
   void upload(void* dst, const void* src, size_t bytes) override { std::memcpy(dst, src, bytes); }
   void download(void* dst, const void* src, size_t bytes) override { std::memcpy(dst, src, bytes); }

@@ -1,5 +1,6 @@
 #include "distilbert.h"
 
+#include <algorithm>
 #include <cmath>
 #include <stdexcept>
 #include <string>
@@ -17,12 +18,12 @@ uint64_t site_seed(uint64_t seed, int site) { return seed * 64 + (uint64_t)site;
 // server that once saw one long batch does not keep its memory.
 constexpr size_t kKeepInferenceBytes = 64u << 20;
 
+}  // namespace
+
 // Offsets of one layer's parameters in the flat buffer (q, k, v weights adjacent, then their biases).
 struct LayerParams {
   int64_t q_w, k_w, q_b, k_b, out_w, out_b, sa_w, sa_b, lin1_w, lin1_b, lin2_w, lin2_b, out_ln_w, out_ln_b;
 };
-
-}  // namespace
 
 // Activations of one layer kept from forward for backward (inference: one shared set).
 struct LayerActs {
@@ -136,14 +137,8 @@ DistilBertModel::DistilBertModel(std::unique_ptr<Backend> backend, const ModelCo
                        o("ffn.lin2.weight"), o("ffn.lin2.bias"), o("output_layer_norm.weight"),
                        o("output_layer_norm.bias")});
   }
-  params_ = DeviceBuffer<float>(be_.get(), n_params_);
-  grads_ = DeviceBuffer<float>(be_.get(), n_params_);
-  m_ = DeviceBuffer<float>(be_.get(), n_params_);
-  v_ = DeviceBuffer<float>(be_.get(), n_params_);
-  params_.zero();
-  grads_.zero();
-  m_.zero();
-  v_.zero();
+  // Gradients and moments are allocated by the first step that needs them: inference never does.
+  params_ = DeviceBuffer<float>(be_.get(), n_params_, DeviceBuffer<float>::Zeroed{});
   touched_mark_.assign(c_.vocab_size, 0);
   seen_mark_.assign(c_.vocab_size, 0);
 }
@@ -156,15 +151,37 @@ int64_t DistilBertModel::offset(const std::string& name) const {
   throw std::logic_error("no parameter " + name);
 }
 
+void DistilBertModel::need_grads() {
+  if (!grads_.get()) grads_ = DeviceBuffer<float>(be_.get(), n_params_, DeviceBuffer<float>::Zeroed{});
+}
+
+void DistilBertModel::need_moments() {
+  if (m_.get()) return;
+  m_ = DeviceBuffer<float>(be_.get(), n_params_, DeviceBuffer<float>::Zeroed{});
+  v_ = DeviceBuffer<float>(be_.get(), n_params_, DeviceBuffer<float>::Zeroed{});
+}
+
 void DistilBertModel::set_params(const float* host) { params_.upload(host, n_params_); }
 void DistilBertModel::get_params(float* host) const { params_.download(host, n_params_); }
-void DistilBertModel::get_grads(float* host) const { grads_.download(host, n_params_); }
+
+// Buffers not yet allocated read as zeros.
+void DistilBertModel::get_grads(float* host) const {
+  if (grads_.get()) grads_.download(host, n_params_);
+  else std::fill(host, host + n_params_, 0.0f);
+}
+
 void DistilBertModel::get_moments(float* m, float* v) const {
+  if (!m_.get()) {
+    std::fill(m, m + n_params_, 0.0f);
+    std::fill(v, v + n_params_, 0.0f);
+    return;
+  }
   m_.download(m, n_params_);
   v_.download(v, n_params_);
 }
 
 void DistilBertModel::set_moments(const float* m, const float* v) {
+  need_moments();
   m_.upload(m, n_params_);
   v_.upload(v, n_params_);
   const int64_t D = c_.dim;
@@ -242,14 +259,30 @@ void DistilBertModel::forward(const int32_t* ids, const int32_t* mask, int B, in
   if (!opts.grad && infer_arena_.size() * sizeof(float) > kKeepInferenceBytes && !opts.all_hidden) infer_arena_.reset();
 }
 
+// Shapes, buffers, parameters and dropout streams of layer l in the current run: what its
+// forward and backward share.
+struct DistilBertModel::LayerStep {
+  const LayerActs& L;
+  const LayerParams& lp;
+  int B, T, Tq, D, F, H, N, Nq;
+  float p_drop, p_attn;
+  uint64_t attn_seed, ffn_seed;
+};
+
+DistilBertModel::LayerStep DistilBertModel::layer_step(int l) const {
+  const ForwardOptions& o = run_.opts;
+  const int Tq = query_len(l, run_);
+  return {ws_->layers[l], ws_->lp[l], run_.B, run_.T, Tq, c_.dim, c_.hidden_dim, c_.n_heads, run_.B * run_.T,
+          run_.B * Tq, o.train ? c_.dropout : 0, o.train ? c_.attention_dropout : 0,
+          site_seed(o.seed, 2 + l * kSitesPerLayer), site_seed(o.seed, 3 + l * kSitesPerLayer)};
+}
+
 const float* DistilBertModel::layer_forward(int l, const float* x) {
   Workspace& w = *ws_;
-  const LayerActs& L = w.layers[l];
-  const LayerParams& lp = w.lp[l];
-  const ForwardOptions& o = run_.opts;
-  const int B = run_.B, T = run_.T, Tq = query_len(l, run_), D = c_.dim, F = c_.hidden_dim, H = c_.n_heads;
-  const int N = B * T, Nq = B * Tq;
-  const float p_drop = o.train ? c_.dropout : 0, p_attn = o.train ? c_.attention_dropout : 0;
+  const LayerStep st = layer_step(l);
+  const LayerActs& L = st.L;
+  const LayerParams& lp = st.lp;
+  const int B = st.B, T = st.T, Tq = st.Tq, D = st.D, F = st.F, H = st.H, N = st.N, Nq = st.Nq;
   Backend& e = *be_;
   // The rows of x whose outputs are computed: all, or each sequence's [CLS] row.
   const float* xq = x;
@@ -268,8 +301,7 @@ const float* DistilBertModel::layer_forward(int l, const float* x) {
     e.linear_forward(x, P(lp.k_w), P(lp.k_b), L.qkv, N, D, 2 * D);
     q = qbuf, k = L.qkv, v = L.qkv + D, ldq = D, ldkv = 2 * D;
   }
-  e.attention_forward(q, ldq, k, v, ldkv, mask_.get(), L.probs, L.ctx, B, Tq, T, D, H, p_attn,
-                      site_seed(o.seed, 2 + l * kSitesPerLayer));
+  e.attention_forward(q, ldq, k, v, ldkv, mask_.get(), L.probs, L.ctx, B, Tq, T, D, H, st.p_attn, st.attn_seed);
   // Sums are formed in place: the attention and FFN outputs themselves are not kept.
   e.linear_forward(L.ctx, P(lp.out_w), P(lp.out_b), L.sa_sum, Nq, D, D);
   e.add(L.sa_sum, xq, L.sa_sum, (int64_t)Nq * D);
@@ -279,9 +311,7 @@ const float* DistilBertModel::layer_forward(int l, const float* x) {
   e.activation_forward(L.h1, act, (int64_t)Nq * F, c_.activation);
   e.linear_forward(act, P(lp.lin2_w), P(lp.lin2_b), L.ffn_sum, Nq, F, D);
   // Row r of the [CLS]-only block is position r*T of the full tensor: the same dropout draws.
-  if (p_drop > 0)
-    e.dropout_forward(L.ffn_sum, L.ffn_sum, Nq, D, (int64_t)(T / Tq) * D, p_drop,
-                      site_seed(o.seed, 3 + l * kSitesPerLayer));
+  if (st.p_drop > 0) e.dropout_forward(L.ffn_sum, L.ffn_sum, Nq, D, (int64_t)(T / Tq) * D, st.p_drop, st.ffn_seed);
   e.add(L.ffn_sum, L.sa_out, L.ffn_sum, (int64_t)Nq * D);
   e.layernorm_forward(L.ffn_sum, P(lp.out_ln_w), P(lp.out_ln_b), L.out, L.out_mean, L.out_rstd, Nq, D,
                       c_.layer_norm_eps);
@@ -314,6 +344,7 @@ void DistilBertModel::backward() {
   const int B = run_.B, T = run_.T, D = c_.dim, C = c_.num_labels;
   const int64_t N = (int64_t)B * T, h = head_offset_, cls_w = h + (int64_t)D * D + D;
 
+  need_grads();
   // Head.
   e.linear_backward(w.d_logits, w.pre_a, P(cls_w), w.d_pre, 0, G(cls_w), G(cls_w + (int64_t)C * D), B, D, C);
   if (o.train && c_.seq_classif_dropout > 0)
@@ -346,12 +377,10 @@ void DistilBertModel::backward() {
 
 float* DistilBertModel::layer_backward(int l, float* d_out) {
   Workspace& w = *ws_;
-  const LayerActs& L = w.layers[l];
-  const LayerParams& lp = w.lp[l];
-  const ForwardOptions& o = run_.opts;
-  const int B = run_.B, T = run_.T, Tq = query_len(l, run_), D = c_.dim, F = c_.hidden_dim, H = c_.n_heads;
-  const int N = B * T, Nq = B * Tq;
-  const float p_drop = o.train ? c_.dropout : 0, p_attn = o.train ? c_.attention_dropout : 0;
+  const LayerStep st = layer_step(l);
+  const LayerActs& L = st.L;
+  const LayerParams& lp = st.lp;
+  const int B = st.B, T = st.T, Tq = st.Tq, D = st.D, F = st.F, H = st.H, N = st.N, Nq = st.Nq;
   Backend& e = *be_;
   const float* x_in = l == 0 ? w.emb_out : w.layers[l - 1].out;
   const float* xq = x_in;
@@ -364,9 +393,9 @@ float* DistilBertModel::layer_backward(int l, float* d_out) {
   e.layernorm_backward(d_out, L.ffn_sum, P(lp.out_ln_w), L.out_mean, L.out_rstd, d_sa, G(lp.out_ln_w), G(lp.out_ln_b),
                        Nq, D);
   float* d_ffn = d_sa;
-  if (p_drop > 0) {
+  if (st.p_drop > 0) {
     d_ffn = w.dH2;
-    e.dropout_backward(d_sa, d_ffn, Nq, D, (int64_t)(T / Tq) * D, p_drop, site_seed(o.seed, 3 + l * kSitesPerLayer));
+    e.dropout_backward(d_sa, d_ffn, Nq, D, (int64_t)(T / Tq) * D, st.p_drop, st.ffn_seed);
   }
   // The activation was not kept: recomputing it costs far less memory than storing it per layer.
   e.activation_forward(L.h1, w.act, (int64_t)Nq * F, c_.activation);
@@ -382,14 +411,14 @@ float* DistilBertModel::layer_backward(int l, float* d_out) {
   float* d_in = w.dA;
   if (Tq == T) {
     e.attention_backward(w.d_ctx, L.qkv, 3 * D, L.qkv + D, L.qkv + 2 * D, 3 * D, L.probs, w.d_qkv, w.d_qkv + D,
-                         w.d_qkv + 2 * D, B, Tq, T, D, H, p_attn, site_seed(o.seed, 2 + l * kSitesPerLayer));
+                         w.d_qkv + 2 * D, B, Tq, T, D, H, st.p_attn, st.attn_seed);
     // d_in already holds the residual's gradient (d_res is d_in).
     e.linear_backward(w.d_qkv, x_in, P(lp.q_w), d_in, 1, G(lp.q_w), G(lp.q_b), N, D, 3 * D);
   } else {
     const float* q = L.qkv + 2 * (int64_t)N * D;
     float* dq = w.d_qkv + 2 * (int64_t)N * D;
     e.attention_backward(w.d_ctx, q, D, L.qkv, L.qkv + D, 2 * D, L.probs, dq, w.d_qkv, w.d_qkv + D, B, Tq, T, D, H,
-                         p_attn, site_seed(o.seed, 2 + l * kSitesPerLayer));
+                         st.p_attn, st.attn_seed);
     e.linear_backward(dq, xq, P(lp.q_w), w.d_cls_in, 0, G(lp.q_w), G(lp.q_b), Nq, D, D);
     e.add(w.d_cls_in, d_res, w.d_cls_in, (int64_t)Nq * D);
     e.fill_zero(d_in, sizeof(float) * N * D);
@@ -400,6 +429,7 @@ float* DistilBertModel::layer_backward(int l, float* d_out) {
 }
 
 void DistilBertModel::zero_grads() {
+  if (!grads_.get()) return;  // nothing accumulated yet
   // Densely for every parameter but the word embeddings, and only the touched rows of those
   // (the other rows are still zero), which saves clearing vocab x dim floats.
   const int64_t word_end = word_offset_ + (int64_t)c_.vocab_size * c_.dim;
@@ -414,6 +444,8 @@ void DistilBertModel::zero_grads() {
 }
 
 void DistilBertModel::adam_step(float alpha, float beta1, float beta2, float eps, double clip_norm, bool sparse) {
+  need_grads();
+  need_moments();
   Backend& e = *be_;
   if (clip_norm > 0) {  // tf.clip_by_global_norm
     const double norm = std::sqrt(e.sum_squares(grads_.get(), n_params_));

@@ -57,6 +57,8 @@ class DistilBertModel {
   struct Workspace;
 
  private:
+  struct LayerStep;
+  LayerStep layer_step(int l) const;
   struct Run {
     int B = 0, T = 0;
     ForwardOptions opts;
@@ -71,6 +73,8 @@ class DistilBertModel {
   float* G(int64_t offset) const { return grads_.get() + offset; }
   int64_t offset(const std::string& name) const;
   void upload_ints(DeviceBuffer<int32_t>& buf, const int32_t* src, size_t n);
+  void need_grads();
+  void need_moments();
 
   std::unique_ptr<Backend> be_;
   ModelConfig c_;

@@ -3,7 +3,7 @@ import { engine } from '../engine/native';
 import { parseConfig } from '../io/config';
 import { DistilBert } from '../model/distilbert';
 import { DeviceChoice } from '../model/model';
-import { ParamStore } from '../model/params';
+import { ParamStore } from '../io/params';
 import { KerasAdam } from '../train/adam';
 import { initParams } from '../train/init';
 import { PolynomialDecay } from '../train/schedule';

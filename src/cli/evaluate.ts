@@ -2,6 +2,7 @@ import { Command } from 'commander';
 import { computeMetrics, formatMetrics, metricsJson } from '../eval/metrics';
 import { writeReport } from '../eval/report';
 import { configToJson } from '../io/config';
+import { ensureWritableDir } from '../io/atomic';
 import { loadModelDir } from '../io/model_dir';
 import { Classifier } from '../model/classifier';
 import { runBaseline } from './baseline';
@@ -41,6 +42,7 @@ export function evaluateCommand(): Command {
     .option('--batch-size <n>', 'texts per forward pass', intOption(1), 32)
     .action(async (o: EvaluateOptions) => {
       applyThreads(o.threads);
+      if (o.out) ensureWritableDir(o.out);  // before the work, not after it
       const loaded = loadModelDir(o.model);
       const d = await loadSplitTexts(o);
       const map = labelMap(d.labels, loaded.config.id2label);

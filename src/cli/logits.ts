@@ -32,6 +32,13 @@ export function logitsCommand(): Command {
       if (mask.length !== ids.length || mask[0].length !== ids[0].length) throw new Error(`${opts.inputs}: attention_mask must have the shape of input_ids`);
       const m = loadModelDir(opts.model);
       const B = ids.length, T = ids[0].length, C = m.config.id2label.length;
+      // Checked here, in full precision: Int32Array would wrap 2^33 to 0.
+      ids.forEach((row, b) => row.forEach((id, t) => {
+        if (id < 0 || id >= m.config.vocabSize) throw new Error(`${opts.inputs}: input id ${id} at position ${b * T + t} is outside the vocabulary (0..${m.config.vocabSize - 1})`);
+      }));
+      mask.forEach((row, b) => row.forEach((v, t) => {
+        if (v !== 0 && v !== 1) throw new Error(`${opts.inputs}: attention_mask[${b}][${t}] = ${v}: must be 0 or 1`);
+      }));
       const logits = new DistilBert(m.config, m.params, opts).forward(Int32Array.from(ids.flat()), Int32Array.from(mask.flat()), B, T, { grad: false });
       const rows = Array.from({ length: B }, (_, b) => Array.from(logits.subarray(b * C, (b + 1) * C)));
       process.stdout.write(JSON.stringify({ logits: rows }) + '\n');

@@ -21,6 +21,13 @@ const program = new Command('bert-20news')
   .addCommand(serveCommand())
   .addCommand(benchCommand());
 
+// A closed pipe (`... | head -1`) ends the command quietly with exit code 0, as Unix tools do.
+process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+  if (e.code === 'EPIPE') process.exit(0);
+  process.stderr.write(`bert-20news: error: stdout: ${e.message}\n`);
+  process.exit(1);
+});
+
 // Every failure is one line on stderr and exit code 1.
 program.parseAsync(process.argv).catch((e: Error) => {
   process.stderr.write(`bert-20news: error: ${e.message}\n`);

@@ -33,9 +33,11 @@ export function predictCommand(): Command {
         } catch (e) {
           throw new Error(`cannot read ${opts.file}: ${(e as Error).message}`);
         }
-        inputs = [...inputs, ...lines(content)];
+        const fromFile = lines(content);
+        if (fromFile.length === 0) throw new Error(`${opts.file} has no text to classify (only blank lines)`);
+        inputs = [...inputs, ...fromFile];
       }
-      if (inputs.length === 0) inputs = lines(readStdin());
+      if (inputs.length === 0 && !opts.file) inputs = lines(readStdin());
       if (inputs.length === 0) throw new Error('no text to classify: give texts as arguments, --file, or lines on stdin');
       const classifier = new Classifier(loadModelDir(opts.model), opts.maxLength, opts);
       const results = classifier.classify(inputs, opts.topK);

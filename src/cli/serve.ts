@@ -4,6 +4,20 @@ import { Classifier } from '../model/classifier';
 import { buildServer, DEFAULT_SERVER_OPTIONS } from '../serve/server';
 import { addDeviceOptions, applyThreads, DeviceOptions, intOption } from './common';
 
+interface ServeOptions {
+  model: string;
+  host: string;
+  port: number;
+  maxTexts: number;
+  maxBody: number;
+  threads?: number;
+  maxLength?: number;
+  requestTimeout: number;
+  keepAliveTimeout: number;
+  maxConnections: number;
+  drain: number;
+}
+
 export function serveCommand(): Command {
   return addDeviceOptions(new Command('serve'))
     .description('HTTP JSON API (POST /v1/classify, GET /v1/labels, /healthz, /metrics) and a web page at /')
@@ -14,14 +28,26 @@ export function serveCommand(): Command {
     .option('--max-body <bytes>', 'largest request body', intOption(1), DEFAULT_SERVER_OPTIONS.bodyLimit)
     .option('--max-length <n>', 'tokens per text, [CLS] and [SEP] included (default: the model\'s model_max_length)', intOption(2))
     .option('--threads <n>', 'CPU threads', intOption(1))
-    .action(async (o: DeviceOptions & { model: string; host: string; port: number; maxTexts: number; maxBody: number; threads?: number; maxLength?: number }) => {
+    .option('--request-timeout <ms>', 'time for a whole request, body included (a stalled client is cut off)', intOption(100), DEFAULT_SERVER_OPTIONS.requestTimeoutMs)
+    .option('--keep-alive-timeout <ms>', 'how long an idle keep-alive connection is kept', intOption(1), DEFAULT_SERVER_OPTIONS.keepAliveTimeoutMs)
+    .option('--max-connections <n>', 'connections served at once (more are refused)', intOption(1), DEFAULT_SERVER_OPTIONS.maxConnections)
+    .option('--drain <ms>', 'on SIGTERM/SIGINT: how long in-flight requests may finish before exit', intOption(0), 10_000)
+    .action(async (o: DeviceOptions & ServeOptions) => {
       applyThreads(o.threads);
       const classifier = new Classifier(loadModelDir(o.model), o.maxLength, o);
-      const app = buildServer(classifier, { ...DEFAULT_SERVER_OPTIONS, modelName: o.model, maxTexts: o.maxTexts, bodyLimit: o.maxBody });
+      const app = buildServer(classifier, {
+        ...DEFAULT_SERVER_OPTIONS, modelName: o.model, maxTexts: o.maxTexts, bodyLimit: o.maxBody,
+        requestTimeoutMs: o.requestTimeout, keepAliveTimeoutMs: o.keepAliveTimeout, maxConnections: o.maxConnections,
+      });
       const address = await app.listen({ host: o.host, port: o.port });
-      process.stdout.write(`serving ${o.model} on ${address} (page at /, API at /v1/classify)\n`);
-      const stop = () => void app.close().then(() => process.exit(0));
+      const stop = () => {
+        // Stop accepting, let in-flight requests finish for at most --drain ms, then exit.
+        setTimeout(() => process.exit(0), o.drain).unref();
+        void app.close().then(() => process.exit(0));
+      };
       process.once('SIGINT', stop);
       process.once('SIGTERM', stop);
+      // Printed once the handlers are in place: a supervisor may signal as soon as it reads it.
+      process.stdout.write(`serving ${o.model} on ${address} (page at /, API at /v1/classify)\n`);
     });
 }

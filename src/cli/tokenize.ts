@@ -1,6 +1,6 @@
 import { Command } from 'commander';
 import { BertTokenizer } from '../tokenizer';
-import { intOption, lines, readStdin } from './common';
+import { intOption, readStdin } from './common';
 
 export function tokenizeCommand(): Command {
   return new Command('tokenize')
@@ -11,7 +11,8 @@ export function tokenizeCommand(): Command {
     .action((opts: { vocab: string; maxLength?: number; specialTokens: boolean }) => {
       const tok = BertTokenizer.load(opts.vocab);
       const out: string[] = [];
-      lines(readStdin()).forEach((line, i) => {
+      readStdin().split(/\r?\n/).forEach((line, i) => {
+        if (line.trim() === '') return;  // blank lines are skipped; errors keep the line's own number
         let row: unknown;
         try {
           row = JSON.parse(line);

@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { SingleBar } from 'cli-progress';
 import { Command, Option } from 'commander';
@@ -8,11 +8,13 @@ import { loadData } from '../data/source';
 import { makeSplit, SplitName } from '../data/split';
 import { parseStrip } from '../data/strip';
 import { configToJson, DistilBertConfig, parseConfig, readConfig } from '../io/config';
-import { cachedDownload, hubModel, SOURCES } from '../io/download';
+import { cachedDownload, hubModel, PINNED_SHA256, SOURCES } from '../io/download';
 import { saveModelDir } from '../io/model_dir';
-import { readSafetensors, writeFileAtomic } from '../io/safetensors';
+import { ensureWritableDir, removeStaleTemps, writeFileAtomic } from '../io/atomic';
+import { faultPoint } from '../io/fault';
+import { readSafetensors } from '../io/safetensors';
 import { DistilBert } from '../model/distilbert';
-import { ParamStore } from '../model/params';
+import { ParamStore } from '../io/params';
 import { BertTokenizer } from '../tokenizer';
 import { EpochRow, loadCheckpoint } from '../train/checkpoint';
 import { HEAD_PARAMS, initParams } from '../train/init';
@@ -96,7 +98,7 @@ async function initialModel(o: TrainOptions, st: Settings, labels: string[]): Pr
     id2label: Object.fromEntries(labels.map((l, i) => [String(i), l])),
   };
   if (o.init === 'scratch') {
-    const vocabPath = o.vocab ?? (await cachedDownload(`${SOURCES.hub}/distilbert-base-uncased/resolve/main/vocab.txt`, 'hub/distilbert-base-uncased/vocab.txt', '--vocab <vocab.txt>'));
+    const vocabPath = o.vocab ?? (await cachedDownload(`${SOURCES.hub}/distilbert-base-uncased/resolve/main/vocab.txt`, 'hub/distilbert-base-uncased/vocab.txt', '--vocab <vocab.txt>', PINNED_SHA256.vocab));
     const tokenizer = BertTokenizer.load(vocabPath);
     const config = parseConfig({
       model_type: 'distilbert', vocab_size: tokenizer.vocab.size, max_position_embeddings: 512,
@@ -126,43 +128,89 @@ async function initialModel(o: TrainOptions, st: Settings, labels: string[]): Pr
   return { config, params, tokenizer: BertTokenizer.load(dir) };
 }
 
+/** Flags that set a run's hyperparameters or start: a resumed run keeps the ones it recorded. */
+const SETTING_FLAGS: [keyof TrainOptions, string][] = [
+  ['init', '--init'], ['epochs', '--epochs'], ['batchSize', '--batch-size'], ['microBatch', '--micro-batch'], ['lr', '--lr'],
+  ['maxLength', '--max-length'], ['seed', '--seed'], ['dropout', '--dropout'], ['attentionDropout', '--attention-dropout'],
+  ['classifierDropout', '--classifier-dropout'], ['clipNorm', '--clip-norm'], ['layers', '--layers'], ['dim', '--dim'],
+  ['heads', '--heads'], ['ffn', '--ffn'],
+];
+
+function readRunRecord(path: string): RunRecord {
+  try {
+    const r = JSON.parse(readFileSync(path, 'utf8')) as RunRecord;
+    if (typeof r !== 'object' || r === null || !r.settings || !r.config || !r.split) throw new Error('fields are missing');
+    return r;
+  } catch (e) {
+    throw new Error(`${path}: not a readable run record (${(e as Error).message}); start the run again with another --out`);
+  }
+}
+
+/** Everything about a run that can be checked before any of its files is written. */
+function checkRun(st: Settings, config: DistilBertConfig, trainCount: number): void {
+  if (st.maxLength > config.maxPositionEmbeddings) throw new Error(`--max-length ${st.maxLength} exceeds the model's ${config.maxPositionEmbeddings} positions`);
+  if (st.batchSize > trainCount) throw new Error(`--batch-size ${st.batchSize} is larger than the ${trainCount} training examples`);
+}
+
 async function run(o: TrainOptions): Promise<void> {
   applyThreads(o.threads);
   const runFile = join(o.out, 'run.json');
   const ckptFile = join(o.out, 'checkpoint.safetensors');
   const tokDir = join(o.out, 'tokenizer');
+  const modelDir = join(o.out, 'model');
+  for (const dir of [o.out, tokDir, modelDir]) {
+    const stale = removeStaleTemps(dir);
+    if (stale.length) process.stderr.write(`removed ${stale.length} temporary file(s) of an interrupted write in ${dir}\n`);
+  }
+  const started = existsSync(runFile);
   let record: RunRecord;
   let config: DistilBertConfig, params: ParamStore, tokenizer: BertTokenizer;
   let resume;
   let dataset;
+  let split;
   if (o.resume) {
-    if (!existsSync(runFile)) throw new Error(`${runFile} not found: nothing to resume in ${o.out}`);
-    record = JSON.parse(readFileSync(runFile, 'utf8')) as RunRecord;
-    resume = loadCheckpoint(ckptFile);
-    config = parseConfig(record.config, runFile);
-    params = new ParamStore(config);
-    tokenizer = BertTokenizer.load(tokDir);
+    if (!started) throw new Error(`${runFile} not found: nothing to resume in ${o.out}`);
+    const given = SETTING_FLAGS.filter(([k]) => o[k] !== undefined).map(([, flag]) => flag);
+    if (given.length) {
+      throw new Error(`--resume continues ${o.out} with the settings it recorded: ${given.join(', ')} cannot change them (start a new run with another --out)`);
+    }
+    record = readRunRecord(runFile);
     dataset = await loadData(o.data ?? record.data);
-    process.stderr.write(`resuming ${o.out} at epoch ${resume.state.epoch}, step ${resume.state.stepInEpoch}\n`);
+    config = parseConfig(record.config, runFile);
+    tokenizer = BertTokenizer.load(tokDir);
+    split = makeSplit(dataset.data, record.split.name, { seed: record.split.seed, validationList: record.split.validationList });
+    if (existsSync(ckptFile)) {
+      resume = loadCheckpoint(ckptFile);
+      params = new ParamStore(config);
+      process.stderr.write(`resuming ${o.out} at epoch ${resume.state.epoch}, step ${resume.state.stepInEpoch}\n`);
+    } else {
+      // Stopped before its first checkpoint: the recorded run from step 0 (same seeds, same start).
+      process.stderr.write(`${o.out} has no checkpoint yet: starting its recorded run from step 0\n`);
+      ({ params } = await initialModel({ ...o, init: record.init, vocab: join(tokDir, 'vocab.txt') }, record.settings, dataset.data.labels));
+    }
   } else {
     if (!o.init) throw new Error('--init is required: a model folder, a Hugging Face model id, or scratch');
-    if (existsSync(runFile)) throw new Error(`${o.out} already holds a run: add --resume to continue it, or choose another --out`);
+    if (started && (existsSync(ckptFile) || existsSync(join(modelDir, 'model.safetensors')))) {
+      throw new Error(`${o.out} already holds a run: add --resume to continue it, or choose another --out`);
+    }
     const st = settingsFrom(o);
     dataset = await loadData(o.data);
     ({ config, params, tokenizer } = await initialModel(o, st, dataset.data.labels));
+    split = makeSplit(dataset.data, o.split, { seed: o.splitSeed, validationList: o.validationList });
+    checkRun(st, config, split.train.length);
     record = {
       settings: st, init: o.init, data: dataset.source,
       split: { name: o.split, seed: o.splitSeed, validationList: o.validationList },
       strip: parseStrip(o.strip), config: configToJson(config), command: commandLine(),
     };
-    mkdirSync(tokDir, { recursive: true });
+    if (started) process.stderr.write(`${o.out} holds a run that stopped before its first checkpoint: starting it afresh\n`);
+    ensureWritableDir(tokDir);
     writeFileAtomic(join(tokDir, 'vocab.txt'), [Buffer.from(tokenizer.vocab.idToToken.join('\n') + '\n')]);
     writeFileAtomic(join(tokDir, 'tokenizer_config.json'), [Buffer.from(JSON.stringify({ do_lower_case: tokenizer.lowercase, model_max_length: tokenizer.modelMaxLength }) + '\n')]);
     writeFileAtomic(runFile, [Buffer.from(JSON.stringify(record, null, 2) + '\n')]);
   }
+  faultPoint('data-loaded');
   const st = record.settings;
-  if (st.maxLength > config.maxPositionEmbeddings) throw new Error(`--max-length ${st.maxLength} exceeds the model's ${config.maxPositionEmbeddings} positions`);
-  const split = makeSplit(dataset.data, record.split.name, { seed: record.split.seed, validationList: record.split.validationList });
   const stripParts = parseStrip(record.strip.join(','));
   const t0 = Date.now();
   const trainSet = encodePosts(split.train, config.id2label, tokenizer, st.maxLength, stripParts);
@@ -208,7 +256,6 @@ async function run(o: TrainOptions): Promise<void> {
       `continue with: bert-20news train --out ${o.out} --resume\n`);
     process.exit(130);
   }
-  const modelDir = join(o.out, 'model');
   // model_max_length = the training length: positions beyond it were never trained (from scratch).
   saveModelDir(modelDir, config, model.readParams(), tokenizer.withMaxLength(st.maxLength));
   const stepsPerEpoch = Math.floor(trainSet.labels.length / st.batchSize);

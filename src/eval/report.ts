@@ -1,6 +1,5 @@
-import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { writeFileAtomic } from '../io/safetensors';
+import { ensureWritableDir, writeFileAtomic } from '../io/atomic';
 import { Metrics, metricsJson } from './metrics';
 
 export interface ReportInput {
@@ -86,7 +85,7 @@ ${r.modelConfig ? `<h2>Model config</h2><pre>${esc(JSON.stringify(r.modelConfig,
 
 /** Writes report.json and report.html into dir. */
 export function writeReport(dir: string, r: ReportInput): void {
-  mkdirSync(dir, { recursive: true });
+  ensureWritableDir(dir);
   const json = {
     title: r.title, split: r.split, labels: r.labels, model_config: r.modelConfig,
     systems: r.systems.map((s) => ({ name: s.name, seconds: s.seconds, ...metricsJson(s.metrics) })),

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { writeFileAtomic } from './safetensors';
+import { writeFileAtomic } from './atomic';
 
 /** The fields of a Hugging Face DistilBertConfig that the engine uses, HF defaults filled in. */
 export interface DistilBertConfig {
@@ -39,6 +39,15 @@ const DEFAULTS = {
   pad_token_id: 0,
 };
 
+/**
+ * Sanity limits, far above any published DistilBERT (vocab 119,547 for the multilingual one), so
+ * that a corrupt or hostile config.json is one clear error instead of an allocation that aborts
+ * the process. n_layers: each layer has two dropout streams in a numbering of 64 per pass.
+ */
+const LIMITS: Record<string, number> = {
+  vocab_size: 1_000_000, max_position_embeddings: 65_536, n_layers: 31, n_heads: 1024, dim: 16_384, hidden_dim: 65_536,
+};
+
 /** LayerNorm epsilon is fixed in HF's DistilBERT code, not a config field. */
 export const LAYER_NORM_EPS = 1e-12;
 
@@ -49,7 +58,10 @@ export function parseConfig(raw: Record<string, unknown>, source = 'config.json'
   const merged = { ...DEFAULTS, ...raw } as Record<string, unknown>;
   const int = (k: string, min = 1): number => {
     const v = merged[k];
-    if (!Number.isInteger(v) || (v as number) < min) throw new Error(`${source}: ${k} must be an integer >= ${min}, got ${JSON.stringify(v)}`);
+    const max = LIMITS[k] ?? Number.MAX_SAFE_INTEGER;
+    if (!Number.isInteger(v) || (v as number) < min || (v as number) > max) {
+      throw new Error(`${source}: ${k} must be an integer from ${min} to ${max}, got ${JSON.stringify(v)}`);
+    }
     return v as number;
   };
   const prob = (k: string): number => {

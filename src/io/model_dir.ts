@@ -1,9 +1,10 @@
-import { existsSync, mkdirSync, statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { ParamStore } from '../model/params';
+import { ParamStore } from './params';
 import { BertTokenizer } from '../tokenizer';
 import { DistilBertConfig, readConfig, writeConfig } from './config';
-import { readSafetensors, writeFileAtomic, writeSafetensors } from './safetensors';
+import { ensureWritableDir, writeFileAtomic } from './atomic';
+import { readSafetensors, writeSafetensors } from './safetensors';
 
 export interface LoadedModel {
   dir: string;
@@ -39,7 +40,7 @@ export function loadModelDir(dir: string): LoadedModel {
  * model.safetensors (HF names, F32), vocab.txt and tokenizer_config.json. Each file is atomic.
  */
 export function saveModelDir(dir: string, config: DistilBertConfig, params: ParamStore, tokenizer: BertTokenizer): void {
-  mkdirSync(dir, { recursive: true });
+  ensureWritableDir(dir);
   writeSafetensors(join(dir, 'model.safetensors'), params.tensors(), { format: 'pt' });
   writeConfig(join(dir, 'config.json'), config);
   writeFileAtomic(join(dir, 'vocab.txt'), [Buffer.from(tokenizer.vocab.idToToken.join('\n') + '\n')]);

@@ -1,5 +1,5 @@
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
-import { dirname, basename, join } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { writeFileAtomic } from './atomic';
 
 /** One tensor as read from a safetensors file, converted to float32. */
 export interface Tensor {
@@ -41,8 +41,10 @@ export function readSafetensorsWithMetadata(path: string): { tensors: Map<string
   const dataLen = buf.length - dataStart;
   const out = new Map<string, Tensor>();
   const metadata = (header.__metadata__ ?? {}) as Record<string, string>;
+  const spans: { name: string; begin: number; end: number }[] = [];
   for (const [name, entry] of Object.entries(header)) {
     if (name === '__metadata__') continue;
+    if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) fail(path, `tensor ${name}: header entry is not an object`);
     const e = entry as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
     if (typeof e.dtype !== 'string') fail(path, `tensor ${name}: missing dtype`);
     const size = DTYPE_BYTES[e.dtype];
@@ -57,7 +59,20 @@ export function readSafetensorsWithMetadata(path: string): { tensors: Map<string
     const count = shape.reduce((a, b) => a * b, 1);
     if (end - begin !== count * size) fail(path, `tensor ${name}: ${end - begin} bytes do not hold shape [${shape}] of ${e.dtype}`);
     if (end > dataLen) fail(path, `truncated: tensor ${name} ends at byte ${end} of a ${dataLen}-byte data section`);
-    out.set(name, { dtype: e.dtype, shape, data: decode(buf, dataStart + begin, count, e.dtype) });
+    spans.push({ name, begin, end });
+  }
+  // As the reference implementation requires: the tensors tile the data section exactly, with no
+  // overlap, aliasing or gap.
+  spans.sort((a, b) => a.begin - b.begin || a.end - b.end);
+  let at = 0;
+  for (const s of spans) {
+    if (s.begin !== at) fail(path, `tensor ${s.name}: data_offsets [${s.begin}, ${s.end}] ${s.begin < at ? 'overlap another tensor' : `leave a gap after byte ${at}`}`);
+    at = s.end;
+  }
+  if (at !== dataLen) fail(path, `the data section has ${dataLen} bytes but the tensors cover ${at}`);
+  for (const s of spans) {
+    const e = header[s.name] as { dtype: string; shape: number[] };
+    out.set(s.name, { dtype: e.dtype, shape: e.shape, data: decode(buf, dataStart + s.begin, (s.end - s.begin) / DTYPE_BYTES[e.dtype], e.dtype) });
   }
   return { tensors: out, metadata };
 }
@@ -119,25 +134,4 @@ export function writeSafetensors(path: string, tensors: TensorToWrite[], metadat
   head.writeBigUInt64LE(BigInt(Buffer.byteLength(json)), 0);
   head.write(json, 8, 'utf8');
   writeFileAtomic(path, [head, ...tensors.map((t) => new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength))]);
-}
-
-/** Writes chunks to `path` through a temporary sibling and a rename. */
-export function writeFileAtomic(path: string, chunks: Uint8Array[]): void {
-  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.tmp`);
-  const fd = openSync(tmp, 'w');
-  try {
-    try {
-      for (const c of chunks) {
-        let done = 0;
-        while (done < c.length) done += writeSync(fd, c, done, c.length - done);
-      }
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    renameSync(tmp, path);
-  } catch (e) {
-    rmSync(tmp, { force: true });
-    throw e;
-  }
 }

@@ -1,7 +1,7 @@
 import { engine, NativeModel } from '../engine/native';
 import { DistilBertConfig } from '../io/config';
 import { AdamStep, DeviceChoice, ForwardOptions, SequenceClassifierModel } from './model';
-import { ParamStore } from './params';
+import { ParamStore } from '../io/params';
 
 export type { ForwardOptions } from './model';
 

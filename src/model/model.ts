@@ -1,5 +1,5 @@
 import { DistilBertConfig } from '../io/config';
-import { ParamStore } from './params';
+import { ParamStore } from '../io/params';
 
 export interface ForwardOptions {
   /** Train mode applies dropout; eval mode (default) does not. */

@@ -1,3 +1,4 @@
+import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http';
 import Fastify, { FastifyInstance } from 'fastify';
 import { Classifier } from '../model/classifier';
 import { MicroBatcher } from './batcher';
@@ -12,9 +13,45 @@ export interface ServerOptions {
   maxTexts: number;
   /** Longest text in characters. */
   maxTextChars: number;
+  /** Milliseconds for a whole request, body included: a client that stalls is cut off after it. */
+  requestTimeoutMs: number;
+  /** Milliseconds an idle keep-alive connection is kept. */
+  keepAliveTimeoutMs: number;
+  /** Connections served at once; more are refused at connect. */
+  maxConnections: number;
 }
 
-export const DEFAULT_SERVER_OPTIONS = { bodyLimit: 1 << 20, maxTexts: 64, maxTextChars: 100_000 };
+export const DEFAULT_SERVER_OPTIONS = {
+  bodyLimit: 1 << 20, maxTexts: 64, maxTextChars: 100_000, requestTimeoutMs: 30_000, keepAliveTimeoutMs: 5_000, maxConnections: 1024,
+};
+
+/**
+ * Node's HTTP server with the timeouts applied (checked every second, not Node's default 30 s),
+ * a connection cap, and `Expect: 100-continue` answered from Content-Length: a body over the
+ * limit gets 413 before it is sent, never a 100 that leaves the client waiting.
+ */
+function httpServer(opts: ServerOptions) {
+  return (handler: (req: IncomingMessage, res: ServerResponse) => void): Server => {
+    const server = createServer({
+      requestTimeout: opts.requestTimeoutMs,
+      headersTimeout: Math.min(opts.requestTimeoutMs, 10_000),
+      keepAliveTimeout: opts.keepAliveTimeoutMs,
+      connectionsCheckingInterval: Math.min(1000, opts.requestTimeoutMs),
+    }, handler);
+    server.maxConnections = opts.maxConnections;
+    server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => {
+      const length = Number(req.headers['content-length']);
+      if (length > opts.bodyLimit) {
+        res.writeHead(413, { 'content-type': 'application/json; charset=utf-8', connection: 'close' });
+        res.end(JSON.stringify({ statusCode: 413, error: 'Payload Too Large', message: `a body of ${length} bytes is over the ${opts.bodyLimit}-byte limit` }));
+        return;
+      }
+      res.writeContinue();
+      handler(req, res);
+    });
+    return server;
+  };
+}
 
 /**
  * The HTTP API and web page. Bad JSON, wrong types, empty or oversized input get a 4xx JSON
@@ -22,7 +59,13 @@ export const DEFAULT_SERVER_OPTIONS = { bodyLimit: 1 << 20, maxTexts: 64, maxTex
  */
 export function buildServer(classifier: Classifier, opts: ServerOptions): FastifyInstance {
   // No type coercion: "texts": "x" or "top_k": "3" are errors, not guesses.
-  const app = Fastify({ bodyLimit: opts.bodyLimit, ajv: { customOptions: { coerceTypes: false } } });
+  const app = Fastify({
+    bodyLimit: opts.bodyLimit, ajv: { customOptions: { coerceTypes: false } }, serverFactory: httpServer(opts),
+    // Fastify sets these on the server after the factory (its defaults would undo ours).
+    requestTimeout: opts.requestTimeoutMs, keepAliveTimeout: opts.keepAliveTimeoutMs,
+    // Requests still open when the server is stopped are cut off after the drain time (serve --drain).
+    forceCloseConnections: 'idle',
+  });
   const metrics = createMetrics();
   const batcher = new MicroBatcher(classifier, opts.maxTexts, 2, (n) => metrics.batchSize.observe(n));
   const C = classifier.labels.length;

@@ -147,6 +147,7 @@ function readTokenizerConfig(path: string): TokenizerConfig {
   } catch (e) {
     throw new Error(`${path}: invalid JSON: ${(e as Error).message}`);
   }
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new Error(`${path}: not a JSON object`);
   const lowercase = typeof raw.do_lower_case === 'boolean' ? raw.do_lower_case : true;
   // strip_accents null/absent follows lowercasing, as in BertNormalizer.
   const stripAccents = typeof raw.strip_accents === 'boolean' ? raw.strip_accents : lowercase;

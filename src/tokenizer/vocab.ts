@@ -5,7 +5,8 @@ export class Vocab {
   readonly tokenToId: Map<string, number>;
   readonly idToToken: string[];
 
-  constructor(tokens: string[]) {
+  /** `source` names the file in errors. */
+  constructor(tokens: string[], source = 'vocab') {
     this.idToToken = tokens;
     this.tokenToId = new Map();
     tokens.forEach((t, i) => {
@@ -13,7 +14,7 @@ export class Vocab {
       if (!this.tokenToId.has(t)) this.tokenToId.set(t, i);
     });
     for (const t of ['[PAD]', '[UNK]', '[CLS]', '[SEP]']) {
-      if (!this.tokenToId.has(t)) throw new Error(`vocabulary has no ${t} token`);
+      if (!this.tokenToId.has(t)) throw new Error(`${source}: the vocabulary has no ${t} token (${tokens.length} lines): not a BERT vocabulary`);
     }
   }
 
@@ -35,9 +36,10 @@ export class Vocab {
     } catch (e) {
       throw new Error(`cannot read vocabulary ${path}: ${(e as Error).message}`);
     }
+    if (text.includes('\0') || text.includes('\uFFFD')) throw new Error(`${path}: not a vocab.txt (binary or not UTF-8)`);
     const lines = text.split('\n');
     if (lines.length > 0 && lines[lines.length - 1] === '') lines.pop();
-    return new Vocab(lines.map((l) => (l.endsWith('\r') ? l.slice(0, -1) : l)));
+    return new Vocab(lines.map((l) => (l.endsWith('\r') ? l.slice(0, -1) : l)), path);
   }
 
   /** tokenizer.json (HF tokenizers): the WordPiece model's vocab object, token -> id. */
@@ -60,6 +62,6 @@ export class Vocab {
     for (let i = 0; i < tokens.length; i++) {
       if (tokens[i] === undefined) throw new Error(`${path}: vocabulary has no token with id ${i}`);
     }
-    return new Vocab(tokens);
+    return new Vocab(tokens, path);
   }
 }

@@ -1,6 +1,6 @@
 import { Random } from '../data/random';
 import { DistilBertConfig } from '../io/config';
-import { ParamStore } from '../model/params';
+import { ParamStore } from '../io/params';
 
 /** The classification head, which a pretrained DistilBERT checkpoint does not have. */
 export const HEAD_PARAMS = ['pre_classifier.weight', 'pre_classifier.bias', 'classifier.weight', 'classifier.bias'];

@@ -1,4 +1,5 @@
 import { Random } from '../data/random';
+import { faultPoint } from '../io/fault';
 import { argmaxRow, predictLogits } from '../model/inference';
 import { SequenceClassifierModel } from '../model/model';
 import { LabelledSet } from '../data/dataset';
@@ -117,6 +118,7 @@ export async function train(job: TrainJob): Promise<TrainResult> {
       p.seen += B;
       state.globalStep++;
       state.stepInEpoch++;
+      faultPoint('step');
       p.seconds += Number(process.hrtime.bigint() - t0) / 1e9;
       hooks.onStep?.({ epoch: state.epoch, step: state.stepInEpoch, stepsPerEpoch, loss: p.lossSum / state.stepInEpoch,
         accuracy: p.correct / p.seen, tokensPerSecond: p.tokens / p.seconds });

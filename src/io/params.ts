@@ -1,6 +1,7 @@
+import { totalmem } from 'node:os';
 import { engine, ParamSlot } from '../engine/native';
-import { DistilBertConfig } from '../io/config';
-import { Tensor } from '../io/safetensors';
+import { DistilBertConfig } from './config';
+import { Tensor } from './safetensors';
 
 export type { ParamSlot } from '../engine/native';
 
@@ -21,6 +22,12 @@ export class ParamStore {
     const offset = last.offset + last.size;
     this.byName = new Map(this.slots.map((s) => [s.name, s]));
     if (data && data.length !== offset) throw new Error(`parameter buffer has ${data.length} values, the model needs ${offset}`);
+    // The weights live twice (here and in the engine), with gradients and moments when training:
+    // refuse a model whose weights alone could not fit twice, before allocating anything.
+    const gib = (offset * 4) / 2 ** 30;
+    if (!data && offset * 4 * 2 > totalmem()) {
+      throw new Error(`the configuration describes ${offset.toLocaleString('en')} parameters (${gib.toFixed(1)} GiB of float32 weights), more than this machine's ${(totalmem() / 2 ** 30).toFixed(0)} GiB of memory allows`);
+    }
     this.data = data ?? new Float32Array(offset);
   }
 
@@ -50,6 +57,8 @@ export class ParamStore {
       if (t.shape.length !== s.shape.length || t.shape.some((d, i) => d !== s.shape[i])) {
         throw new Error(`${source}: tensor ${s.name} has shape [${t.shape}], config.json implies [${s.shape}]`);
       }
+      const bad = t.data.findIndex((x) => !Number.isFinite(x));
+      if (bad >= 0) throw new Error(`${source}: tensor ${s.name} holds ${t.data[bad]} at index ${bad}: weights must be finite`);
       this.data.set(t.data, s.offset);
     }
     return missing;
