@@ -130,7 +130,8 @@ class Model : public Napi::ObjectWrap<Model> {
  public:
   static Napi::Function Define(Napi::Env env) {
     return DefineClass(env, "Model",
-                       {InstanceMethod("setParams", &Model::SetParams), InstanceMethod("getParams", &Model::GetParams),
+                       {InstanceMethod("setParams", &Model::SetParams), InstanceMethod("adoptParams", &Model::AdoptParams),
+                        InstanceMethod("getParams", &Model::GetParams),
                         InstanceMethod("getGrads", &Model::GetGrads), InstanceMethod("setMoments", &Model::SetMoments),
                         InstanceMethod("getMoments", &Model::GetMoments), InstanceMethod("forward", &Model::Forward),
                         InstanceMethod("loss", &Model::Loss), InstanceMethod("backward", &Model::Backward),
@@ -167,6 +168,18 @@ class Model : public Napi::ObjectWrap<Model> {
     CHECK_ARGS(a);
     return guarded(info, [&] { model_->set_params(p); return info.Env().Undefined(); });
   }
+  // adoptParams(Float32Array): on the CPU the engine works in this array's memory (kept alive by
+  // a reference held here), so the weights exist once; elsewhere a copy.
+  Napi::Value AdoptParams(const Napi::CallbackInfo& info) {
+    Args a(info, "adoptParams");
+    float* p = a.f32(0, n());
+    CHECK_ARGS(a);
+    return guarded(info, [&] {
+      if (model_->adopt_params(p)) adopted_ = Napi::Persistent(info[0].As<Napi::Object>());
+      return info.Env().Undefined();
+    });
+  }
+
   Napi::Value GetParams(const Napi::CallbackInfo& info) {
     Args a(info, "getParams");
     float* p = a.f32(0, n());
@@ -278,6 +291,7 @@ class Model : public Napi::ObjectWrap<Model> {
   }
 
   std::unique_ptr<engine::DistilBertModel> model_;
+  Napi::ObjectReference adopted_;  // the weights' array while the engine works in its memory
 };
 
 Napi::Value SetThreads(const Napi::CallbackInfo& info) {

@@ -22,6 +22,9 @@ class Backend {
  public:
   virtual ~Backend() = default;
   virtual std::string name() const = 0;
+  // True where device memory is host memory (the CPU backend): the runner may then work in
+  // memory the caller owns instead of a copy.
+  virtual bool host_memory() const { return false; }
 
   // Memory. alloc() never returns null (it throws std::bad_alloc or std::runtime_error).
   virtual void* alloc(size_t bytes) = 0;
@@ -132,16 +135,23 @@ class DeviceBuffer {
   DeviceBuffer& operator=(DeviceBuffer&& o) noexcept {
     if (this != &o) {
       reset();
-      be_ = o.be_, n_ = o.n_, p_ = o.p_;
-      o.p_ = nullptr, o.n_ = 0;
+      be_ = o.be_, n_ = o.n_, p_ = o.p_, owned_ = o.owned_;
+      o.p_ = nullptr, o.n_ = 0, o.owned_ = true;
     }
     return *this;
   }
   ~DeviceBuffer() { reset(); }
 
+  // A buffer over memory the caller owns (host_memory() backends only): never released here.
+  static DeviceBuffer borrow(Backend* be, T* p, size_t n) {
+    DeviceBuffer b;
+    b.be_ = be, b.p_ = p, b.n_ = n, b.owned_ = false;
+    return b;
+  }
+
   void reset() {
-    if (p_) be_->release(p_);
-    p_ = nullptr, n_ = 0;
+    if (p_ && owned_) be_->release(p_);
+    p_ = nullptr, n_ = 0, owned_ = true;
   }
   T* get() const { return p_; }
   size_t size() const { return n_; }
@@ -153,6 +163,7 @@ class DeviceBuffer {
   Backend* be_ = nullptr;
   size_t n_ = 0;
   T* p_ = nullptr;
+  bool owned_ = true;
 };
 
 }  // namespace engine

@@ -65,8 +65,10 @@ describe('training runs: interruptions and bad settings', () => {
     const full = join(root, 'full');
     assert.equal(cli(trainArgs(full)).status, 0);
     const want = readFileSync(join(full, 'model', 'model.safetensors'));
-    // Atomic writes of a run: tokenizer/vocab.txt, tokenizer_config.json, run.json, then a checkpoint per epoch.
-    for (const fault of ['data-loaded', 'step:17', 'atomic-write:4', 'atomic-write:5']) {
+    // 21 steps per epoch (87 training posts, batch 4): step 10 is before the first checkpoint, step 30
+    // after it. Atomic writes of a run: tokenizer/vocab.txt, tokenizer_config.json, run.json, then a
+    // checkpoint per epoch (the 4th and 5th writes).
+    for (const fault of ['data-loaded', 'step:10', 'step:30', 'atomic-write:4', 'atomic-write:5']) {
       const out = join(root, fault.replace(':', '-'));
       const killed = cli(trainArgs(out), { env: { BERT20NEWS_FAULT: fault } });
       assert.equal(killed.signal, 'SIGKILL', `${fault}: the fault fired`);
@@ -113,6 +115,17 @@ describe('model files: sizes, values and messages', () => {
       assert.match(r.stderr, new RegExp(`config\\.json: ${field} must be an integer from`));
       oneLine(r.stderr);
     }
+  });
+
+  it('a model within the caps but too large for this machine is refused before allocating', () => {
+    const dir = modelCopy();
+    const cfg = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'));
+    Object.assign(cfg, { n_layers: 31, dim: 16_384, n_heads: 16, hidden_dim: 65_536 });
+    writeFileSync(join(dir, 'config.json'), JSON.stringify(cfg));
+    const r = cli(['predict', '--model', dir, 'hello']);
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /describes [\d,]+ parameters \(\d+\.\d GiB of float32 weights\), more than this machine's \d+ GiB of memory allows/);
+    oneLine(r.stderr);
   });
 
   it('non-finite weights are rejected at load with the tensor named', () => {

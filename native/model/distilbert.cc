@@ -162,6 +162,15 @@ void DistilBertModel::need_moments() {
 }
 
 void DistilBertModel::set_params(const float* host) { params_.upload(host, n_params_); }
+
+bool DistilBertModel::adopt_params(float* host) {
+  if (!be_->host_memory()) {
+    set_params(host);
+    return false;
+  }
+  params_ = DeviceBuffer<float>::borrow(be_.get(), host, n_params_);
+  return true;
+}
 void DistilBertModel::get_params(float* host) const { params_.download(host, n_params_); }
 
 // Buffers not yet allocated read as zeros.

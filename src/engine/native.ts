@@ -19,6 +19,8 @@ export interface NativeModel {
   readonly paramCount: number;
   readonly device: string;
   setParams(params: Float32Array): void;
+  /** On the CPU the engine then works in this array's own memory (no copy); elsewhere a copy. */
+  adoptParams(params: Float32Array): void;
   getParams(out: Float32Array): void;
   getGrads(out: Float32Array): void;
   setMoments(m: Float32Array, v: Float32Array): void;

@@ -4,7 +4,7 @@ import { ParamStore } from './params';
 import { BertTokenizer } from '../tokenizer';
 import { DistilBertConfig, readConfig, writeConfig } from './config';
 import { ensureWritableDir, writeFileAtomic } from './atomic';
-import { readSafetensors, writeSafetensors } from './safetensors';
+import { writeSafetensors } from './safetensors';
 
 export interface LoadedModel {
   dir: string;
@@ -24,7 +24,7 @@ export function loadModelDir(dir: string): LoadedModel {
   const config = readConfig(need('config.json'));
   const weightsPath = need('model.safetensors');
   const params = new ParamStore(config);
-  const missing = params.load(readSafetensors(weightsPath), weightsPath);
+  const missing = params.loadFile(weightsPath);
   if (missing.length) {
     throw new Error(`${weightsPath}: missing tensor ${missing[0]}${missing.length > 1 ? ` (and ${missing.length - 1} more)` : ''}`);
   }

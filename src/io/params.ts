@@ -1,7 +1,7 @@
 import { totalmem } from 'node:os';
 import { engine, ParamSlot } from '../engine/native';
 import { DistilBertConfig } from './config';
-import { Tensor } from './safetensors';
+import { readSafetensors, Tensor } from './safetensors';
 
 export type { ParamSlot } from '../engine/native';
 
@@ -59,9 +59,20 @@ export class ParamStore {
       }
       const bad = t.data.findIndex((x) => !Number.isFinite(x));
       if (bad >= 0) throw new Error(`${source}: tensor ${s.name} holds ${t.data[bad]} at index ${bad}: weights must be finite`);
-      this.data.set(t.data, s.offset);
+      const inPlace = t.data.buffer === this.data.buffer && t.data.byteOffset === this.data.byteOffset + s.offset * 4;
+      if (!inPlace) this.data.set(t.data, s.offset);
     }
     return missing;
+  }
+
+  /** load() from a safetensors file, its tensors read straight into their slots (no second copy of the weights). */
+  loadFile(path: string): string[] {
+    const tensors = readSafetensors(path, (name, shape) => {
+      const slot = this.byName.get(name) ?? this.byName.get(`distilbert.${name}`);
+      const fits = slot && slot.shape.length === shape.length && slot.shape.every((d, i) => d === shape[i]);
+      return fits ? this.get(slot.name) : undefined;
+    });
+    return this.load(tensors, path);
   }
 
   tensors(): { name: string; shape: number[]; data: Float32Array }[] {

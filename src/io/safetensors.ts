@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { writeFileAtomic } from './atomic';
 
 /** One tensor as read from a safetensors file, converted to float32. */
@@ -14,31 +14,63 @@ function fail(path: string, msg: string): never {
   throw new Error(`${path}: ${msg}`);
 }
 
+/**
+ * Where a tensor's values go: a Float32Array of exactly its element count (a slot of a parameter
+ * store, so that weights are read straight into place), or undefined for a new array.
+ */
+export type Destination = (name: string, shape: number[], dtype: string) => Float32Array | undefined;
+
 /** Reads every tensor of a safetensors file (F32, F16, BF16, F64), checking the file's structure. */
-export function readSafetensors(path: string): Map<string, Tensor> {
-  return readSafetensorsWithMetadata(path).tensors;
+export function readSafetensors(path: string, into?: Destination): Map<string, Tensor> {
+  return readSafetensorsWithMetadata(path, into).tensors;
 }
 
-/** The tensors and the free-form string metadata (`__metadata__`) of a safetensors file. */
-export function readSafetensorsWithMetadata(path: string): { tensors: Map<string, Tensor>; metadata: Record<string, string> } {
-  let buf: Buffer;
+/**
+ * The tensors and the free-form string metadata (`__metadata__`) of a safetensors file. The file
+ * is read tensor by tensor, never whole: loading a model needs no second copy of its weights.
+ */
+export function readSafetensorsWithMetadata(path: string, into?: Destination): { tensors: Map<string, Tensor>; metadata: Record<string, string> } {
+  let fd: number;
   try {
-    buf = readFileSync(path);
+    fd = openSync(path, 'r');
   } catch (e) {
     fail(path, `cannot read: ${(e as Error).message}`);
   }
-  if (buf.length < 8) fail(path, `not a safetensors file: ${buf.length} bytes, shorter than the 8-byte header length`);
-  const headerLen = Number(buf.readBigUInt64LE(0));
-  if (headerLen > buf.length - 8) fail(path, `truncated or corrupt: header says ${headerLen} bytes but the file has ${buf.length - 8} after it`);
+  try {
+    return readOpen(path, fd, into);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Reads exactly `length` bytes at `position` (a short read is a truncated file). */
+function readAt(path: string, fd: number, target: Uint8Array, position: number): void {
+  let done = 0;
+  while (done < target.length) {
+    const n = readSync(fd, target, done, target.length - done, position + done);
+    if (n === 0) fail(path, `truncated: ended at byte ${position + done}`);
+    done += n;
+  }
+}
+
+function readOpen(path: string, fd: number, into?: Destination): { tensors: Map<string, Tensor>; metadata: Record<string, string> } {
+  const fileLen = fstatSync(fd).size;
+  if (fileLen < 8) fail(path, `not a safetensors file: ${fileLen} bytes, shorter than the 8-byte header length`);
+  const lenBytes = Buffer.alloc(8);
+  readAt(path, fd, lenBytes, 0);
+  const headerLen = Number(lenBytes.readBigUInt64LE(0));
+  if (headerLen > fileLen - 8) fail(path, `truncated or corrupt: header says ${headerLen} bytes but the file has ${fileLen - 8} after it`);
+  const headerBytes = Buffer.alloc(headerLen);
+  readAt(path, fd, headerBytes, 8);
   let header: Record<string, unknown>;
   try {
-    header = JSON.parse(buf.toString('utf8', 8, 8 + headerLen));
+    header = JSON.parse(headerBytes.toString('utf8'));
   } catch (e) {
     fail(path, `corrupt header (invalid JSON): ${(e as Error).message}`);
   }
   if (typeof header !== 'object' || header === null || Array.isArray(header)) fail(path, 'corrupt header: not a JSON object');
   const dataStart = 8 + headerLen;
-  const dataLen = buf.length - dataStart;
+  const dataLen = fileLen - dataStart;
   const out = new Map<string, Tensor>();
   const metadata = (header.__metadata__ ?? {}) as Record<string, string>;
   const spans: { name: string; begin: number; end: number }[] = [];
@@ -72,23 +104,30 @@ export function readSafetensorsWithMetadata(path: string): { tensors: Map<string
   if (at !== dataLen) fail(path, `the data section has ${dataLen} bytes but the tensors cover ${at}`);
   for (const s of spans) {
     const e = header[s.name] as { dtype: string; shape: number[] };
-    out.set(s.name, { dtype: e.dtype, shape: e.shape, data: decode(buf, dataStart + s.begin, (s.end - s.begin) / DTYPE_BYTES[e.dtype], e.dtype) });
+    const count = (s.end - s.begin) / DTYPE_BYTES[e.dtype];
+    const dest = into?.(s.name, e.shape, e.dtype) ?? new Float32Array(count);
+    if (dest.length !== count) fail(path, `tensor ${s.name}: ${count} values for a destination of ${dest.length}`);
+    if (e.dtype === 'F32') {
+      readAt(path, fd, new Uint8Array(dest.buffer, dest.byteOffset, dest.byteLength), dataStart + s.begin);
+    } else {
+      const raw = Buffer.alloc(s.end - s.begin);
+      readAt(path, fd, raw, dataStart + s.begin);
+      decode(raw, dest, e.dtype);
+    }
+    out.set(s.name, { dtype: e.dtype, shape: e.shape, data: dest });
   }
   return { tensors: out, metadata };
 }
 
-function decode(buf: Buffer, at: number, count: number, dtype: string): Float32Array {
-  const out = new Float32Array(count);
+/** Converts F64/BF16/F16 values to float32 into `out`. */
+function decode(buf: Buffer, out: Float32Array, dtype: string): void {
+  const count = out.length, at = 0;
   switch (dtype) {
-    case 'F32':
-      // Copy: the tensor's offset in the file need not be 4-byte aligned.
-      new Uint8Array(out.buffer).set(buf.subarray(at, at + count * 4));
-      break;
     case 'F64':
       for (let i = 0; i < count; i++) out[i] = buf.readDoubleLE(at + i * 8);
       break;
     case 'BF16': {
-      const u32 = new Uint32Array(out.buffer);
+      const u32 = new Uint32Array(out.buffer, out.byteOffset, count);
       for (let i = 0; i < count; i++) u32[i] = buf.readUInt16LE(at + i * 2) << 16;
       break;
     }
@@ -96,7 +135,6 @@ function decode(buf: Buffer, at: number, count: number, dtype: string): Float32A
       for (let i = 0; i < count; i++) out[i] = halfToFloat(buf.readUInt16LE(at + i * 2));
       break;
   }
-  return out;
 }
 
 export function halfToFloat(h: number): number {

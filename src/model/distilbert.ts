@@ -15,9 +15,13 @@ export class DistilBert implements SequenceClassifierModel {
   private readonly native: NativeModel;
   private last?: { B: number; T: number; allHidden: boolean };
 
+  /**
+   * On the CPU the engine works in `params`' own memory from now on (the weights exist once):
+   * read and write them through readParams()/writeParams(), not through `params`.
+   */
   constructor(readonly config: DistilBertConfig, params: ParamStore, device: DeviceChoice = {}) {
     this.native = new (engine().Model)(config, device.device ?? 'cpu', device.precision ?? 'fp32');
-    this.native.setParams(params.data);
+    this.native.adoptParams(params.data);
   }
 
   get device(): string {
