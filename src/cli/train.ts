@@ -9,10 +9,9 @@ import { makeSplit, SplitName } from '../data/split';
 import { parseStrip } from '../data/strip';
 import { configToJson, DistilBertConfig, parseConfig, readConfig } from '../io/config';
 import { cachedDownload, hubModel, PINNED_SHA256, SOURCES } from '../io/download';
-import { saveModelDir } from '../io/model_dir';
+import { missingMessage, readWeights, saveModelDir, weightsFile } from '../io/model_dir';
 import { ensureWritableDir, removeStaleTemps, writeFileAtomic } from '../io/atomic';
 import { faultPoint } from '../io/fault';
-import { readSafetensors } from '../io/safetensors';
 import { DistilBert } from '../model/distilbert';
 import { ParamStore } from '../io/params';
 import { BertTokenizer } from '../tokenizer';
@@ -112,9 +111,8 @@ async function initialModel(o: TrainOptions, st: Settings, labels: string[]): Pr
   const base = readConfig(join(dir, 'config.json'));
   const config = parseConfig({ ...base.raw, ...common }, join(dir, 'config.json'));
   const params = new ParamStore(config);
-  const weightsPath = join(dir, 'model.safetensors');
-  if (!existsSync(weightsPath)) throw new Error(`${weightsPath} is missing`);
-  const tensors = readSafetensors(weightsPath);
+  const weightsPath = weightsFile(dir);
+  const tensors = readWeights(weightsPath);
   // A head trained for other labels does not fit: it is initialized afresh, as HF's ignore_mismatched_sizes.
   for (const h of HEAD_PARAMS) {
     const t = tensors.get(h), want = params.byName.get(h)!.shape;
@@ -122,7 +120,7 @@ async function initialModel(o: TrainOptions, st: Settings, labels: string[]): Pr
   }
   const missing = params.load(tensors, weightsPath);
   const body = missing.filter((m) => !HEAD_PARAMS.includes(m));
-  if (body.length) throw new Error(`${weightsPath}: missing tensor ${body[0]}${body.length > 1 ? ` (and ${body.length - 1} more)` : ''}`);
+  if (body.length) throw new Error(missingMessage(weightsPath, body));
   initParams(params, rng, missing);
   if (missing.length) process.stderr.write(`initialized ${missing.join(', ')} (normal(0, ${config.initializerRange}), zero bias)\n`);
   return { config, params, tokenizer: BertTokenizer.load(dir) };

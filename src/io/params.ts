@@ -54,11 +54,12 @@ export class ParamStore {
         missing.push(s.name);
         continue;
       }
+      const what = t.origin ? `tensor ${s.name} (TF variable ${t.origin})` : `tensor ${s.name}`;
       if (t.shape.length !== s.shape.length || t.shape.some((d, i) => d !== s.shape[i])) {
-        throw new Error(`${source}: tensor ${s.name} has shape [${t.shape}], config.json implies [${s.shape}]`);
+        throw new Error(`${source}: ${what} has shape [${t.shape}], config.json implies [${s.shape}]`);
       }
       const bad = t.data.findIndex((x) => !Number.isFinite(x));
-      if (bad >= 0) throw new Error(`${source}: tensor ${s.name} holds ${t.data[bad]} at index ${bad}: weights must be finite`);
+      if (bad >= 0) throw new Error(`${source}: ${what} holds ${t.data[bad]} at index ${bad}: weights must be finite`);
       const inPlace = t.data.buffer === this.data.buffer && t.data.byteOffset === this.data.byteOffset + s.offset * 4;
       if (!inPlace) this.data.set(t.data, s.offset);
     }

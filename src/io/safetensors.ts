@@ -6,6 +6,8 @@ export interface Tensor {
   dtype: string;
   shape: number[];
   data: Float32Array;
+  /** The name in the file it came from, where it differs (a TensorFlow variable). */
+  origin?: string;
 }
 
 const DTYPE_BYTES: Record<string, number> = { F32: 4, F16: 2, BF16: 2, F64: 8 };
