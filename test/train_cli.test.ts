@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { loadModelDir } from '../src/io/model_dir';
+import { readSafetensors, writeSafetensors } from '../src/io/safetensors';
 import { GROUPS, makeNewsgroupsFolder, makeVocab } from './fixtures';
 import { sharedPath, skipUnlessShared } from './shared';
 
@@ -77,5 +78,35 @@ describe('train --init <pretrained folder>', { skip: skipUnlessShared('golden', 
     assert.deepEqual(m.config.id2label, GROUPS);
     assert.equal(m.config.dim, 32, 'the architecture comes from the pretrained folder, not the preset');
     assert.equal(m.config.nLayers, 2);
+  });
+});
+
+describe('train --init with checkpoints as the hub holds them', { skip: skipUnlessShared('golden', 'mlm', 'model.safetensors') }, () => {
+  /** A model folder from golden/mlm's config and weights (renamed by `rename`) with the fixture's vocabulary. */
+  const folder = (rename: (name: string) => string): string => {
+    const dir = mkdtempSync(join(tmpdir(), 'ckpt-'));
+    writeFileSync(join(dir, 'config.json'), readFileSync(sharedPath('golden', 'mlm', 'config.json')));
+    writeFileSync(join(dir, 'vocab.txt'), readFileSync(vocab));
+    const tensors = readSafetensors(sharedPath('golden', 'mlm', 'model.safetensors'));
+    writeSafetensors(join(dir, 'model.safetensors'), [...tensors].map(([name, t]) => ({ name: rename(name), shape: t.shape, data: t.data })));
+    return dir;
+  };
+  const train = (init: string) => spawnSync(process.execPath, [CLI, 'train', '--data', data, '--init', init, '--preset', 'small',
+    '--max-length', '16', '--batch-size', '8', '--epochs', '1', '--no-progress', '--out', mkdtempSync(join(tmpdir(), 'runs-'))], { encoding: 'utf8' });
+
+  it('a DistilBertForMaskedLM checkpoint: the MLM head reported unused, the classification head initialized', () => {
+    const r = train(folder((n) => n));
+    assert.equal(r.status, 0, r.stderr);
+    const unused = /^not used from .*model\.safetensors: (.*)$/m.exec(r.stderr);
+    assert.ok(unused, r.stderr);
+    assert.deepEqual(unused[1].split(', ').sort(),
+      ['vocab_layer_norm.bias', 'vocab_layer_norm.weight', 'vocab_projector.bias', 'vocab_transform.bias', 'vocab_transform.weight']);
+    assert.match(r.stderr, /^initialized pre_classifier\.weight, pre_classifier\.bias, classifier\.weight, classifier\.bias /m);
+  });
+
+  it('a bare DistilBertModel checkpoint (names without distilbert.)', () => {
+    const r = train(folder((n) => n.replace(/^distilbert\./, '')));
+    assert.equal(r.status, 0, r.stderr);
+    assert.doesNotMatch(r.stderr, /not used from .*embeddings/);
   });
 });

@@ -114,14 +114,24 @@ async function initialModel(o: TrainOptions, st: Settings, labels: string[]): Pr
   const weightsPath = weightsFile(dir);
   const tensors = readWeights(weightsPath);
   // A head trained for other labels does not fit: it is initialized afresh, as HF's ignore_mismatched_sizes.
+  const unused: string[] = [];
   for (const h of HEAD_PARAMS) {
     const t = tensors.get(h), want = params.byName.get(h)!.shape;
-    if (t && t.shape.join() !== want.join()) tensors.delete(h);
+    if (t && t.shape.join() !== want.join()) {
+      tensors.delete(h);
+      unused.push(`${h} (shape [${t.shape}])`);
+    }
   }
+  // Tensors of other heads (a masked-LM checkpoint's vocab_transform, vocab_layer_norm,
+  // vocab_projector) are not used; a bare DistilBertModel's names lack the `distilbert.` prefix.
+  const known = new Set(params.slots.flatMap((s) => [s.name, s.name.replace(/^distilbert\./, '')]));
+  unused.push(...[...tensors.keys()].filter((k) => !known.has(k)));
   const missing = params.load(tensors, weightsPath);
   const body = missing.filter((m) => !HEAD_PARAMS.includes(m));
   if (body.length) throw new Error(missingMessage(weightsPath, body));
   initParams(params, rng, missing);
+  // As transformers says it when loading a checkpoint into another architecture.
+  if (unused.length) process.stderr.write(`not used from ${weightsPath}: ${unused.join(', ')}\n`);
   if (missing.length) process.stderr.write(`initialized ${missing.join(', ')} (normal(0, ${config.initializerRange}), zero bias)\n`);
   return { config, params, tokenizer: BertTokenizer.load(dir) };
 }
