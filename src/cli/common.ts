@@ -22,13 +22,16 @@ export function floatOption(min: number, max = Infinity) {
 export interface DeviceOptions {
   device: string;
   precision: string;
+  /** The hub revision (branch, tag or commit) when a model is given by id. */
+  revision: string;
 }
 
 /** --device and --precision: where the model step runs (the engine's backends). */
 export function addDeviceOptions(cmd: Command): Command {
   return cmd
     .addOption(new Option('--device <name>', 'where the model runs: cpu, or cuda (NVIDIA GPU; needs the CUDA backend, see README)').choices(['cpu', 'cuda']).default('cpu'))
-    .addOption(new Option('--precision <p>', 'matrix products: fp32; on cuda also tf32, bf16 (fp32 weights and accumulation)').choices(['fp32', 'tf32', 'bf16']).default('fp32'));
+    .addOption(new Option('--precision <p>', 'matrix products: fp32; on cuda also tf32, bf16 (fp32 weights and accumulation)').choices(['fp32', 'tf32', 'bf16']).default('fp32'))
+    .option('--revision <rev>', 'hub revision (branch, tag or commit) of a model given by id', 'main');
 }
 
 /** Sets the engine's threads (OpenMP and OpenBLAS together) when --threads was given. */

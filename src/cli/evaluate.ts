@@ -3,6 +3,7 @@ import { computeMetrics, formatMetrics, metricsJson } from '../eval/metrics';
 import { writeReport } from '../eval/report';
 import { configToJson } from '../io/config';
 import { ensureWritableDir } from '../io/atomic';
+import { resolveModel } from '../io/hub';
 import { loadModelDir } from '../io/model_dir';
 import { Classifier } from '../model/classifier';
 import { runBaseline } from './baseline';
@@ -43,7 +44,7 @@ export function evaluateCommand(): Command {
     .action(async (o: EvaluateOptions) => {
       applyThreads(o.threads);
       if (o.out) ensureWritableDir(o.out);  // before the work, not after it
-      const loaded = loadModelDir(o.model);
+      const loaded = loadModelDir(await resolveModel(o.model, '--model <folder>', o.revision));
       const d = await loadSplitTexts(o);
       const map = labelMap(d.labels, loaded.config.id2label);
       const classifier = new Classifier(loaded, o.maxLength, o);

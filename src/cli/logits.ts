@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
+import { resolveModel } from '../io/hub';
 import { loadModelDir } from '../io/model_dir';
 import { DistilBert } from '../model/distilbert';
 import { addDeviceOptions, applyThreads, DeviceOptions, intOption } from './common';
@@ -19,7 +20,7 @@ export function logitsCommand(): Command {
     .requiredOption('--model <dir>', 'model folder (config.json, model.safetensors, vocab.txt)')
     .requiredOption('--inputs <file.json>', 'JSON with input_ids and attention_mask')
     .option('--threads <n>', 'CPU threads', intOption(1))
-    .action((opts: DeviceOptions & { model: string; inputs: string; threads?: number }) => {
+    .action(async (opts: DeviceOptions & { model: string; inputs: string; threads?: number }) => {
       applyThreads(opts.threads);
       let raw: Record<string, unknown>;
       try {
@@ -30,7 +31,7 @@ export function logitsCommand(): Command {
       const ids = matrix(raw.input_ids, 'input_ids', opts.inputs);
       const mask = raw.attention_mask === undefined ? ids.map((r) => r.map(() => 1)) : matrix(raw.attention_mask, 'attention_mask', opts.inputs);
       if (mask.length !== ids.length || mask[0].length !== ids[0].length) throw new Error(`${opts.inputs}: attention_mask must have the shape of input_ids`);
-      const m = loadModelDir(opts.model);
+      const m = loadModelDir(await resolveModel(opts.model, '--model <folder>', opts.revision));
       const B = ids.length, T = ids[0].length, C = m.config.id2label.length;
       // Checked here, in full precision: Int32Array would wrap 2^33 to 0.
       ids.forEach((row, b) => row.forEach((id, t) => {

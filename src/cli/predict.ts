@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
+import { resolveModel } from '../io/hub';
 import { loadModelDir } from '../io/model_dir';
 import { Classifier } from '../model/classifier';
 import { addDeviceOptions, applyThreads, DeviceOptions, intOption, lines, readStdin } from './common';
@@ -23,7 +24,7 @@ export function predictCommand(): Command {
     .option('--file <path>', 'read texts from a file, one per line')
     .option('--max-length <n>', 'tokens per text, [CLS] and [SEP] included (default: the model\'s model_max_length)', intOption(2))
     .option('--threads <n>', 'CPU threads', intOption(1))
-    .action((texts: string[], opts: PredictOptions) => {
+    .action(async (texts: string[], opts: PredictOptions) => {
       applyThreads(opts.threads);
       let inputs = texts;
       if (opts.file) {
@@ -39,7 +40,7 @@ export function predictCommand(): Command {
       }
       if (inputs.length === 0 && !opts.file) inputs = lines(readStdin());
       if (inputs.length === 0) throw new Error('no text to classify: give texts as arguments, --file, or lines on stdin');
-      const classifier = new Classifier(loadModelDir(opts.model), opts.maxLength, opts);
+      const classifier = new Classifier(loadModelDir(await resolveModel(opts.model, '--model <folder>', opts.revision)), opts.maxLength, opts);
       const results = classifier.classify(inputs, opts.topK);
       const out: string[] = [];
       results.forEach((r, i) => {

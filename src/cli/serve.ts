@@ -1,4 +1,5 @@
 import { Command } from 'commander';
+import { resolveModel } from '../io/hub';
 import { loadModelDir } from '../io/model_dir';
 import { Classifier } from '../model/classifier';
 import { buildServer, DEFAULT_SERVER_OPTIONS } from '../serve/server';
@@ -34,7 +35,7 @@ export function serveCommand(): Command {
     .option('--drain <ms>', 'on SIGTERM/SIGINT: how long in-flight requests may finish before exit', intOption(0), 10_000)
     .action(async (o: DeviceOptions & ServeOptions) => {
       applyThreads(o.threads);
-      const classifier = new Classifier(loadModelDir(o.model), o.maxLength, o);
+      const classifier = new Classifier(loadModelDir(await resolveModel(o.model, '--model <folder>', o.revision)), o.maxLength, o);
       const app = buildServer(classifier, {
         ...DEFAULT_SERVER_OPTIONS, modelName: o.model, maxTexts: o.maxTexts, bodyLimit: o.maxBody,
         requestTimeoutMs: o.requestTimeout, keepAliveTimeoutMs: o.keepAliveTimeout, maxConnections: o.maxConnections,

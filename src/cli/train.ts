@@ -1,4 +1,4 @@
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SingleBar } from 'cli-progress';
 import { Command, Option } from 'commander';
@@ -8,7 +8,8 @@ import { loadData } from '../data/source';
 import { makeSplit, SplitName } from '../data/split';
 import { parseStrip } from '../data/strip';
 import { configToJson, DistilBertConfig, parseConfig, readConfig } from '../io/config';
-import { cachedDownload, hubModel, PINNED_SHA256, SOURCES } from '../io/download';
+import { cachedDownload, PINNED_SHA256, SOURCES } from '../io/download';
+import { resolveModel } from '../io/hub';
 import { missingMessage, readWeights, saveModelDir, weightsFile } from '../io/model_dir';
 import { ensureWritableDir, removeStaleTemps, writeFileAtomic } from '../io/atomic';
 import { faultPoint } from '../io/fault';
@@ -107,7 +108,7 @@ async function initialModel(o: TrainOptions, st: Settings, labels: string[]): Pr
     initParams(params, rng);
     return { config, params, tokenizer };
   }
-  const dir = existsSync(o.init!) && statSync(o.init!).isDirectory() ? o.init! : await hubModel(o.init!, '--init <model folder>');
+  const dir = await resolveModel(o.init!, '--init <model folder>', o.revision);
   const base = readConfig(join(dir, 'config.json'));
   const config = parseConfig({ ...base.raw, ...common }, join(dir, 'config.json'));
   const params = new ParamStore(config);

@@ -53,15 +53,3 @@ export async function cachedDownload(url: string, relPath: string, localFlag: st
   writeFileAtomic(dest, [body]);
   return dest;
 }
-
-/** Downloads the files of a Hugging Face hub model repository (safetensors form) into the cache. */
-export async function hubModel(repo: string, localFlag: string): Promise<string> {
-  if (!/^[\w.-]+(\/[\w.-]+)?$/.test(repo)) throw new Error(`${repo} is neither a folder nor a Hugging Face model id`);
-  const files = ['config.json', 'model.safetensors', 'vocab.txt', 'tokenizer_config.json'];
-  let dir = '';
-  for (const f of files) {
-    const path = await cachedDownload(`${SOURCES.hub}/${repo}/resolve/main/${f}`, join('hub', repo, f), localFlag);
-    dir = join(path, '..');
-  }
-  return dir;
-}

@@ -1,0 +1,169 @@
+import { createHash } from 'node:crypto';
+import { createReadStream, existsSync, mkdirSync, openSync, closeSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, writeSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { dirname, join, relative } from 'node:path';
+import { SingleBar } from 'cli-progress';
+import { writeFileAtomic } from './atomic';
+
+/**
+ * Hugging Face hub models by id, in the Hugging Face cache itself (the layout huggingface_hub
+ * writes and reads): `<cache>/models--org--name/{blobs/<etag>, snapshots/<commit>/<file> -> blob,
+ * refs/<revision>}`, so that a model Python downloaded is used here offline and ours is found by
+ * Python. Environment as huggingface_hub: HF_ENDPOINT, HF_TOKEN, HF_HUB_CACHE or HF_HOME,
+ * HF_HUB_OFFLINE.
+ */
+
+/** The files of a model folder, in the order they are looked for. */
+const REQUIRED = ['config.json'];
+const WEIGHTS = ['model.safetensors', 'tf_model.h5'];
+const TOKENIZER = ['vocab.txt', 'tokenizer.json'];
+const OPTIONAL = ['tokenizer_config.json'];
+
+export function hubCacheDir(): string {
+  return process.env.HF_HUB_CACHE ?? join(process.env.HF_HOME ?? join(homedir(), '.cache', 'huggingface'), 'hub');
+}
+
+const offline = (): boolean => ['1', 'true', 'yes', 'on'].includes((process.env.HF_HUB_OFFLINE ?? '').toLowerCase());
+const endpoint = (): string => (process.env.HF_ENDPOINT ?? 'https://huggingface.co').replace(/\/$/, '');
+
+/** A folder as it is, or a model id (`org/name`, `name`) resolved through the cache and the hub. */
+export async function resolveModel(idOrDir: string, localFlag: string, revision = 'main'): Promise<string> {
+  if (existsSync(idOrDir) && statSync(idOrDir).isDirectory()) return idOrDir;
+  if (!/^[\w.-]+(\/[\w.-]+)?$/.test(idOrDir)) throw new Error(`${idOrDir} is neither a folder nor a Hugging Face model id`);
+  const repo = join(hubCacheDir(), `models--${idOrDir.replace('/', '--')}`);
+  if (offline()) {
+    const snap = cachedSnapshot(repo, revision);
+    if (!snap) throw new Error(`${idOrDir} (revision ${revision}) is not in the Hugging Face cache ${hubCacheDir()} and HF_HUB_OFFLINE is set; give a folder with ${localFlag}`);
+    return snap;
+  }
+  return download(idOrDir, repo, revision, localFlag);
+}
+
+/** The snapshot folder of a cached revision that holds a whole model, if any. */
+function cachedSnapshot(repo: string, revision: string): string | undefined {
+  const ref = join(repo, 'refs', revision);
+  const commit = existsSync(ref) ? readFileSync(ref, 'utf8').trim() : /^[0-9a-f]{40}$/.test(revision) ? revision : undefined;
+  if (!commit) return undefined;
+  const snap = join(repo, 'snapshots', commit);
+  const has = (files: string[]) => files.some((f) => existsSync(join(snap, f)));
+  return REQUIRED.every((f) => existsSync(join(snap, f))) && has(WEIGHTS) && has(TOKENIZER) ? snap : undefined;
+}
+
+interface Remote {
+  /** The final response (after redirects), or undefined for 404. */
+  res?: Response;
+  commit?: string;
+  etag?: string;
+  size?: number;
+}
+
+/** GET with redirects followed by hand, keeping the hub's own headers (commit, ETag, size) from the first answer. */
+async function open(url: string, headers: Record<string, string>, id: string, localFlag: string): Promise<Remote> {
+  let res: Response;
+  try {
+    res = await fetch(url, { headers, redirect: 'manual', signal: AbortSignal.timeout(60_000) });
+  } catch (e) {
+    const err = e as Error & { cause?: Error };
+    throw new Error(`cannot reach ${url} (${err.cause?.message ?? err.message}); give a folder with ${localFlag}, or set HF_HUB_OFFLINE=1 to use the cache`);
+  }
+  if (res.status === 404) return {};
+  if (res.status === 401 || res.status === 403) {
+    throw new Error(`${id} is gated or private (HTTP ${res.status} from ${url}): set HF_TOKEN to a token with access`);
+  }
+  const h = res.headers;
+  const etag = (h.get('x-linked-etag') ?? h.get('etag') ?? '').replace(/^W\//, '').replace(/"/g, '');
+  const size = Number(h.get('x-linked-size') ?? h.get('content-length') ?? NaN);
+  const remote: Remote = { commit: h.get('x-repo-commit') ?? undefined, etag: etag || undefined, size: Number.isFinite(size) ? size : undefined };
+  for (let hops = 0; res.status >= 300 && res.status < 400; hops++) {
+    const location = res.headers.get('location');
+    if (!location || hops > 5) throw new Error(`${url}: too many or empty redirects`);
+    // The CDN gets no token: only the hub itself is sent credentials.
+    const plain = Object.fromEntries(Object.entries(headers).filter(([k]) => k !== 'authorization'));
+    res = await fetch(new URL(location, url), { headers: plain, redirect: 'manual', signal: AbortSignal.timeout(60_000) });
+  }
+  if (!res.ok && res.status !== 206) throw new Error(`${url}: HTTP ${res.status} ${res.statusText}`);
+  remote.res = res;
+  return remote;
+}
+
+/** Downloads what a model folder needs into the cache (resuming partial blobs) and returns its snapshot folder. */
+async function download(id: string, repo: string, revision: string, localFlag: string): Promise<string> {
+  const headers: Record<string, string> = process.env.HF_TOKEN ? { authorization: `Bearer ${process.env.HF_TOKEN}` } : {};
+  const base = `${endpoint()}/${id}/resolve/${encodeURIComponent(revision)}`;
+  let snapshot: string | undefined;
+  const fetchFile = async (file: string): Promise<boolean> => {
+    const url = `${base}/${file}`;
+    const probe = await open(url, headers, id, localFlag);
+    if (!probe.res) return false;
+    if (!probe.commit || !probe.etag) throw new Error(`${url}: the answer has no X-Repo-Commit or ETag: not a Hugging Face hub`);
+    snapshot = join(repo, 'snapshots', probe.commit);
+    const link = join(snapshot, file);
+    const blob = join(repo, 'blobs', probe.etag);
+    if (!existsSync(blob)) await fetchBlob(url, probe, blob, headers, id, localFlag, file);
+    else await probe.res.body?.cancel();
+    mkdirSync(dirname(link), { recursive: true });
+    rmSync(link, { force: true });
+    symlinkSync(relative(dirname(link), blob), link);
+    if (revision !== probe.commit) {
+      mkdirSync(join(repo, 'refs'), { recursive: true });
+      writeFileAtomic(join(repo, 'refs', revision), [Buffer.from(probe.commit)]);
+    }
+    return true;
+  };
+  for (const f of REQUIRED) {
+    if (!(await fetchFile(f))) throw new Error(`no model ${id} (revision ${revision}) on ${endpoint()}: ${f} not found; give a folder with ${localFlag}`);
+  }
+  let weights = false;
+  for (const f of WEIGHTS) if (!weights) weights = await fetchFile(f);
+  if (!weights) throw new Error(`${id} has neither model.safetensors nor tf_model.h5 on ${endpoint()}`);
+  let tokenizer = false;
+  for (const f of TOKENIZER) if (!tokenizer) tokenizer = await fetchFile(f);
+  if (!tokenizer) throw new Error(`${id} has neither vocab.txt nor tokenizer.json on ${endpoint()}`);
+  for (const f of OPTIONAL) await fetchFile(f);
+  return snapshot!;
+}
+
+/**
+ * One blob: written to `<blob>.incomplete` (appended to when an earlier download broke off, with a
+ * Range request), checked for length, and for sha256 where the ETag is one (LFS files), then renamed.
+ */
+async function fetchBlob(url: string, first: Remote, blob: string, headers: Record<string, string>, id: string, localFlag: string, file: string): Promise<void> {
+  mkdirSync(dirname(blob), { recursive: true });
+  const part = `${blob}.incomplete`;
+  let have = existsSync(part) ? statSync(part).size : 0;
+  let res = first.res!;
+  if (have > 0) {
+    await res.body?.cancel();
+    const again = await open(url, { ...headers, range: `bytes=${have}-` }, id, localFlag);
+    res = again.res!;
+    if (res.status !== 206) have = 0;  // the server ignored the range: start over
+  }
+  const total = first.size;
+  const bar = process.stderr.isTTY && total ? new SingleBar({ format: `${file} |{bar}| {value}/{total} bytes`, hideCursor: true }) : undefined;
+  bar?.start(total!, have);
+  const fd = openSync(part, have > 0 ? 'a' : 'w');
+  try {
+    for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+      let done = 0;
+      while (done < chunk.length) done += writeSync(fd, chunk, done, chunk.length - done);
+      have += chunk.length;
+      bar?.update(have);
+    }
+  } catch (e) {
+    throw new Error(`the download of ${url} broke off at byte ${have} (${(e as Error).message}); run the command again to resume it`);
+  } finally {
+    closeSync(fd);
+    bar?.stop();
+  }
+  if (total !== undefined && have !== total) throw new Error(`the download of ${url} has ${have} bytes, the hub announced ${total}; run the command again to resume it`);
+  if (/^[0-9a-f]{64}$/.test(first.etag!)) {
+    const hash = createHash('sha256');
+    for await (const c of createReadStream(part)) hash.update(c as Buffer);
+    const got = hash.digest('hex');
+    if (got !== first.etag) {
+      rmSync(part, { force: true });
+      throw new Error(`the download of ${url} is corrupt (sha256 ${got}, the hub's ETag ${first.etag}); nothing was cached`);
+    }
+  }
+  renameSync(part, blob);
+}
