@@ -252,6 +252,10 @@ async function run(o: TrainOptions): Promise<void> {
       },
       onEpochEnd: (row: EpochRow) => {
         if (o.progress) bar.stop();
+        if (row.tokens) {
+          process.stderr.write(`epoch ${row.epoch + 1}: ${row.tokens.toLocaleString('en')} token positions computed, ` +
+            `${(row.paddingTokens ?? 0).toLocaleString('en')} of them padding (${((100 * (row.paddingTokens ?? 0)) / row.tokens).toFixed(1)}%)\n`);
+        }
         const table = formatTable([row]).split('\n');
         process.stdout.write((printedHeader ? '' : table.slice(0, 2).join('\n') + '\n') + table[2] + '\n');
         printedHeader = true;

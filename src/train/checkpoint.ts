@@ -10,6 +10,9 @@ export interface EpochRow {
   validationAccuracy: number;
   seconds: number;
   tokensPerSecond: number;
+  /** Token positions computed in the epoch's training steps, and how many of them were padding. */
+  tokens?: number;
+  paddingTokens?: number;
 }
 
 /** Where training stands; with the weights and Adam moments it is all a resume needs. */
@@ -21,7 +24,8 @@ export interface TrainState {
   /** Optimizer updates done in total. */
   globalStep: number;
   /** Running sums of the unfinished epoch's training metrics. */
-  partial: { lossSum: number; correct: number; seen: number; seconds: number; tokens: number };
+  /** realTokens: tokens that were not padding (absent in checkpoints written before it was counted). */
+  partial: { lossSum: number; correct: number; seen: number; seconds: number; tokens: number; realTokens?: number };
   history: EpochRow[];
 }
 
