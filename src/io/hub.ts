@@ -58,7 +58,7 @@ interface Remote {
 }
 
 /** GET with redirects followed by hand, keeping the hub's own headers (commit, ETag, size) from the first answer. */
-async function open(url: string, headers: Record<string, string>, id: string, localFlag: string): Promise<Remote> {
+async function request(url: string, headers: Record<string, string>, id: string, localFlag: string): Promise<Remote> {
   let res: Response;
   try {
     res = await fetch(url, { headers, redirect: 'manual', signal: AbortSignal.timeout(60_000) });
@@ -93,7 +93,7 @@ async function download(id: string, repo: string, revision: string, localFlag: s
   let snapshot: string | undefined;
   const fetchFile = async (file: string): Promise<boolean> => {
     const url = `${base}/${file}`;
-    const probe = await open(url, headers, id, localFlag);
+    const probe = await request(url, headers, id, localFlag);
     if (!probe.res) return false;
     if (!probe.commit || !probe.etag) throw new Error(`${url}: the answer has no X-Repo-Commit or ETag: not a Hugging Face hub`);
     snapshot = join(repo, 'snapshots', probe.commit);
@@ -134,7 +134,7 @@ async function fetchBlob(url: string, first: Remote, blob: string, headers: Reco
   let res = first.res!;
   if (have > 0) {
     await res.body?.cancel();
-    const again = await open(url, { ...headers, range: `bytes=${have}-` }, id, localFlag);
+    const again = await request(url, { ...headers, range: `bytes=${have}-` }, id, localFlag);
     res = again.res!;
     if (res.status !== 206) have = 0;  // the server ignored the range: start over
   }
