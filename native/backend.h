@@ -157,7 +157,6 @@ class DeviceBuffer {
   size_t size() const { return n_; }
   void upload(const T* src, size_t n, size_t offset = 0) { be_->upload(p_ + offset, src, n * sizeof(T)); }
   void download(T* dst, size_t n, size_t offset = 0) const { be_->download(dst, p_ + offset, n * sizeof(T)); }
-  void zero() { be_->fill_zero(p_, n_ * sizeof(T)); }
 
  private:
   Backend* be_ = nullptr;
