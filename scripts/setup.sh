@@ -18,4 +18,6 @@ if [ "$major" -lt 20 ]; then
   echo "Node.js 20 or newer is needed (found: $(node --version 2>/dev/null || echo none)); see https://nodejs.org" >&2
   exit 1
 fi
-npm ci --no-audit --no-fund
+# onnxruntime-node (the ONNX peer in tests and bench) ships its CPU library in the package; skip
+# its optional download of GPU libraries, which needs hosts beyond the npm registry.
+ONNXRUNTIME_NODE_INSTALL=skip npm ci --no-audit --no-fund

@@ -51,13 +51,13 @@ export const NEWSGROUPS = [
  * A small random DistilBERT classifier folder with the 20 newsgroup labels. Weights are drawn
  * wider than HF's init so that the 20 probabilities clearly differ.
  */
-export function makeModelDir(maxPositions = 64): string {
+export function makeModelDir(maxPositions = 64, configOverrides: Record<string, unknown> = {}): string {
   const dir = mkdtempSync(join(tmpdir(), 'model-'));
   const vocabPath = makeVocab();
   const tokenizer = BertTokenizer.load(vocabPath);
   const config = parseConfig({
     vocab_size: tokenizer.vocab.size, max_position_embeddings: maxPositions, n_layers: 2, n_heads: 2, dim: 16, hidden_dim: 32,
-    initializer_range: 0.5, id2label: Object.fromEntries(NEWSGROUPS.map((l, i) => [String(i), l])),
+    initializer_range: 0.5, id2label: Object.fromEntries(NEWSGROUPS.map((l, i) => [String(i), l])), ...configOverrides,
   });
   const params = new ParamStore(config);
   initParams(params, new Random(5));

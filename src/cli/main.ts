@@ -3,6 +3,7 @@ import { Command } from 'commander';
 import { baselineCommand } from './baseline';
 import { benchCommand } from './bench';
 import { evaluateCommand } from './evaluate';
+import { exportCommand } from './export';
 import { logitsCommand } from './logits';
 import { predictCommand } from './predict';
 import { serveCommand } from './serve';
@@ -19,6 +20,7 @@ const program = new Command('bert-20news')
   .addCommand(evaluateCommand())
   .addCommand(baselineCommand())
   .addCommand(serveCommand())
+  .addCommand(exportCommand())
   .addCommand(benchCommand());
 
 // A closed pipe (`... | head -1`) ends the command quietly with exit code 0, as Unix tools do.

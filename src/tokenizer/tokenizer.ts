@@ -82,6 +82,10 @@ export class BertTokenizer {
     return this.normalizer.lowercase;
   }
 
+  get normalizerOptions(): NormalizerOptions {
+    return { ...this.normalizer };
+  }
+
   /** Token ids of the whole text, no special tokens. */
   tokenize(text: string): number[] {
     const ids: number[] = [];

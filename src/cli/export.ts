@@ -1,0 +1,25 @@
+import { Command } from 'commander';
+import { exportOnnx } from '../export/export_onnx';
+import { resolveModel } from '../io/hub';
+import { loadModelDir } from '../io/model_dir';
+
+interface ExportOptions {
+  model: string;
+  out: string;
+  quantize?: boolean;
+  revision: string;
+}
+
+export function exportCommand(): Command {
+  return new Command('export')
+    .description('write a model as ONNX in a folder that transformers.js and onnxruntime load (onnx/model.onnx, config.json, tokenizer.json)')
+    .requiredOption('--model <dir>', 'model folder or hub id')
+    .requiredOption('--out <dir>', 'output folder')
+    .option('--quantize', 'also write onnx/model_quantized.onnx (int8 weights, activations quantized at run time)')
+    .option('--revision <rev>', 'hub revision (branch, tag or commit) of a model given by id', 'main')
+    .action(async (opts: ExportOptions) => {
+      const model = loadModelDir(await resolveModel(opts.model, '--model <folder>', opts.revision));
+      const { files } = exportOnnx(model, opts.out, opts.quantize ?? false);
+      process.stdout.write(`wrote ${files.map((f) => `${opts.out}/${f}`).join(', ')}\n`);
+    });
+}
