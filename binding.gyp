@@ -2,13 +2,14 @@
   "target_defaults": {
     "include_dirs": ["/usr/include/x86_64-linux-gnu/openblas-openmp"],
     "cflags_cc": ["-O3", "-march=native", "-fno-math-errno", "-fopenmp", "-std=c++17", "-Wall", "-Wextra"],
+    "defines": ["ENGINE_WITH_ONEDNN"],
     "cflags_cc!": ["-fno-exceptions", "-fno-rtti"],
     "ldflags": [
       "-fopenmp",
       "-L/usr/lib/x86_64-linux-gnu/openblas-openmp",
       "-Wl,-rpath,/usr/lib/x86_64-linux-gnu/openblas-openmp"
     ],
-    "libraries": ["-l:libopenblas.so.0"]
+    "libraries": ["-l:libopenblas.so.0", "-ldnnl"]
   },
   "targets": [
     {
@@ -18,6 +19,7 @@
         "native/backends.cc",
         "native/cpu/cpu_backend.cc",
         "native/cpu/linear.cc",
+        "native/cpu/matmul.cc",
         "native/cpu/layernorm.cc",
         "native/cpu/attention.cc",
         "native/cpu/elementwise.cc",

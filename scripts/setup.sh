@@ -4,7 +4,7 @@
 # --tests also installs Debian's Chromium, which the browser test drives.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-packages=(g++ make python3 libopenblas-openmp-dev)
+packages=(g++ make python3 libopenblas-openmp-dev libdnnl-dev)
 if [ "${1:-}" = "--tests" ]; then packages+=(chromium); fi
 missing=()
 for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
