@@ -1,27 +1,33 @@
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CASES, caseFlops, CaseSpec, CaseTiming, sgemmGflops } from './cases';
+import { CASES, caseFlops, CaseSpec, CaseTiming, sgemmGflops, writeBenchModel } from './cases';
+
+/** A peer's figure on one case, in the case's unit. */
+export interface PeerResult {
+  value: number;
+  /** > 1 means we are better (for times too). */
+  ratio: number;
+  peak_rss_mb: number;
+  setting: string;
+}
 
 export interface CaseResult {
   name: string;
   unit: 'tokens/s' | 'ms' | 'texts/s';
   ours: number;
-  peer: string;
-  /** null when the peer is not installed. */
-  peer_value: number | null;
-  /** > 1 means we are better (for times too). */
-  ratio: number | null;
   pct_of_sgemm_peak: number;
-  ours_peak_rss_mb?: number;
-  peer_peak_rss_mb?: number | null;
-  peer_setting?: string;
+  ours_peak_rss_mb: number;
+  /** By peer name; a peer that does not run this case (or is not installed) is absent. */
+  peers: Record<string, PeerResult>;
 }
 
 export interface BenchReport {
   threads: number;
   sgemm_gflops: number;
   cases: CaseResult[];
+  /** Each peer's version, or why it is absent. */
   peers: Record<string, string>;
 }
 
@@ -30,9 +36,11 @@ const repsFor = (c: CaseSpec) => (c.kind === 'train' || c.seqLen >= 512 ? 3 : c.
 const PYTHON = '/usr/bin/python3';
 const PEER_SCRIPT = join(__dirname, '..', '..', '..', 'bench', 'torch_peer.py');
 
-function ours(c: CaseSpec, threads: number): CaseTiming {
-  const out = execFileSync(process.execPath, [join(__dirname, 'worker.js'), c.name, String(repsFor(c)), String(threads)], { encoding: 'utf8' });
-  return JSON.parse(out) as CaseTiming;
+/** Runs a script that prints a CaseTiming as its last line. */
+function timed(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env): CaseTiming {
+  const out = execFileSync(cmd, args, { encoding: 'utf8', env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const j = JSON.parse(out.trim().split('\n').pop()!) as CaseTiming & { peak_rss_bytes?: number };
+  return { seconds: j.seconds, peakRssBytes: j.peakRssBytes ?? j.peak_rss_bytes! };
 }
 
 /** PyTorch's version, or why it is absent. */
@@ -40,6 +48,15 @@ export function torchVersion(): { version?: string; absent?: string } {
   if (!existsSync(PYTHON)) return { absent: `${PYTHON} not found` };
   const r = spawnSync(PYTHON, ['-c', 'import torch; print(torch.__version__)'], { encoding: 'utf8' });
   return r.status === 0 ? { version: r.stdout.trim() } : { absent: 'python3-torch not installed (apt-get install python3-torch)' };
+}
+
+/** A package's version when it can be loaded from here, or why not. */
+function npmPeerVersion(pkg: string): { version?: string; absent?: string } {
+  try {
+    return { version: (require(`${pkg}/package.json`) as { version: string }).version };
+  } catch {
+    return { absent: `${pkg} not installed (npm install ${pkg})` };
+  }
 }
 
 const PTHREAD_OPENBLAS = '/usr/lib/x86_64-linux-gnu/openblas-pthread';
@@ -57,9 +74,7 @@ function torchPeer(c: CaseSpec, threads: number): { timing: CaseTiming; setting:
   ];
   let best: { timing: CaseTiming; setting: string } | undefined;
   for (const s of settings) {
-    const out = execFileSync(PYTHON, [PEER_SCRIPT, c.name, String(repsFor(c))], { encoding: 'utf8', env: { ...process.env, ...s.env } });
-    const j = JSON.parse(out.trim().split('\n').pop()!) as { seconds: number[]; peak_rss_bytes: number };
-    const timing = { seconds: j.seconds, peakRssBytes: j.peak_rss_bytes };
+    const timing = timed(PYTHON, [PEER_SCRIPT, c.name, String(repsFor(c))], { ...process.env, ...s.env });
     if (!best || median(timing.seconds) < median(best.timing.seconds)) best = { timing, setting: s.name };
   }
   return best!;
@@ -71,45 +86,66 @@ function value(c: CaseSpec, seconds: number): { unit: CaseResult['unit']; v: num
   return { unit: 'texts/s', v: c.batch / seconds, better: (a, b) => a / b };
 }
 
+/**
+ * Every case, ours then each peer that runs it, each in its own process: PyTorch (Debian's
+ * python3-torch) on the model cases, onnxruntime-node on our ONNX export of the same weights for
+ * inference, transformers.js's pipeline on that export for one text end to end.
+ */
 export function runBench(threads: number, log: (s: string) => void): BenchReport {
   const sgemm = sgemmGflops();
-  const torch = torchVersion();
-  log(`sgemm ${sgemm.toFixed(1)} GFLOP/s; PyTorch ${torch.version ?? `absent: ${torch.absent}`}; ONNX Runtime absent: no ONNX export yet`);
-  const cases: CaseResult[] = [];
-  for (const c of CASES) {
-    log(`${c.name}: ours...`);
-    const o = ours(c, threads);
-    const om = median(o.seconds);
-    const ov = value(c, om);
-    const r: CaseResult = {
-      name: c.name, unit: ov.unit, ours: ov.v, peer: 'pytorch', peer_value: null, ratio: null,
-      pct_of_sgemm_peak: (100 * caseFlops(c)) / om / 1e9 / sgemm,
+  const versions = { pytorch: torchVersion(), onnxruntime: npmPeerVersion('onnxruntime-node'), 'transformers.js': npmPeerVersion('@huggingface/transformers') };
+  log(`sgemm ${sgemm.toFixed(1)} GFLOP/s; ${Object.entries(versions).map(([k, v]) => `${k} ${v.version ?? `absent: ${v.absent}`}`).join('; ')}`);
+  const dir = mkdtempSync(join(tmpdir(), 'bert-20news-bench-'));
+  try {
+    log('writing the base model folder and its ONNX export...');
+    const { modelDir, exportDir } = writeBenchModel(dir);
+    const ONNX_PEER = join(__dirname, 'onnx_peer.js');
+    const peersOf = (c: CaseSpec): Record<string, () => { timing: CaseTiming; setting: string }> => {
+      const reps = String(repsFor(c));
+      const onnx = (peer: string, setting: string) => () => ({ timing: timed(process.execPath, [ONNX_PEER, peer, c.name, reps, String(threads), exportDir]), setting });
+      const out: Record<string, () => { timing: CaseTiming; setting: string }> = {};
+      if (c.kind !== 'text' && versions.pytorch.version) out.pytorch = () => torchPeer(c, threads);
+      if (c.kind === 'infer' && versions.onnxruntime.version) out.onnxruntime = onnx('onnxruntime', `intra-op threads ${threads}, all graph optimizations`);
+      if (c.kind === 'text' && versions['transformers.js'].version) out['transformers.js'] = onnx('transformers.js', `pipeline('text-classification'), fp32, intra-op threads ${threads}`);
+      return out;
     };
-    r.ours_peak_rss_mb = o.peakRssBytes / 2 ** 20;
-    if (torch.version) {
-      log(`${c.name}: pytorch...`);
-      const p = torchPeer(c, threads);
-      r.peer_value = value(c, median(p.timing.seconds)).v;
-      r.ratio = ov.better(r.ours, r.peer_value);
-      r.peer_setting = p.setting;
-      r.peer_peak_rss_mb = p.timing.peakRssBytes / 2 ** 20;
+    const cases: CaseResult[] = [];
+    for (const c of CASES) {
+      log(`${c.name}: ours...`);
+      const o = timed(process.execPath, [join(__dirname, 'worker.js'), c.name, String(repsFor(c)), String(threads), 'cpu', 'fp32', modelDir]);
+      const ov = value(c, median(o.seconds));
+      const r: CaseResult = {
+        name: c.name, unit: ov.unit, ours: ov.v, pct_of_sgemm_peak: (100 * caseFlops(c)) / median(o.seconds) / 1e9 / sgemm,
+        ours_peak_rss_mb: o.peakRssBytes / 2 ** 20, peers: {},
+      };
+      for (const [peer, run] of Object.entries(peersOf(c))) {
+        log(`${c.name}: ${peer}...`);
+        const p = run();
+        const pv = value(c, median(p.timing.seconds)).v;
+        r.peers[peer] = { value: pv, ratio: ov.better(r.ours, pv), peak_rss_mb: p.timing.peakRssBytes / 2 ** 20, setting: p.setting };
+      }
+      cases.push(r);
     }
-    cases.push(r);
+    const peers = Object.fromEntries(Object.entries(versions).map(([k, v]) => [k, v.version ?? `absent (${v.absent})`]));
+    return { threads, sgemm_gflops: sgemm, cases, peers };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
-  return { threads, sgemm_gflops: sgemm, cases, peers: { pytorch: torch.version ?? `absent (${torch.absent})`, onnxruntime: 'absent (no ONNX export yet)' } };
 }
 
 export function formatBench(r: BenchReport): string {
-  const rows = [['case', 'unit', 'ours', 'pytorch', 'ratio', '% sgemm peak', 'peak RSS MB (ours / pytorch)']];
+  const names = Object.keys(r.peers);
+  const rows = [['case', 'unit', 'ours', ...names.flatMap((n) => [n, 'ratio']), '% sgemm peak', `peak RSS MB (ours / ${names.join(' / ')})`]];
   for (const c of r.cases) {
+    const cell = (n: string) => (c.peers[n] ? [c.peers[n].value.toFixed(1), `${c.peers[n].ratio.toFixed(2)}x`] : ['-', '-']);
     rows.push([
-      c.name, c.unit, c.ours.toFixed(c.unit === 'ms' ? 1 : 1), c.peer_value === null ? 'absent' : c.peer_value.toFixed(1),
-      c.ratio === null ? '-' : `${c.ratio.toFixed(2)}x`, c.pct_of_sgemm_peak.toFixed(0) + '%',
-      c.ours_peak_rss_mb === undefined ? '' : `${c.ours_peak_rss_mb.toFixed(0)} / ${c.peer_peak_rss_mb?.toFixed(0) ?? 'absent'}`,
+      c.name, c.unit, c.ours.toFixed(1), ...names.flatMap(cell), c.pct_of_sgemm_peak.toFixed(0) + '%',
+      [c.ours_peak_rss_mb, ...names.map((n) => c.peers[n]?.peak_rss_mb)].map((v) => (v === undefined ? '-' : v.toFixed(0))).join(' / '),
     ]);
   }
   const w = rows[0].map((_, i) => Math.max(...rows.map((row) => row[i].length)));
   const lines = rows.map((row) => row.map((cell, i) => (i === 0 ? cell.padEnd(w[i]) : cell.padStart(w[i]))).join('  '));
   lines.splice(1, 0, w.map((n) => '-'.repeat(n)).join('  '));
-  return `threads ${r.threads}, sgemm ${r.sgemm_gflops.toFixed(1)} GFLOP/s; ratio > 1: ours is better\n${lines.join('\n')}\npeers: pytorch ${r.peers.pytorch}; onnxruntime ${r.peers.onnxruntime}`;
+  const peerLine = names.map((n) => `${n} ${r.peers[n]}`).join('; ');
+  return `threads ${r.threads}, sgemm ${r.sgemm_gflops.toFixed(1)} GFLOP/s; ratio > 1: ours is better\n${lines.join('\n')}\npeers: ${peerLine}`;
 }

@@ -1,17 +1,25 @@
+import { join } from 'node:path';
 import { Random } from '../data/random';
 import { engine } from '../engine/native';
-import { parseConfig } from '../io/config';
+import { exportOnnx } from '../export/export_onnx';
+import { DistilBertConfig, parseConfig } from '../io/config';
+import { loadModelDir, saveModelDir } from '../io/model_dir';
+import { ParamStore } from '../io/params';
+import { Classifier } from '../model/classifier';
 import { DistilBert } from '../model/distilbert';
 import { DeviceChoice } from '../model/model';
-import { ParamStore } from '../io/params';
+import { BertTokenizer, Vocab } from '../tokenizer';
 import { KerasAdam } from '../train/adam';
 import { initParams } from '../train/init';
 import { PolynomialDecay } from '../train/schedule';
 
-/** One benchmark case: distilbert-base shapes, 20 labels, random weights and token ids. */
+/**
+ * One benchmark case: distilbert-base shapes, 20 labels, random weights and token ids. `text`:
+ * one text end to end (tokenize, forward, softmax) through a model folder, as a user calls it.
+ */
 export interface CaseSpec {
   name: string;
-  kind: 'train' | 'infer';
+  kind: 'train' | 'infer' | 'text';
   batch: number;
   seqLen: number;
 }
@@ -22,6 +30,7 @@ export const CASES: CaseSpec[] = [
   { name: 'infer_1x128', kind: 'infer', batch: 1, seqLen: 128 },
   { name: 'infer_32x128', kind: 'infer', batch: 32, seqLen: 128 },
   { name: 'infer_32x512', kind: 'infer', batch: 32, seqLen: 512 },
+  { name: 'text_1x128', kind: 'text', batch: 1, seqLen: 128 },
 ];
 
 /** The cases of `bench --device cuda` (the shapes of ../shared/golden/bench.json's PyTorch figures). */
@@ -55,29 +64,47 @@ export function forwardFlops(B: number, T: number): number {
 /** A training step costs forward + backward (twice the forward's products). */
 export const caseFlops = (c: CaseSpec): number => forwardFlops(c.batch, c.seqLen) * (c.kind === 'train' ? 3 : 1);
 
-/** Times a case in this process: `reps` repetitions after one warm-up. */
-export function runCase(c: CaseSpec, reps: number, device: DeviceChoice = {}): CaseTiming {
+/** The distilbert-base classifier of every case, random weights (seed 1). */
+export function baseModel(): { config: DistilBertConfig; params: ParamStore } {
   const config = parseConfig({ ...BASE, id2label: Object.fromEntries(Array.from({ length: 20 }, (_, i) => [String(i), `L${i}`])) });
   const params = new ParamStore(config);
-  const rng = new Random(1);
-  initParams(params, rng);
-  const model = new DistilBert(config, params, device);
-  const { batch: B, seqLen: T } = c;
-  const ids = Int32Array.from({ length: B * T }, () => 1000 + Math.floor(rng.next() * 20000));
-  const mask = new Int32Array(B * T).fill(1);
-  const labels = Int32Array.from({ length: B }, (_, i) => i % 20);
-  const adam = new KerasAdam(new PolynomialDecay(2e-5, 1000));
-  let n = 0;
-  const step = () => {
-    if (c.kind === 'infer') {
-      model.forward(ids, mask, B, T, { grad: false });
-      return;
-    }
-    model.forward(ids, mask, B, T, { train: true, seed: n++ });
-    model.loss(labels);
-    model.backward();
-    adam.update(model);
-  };
+  initParams(params, new Random(1));
+  return { config, params };
+}
+
+/** Token ids of a case (the same in every process, for every peer). */
+export function caseTokens(c: CaseSpec): Int32Array {
+  const rng = new Random(2);
+  return Int32Array.from({ length: c.batch * c.seqLen }, () => 1000 + Math.floor(rng.next() * 20000));
+}
+
+/**
+ * The `text` case's input: words of the bench vocabulary (one token each), seqLen tokens with
+ * [CLS] and [SEP].
+ */
+export function caseText(c: CaseSpec): string {
+  return Array.from(caseTokens(c).subarray(0, c.seqLen - 2), (id) => `w${id}`).join(' ');
+}
+
+/**
+ * A model folder of the base model for the `text` case: a vocabulary of BERT's special tokens
+ * and words w5 ... (so the bench needs no downloaded vocabulary), and its ONNX export in
+ * `<dir>/onnx-export` for the ONNX peers.
+ */
+export function writeBenchModel(dir: string): { modelDir: string; exportDir: string } {
+  const { config, params } = baseModel();
+  const specials = ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]'];
+  const tokens = [...specials, ...Array.from({ length: config.vocabSize - specials.length }, (_, i) => `w${i + specials.length}`)];
+  const tokenizer = new BertTokenizer(new Vocab(tokens), { lowercase: true, stripAccents: true }, 512);
+  const modelDir = join(dir, 'model');
+  saveModelDir(modelDir, config, params, tokenizer);
+  const exportDir = join(dir, 'onnx-export');
+  exportOnnx({ dir: modelDir, config, params, tokenizer }, exportDir, false);
+  return { modelDir, exportDir };
+}
+
+/** Times `step` in this process: `reps` repetitions after one warm-up. */
+export function timeSteps(step: () => unknown, reps: number): CaseTiming {
   step();
   const seconds: number[] = [];
   for (let r = 0; r < reps; r++) {
@@ -86,6 +113,34 @@ export function runCase(c: CaseSpec, reps: number, device: DeviceChoice = {}): C
     seconds.push(Number(process.hrtime.bigint() - t0) / 1e9);
   }
   return { seconds, peakRssBytes: process.resourceUsage().maxRSS * 1024 };
+}
+
+/** Times a case in this process; a `text` case classifies through the model folder `modelDir`. */
+export function runCase(c: CaseSpec, reps: number, device: DeviceChoice = {}, modelDir?: string): CaseTiming {
+  if (c.kind === 'text') {
+    if (!modelDir) throw new Error(`case ${c.name} needs a model folder`);
+    const classifier = new Classifier(loadModelDir(modelDir), c.seqLen, device);
+    const text = caseText(c);
+    return timeSteps(() => classifier.classify([text]), reps);
+  }
+  const { config, params } = baseModel();
+  const model = new DistilBert(config, params, device);
+  const { batch: B, seqLen: T } = c;
+  const ids = caseTokens(c);
+  const mask = new Int32Array(B * T).fill(1);
+  const labels = Int32Array.from({ length: B }, (_, i) => i % 20);
+  const adam = new KerasAdam(new PolynomialDecay(2e-5, 1000));
+  let n = 0;
+  return timeSteps(() => {
+    if (c.kind === 'infer') {
+      model.forward(ids, mask, B, T, { grad: false });
+      return;
+    }
+    model.forward(ids, mask, B, T, { train: true, seed: n++ });
+    model.loss(labels);
+    model.backward();
+    adam.update(model);
+  }, reps);
 }
 
 /** GFLOP/s of a square sgemm through the engine (the practical peak the cases are measured against). */

@@ -2,11 +2,11 @@
 import { engine } from '../engine/native';
 import { CASES, GPU_CASES, runCase } from './cases';
 
-const [name, reps, threads, device = 'cpu', precision = 'fp32'] = process.argv.slice(2);
+const [name, reps, threads, device = 'cpu', precision = 'fp32', modelDir] = process.argv.slice(2);
 const spec = [...CASES, ...GPU_CASES].find((c) => c.name === name);
 if (!spec) {
   process.stderr.write(`unknown case ${name}\n`);
   process.exit(1);
 }
 engine().setThreads(Number(threads));
-process.stdout.write(JSON.stringify(runCase(spec, Number(reps), { device, precision })) + '\n');
+process.stdout.write(JSON.stringify(runCase(spec, Number(reps), { device, precision }, modelDir)) + '\n');

@@ -1,12 +1,30 @@
 import { join } from 'node:path';
 import { ensureWritableDir, writeFileAtomic } from '../io/atomic';
-import { configToJson } from '../io/config';
+import { configToJson, DistilBertConfig } from '../io/config';
 import { LoadedModel } from '../io/model_dir';
+import { ParamStore } from '../io/params';
 import { distilBertGraph, OPSET } from './distilbert_onnx';
 import { tokenizerConfigJson, tokenizerJson } from './tokenizer_json';
 
 export interface ExportResult {
   files: string[];
+}
+
+/**
+ * The ModelProto bytes of DistilBertForSequenceClassification: inputs input_ids and
+ * attention_mask (int64 [batch_size, sequence_length]), output logits [batch_size, labels].
+ */
+export function onnxModel(config: DistilBertConfig, params: ParamStore, quantize: boolean): Uint8Array {
+  return distilBertGraph(config, params, { quantize }).encode({
+    inputs: [
+      { name: 'input_ids', type: 'int64', dims: ['batch_size', 'sequence_length'] },
+      { name: 'attention_mask', type: 'int64', dims: ['batch_size', 'sequence_length'] },
+    ],
+    outputs: [{ name: 'logits', type: 'float', dims: ['batch_size', config.id2label.length] }],
+    opset: OPSET,
+    producer: 'bert-20news',
+    name: 'DistilBertForSequenceClassification',
+  });
 }
 
 const json = (v: unknown): Buffer[] => [Buffer.from(JSON.stringify(v, null, 2) + '\n')];
@@ -23,18 +41,8 @@ export function exportOnnx(model: LoadedModel, outDir: string, quantize: boolean
     writeFileAtomic(join(outDir, rel), chunks);
     files.push(rel);
   };
-  const io = {
-    inputs: [
-      { name: 'input_ids', type: 'int64' as const, dims: ['batch_size', 'sequence_length'] },
-      { name: 'attention_mask', type: 'int64' as const, dims: ['batch_size', 'sequence_length'] },
-    ],
-    outputs: [{ name: 'logits', type: 'float' as const, dims: ['batch_size', model.config.id2label.length] }],
-    opset: OPSET,
-    producer: 'bert-20news',
-    name: 'DistilBertForSequenceClassification',
-  };
-  write('onnx/model.onnx', [distilBertGraph(model.config, model.params, { quantize: false }).encode(io)]);
-  if (quantize) write('onnx/model_quantized.onnx', [distilBertGraph(model.config, model.params, { quantize: true }).encode(io)]);
+  write('onnx/model.onnx', [onnxModel(model.config, model.params, false)]);
+  if (quantize) write('onnx/model_quantized.onnx', [onnxModel(model.config, model.params, true)]);
   write('config.json', json(configToJson(model.config)));
   write('tokenizer.json', json(tokenizerJson(model.tokenizer)));
   write('tokenizer_config.json', json(tokenizerConfigJson(model.tokenizer)));
