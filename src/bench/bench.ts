@@ -1,7 +1,7 @@
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { CASES, caseFlops, CaseSpec, CaseTiming, sgemmGflops, writeBenchModel } from './cases';
 
 /** A peer's figure on one case, in the case's unit. */
@@ -52,11 +52,21 @@ export function torchVersion(): { version?: string; absent?: string } {
 
 /** A package's version when it can be loaded from here, or why not. */
 function npmPeerVersion(pkg: string): { version?: string; absent?: string } {
+  let dir: string;
   try {
-    return { version: (require(`${pkg}/package.json`) as { version: string }).version };
+    dir = dirname(require.resolve(pkg));
   } catch {
     return { absent: `${pkg} not installed (npm install ${pkg})` };
   }
+  // Not every package exports its package.json: walk up from its entry point to find it.
+  for (; dir !== dirname(dir); dir = dirname(dir)) {
+    const file = join(dir, 'package.json');
+    if (existsSync(file)) {
+      const meta = JSON.parse(readFileSync(file, 'utf8')) as { name?: string; version: string };
+      if (meta.name === pkg) return { version: meta.version };
+    }
+  }
+  return { absent: `${pkg}: no package.json found` };
 }
 
 const PTHREAD_OPENBLAS = '/usr/lib/x86_64-linux-gnu/openblas-pthread';
