@@ -2,7 +2,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { CASES, caseFlops, CaseSpec, CaseTiming, sgemmGflops, writeBenchModel } from './cases';
+import { CASES, caseFlops, CaseSpec, CaseTiming, sgemmGflops } from './cases';
 
 /** A peer's figure on one case, in the case's unit. */
 export interface PeerResult {
@@ -108,7 +108,7 @@ export function runBench(threads: number, log: (s: string) => void): BenchReport
   const dir = mkdtempSync(join(tmpdir(), 'bert-20news-bench-'));
   try {
     log('writing the base model folder and its ONNX export...');
-    const { modelDir, exportDir } = writeBenchModel(dir);
+    const { modelDir, exportDir } = JSON.parse(execFileSync(process.execPath, [join(__dirname, 'write_model.js'), dir], { encoding: 'utf8' })) as { modelDir: string; exportDir: string };
     const ONNX_PEER = join(__dirname, 'onnx_peer.js');
     const peersOf = (c: CaseSpec): Record<string, () => { timing: CaseTiming; setting: string }> => {
       const reps = String(repsFor(c));
