@@ -1,8 +1,9 @@
 import { Command, Option } from 'commander';
 import { loadData } from '../data/source';
 import { makeSplit, Split, SplitName } from '../data/split';
+import { Newsgroups } from '../data/newsgroups';
 import { parseStrip, strip } from '../data/strip';
-import { intOption } from './common';
+import { floatOption, intOption } from './common';
 
 export interface DataOptions {
   data?: string;
@@ -10,16 +11,33 @@ export interface DataOptions {
   validationList?: string;
   splitSeed: number;
   strip?: string;
+  textField?: string;
+  labelField?: string;
+  encoding?: 'utf-8' | 'latin1';
+  validationData?: string;
+  validationFraction?: number;
 }
 
-/** The options shared by commands that read 20 Newsgroups and split it. */
+/** The options shared by commands that read a data set and split it. */
 export function addDataOptions(cmd: Command): Command {
   return cmd
-    .option('--data <path>', '20news-bydate.tar.gz or its extracted folder (default: download into the cache)')
-    .addOption(new Option('--split <name>', 'card: random 90/10 of all posts; bydate: official train/test').choices(['card', 'bydate']).default('card'))
+    .option('--data <path>', '20news-bydate.tar.gz or its folder (default: download into the cache), or your own data: a .csv, a .jsonl, or a folder with one subfolder per label')
+    .addOption(new Option('--split <name>', 'card: random 90/10 of all posts; bydate: official train/test (20 Newsgroups only)').choices(['card', 'bydate']).default('card'))
     .option('--validation-list <file>', 'archive paths of the validation posts (card split)')
     .option('--split-seed <n>', 'seed of the random card split', intOption(0), 42)
+    .option('--validation-fraction <f>', 'share of the texts the random split holds out for validation (default 0.1)', floatOption(0.001, 0.999))
+    .option('--validation-data <path>', 'your own validation texts (same format as --data) instead of a random split')
+    .option('--text-field <name>', 'CSV column / JSON key of the text in your own data', 'text')
+    .option('--label-field <name>', 'CSV column / JSON key of the label in your own data', 'label')
+    .addOption(new Option('--encoding <name>', 'encoding of your own data files').choices(['utf-8', 'latin1']).default('utf-8'))
     .option('--strip <parts>', 'remove headers,footers,quotes (scikit-learn rules)');
+}
+
+/** Loads --data and splits it as the options say. */
+export async function loadSplit(o: DataOptions): Promise<{ data: Newsgroups; source: string; split: Split }> {
+  const { data, source } = await loadData(o.data, { textField: o.textField, labelField: o.labelField, encoding: o.encoding, validationData: o.validationData });
+  const split = makeSplit(data, o.split, { seed: o.splitSeed, validationList: o.validationList, fraction: o.validationFraction });
+  return { data, source, split };
 }
 
 export interface SplitTexts {
@@ -31,8 +49,7 @@ export interface SplitTexts {
 
 /** Loads the data, splits it, strips what was asked, and maps groups to label ids (alphabetical). */
 export async function loadSplitTexts(o: DataOptions): Promise<SplitTexts> {
-  const { data } = await loadData(o.data);
-  const split = makeSplit(data, o.split, { seed: o.splitSeed, validationList: o.validationList });
+  const { data, split } = await loadSplit(o);
   const parts = parseStrip(o.strip);
   const index = new Map(data.labels.map((l, i) => [l, i]));
   const side = (posts: Split['train']) => ({ texts: posts.map((p) => strip(p.text, parts)), labels: Int32Array.from(posts, (p) => index.get(p.group)!) });

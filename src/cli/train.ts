@@ -4,8 +4,7 @@ import { SingleBar } from 'cli-progress';
 import { Command, Option } from 'commander';
 import { encodePosts } from '../data/dataset';
 import { Random } from '../data/random';
-import { loadData } from '../data/source';
-import { makeSplit, SplitName } from '../data/split';
+import { SplitName } from '../data/split';
 import { parseStrip } from '../data/strip';
 import { configToJson, DistilBertConfig, parseConfig, readConfig } from '../io/config';
 import { cachedDownload, PINNED_SHA256, SOURCES } from '../io/download';
@@ -22,16 +21,12 @@ import { formatTable, modelCard } from '../train/model_card';
 import { PresetName, PRESETS, TrainSettings } from '../train/presets';
 import { train } from '../train/trainer';
 import { addDeviceOptions, applyThreads, DeviceOptions, floatOption, intOption } from './common';
+import { addDataOptions, DataOptions, loadSplit } from './data_options';
 
-interface TrainOptions extends DeviceOptions {
-  data?: string;
+interface TrainOptions extends DeviceOptions, DataOptions {
   init?: string;
   preset: PresetName;
   out: string;
-  split: SplitName;
-  validationList?: string;
-  splitSeed: number;
-  strip?: string;
   vocab?: string;
   resume?: boolean;
   threads?: number;
@@ -59,7 +54,9 @@ interface RunRecord {
   settings: Settings;
   init: string;
   data: string;
-  split: { name: SplitName; seed: number; validationList?: string };
+  split: { name: SplitName; seed: number; validationList?: string; fraction?: number; validationData?: string };
+  /** How the user's own data files are read (absent for 20 Newsgroups runs). */
+  fields?: { textField?: string; labelField?: string; encoding?: 'utf-8' | 'latin1' };
   strip: string[];
   config: Record<string, unknown>;
   command: string;
@@ -184,10 +181,13 @@ async function run(o: TrainOptions): Promise<void> {
       throw new Error(`--resume continues ${o.out} with the settings it recorded: ${given.join(', ')} cannot change them (start a new run with another --out)`);
     }
     record = readRunRecord(runFile);
-    dataset = await loadData(o.data ?? record.data);
+    const r = record.split;
+    ({ data: dataset, split } = await loadSplit({
+      data: o.data ?? record.data, split: r.name, splitSeed: r.seed, validationList: r.validationList, validationFraction: r.fraction,
+      validationData: r.validationData, ...record.fields,
+    }));
     config = parseConfig(record.config, runFile);
     tokenizer = BertTokenizer.load(tokDir);
-    split = makeSplit(dataset.data, record.split.name, { seed: record.split.seed, validationList: record.split.validationList });
     if (existsSync(ckptFile)) {
       resume = loadCheckpoint(ckptFile);
       params = new ParamStore(config);
@@ -195,7 +195,7 @@ async function run(o: TrainOptions): Promise<void> {
     } else {
       // Stopped before its first checkpoint: the recorded run from step 0 (same seeds, same start).
       process.stderr.write(`${o.out} has no checkpoint yet: starting its recorded run from step 0\n`);
-      ({ params } = await initialModel({ ...o, init: record.init, vocab: join(tokDir, 'vocab.txt') }, record.settings, dataset.data.labels));
+      ({ params } = await initialModel({ ...o, init: record.init, vocab: join(tokDir, 'vocab.txt') }, record.settings, dataset.labels));
     }
   } else {
     if (!o.init) throw new Error('--init is required: a model folder, a Hugging Face model id, or scratch');
@@ -203,13 +203,14 @@ async function run(o: TrainOptions): Promise<void> {
       throw new Error(`${o.out} already holds a run: add --resume to continue it, or choose another --out`);
     }
     const st = settingsFrom(o);
-    dataset = await loadData(o.data);
-    ({ config, params, tokenizer } = await initialModel(o, st, dataset.data.labels));
-    split = makeSplit(dataset.data, o.split, { seed: o.splitSeed, validationList: o.validationList });
+    const loaded = await loadSplit(o);
+    ({ data: dataset, split } = loaded);
+    ({ config, params, tokenizer } = await initialModel(o, st, dataset.labels));
     checkRun(st, config, split.train.length);
     record = {
-      settings: st, init: o.init, data: dataset.source,
-      split: { name: o.split, seed: o.splitSeed, validationList: o.validationList },
+      settings: st, init: o.init, data: loaded.source,
+      split: { name: o.split, seed: o.splitSeed, validationList: o.validationList, fraction: o.validationFraction, validationData: o.validationData },
+      ...(dataset.kind === 'files' ? { fields: { textField: o.textField, labelField: o.labelField, encoding: o.encoding } } : {}),
       strip: parseStrip(o.strip), config: configToJson(config), command: commandLine(),
     };
     if (started) process.stderr.write(`${o.out} holds a run that stopped before its first checkpoint: starting it afresh\n`);
@@ -281,16 +282,11 @@ async function run(o: TrainOptions): Promise<void> {
 }
 
 export function trainCommand(): Command {
-  return addDeviceOptions(new Command('train'))
-    .description('fine-tune a DistilBERT classifier on 20 Newsgroups (checkpoints every epoch; Ctrl-C saves, --resume continues)')
-    .option('--data <path>', '20news-bydate.tar.gz or its extracted folder (default: download into the cache)')
+  return addDataOptions(addDeviceOptions(new Command('train')))
+    .description('fine-tune a DistilBERT classifier on 20 Newsgroups or your own data (checkpoints every epoch; Ctrl-C saves, --resume continues)')
     .option('--init <model>', 'pretrained model folder, Hugging Face model id, or "scratch"')
     .addOption(new Option('--preset <name>', 'hyperparameter preset').choices(['card', 'small']).default('card'))
     .requiredOption('--out <dir>', 'run folder: run.json, checkpoint.safetensors, model/')
-    .addOption(new Option('--split <name>', 'card: random 90/10 of all posts; bydate: official train/test').choices(['card', 'bydate']).default('card'))
-    .option('--validation-list <file>', 'archive paths of the validation posts (card split)')
-    .option('--split-seed <n>', 'seed of the random card split', intOption(0), 42)
-    .option('--strip <parts>', 'remove headers,footers,quotes (scikit-learn rules)')
     .option('--vocab <path>', 'vocab.txt for --init scratch (default: download distilbert-base-uncased\'s)')
     .option('--resume', 'continue the run in --out from its last checkpoint')
     .option('--threads <n>', 'CPU threads', intOption(1))

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { createGunzip } from 'node:zlib';
 import { extract } from 'tar-stream';
 
-/** One post of the 20 Newsgroups bydate set. */
+/** One post of the 20 Newsgroups bydate set (or one text of a user's data, its label as group). */
 export interface Post {
   /** Path inside the archive, e.g. 20news-bydate-test/alt.atheism/53261 */
   path: string;
@@ -12,10 +12,13 @@ export interface Post {
   text: string;
 }
 
+/** A labelled data set: the 20 Newsgroups archive, or a user's own files (src/data/source.ts). */
 export interface Newsgroups {
   posts: Post[];
   /** The group names in alphabetical order: label i = labels[i]. */
   labels: string[];
+  /** `files`: a user's CSV / JSON Lines / folder, whose path is file:line and split 'test' is --validation-data. */
+  kind: 'newsgroups' | 'files';
 }
 
 const PATH_RE = /^(?:\.\/)?20news-bydate-(train|test)\/([^/]+)\/([^/]+)$/;
@@ -28,7 +31,7 @@ export async function loadNewsgroups(source: string): Promise<Newsgroups> {
   // Sort by path so that every later step (split, order) is independent of archive order.
   posts.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   const labels = [...new Set(posts.map((p) => p.group))].sort();
-  return { posts, labels };
+  return { posts, labels, kind: 'newsgroups' };
 }
 
 function toPost(path: string, bytes: Buffer): Post | undefined {

@@ -1,8 +1,48 @@
+import { existsSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { cachedDownload, PINNED_SHA256, SOURCES } from '../io/download';
-import { loadNewsgroups, Newsgroups } from './newsgroups';
+import { DEFAULT_TEXT_OPTIONS, LabelledText, readLabelledTexts, TextFileOptions } from './labelled_files';
+import { loadNewsgroups, Newsgroups, Post } from './newsgroups';
 
-/** Loads the data set from --data, or from the official archive downloaded into the cache. */
-export async function loadData(data: string | undefined): Promise<{ data: Newsgroups; source: string }> {
+export interface DataSourceOptions extends Partial<TextFileOptions> {
+  /** A file (or folder) of validation texts for the user's own data. */
+  validationData?: string;
+}
+
+/** True for the 20 Newsgroups archive, or a folder holding its 20news-bydate-{train,test}. */
+function isNewsgroups(path: string): boolean {
+  if (statSync(path).isDirectory()) return ['train', 'test'].some((s) => existsSync(join(path, `20news-bydate-${s}`)));
+  return /\.(tar\.gz|tgz)$/i.test(path);
+}
+
+/**
+ * A user's labelled texts as a data set: labels from the training data (sorted), validation texts
+ * (split 'test') from `validationData`, each text's path its file and line.
+ */
+function ownData(path: string, o: DataSourceOptions): Newsgroups {
+  const opts = { ...DEFAULT_TEXT_OPTIONS, ...Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) } as TextFileOptions;
+  const toPost = (t: LabelledText, split: Post['split']): Post => ({ path: t.where, split, group: t.label, text: t.text });
+  const posts = readLabelledTexts(path, opts).map((t) => toPost(t, 'train'));
+  const labels = [...new Set(posts.map((p) => p.group))].sort();
+  if (o.validationData) {
+    const known = new Set(labels);
+    for (const t of readLabelledTexts(o.validationData, opts)) {
+      if (!known.has(t.label)) throw new Error(`${t.where}: label ${JSON.stringify(t.label)} never occurs in the training data ${path}`);
+      posts.push(toPost(t, 'test'));
+    }
+  }
+  if (labels.length < 2) throw new Error(`${path}: a classifier needs at least two labels, found ${labels.length} (${labels.join(', ')})`);
+  return { posts, labels, kind: 'files' };
+}
+
+/**
+ * Loads --data: the 20 Newsgroups archive or folder (downloaded into the cache when not given),
+ * or the user's own CSV / JSON Lines file / folder of label folders.
+ */
+export async function loadData(data: string | undefined, o: DataSourceOptions = {}): Promise<{ data: Newsgroups; source: string }> {
+  if (data !== undefined && !existsSync(data)) throw new Error(`data ${data} does not exist`);
+  if (data !== undefined && !isNewsgroups(data)) return { data: ownData(data, o), source: data };
+  if (o.validationData) throw new Error('--validation-data is for your own data (--data FILE): 20 Newsgroups has its card and bydate splits');
   // The pinned hash holds for the default mirror; a BERT20NEWS_DATA_URL of one's own is checked by format only.
   const pin = process.env.BERT20NEWS_DATA_URL ? undefined : PINNED_SHA256.newsgroups;
   const source = data ?? (await cachedDownload(SOURCES.newsgroups, '20news-bydate.tar.gz', '--data <20news-bydate.tar.gz | folder>', pin));

@@ -18,6 +18,8 @@ export interface SplitOptions {
   seed?: number;
   /** File of archive paths (one per line) that form the validation set, for `card`. */
   validationList?: string;
+  /** Share of the posts drawn for validation by `card` without a list (default 0.1). */
+  fraction?: number;
 }
 
 /**
@@ -27,6 +29,16 @@ export interface SplitOptions {
  */
 export function makeSplit(data: Newsgroups, name: SplitName, opts: SplitOptions = {}): Split {
   const posts = data.posts;
+  if (data.kind === 'files') {
+    if (name === 'bydate') throw new Error('--split bydate is the 20 Newsgroups archive\'s own split: for your data give --validation-data or --validation-fraction');
+    const given = posts.filter((p) => p.split === 'test');
+    if (given.length) {
+      return {
+        name, train: posts.filter((p) => p.split === 'train'), test: given,
+        description: `validation = the ${given.length} texts of --validation-data, training = the other ${posts.length - given.length}`,
+      };
+    }
+  }
   if (name === 'bydate') {
     return {
       name,
@@ -47,10 +59,13 @@ export function makeSplit(data: Newsgroups, name: SplitName, opts: SplitOptions 
     description = `card: validation = the ${inVal.size} posts listed in ${opts.validationList}, training = the other ${posts.length - inVal.size}`;
   } else {
     const seed = opts.seed ?? 42;
-    const nVal = Math.floor(posts.length / 10);
+    const fraction = opts.fraction ?? 0.1;
+    const nVal = Math.floor(posts.length * fraction);
+    if (nVal < 1 || nVal >= posts.length) throw new Error(`a validation fraction of ${fraction} leaves no texts for ${nVal < 1 ? 'validation' : 'training'} among ${posts.length}`);
     const order = new Random(seed).permutation(posts.length);
     inVal = new Set(order.slice(0, nVal).map((i) => posts[i].path));
-    description = `card: random 90/10 split of all ${posts.length} posts (seed ${seed}): ${posts.length - nVal} training, ${nVal} validation`;
+    const pct = Math.round(fraction * 1000) / 10;
+    description = `card: random ${Math.round((100 - pct) * 10) / 10}/${pct} split of all ${posts.length} posts (seed ${seed}): ${posts.length - nVal} training, ${nVal} validation`;
   }
   return { name, train: posts.filter((p) => !inVal.has(p.path)), test: posts.filter((p) => inVal.has(p.path)), description };
 }

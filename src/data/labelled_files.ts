@@ -1,0 +1,118 @@
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { extname, join } from 'node:path';
+import { parse } from 'csv-parse/sync';
+
+/** One labelled text of a user's data, with where it came from (file:line, or the file). */
+export interface LabelledText {
+  text: string;
+  label: string;
+  where: string;
+}
+
+export interface TextFileOptions {
+  /** Field (CSV column, JSON key) of the text; default `text`. */
+  textField: string;
+  /** Field of the label; default `label`. */
+  labelField: string;
+  /** Encoding of the files: utf-8 (checked) or latin1 (every byte a character). */
+  encoding: 'utf-8' | 'latin1';
+}
+
+export const DEFAULT_TEXT_OPTIONS: TextFileOptions = { textField: 'text', labelField: 'label', encoding: 'utf-8' };
+
+/** The kinds of data file we read besides the 20 Newsgroups archive. */
+export function labelledFileKind(path: string): 'csv' | 'jsonl' | 'folder' | undefined {
+  if (statSync(path).isDirectory()) return 'folder';
+  const ext = extname(path).toLowerCase();
+  if (ext === '.csv') return 'csv';
+  if (ext === '.jsonl' || ext === '.ndjson') return 'jsonl';
+  return undefined;
+}
+
+/** A file's text; bad UTF-8 is an error that names the line of the first bad byte. */
+function decode(path: string, bytes: Buffer, encoding: TextFileOptions['encoding']): string {
+  if (encoding === 'latin1') return bytes.toString('latin1');
+  try {
+    return new TextDecoder('utf-8', { fatal: true, ignoreBOM: false }).decode(bytes);
+  } catch {
+    const loose = new TextDecoder('utf-8').decode(bytes);
+    const line = loose.slice(0, loose.indexOf('\uFFFD')).split('\n').length;
+    throw new Error(`${path}:${line}: not valid UTF-8 (give --encoding latin1 for 8-bit text)`);
+  }
+}
+
+function readBytes(path: string): Buffer {
+  try {
+    return readFileSync(path);
+  } catch (e) {
+    throw new Error(`cannot read ${path}: ${(e as Error).message}`);
+  }
+}
+
+/** Checks one record's fields: a non-empty text and a label (a string or a number). */
+function record(where: string, fields: Record<string, unknown>, o: TextFileOptions): LabelledText {
+  const names = () => Object.keys(fields).join(', ') || 'none';
+  if (!(o.textField in fields)) throw new Error(`${where}: no "${o.textField}" field (fields: ${names()}; choose with --text-field)`);
+  if (!(o.labelField in fields)) throw new Error(`${where}: no "${o.labelField}" field (fields: ${names()}; choose with --label-field)`);
+  const text = fields[o.textField];
+  const label = fields[o.labelField];
+  if (typeof text !== 'string') throw new Error(`${where}: "${o.textField}" is not a string`);
+  if (text.trim() === '') throw new Error(`${where}: empty text`);
+  if ((typeof label !== 'string' && typeof label !== 'number') || String(label).trim() === '') {
+    throw new Error(`${where}: "${o.labelField}" must be a non-empty string or a number`);
+  }
+  return { text, label: String(label).trim(), where };
+}
+
+function readCsv(path: string, o: TextFileOptions): LabelledText[] {
+  let rows: { record: Record<string, string>; info: { lines: number } }[];
+  try {
+    rows = parse(decode(path, readBytes(path), o.encoding), { columns: true, bom: true, info: true, skip_empty_lines: true });
+  } catch (e) {
+    if ((e as Error).message.startsWith(path)) throw e;
+    throw new Error(`${path}: ${(e as Error).message}`);
+  }
+  return rows.map((r) => record(`${path}:${r.info.lines}`, r.record, o));
+}
+
+function readJsonl(path: string, o: TextFileOptions): LabelledText[] {
+  const out: LabelledText[] = [];
+  decode(path, readBytes(path), o.encoding).split('\n').forEach((line, i) => {
+    if (line.trim() === '') return;
+    const where = `${path}:${i + 1}`;
+    let v: unknown;
+    try {
+      v = JSON.parse(line);
+    } catch (e) {
+      throw new Error(`${where}: not JSON: ${(e as Error).message}`);
+    }
+    if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new Error(`${where}: not a JSON object`);
+    out.push(record(where, v as Record<string, unknown>, o));
+  });
+  return out;
+}
+
+/** scikit-learn's load_files layout: one subfolder per label, one text per file. */
+function readFolder(path: string, o: TextFileOptions): LabelledText[] {
+  const out: LabelledText[] = [];
+  const labels = readdirSync(path).filter((d) => !d.startsWith('.') && statSync(join(path, d)).isDirectory()).sort();
+  for (const label of labels) {
+    for (const file of readdirSync(join(path, label)).filter((f) => !f.startsWith('.')).sort()) {
+      const p = join(path, label, file);
+      if (!statSync(p).isFile()) continue;
+      const text = decode(p, readBytes(p), o.encoding);
+      if (text.trim() === '') throw new Error(`${p}: empty text`);
+      out.push({ text, label, where: p });
+    }
+  }
+  return out;
+}
+
+/** Every labelled text of a CSV file, a JSON Lines file, or a folder with one subfolder per label. */
+export function readLabelledTexts(path: string, o: TextFileOptions = DEFAULT_TEXT_OPTIONS): LabelledText[] {
+  const kind = labelledFileKind(path);
+  if (!kind) throw new Error(`${path}: not a data file we read (.csv, .jsonl / .ndjson, a folder of label folders, or the 20news-bydate archive)`);
+  const texts = kind === 'csv' ? readCsv(path, o) : kind === 'jsonl' ? readJsonl(path, o) : readFolder(path, o);
+  if (texts.length === 0) throw new Error(kind === 'folder' ? `${path}: no texts (expected one subfolder per label, one text per file)` : `${path}: no records`);
+  return texts;
+}
