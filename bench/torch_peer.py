@@ -3,8 +3,10 @@
 
 Usage: python3 torch_peer.py CASE REPS   (CASE: train_8x128, train_8x512, infer_1x128, infer_32x128)
 Prints one JSON line: {"case", "seconds": [...], "peak_rss_bytes", "torch", "threads"}.
-Threads come from the environment (TORCH_THREADS, OPENBLAS_NUM_THREADS), set by the caller.
+Threads come from the environment (TORCH_THREADS, OPENBLAS_NUM_THREADS), set by the caller;
+TORCH_AUTOCAST=bf16 runs the step under torch.autocast("cpu", dtype=torch.bfloat16).
 """
+import contextlib
 import json
 import math
 import os
@@ -31,7 +33,8 @@ class Block(nn.Module):
         B, T, _ = x.shape
         split = lambda t: t.view(B, T, H, D // H).transpose(1, 2)
         q, k, v = split(self.q_lin(x)) / math.sqrt(D // H), split(self.k_lin(x)), split(self.v_lin(x))
-        scores = (q @ k.transpose(2, 3)).masked_fill(mask[:, None, None, :] == 0, torch.finfo(x.dtype).min)
+        scores = q @ k.transpose(2, 3)
+        scores = scores.masked_fill(mask[:, None, None, :] == 0, torch.finfo(scores.dtype).min)  # bf16 under autocast
         ctx = self.attn_drop(scores.softmax(-1)) @ v
         sa = self.sa_layer_norm(self.out_lin(ctx.transpose(1, 2).reshape(B, T, D)) + x)
         return self.output_layer_norm(self.drop(self.lin2(nn.functional.gelu(self.lin1(sa)))) + sa)
@@ -64,15 +67,20 @@ def main():
     labels = torch.arange(B) % C
     opt = torch.optim.Adam(model.parameters(), lr=2e-5, eps=1e-8)
 
+    bf16 = os.environ.get("TORCH_AUTOCAST") == "bf16"
+    autocast = lambda: torch.autocast("cpu", dtype=torch.bfloat16) if bf16 else contextlib.nullcontext()
+
     def step():
         if kind == "infer":
             model.eval()
-            with torch.inference_mode():
+            with torch.inference_mode(), autocast():
                 model(ids, mask)
             return
         model.train()
         opt.zero_grad(set_to_none=True)
-        nn.functional.cross_entropy(model(ids, mask), labels).backward()
+        with autocast():
+            loss = nn.functional.cross_entropy(model(ids, mask), labels)
+        loss.backward()
         opt.step()
 
     step()
@@ -82,7 +90,7 @@ def main():
         step()
         seconds.append(time.perf_counter() - t0)
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-    print(json.dumps({"case": case, "seconds": seconds, "peak_rss_bytes": rss, "torch": torch.__version__, "threads": torch.get_num_threads()}))
+    print(json.dumps({"case": case, "seconds": seconds, "peak_rss_bytes": rss, "torch": torch.__version__, "threads": torch.get_num_threads(), "autocast": "bf16" if bf16 else None}))
 
 
 if __name__ == "__main__":

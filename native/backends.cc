@@ -12,7 +12,7 @@
 
 namespace engine {
 
-std::unique_ptr<Backend> make_cpu_backend();
+std::unique_ptr<Backend> make_cpu_backend(const std::string& precision);
 #ifdef ENGINE_WITH_CUDA
 std::unique_ptr<Backend> make_cuda_backend(const std::string& precision);
 #endif
@@ -65,11 +65,7 @@ std::vector<std::string> backend_names() {
 }
 
 std::unique_ptr<Backend> make_backend(const std::string& name, const std::string& precision) {
-  if (name == "cpu") {
-    if (precision != "fp32")
-      throw std::runtime_error("precision " + precision + " is not available on the CPU backend (fp32 only for now)");
-    return make_cpu_backend();
-  }
+  if (name == "cpu") return make_cpu_backend(precision);
   if (name == "cuda") {
 #ifdef ENGINE_WITH_CUDA
     return make_cuda_backend(precision);

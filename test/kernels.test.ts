@@ -70,3 +70,34 @@ describe('model step seam', () => {
     assert.equal(model.workspaceBytes(), 0);
   });
 });
+
+/** Why the CPU cannot run bf16 products, or false when it can (the engine decides: oneDNN's CPU detection). */
+function cpuBf16Skip(): false | string {
+  const probe = parseConfig({ vocab_size: 8, max_position_embeddings: 4, n_layers: 1, n_heads: 1, dim: 4, hidden_dim: 4 });
+  try {
+    new (engine().Model)(probe, 'cpu', 'bf16');
+    return false;
+  } catch (e) {
+    return (e as Error).message;
+  }
+}
+
+describe('CPU bf16 (linear layers with bfloat16 operands, fp32 accumulation)', { skip: cpuBf16Skip() }, () => {
+  it('every kernel of the cpu-bf16 backend within the bf16 bound', () => {
+    const r = spawnSync(SUITE, ['cpu-bf16'], { encoding: 'utf8' });
+    assert.deepEqual(r.stdout.split('\n').filter((l) => l.startsWith('FAIL')), []);
+    assert.match(r.stdout.trim().split('\n').pop() ?? '', /^[1-9]\d* passed, 0 failed$/);
+  });
+
+  it('a forward pass: logits near fp32\'s, and not equal to them (the bf16 path runs)', () => {
+    const config = parseConfig({ vocab_size: 200, max_position_embeddings: 32, n_layers: 2, n_heads: 4, dim: 64, hidden_dim: 128 });
+    const params = new ParamStore(config);
+    initParams(params, new Random(4));
+    const ids = Int32Array.from({ length: 2 * 32 }, (_, i) => (i * 13) % 200);
+    const mask = new Int32Array(2 * 32).fill(1);
+    const fp32 = new DistilBert(config, params).forward(ids, mask, 2, 32, { grad: false });
+    const bf16 = new DistilBert(config, params, { precision: 'bf16' }).forward(ids, mask, 2, 32, { grad: false });
+    const err = Math.max(...Array.from(fp32, (v, i) => Math.abs(v - bf16[i])));
+    assert.ok(err > 1e-7 && err < 2e-2, `max abs difference ${err}`);
+  });
+});

@@ -2,8 +2,10 @@
 #include <cstdlib>
 #include <cstring>
 #include <new>
+#include <stdexcept>
 
 #include "kernels.h"
+#include "matmul.h"
 
 namespace engine {
 
@@ -11,7 +13,10 @@ namespace {
 
 class CpuBackend final : public Backend {
  public:
-  std::string name() const override { return "cpu"; }
+  // bf16: the linear layers' products take bfloat16 operands (fp32 accumulation, weights and the
+  // rest of the step in fp32); attention, LayerNorm, softmax and the loss stay fp32.
+  explicit CpuBackend(bool bf16) : bf16_(bf16) {}
+  std::string name() const override { return bf16_ ? "cpu-bf16" : "cpu"; }
   bool host_memory() const override { return true; }
 
   void* alloc(size_t bytes) override {
@@ -34,11 +39,11 @@ class CpuBackend final : public Backend {
   void fill_zero(void* p, size_t bytes) override { std::memset(p, 0, bytes); }
 
   void linear_forward(const float* x, const float* W, const float* b, float* y, int N, int in, int out) override {
-    engine::linear_forward(x, W, b, y, N, in, out);
+    engine::linear_forward(x, W, b, y, N, in, out, bf16_);
   }
   void linear_backward(const float* dy, const float* x, const float* W, float* dx, float dx_beta, float* dW, float* db,
                        int N, int in, int out) override {
-    engine::linear_backward(dy, x, W, dx, dx_beta, dW, db, N, in, out);
+    engine::linear_backward(dy, x, W, dx, dx_beta, dW, db, N, in, out, bf16_);
   }
   void layernorm_forward(const float* x, const float* gamma, const float* beta, float* out, float* mean, float* rstd,
                          int N, int D, float eps) override {
@@ -98,10 +103,21 @@ class CpuBackend final : public Backend {
   void zero_rows(float* x, const int32_t* rows, int64_t nrows, int64_t row_len) override {
     engine::zero_rows(x, rows, nrows, row_len);
   }
+
+ private:
+  const bool bf16_;
 };
 
 }  // namespace
 
-std::unique_ptr<Backend> make_cpu_backend() { return std::make_unique<CpuBackend>(); }
+std::unique_ptr<Backend> make_cpu_backend(const std::string& precision) {
+  if (precision == "bf16") {
+    const std::string why = bf16_unsupported_reason();
+    if (!why.empty()) throw std::runtime_error(why);
+  } else if (precision != "fp32") {
+    throw std::runtime_error("precision " + precision + " is not available on the CPU backend (fp32, bf16)");
+  }
+  return std::make_unique<CpuBackend>(precision == "bf16");
+}
 
 }  // namespace engine

@@ -11,11 +11,11 @@ namespace engine {
 void set_threads(int n);
 int get_threads();
 
-// y[N,out] = x[N,in] W[out,in]^T + b
-void linear_forward(const float* x, const float* W, const float* b, float* y, int N, int in, int out);
+// y[N,out] = x[N,in] W[out,in]^T + b. bf16: products with bfloat16 operands, fp32 accumulation.
+void linear_forward(const float* x, const float* W, const float* b, float* y, int N, int in, int out, bool bf16 = false);
 // dx = dy W (dx_beta 0: overwrite, 1: accumulate); dW += dy^T x; db += colsum(dy). dx may be null.
 void linear_backward(const float* dy, const float* x, const float* W, float* dx, float dx_beta, float* dW, float* db,
-                     int N, int in, int out);
+                     int N, int in, int out, bool bf16 = false);
 
 // out = LayerNorm(x) * gamma + beta over rows of D; keeps mean and rstd for backward.
 void layernorm_forward(const float* x, const float* gamma, const float* beta, float* out, float* mean, float* rstd,

@@ -11,6 +11,7 @@
 #include <stdexcept>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #ifdef ENGINE_WITH_ONEDNN
 #include <dnnl.hpp>
@@ -38,7 +39,7 @@ void scale_add_bias(int M, int N, const float* bias, float beta, float* C, int l
 namespace {
 
 struct Shape {
-  bool ta, tb, bias;
+  bool ta, tb, bias, bf16;
   int M, N, K, lda, ldb, ldc;
   float beta;
   bool operator==(const Shape& o) const { return std::memcmp(this, &o, sizeof(Shape)) == 0; }
@@ -52,6 +53,23 @@ struct ShapeHash {
     return h;
   }
 };
+
+// float -> bfloat16 by rounding to nearest even (NaN stays NaN); GCC vectorizes the loop.
+inline uint16_t to_bf16(float f) {
+  uint32_t u;
+  std::memcpy(&u, &f, 4);
+  if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((u >> 16) | 0x40);
+  return (uint16_t)((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
+}
+
+// A rows x cols block with row stride ld as contiguous bfloat16 (row stride cols).
+void to_bf16_block(const float* src, int64_t rows, int64_t cols, int64_t ld, std::vector<uint16_t>& dst) {
+  dst.resize((size_t)(rows * cols));
+  uint16_t* d = dst.data();
+#pragma omp parallel for schedule(static)
+  for (int64_t r = 0; r < rows; r++)
+    for (int64_t c = 0; c < cols; c++) d[r * cols + c] = to_bf16(src[r * ld + c]);
+}
 
 struct Primitive {
   dnnl::memory::desc a, b, bias, c;
@@ -68,6 +86,13 @@ class Matmuls {
 
   void run(const Shape& s, const float* A, const float* B, const float* bias, float* C) {
     std::lock_guard<std::mutex> lock(mu_);
+    if (s.bf16) {
+      // Operands are stored rows x cols as they lie in memory (transposed or not), made contiguous.
+      to_bf16_block(A, s.ta ? s.K : s.M, s.ta ? s.M : s.K, s.lda, a16_);
+      to_bf16_block(B, s.tb ? s.N : s.K, s.tb ? s.K : s.N, s.ldb, b16_);
+      A = reinterpret_cast<const float*>(a16_.data());
+      B = reinterpret_cast<const float*>(b16_.data());
+    }
     auto it = cache_.find(s);
     if (it == cache_.end()) {
       if (cache_.size() >= kMaxCached) cache_.clear();
@@ -87,9 +112,12 @@ class Matmuls {
     using dnnl::memory;
     using dims = memory::dims;
     const auto f32 = memory::data_type::f32;
+    const auto in = s.bf16 ? memory::data_type::bf16 : f32;
+    // bf16 operands were made contiguous: their leading dimension is their stored width.
+    const int64_t lda = s.bf16 ? (s.ta ? s.M : s.K) : s.lda, ldb = s.bf16 ? (s.tb ? s.K : s.N) : s.ldb;
     // Strides give the transposes: a [M,K] view of a row-major [K,M] buffer has strides {1, lda}.
-    memory::desc a({s.M, s.K}, f32, s.ta ? dims{1, s.lda} : dims{s.lda, 1});
-    memory::desc b({s.K, s.N}, f32, s.tb ? dims{1, s.ldb} : dims{s.ldb, 1});
+    memory::desc a({s.M, s.K}, in, s.ta ? dims{1, lda} : dims{lda, 1});
+    memory::desc b({s.K, s.N}, in, s.tb ? dims{1, ldb} : dims{ldb, 1});
     memory::desc c({s.M, s.N}, f32, dims{s.ldc, 1});
     memory::desc bias = s.bias ? memory::desc({1, s.N}, f32, dims{s.N, 1}) : memory::desc();
     dnnl::primitive_attr attr;
@@ -106,6 +134,7 @@ class Matmuls {
   dnnl::stream stream_;
   std::mutex mu_;
   std::unordered_map<Shape, Primitive, ShapeHash> cache_;
+  std::vector<uint16_t> a16_, b16_;  // bf16 copies of the operands (reused)
 };
 
 Matmuls& matmuls() {
@@ -116,12 +145,12 @@ Matmuls& matmuls() {
 }  // namespace
 
 void matmul(bool ta, bool tb, int M, int N, int K, const float* A, int lda, const float* B, int ldb, const float* bias,
-            float beta, float* C, int ldc) {
+            float beta, float* C, int ldc, bool bf16) {
   if (M == 0 || N == 0) return;
   if (K == 0) return scale_add_bias(M, N, bias, beta, C, ldc);
   Shape s;
   std::memset(&s, 0, sizeof s);  // padding bytes take part in the hash and comparison
-  s.ta = ta, s.tb = tb, s.bias = bias != nullptr, s.M = M, s.N = N, s.K = K, s.lda = lda, s.ldb = ldb, s.ldc = ldc;
+  s.ta = ta, s.tb = tb, s.bias = bias != nullptr, s.bf16 = bf16, s.M = M, s.N = N, s.K = K, s.lda = lda, s.ldb = ldb, s.ldc = ldc;
   s.beta = beta;
   try {
     matmuls().run(s, A, B, bias, C);
@@ -131,12 +160,18 @@ void matmul(bool ta, bool tb, int M, int N, int K, const float* A, int lda, cons
   }
 }
 
-const char* matmul_library() { return "onednn"; }
+std::string bf16_unsupported_reason() {
+  // The ISA values are nested bit sets: every ISA with native bf16 holds avx512_core_bf16's bits.
+  const unsigned isa = (unsigned)dnnl::get_effective_cpu_isa(), bf16 = (unsigned)dnnl::cpu_isa::avx512_core_bf16;
+  if ((isa & bf16) == bf16) return "";
+  return "this CPU has no native bf16 matrix products (AVX512_BF16 or AMX): use --precision fp32";
+}
 
 #else
 
 void matmul(bool ta, bool tb, int M, int N, int K, const float* A, int lda, const float* B, int ldb, const float* bias,
-            float beta, float* C, int ldc) {
+            float beta, float* C, int ldc, bool bf16) {
+  if (bf16) throw std::runtime_error(bf16_unsupported_reason());
   if (M == 0 || N == 0) return;
   if (bias || K == 0) {
     // beta applies to what C held; the bias joins it after the scaling.
@@ -148,11 +183,9 @@ void matmul(bool ta, bool tb, int M, int N, int K, const float* A, int lda, cons
               ldb, beta, C, ldc);
 }
 
-#ifndef ENGINE_NO_CBLAS
-const char* matmul_library() { return "openblas"; }
-#else
-const char* matmul_library() { return "reference"; }
-#endif
+std::string bf16_unsupported_reason() {
+  return "bf16 matrix products on the CPU need the oneDNN build of the engine (libdnnl-dev): use --precision fp32";
+}
 
 #endif
 

@@ -2,15 +2,18 @@
 // op = transpose where asked. Built with ENGINE_WITH_ONEDNN they run as oneDNN matmul
 // primitives (created once per shape, then reused), which dispatch on the CPU's features
 // (AVX2, AVX-512, AMX) whatever OPENBLAS_CORETYPE says; otherwise through OpenBLAS's sgemm
-// (or blas.h's reference loops).
+// (or blas.h's reference loops). `bf16`: the operands are rounded to bfloat16 (round to nearest
+// even) and the products accumulate in fp32, into fp32 C: what PyTorch's CPU autocast does for a
+// linear layer. Needs the oneDNN build and a CPU with native bf16 (bf16_supported()).
 #pragma once
+#include <string>
 
 namespace engine {
 
 void matmul(bool trans_a, bool trans_b, int M, int N, int K, const float* A, int lda, const float* B, int ldb,
-            const float* bias, float beta, float* C, int ldc);
+            const float* bias, float beta, float* C, int ldc, bool bf16 = false);
 
-// Which library runs matmul(): "onednn" or "openblas" (or "reference").
-const char* matmul_library();
+// Empty when bf16 products run natively here; else why not (one line for the user).
+std::string bf16_unsupported_reason();
 
 }  // namespace engine

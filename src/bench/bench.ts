@@ -25,6 +25,8 @@ export interface CaseResult {
 
 export interface BenchReport {
   threads: number;
+  /** Our matrix products' precision (fp32, or bf16 beside PyTorch's bf16 autocast). */
+  precision: string;
   sgemm_gflops: number;
   cases: CaseResult[];
   /** Each peer's version, or why it is absent. */
@@ -76,16 +78,18 @@ const PTHREAD_OPENBLAS = '/usr/lib/x86_64-linux-gnu/openblas-pthread';
  * known setting is 1 torch thread with OpenBLAS's own pthreads doing the matrix products, which
  * needs the pthread build of OpenBLAS (libopenblas0-pthread): it is chosen explicitly when present.
  */
-function torchPeer(c: CaseSpec, threads: number): { timing: CaseTiming; setting: string } {
+function torchPeer(c: CaseSpec, threads: number, precision: string): { timing: CaseTiming; setting: string } {
   const pthread = existsSync(join(PTHREAD_OPENBLAS, 'libopenblas.so.0')) ? { LD_LIBRARY_PATH: PTHREAD_OPENBLAS } : {};
+  const autocast = precision === 'bf16' ? { TORCH_AUTOCAST: 'bf16' } : {};
   const settings = [
     { name: `torch threads 1 + OPENBLAS_NUM_THREADS=${threads}${'LD_LIBRARY_PATH' in pthread ? ' (pthread OpenBLAS)' : ''}`, env: { TORCH_THREADS: '1', OPENBLAS_NUM_THREADS: String(threads), ...pthread } },
     { name: `torch threads ${threads}`, env: { TORCH_THREADS: String(threads) } },
   ];
   let best: { timing: CaseTiming; setting: string } | undefined;
   for (const s of settings) {
-    const timing = timed(PYTHON, [PEER_SCRIPT, c.name, String(repsFor(c))], { ...process.env, ...s.env });
-    if (!best || median(timing.seconds) < median(best.timing.seconds)) best = { timing, setting: s.name };
+    const timing = timed(PYTHON, [PEER_SCRIPT, c.name, String(repsFor(c))], { ...process.env, ...s.env, ...autocast });
+    const setting = precision === 'bf16' ? `${s.name}, autocast bf16` : s.name;
+    if (!best || median(timing.seconds) < median(best.timing.seconds)) best = { timing, setting };
   }
   return best!;
 }
@@ -99,9 +103,10 @@ function value(c: CaseSpec, seconds: number): { unit: CaseResult['unit']; v: num
 /**
  * Every case, ours then each peer that runs it, each in its own process: PyTorch (Debian's
  * python3-torch) on the model cases, onnxruntime-node on our ONNX export of the same weights for
- * inference, transformers.js's pipeline on that export for one text end to end.
+ * inference, transformers.js's pipeline on that export for one text end to end. With precision
+ * bf16, ours runs bf16 products and PyTorch runs under bf16 autocast; the ONNX peers (fp32) sit out.
  */
-export function runBench(threads: number, log: (s: string) => void): BenchReport {
+export function runBench(threads: number, log: (s: string) => void, precision = 'fp32'): BenchReport {
   const sgemm = sgemmGflops();
   const versions = { pytorch: torchVersion(), onnxruntime: npmPeerVersion('onnxruntime-node'), 'transformers.js': npmPeerVersion('@huggingface/transformers') };
   log(`sgemm ${sgemm.toFixed(1)} GFLOP/s; ${Object.entries(versions).map(([k, v]) => `${k} ${v.version ?? `absent: ${v.absent}`}`).join('; ')}`);
@@ -114,7 +119,8 @@ export function runBench(threads: number, log: (s: string) => void): BenchReport
       const reps = String(repsFor(c));
       const onnx = (peer: string, setting: string) => () => ({ timing: timed(process.execPath, [ONNX_PEER, peer, c.name, reps, String(threads), exportDir]), setting });
       const out: Record<string, () => { timing: CaseTiming; setting: string }> = {};
-      if (c.kind !== 'text' && versions.pytorch.version) out.pytorch = () => torchPeer(c, threads);
+      if (c.kind !== 'text' && versions.pytorch.version) out.pytorch = () => torchPeer(c, threads, precision);
+      if (precision !== 'fp32') return out;
       if (c.kind === 'infer' && versions.onnxruntime.version) out.onnxruntime = onnx('onnxruntime', `intra-op threads ${threads}, all graph optimizations`);
       if (c.kind === 'text' && versions['transformers.js'].version) out['transformers.js'] = onnx('transformers.js', `pipeline('text-classification'), fp32, intra-op threads ${threads}`);
       return out;
@@ -122,7 +128,7 @@ export function runBench(threads: number, log: (s: string) => void): BenchReport
     const cases: CaseResult[] = [];
     for (const c of CASES) {
       log(`${c.name}: ours...`);
-      const o = timed(process.execPath, [join(__dirname, 'worker.js'), c.name, String(repsFor(c)), String(threads), 'cpu', 'fp32', modelDir]);
+      const o = timed(process.execPath, [join(__dirname, 'worker.js'), c.name, String(repsFor(c)), String(threads), 'cpu', precision, modelDir]);
       const ov = value(c, median(o.seconds));
       const r: CaseResult = {
         name: c.name, unit: ov.unit, ours: ov.v, pct_of_sgemm_peak: (100 * caseFlops(c)) / median(o.seconds) / 1e9 / sgemm,
@@ -137,7 +143,7 @@ export function runBench(threads: number, log: (s: string) => void): BenchReport
       cases.push(r);
     }
     const peers = Object.fromEntries(Object.entries(versions).map(([k, v]) => [k, v.version ?? `absent (${v.absent})`]));
-    return { threads, sgemm_gflops: sgemm, cases, peers };
+    return { threads, precision, sgemm_gflops: sgemm, cases, peers };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -157,5 +163,5 @@ export function formatBench(r: BenchReport): string {
   const lines = rows.map((row) => row.map((cell, i) => (i === 0 ? cell.padEnd(w[i]) : cell.padStart(w[i]))).join('  '));
   lines.splice(1, 0, w.map((n) => '-'.repeat(n)).join('  '));
   const peerLine = names.map((n) => `${n} ${r.peers[n]}`).join('; ');
-  return `threads ${r.threads}, sgemm ${r.sgemm_gflops.toFixed(1)} GFLOP/s; ratio > 1: ours is better\n${lines.join('\n')}\npeers: ${peerLine}`;
+  return `threads ${r.threads}, ${r.precision}, sgemm ${r.sgemm_gflops.toFixed(1)} GFLOP/s; ratio > 1: ours is better\n${lines.join('\n')}\npeers: ${peerLine}`;
 }

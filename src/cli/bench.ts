@@ -1,4 +1,4 @@
-import { Command, Option } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { engine } from '../engine/native';
 import { formatBench, runBench } from '../bench/bench';
 import { formatGpuBench, runGpuBench } from '../bench/gpu_bench';
@@ -10,17 +10,19 @@ export function benchCommand(): Command {
     .option('--json', 'print {"cases": [{name, unit, ours, peer, peer_value, ratio, ...}], "sgemm_gflops"}')
     .option('--threads <n>', 'CPU threads for us and the peers (default: all cores)', intOption(1))
     .addOption(new Option('--device <name>', 'cpu, or cuda: the GPU cases in each --precision beside PyTorch on the same GPU').choices(['cpu', 'cuda']).default('cpu'))
-    .option('--precision <list>', 'with --device cuda: comma-separated fp32,tf32,bf16', 'fp32,tf32,bf16')
-    .action((o: { json?: boolean; threads?: number; device: string; precision: string }) => {
+    .option('--precision <p>', 'cpu: fp32 (default) or bf16 (beside PyTorch\'s bf16 autocast); cuda: comma-separated fp32,tf32,bf16 (default all three)')
+    .action((o: { json?: boolean; threads?: number; device: string; precision?: string }) => {
       const log = (s: string) => process.stderr.write(s + '\n');
       if (o.device === 'cuda') {
-        const rows = runGpuBench(o.precision.split(','), log);
+        const rows = runGpuBench((o.precision ?? 'fp32,tf32,bf16').split(','), log);
         process.stdout.write((o.json ? JSON.stringify({ device: 'cuda', cases: rows }) : formatGpuBench(rows)) + '\n');
         return;
       }
       const threads = o.threads ?? engine().getThreads();
       engine().setThreads(threads);
-      const report = runBench(threads, log);
+      const precision = o.precision ?? 'fp32';
+      if (precision !== 'fp32' && precision !== 'bf16') throw new InvalidArgumentError(`--precision on the cpu is fp32 or bf16, not ${precision}`);
+      const report = runBench(threads, log, precision);
       process.stdout.write((o.json ? JSON.stringify(report) : formatBench(report)) + '\n');
     });
 }

@@ -30,7 +30,7 @@ export interface DeviceOptions {
 export function addDeviceOptions(cmd: Command): Command {
   return cmd
     .addOption(new Option('--device <name>', 'where the model runs: cpu, or cuda (NVIDIA GPU; needs the CUDA backend, see README)').choices(['cpu', 'cuda']).default('cpu'))
-    .addOption(new Option('--precision <p>', 'matrix products: fp32; on cuda also tf32, bf16 (fp32 weights and accumulation)').choices(['fp32', 'tf32', 'bf16']).default('fp32'))
+    .addOption(new Option('--precision <p>', 'matrix products: fp32; bf16 (bfloat16 operands, fp32 accumulation and weights: cuda, or a CPU with AVX512_BF16/AMX); tf32 (cuda)').choices(['fp32', 'tf32', 'bf16']).default('fp32'))
     .option('--revision <rev>', 'hub revision (branch, tag or commit) of a model given by id', 'main');
 }
 
