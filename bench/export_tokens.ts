@@ -14,20 +14,15 @@ import { loadData } from '../src/data/source';
 import { makeSplit } from '../src/data/split';
 import { writeFileAtomic } from '../src/io/atomic';
 import { BertTokenizer } from '../src/tokenizer';
+import { arg, optionalArg } from './args';
 
-function arg(name: string, fallback?: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  if (i >= 0 && process.argv[i + 1]) return process.argv[i + 1];
-  if (fallback === undefined) throw new Error(`--${name} is required`);
-  return fallback;
-}
 
 async function main(): Promise<void> {
   const { data } = await loadData(arg('data'));
   const tokenizer = BertTokenizer.load(arg('vocab'));
   if (tokenizer.vocab.idToToken.length > 65536) throw new Error('the vocabulary does not fit 16-bit ids');
   const maxLength = Number(arg('max-length', '512'));
-  const list = process.argv.includes('--validation-list') ? arg('validation-list') : undefined;
+  const list = optionalArg('validation-list');
   const split = makeSplit(data, 'card', { seed: 42, validationList: list });
   const sets = [split.train, split.test].map((posts) => encodePosts(posts, data.labels, tokenizer, maxLength));
   const head = Buffer.alloc(24);

@@ -12,19 +12,14 @@ import * as ort from 'onnxruntime-node';
 import { loadSplitTexts } from '../src/cli/data_options';
 import { readConfig } from '../src/io/config';
 import { BertTokenizer, padBatch } from '../src/tokenizer';
+import { arg, optionalArg } from './args';
 
-function arg(name: string, fallback?: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  if (i >= 0 && process.argv[i + 1]) return process.argv[i + 1];
-  if (fallback === undefined) throw new Error(`--${name} is required`);
-  return fallback;
-}
 
 async function main(): Promise<void> {
   const dir = arg('export');
   const labels = readConfig(join(dir, 'config.json')).id2label;
   const tokenizer = BertTokenizer.load(dir);
-  const d = await loadSplitTexts({ data: arg('data'), split: arg('split', 'card') as 'card' | 'bydate', validationList: process.argv.includes('--validation-list') ? arg('validation-list') : undefined, splitSeed: 42 });
+  const d = await loadSplitTexts({ data: arg('data'), split: arg('split', 'card') as 'card' | 'bydate', validationList: optionalArg('validation-list'), splitSeed: 42 });
   const truth = Array.from(d.test.labels, (l) => labels.indexOf(d.labels[l]));
   const enc = d.test.texts.map((t) => tokenizer.encode(t, { maxLength: tokenizer.modelMaxLength }));
   const order = enc.map((_, i) => i).sort((a, b) => enc[a].ids.length - enc[b].ids.length);
