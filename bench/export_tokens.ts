@@ -16,7 +16,6 @@ import { writeFileAtomic } from '../src/io/atomic';
 import { BertTokenizer } from '../src/tokenizer';
 import { arg, optionalArg } from './args';
 
-
 async function main(): Promise<void> {
   const { data } = await loadData(arg('data'));
   const tokenizer = BertTokenizer.load(arg('vocab'));

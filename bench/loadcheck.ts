@@ -10,7 +10,6 @@ import { join } from 'node:path';
 import autocannon from 'autocannon';
 import { arg } from './args';
 
-
 async function rss(base: string): Promise<number> {
   const text = await (await fetch(`${base}/metrics`)).text();
   return Number(/^process_resident_memory_bytes (\d+)/m.exec(text)![1]);

@@ -14,7 +14,6 @@ import { readConfig } from '../src/io/config';
 import { BertTokenizer, padBatch } from '../src/tokenizer';
 import { arg, optionalArg } from './args';
 
-
 async function main(): Promise<void> {
   const dir = arg('export');
   const labels = readConfig(join(dir, 'config.json')).id2label;
