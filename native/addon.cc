@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "backend.h"
+#include "cpu/blas.h"
 #include "cpu/kernels.h"
 #include "model/distilbert.h"
 
@@ -323,21 +324,36 @@ Napi::Value Backends(const Napi::CallbackInfo& info) {
   return out;
 }
 
-// GFLOP/s of an n x n x n matrix product on the CPU backend, best of reps (the practical peak
-// the bench cases are measured against).
-Napi::Value SgemmGflops(const Napi::CallbackInfo& info) {
-  Args a(info, "sgemmGflops");
+// GFLOP/s of an n x n x n matrix product, best of reps: "fp32" and "bf16" through the linear
+// layers' path (oneDNN), "openblas" through OpenBLAS's sgemm: the peaks the bench cases are
+// measured against, and the library the linear layers left.
+Napi::Value GemmGflops(const Napi::CallbackInfo& info) {
+  Args a(info, "gemmGflops");
   const int64_t n = a.integer(0), reps = a.integer(1);
   CHECK_ARGS(a);
-  std::vector<float> x(n * n, 0.5f), w(n * n, 0.25f), y(n * n);
-  engine::linear_forward(x.data(), w.data(), nullptr, y.data(), (int)n, (int)n, (int)n);
-  double best = 1e30;
-  for (int64_t r = 0; r < reps; r++) {
-    const auto t0 = std::chrono::steady_clock::now();
-    engine::linear_forward(x.data(), w.data(), nullptr, y.data(), (int)n, (int)n, (int)n);
-    best = std::min(best, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+  const std::string kind = info.Length() > 2 && info[2].IsString() ? info[2].As<Napi::String>().Utf8Value() : "";
+  if (kind != "fp32" && kind != "bf16" && kind != "openblas") {
+    Napi::TypeError::New(info.Env(), "gemmGflops: argument 2 must be fp32, bf16 or openblas").ThrowAsJavaScriptException();
+    return info.Env().Undefined();
   }
-  return Napi::Number::New(info.Env(), 2.0 * n * n * n / best / 1e9);
+  return guarded(info, [&]() -> Napi::Value {
+    std::vector<float> x(n * n, 0.5f), w(n * n, 0.25f), y(n * n);
+    auto product = [&] {
+      if (kind == "openblas")
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n, (int)n, (int)n, 1.0f, x.data(), (int)n, w.data(),
+                    (int)n, 0.0f, y.data(), (int)n);
+      else
+        engine::linear_forward(x.data(), w.data(), nullptr, y.data(), (int)n, (int)n, (int)n, kind == "bf16");
+    };
+    product();
+    double best = 1e30;
+    for (int64_t r = 0; r < reps; r++) {
+      const auto t0 = std::chrono::steady_clock::now();
+      product();
+      best = std::min(best, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+    }
+    return Napi::Number::New(info.Env(), 2.0 * n * n * n / best / 1e9);
+  });
 }
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
@@ -346,7 +362,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("getThreads", Napi::Function::New(env, GetThreads));
   exports.Set("paramLayout", Napi::Function::New(env, ParamLayout));
   exports.Set("backends", Napi::Function::New(env, Backends));
-  exports.Set("sgemmGflops", Napi::Function::New(env, SgemmGflops));
+  exports.Set("gemmGflops", Napi::Function::New(env, GemmGflops));
   return exports;
 }
 

@@ -2,7 +2,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { CASES, caseFlops, CaseSpec, CaseTiming, sgemmGflops } from './cases';
+import { CASES, caseFlops, CaseSpec, CaseTiming, gemmPeaks } from './cases';
 
 /** A peer's figure on one case, in the case's unit. */
 export interface PeerResult {
@@ -17,7 +17,8 @@ export interface CaseResult {
   name: string;
   unit: 'tokens/s' | 'ms' | 'texts/s';
   ours: number;
-  pct_of_sgemm_peak: number;
+  /** Of the measured peak of the run's precision (gemm_peaks.fp32 or .bf16). */
+  pct_of_gemm_peak: number;
   ours_peak_rss_mb: number;
   /** By peer name; a peer that does not run this case (or is not installed) is absent. */
   peers: Record<string, PeerResult>;
@@ -27,7 +28,8 @@ export interface BenchReport {
   threads: number;
   /** Our matrix products' precision (fp32, or bf16 beside PyTorch's bf16 autocast). */
   precision: string;
-  sgemm_gflops: number;
+  /** Measured square-product peaks, GFLOP/s: ours in fp32 and bf16 (oneDNN), and OpenBLAS's. */
+  gemm_peaks: { fp32: number; bf16: number | null; openblas: number };
   cases: CaseResult[];
   /** Each peer's version, or why it is absent. */
   peers: Record<string, string>;
@@ -107,9 +109,11 @@ function value(c: CaseSpec, seconds: number): { unit: CaseResult['unit']; v: num
  * bf16, ours runs bf16 products and PyTorch runs under bf16 autocast; the ONNX peers (fp32) sit out.
  */
 export function runBench(threads: number, log: (s: string) => void, precision = 'fp32'): BenchReport {
-  const sgemm = sgemmGflops();
+  const peaks = gemmPeaks();
+  const peak = precision === 'bf16' ? peaks.bf16 : peaks.fp32;
+  if (peak === null) throw new Error('--precision bf16: this CPU has no native bf16 matrix products');
   const versions = { pytorch: torchVersion(), onnxruntime: npmPeerVersion('onnxruntime-node'), 'transformers.js': npmPeerVersion('@huggingface/transformers') };
-  log(`sgemm ${sgemm.toFixed(1)} GFLOP/s; ${Object.entries(versions).map(([k, v]) => `${k} ${v.version ?? `absent: ${v.absent}`}`).join('; ')}`);
+  log(`GEMM peaks (GFLOP/s): fp32 ${peaks.fp32.toFixed(1)}, bf16 ${peaks.bf16?.toFixed(1) ?? 'n/a'}, OpenBLAS ${peaks.openblas.toFixed(1)}; ${Object.entries(versions).map(([k, v]) => `${k} ${v.version ?? `absent: ${v.absent}`}`).join('; ')}`);
   const dir = mkdtempSync(join(tmpdir(), 'bert-20news-bench-'));
   try {
     log('writing the base model folder and its ONNX export...');
@@ -131,7 +135,7 @@ export function runBench(threads: number, log: (s: string) => void, precision = 
       const o = timed(process.execPath, [join(__dirname, 'worker.js'), c.name, String(repsFor(c)), String(threads), 'cpu', precision, modelDir]);
       const ov = value(c, median(o.seconds));
       const r: CaseResult = {
-        name: c.name, unit: ov.unit, ours: ov.v, pct_of_sgemm_peak: (100 * caseFlops(c)) / median(o.seconds) / 1e9 / sgemm,
+        name: c.name, unit: ov.unit, ours: ov.v, pct_of_gemm_peak: (100 * caseFlops(c)) / median(o.seconds) / 1e9 / peak,
         ours_peak_rss_mb: o.peakRssBytes / 2 ** 20, peers: {},
       };
       for (const [peer, run] of Object.entries(peersOf(c))) {
@@ -143,7 +147,7 @@ export function runBench(threads: number, log: (s: string) => void, precision = 
       cases.push(r);
     }
     const peers = Object.fromEntries(Object.entries(versions).map(([k, v]) => [k, v.version ?? `absent (${v.absent})`]));
-    return { threads, precision, sgemm_gflops: sgemm, cases, peers };
+    return { threads, precision, gemm_peaks: peaks, cases, peers };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -151,11 +155,11 @@ export function runBench(threads: number, log: (s: string) => void, precision = 
 
 export function formatBench(r: BenchReport): string {
   const names = Object.keys(r.peers);
-  const rows = [['case', 'unit', 'ours', ...names.flatMap((n) => [n, 'ratio']), '% sgemm peak', `peak RSS MB (ours / ${names.join(' / ')})`]];
+  const rows = [['case', 'unit', 'ours', ...names.flatMap((n) => [n, 'ratio']), `% ${r.precision} peak`, `peak RSS MB (ours / ${names.join(' / ')})`]];
   for (const c of r.cases) {
     const cell = (n: string) => (c.peers[n] ? [c.peers[n].value.toFixed(1), `${c.peers[n].ratio.toFixed(2)}x`] : ['-', '-']);
     rows.push([
-      c.name, c.unit, c.ours.toFixed(1), ...names.flatMap(cell), c.pct_of_sgemm_peak.toFixed(0) + '%',
+      c.name, c.unit, c.ours.toFixed(1), ...names.flatMap(cell), c.pct_of_gemm_peak.toFixed(0) + '%',
       [c.ours_peak_rss_mb, ...names.map((n) => c.peers[n]?.peak_rss_mb)].map((v) => (v === undefined ? '-' : v.toFixed(0))).join(' / '),
     ]);
   }
@@ -163,5 +167,6 @@ export function formatBench(r: BenchReport): string {
   const lines = rows.map((row) => row.map((cell, i) => (i === 0 ? cell.padEnd(w[i]) : cell.padStart(w[i]))).join('  '));
   lines.splice(1, 0, w.map((n) => '-'.repeat(n)).join('  '));
   const peerLine = names.map((n) => `${n} ${r.peers[n]}`).join('; ');
-  return `threads ${r.threads}, ${r.precision}, sgemm ${r.sgemm_gflops.toFixed(1)} GFLOP/s; ratio > 1: ours is better\n${lines.join('\n')}\npeers: ${peerLine}`;
+  const p = r.gemm_peaks;
+  return `threads ${r.threads}, ${r.precision}; GEMM peaks fp32 ${p.fp32.toFixed(1)}, bf16 ${p.bf16?.toFixed(1) ?? 'n/a'}, OpenBLAS ${p.openblas.toFixed(1)} GFLOP/s; ratio > 1: ours is better\n${lines.join('\n')}\npeers: ${peerLine}`;
 }

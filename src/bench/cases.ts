@@ -143,7 +143,17 @@ export function runCase(c: CaseSpec, reps: number, device: DeviceChoice = {}, mo
   }, reps);
 }
 
-/** GFLOP/s of a square sgemm through the engine (the practical peak the cases are measured against). */
-export function sgemmGflops(n = 1536, reps = 5): number {
-  return engine().sgemmGflops(n, reps);
+/**
+ * The machine's measured matrix-product peaks (GFLOP/s, square n^3, best of reps): fp32 and bf16
+ * as our linear layers run them (oneDNN; bf16 null where the CPU has no native bf16), and
+ * OpenBLAS's sgemm as this environment configures it.
+ */
+export function gemmPeaks(n = 1536, reps = 5): { fp32: number; bf16: number | null; openblas: number } {
+  let bf16: number | null = null;
+  try {
+    bf16 = engine().gemmGflops(n, reps, 'bf16');
+  } catch {
+    bf16 = null;
+  }
+  return { fp32: engine().gemmGflops(n, reps, 'fp32'), bf16, openblas: engine().gemmGflops(n, reps, 'openblas') };
 }

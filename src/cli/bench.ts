@@ -7,7 +7,7 @@ import { intOption } from './common';
 export function benchCommand(): Command {
   return new Command('bench')
     .description('time training and inference on distilbert-base shapes, ours beside PyTorch on the same shapes and threads (or GPU)')
-    .option('--json', 'print {"cases": [{name, unit, ours, peer, peer_value, ratio, ...}], "sgemm_gflops"}')
+    .option('--json', 'print {"cases": [{name, unit, ours, pct_of_gemm_peak, peers: {name: {value, ratio, ...}}}], "gemm_peaks", "peers"}')
     .option('--threads <n>', 'CPU threads for us and the peers (default: all cores)', intOption(1))
     .addOption(new Option('--device <name>', 'cpu, or cuda: the GPU cases in each --precision beside PyTorch on the same GPU').choices(['cpu', 'cuda']).default('cpu'))
     .option('--precision <p>', 'cpu: fp32 (default) or bf16 (beside PyTorch\'s bf16 autocast); cuda: comma-separated fp32,tf32,bf16 (default all three)')

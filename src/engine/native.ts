@@ -52,7 +52,8 @@ export interface Engine {
   /** Backends this build holds ("cpu", and "cuda" where it was built with CUDA). */
   backends(): string[];
   /** GFLOP/s of an n x n x n CPU matrix product, best of reps. */
-  sgemmGflops(n: number, reps: number): number;
+  /** GFLOP/s of an n^3 product: fp32 / bf16 as the linear layers run it (oneDNN), or OpenBLAS's sgemm. */
+  gemmGflops(n: number, reps: number, kind: 'fp32' | 'bf16' | 'openblas'): number;
 }
 
 let loaded: Engine | undefined;
