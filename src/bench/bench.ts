@@ -2,6 +2,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { cardEpochMissing } from './card_epoch';
 import { CASES, caseFlops, CaseSpec, CaseTiming, gemmPeaks } from './cases';
 
 /** A peer's figure on one case, in the case's unit. */
@@ -15,10 +16,10 @@ export interface PeerResult {
 
 export interface CaseResult {
   name: string;
-  unit: 'tokens/s' | 'ms' | 'texts/s';
+  unit: 'tokens/s' | 'ms' | 'texts/s' | 'min/epoch';
   ours: number;
-  /** Of the measured peak of the run's precision (gemm_peaks.fp32 or .bf16). */
-  pct_of_gemm_peak: number;
+  /** Of the measured peak of the run's precision (gemm_peaks.fp32 or .bf16); null for the card epoch (real lengths). */
+  pct_of_gemm_peak: number | null;
   ours_peak_rss_mb: number;
   /** By peer name; a peer that does not run this case (or is not installed) is absent. */
   peers: Record<string, PeerResult>;
@@ -36,7 +37,7 @@ export interface BenchReport {
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-const repsFor = (c: CaseSpec) => (c.kind === 'train' || c.seqLen >= 512 ? 3 : c.batch === 1 ? 21 : 5);
+const repsFor = (c: CaseSpec) => (c.kind === 'card_epoch' ? 2 : c.kind === 'train' || c.seqLen >= 512 ? 3 : c.batch === 1 ? 21 : 5);
 const PYTHON = '/usr/bin/python3';
 const PEER_SCRIPT = join(__dirname, '..', '..', '..', 'bench', 'torch_peer.py');
 
@@ -73,6 +74,9 @@ function npmPeerVersion(pkg: string): { version?: string; absent?: string } {
   return { absent: `${pkg}: no package.json found` };
 }
 
+/** 16,962 card-split training posts in batches of 80. */
+const CARD_STEPS_PER_EPOCH = 212;
+
 const PTHREAD_OPENBLAS = '/usr/lib/x86_64-linux-gnu/openblas-pthread';
 
 /**
@@ -97,6 +101,7 @@ function torchPeer(c: CaseSpec, threads: number, precision: string): { timing: C
 }
 
 function value(c: CaseSpec, seconds: number): { unit: CaseResult['unit']; v: number; better: (a: number, b: number) => number } {
+  if (c.kind === 'card_epoch') return { unit: 'min/epoch', v: (seconds * CARD_STEPS_PER_EPOCH) / 60, better: (a, b) => b / a };
   if (c.kind === 'train') return { unit: 'tokens/s', v: (c.batch * c.seqLen) / seconds, better: (a, b) => a / b };
   if (c.batch === 1) return { unit: 'ms', v: seconds * 1000, better: (a, b) => b / a };
   return { unit: 'texts/s', v: c.batch / seconds, better: (a, b) => a / b };
@@ -131,11 +136,16 @@ export function runBench(threads: number, log: (s: string) => void, precision = 
     };
     const cases: CaseResult[] = [];
     for (const c of CASES) {
+      const missing = c.kind === 'card_epoch' ? cardEpochMissing() : undefined;
+      if (missing) {
+        log(`${c.name}: skipped, ${missing}`);
+        continue;
+      }
       log(`${c.name}: ours...`);
       const o = timed(process.execPath, [join(__dirname, 'worker.js'), c.name, String(repsFor(c)), String(threads), 'cpu', precision, modelDir]);
       const ov = value(c, median(o.seconds));
       const r: CaseResult = {
-        name: c.name, unit: ov.unit, ours: ov.v, pct_of_gemm_peak: (100 * caseFlops(c)) / median(o.seconds) / 1e9 / peak,
+        name: c.name, unit: ov.unit, ours: ov.v, pct_of_gemm_peak: c.kind === 'card_epoch' ? null : (100 * caseFlops(c)) / median(o.seconds) / 1e9 / peak,
         ours_peak_rss_mb: o.peakRssBytes / 2 ** 20, peers: {},
       };
       for (const [peer, run] of Object.entries(peersOf(c))) {
@@ -159,7 +169,7 @@ export function formatBench(r: BenchReport): string {
   for (const c of r.cases) {
     const cell = (n: string) => (c.peers[n] ? [c.peers[n].value.toFixed(1), `${c.peers[n].ratio.toFixed(2)}x`] : ['-', '-']);
     rows.push([
-      c.name, c.unit, c.ours.toFixed(1), ...names.flatMap(cell), c.pct_of_gemm_peak.toFixed(0) + '%',
+      c.name, c.unit, c.ours.toFixed(1), ...names.flatMap(cell), c.pct_of_gemm_peak === null ? '-' : c.pct_of_gemm_peak.toFixed(0) + '%',
       [c.ours_peak_rss_mb, ...names.map((n) => c.peers[n]?.peak_rss_mb)].map((v) => (v === undefined ? '-' : v.toFixed(0))).join(' / '),
     ]);
   }

@@ -16,10 +16,11 @@ import { PolynomialDecay } from '../train/schedule';
 /**
  * One benchmark case: distilbert-base shapes, 20 labels, random weights and token ids. `text`:
  * one text end to end (tokenize, forward, softmax) through a model folder, as a user calls it.
+ * `card_epoch`: the card recipe's epoch on the real data, estimated from a few steps (card_epoch.ts).
  */
 export interface CaseSpec {
   name: string;
-  kind: 'train' | 'infer' | 'text';
+  kind: 'train' | 'infer' | 'text' | 'card_epoch';
   batch: number;
   seqLen: number;
 }
@@ -31,6 +32,7 @@ export const CASES: CaseSpec[] = [
   { name: 'infer_32x128', kind: 'infer', batch: 32, seqLen: 128 },
   { name: 'infer_32x512', kind: 'infer', batch: 32, seqLen: 512 },
   { name: 'text_1x128', kind: 'text', batch: 1, seqLen: 128 },
+  { name: 'train_card_epoch', kind: 'card_epoch', batch: 80, seqLen: 512 },
 ];
 
 /** The cases of `bench --device cuda` (the shapes of ../shared/golden/bench.json's PyTorch figures). */
