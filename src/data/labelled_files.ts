@@ -65,14 +65,19 @@ function record(where: string, fields: Record<string, unknown>, o: TextFileOptio
 }
 
 function readCsv(path: string, o: TextFileOptions): LabelledText[] {
-  let rows: { record: Record<string, string>; info: { lines: number } }[];
+  let rows: { record: Record<string, string>; info: { lines: number }; raw: string }[];
   try {
-    rows = parse(decode(path, readBytes(path), o.encoding), { columns: true, bom: true, info: true, skip_empty_lines: true });
+    rows = parse(decode(path, readBytes(path), o.encoding), { columns: true, bom: true, info: true, raw: true, skip_empty_lines: true });
   } catch (e) {
     if ((e as Error).message.startsWith(path)) throw e;
     throw new Error(`${path}: ${(e as Error).message}`);
   }
-  return rows.map((r) => record(`${path}:${r.info.lines}`, r.record, o));
+  // info.lines is the record's last line; a quoted field may span several: name the first.
+  const firstLine = (r: (typeof rows)[number]) => {
+    const text = r.raw.replace(/^[\r\n]+/, '');
+    return r.info.lines - (text.split('\n').length - 1) + (text.endsWith('\n') ? 1 : 0);
+  };
+  return rows.map((r) => record(`${path}:${firstLine(r)}`, r.record, o));
 }
 
 function readJsonl(path: string, o: TextFileOptions): LabelledText[] {
