@@ -41,8 +41,12 @@ class Backend {
   virtual void fill_zero(void* p, size_t bytes) = 0;
   // Waits for queued work (a no-op where kernels run synchronously).
   virtual void synchronize() {}
+  // The runner says that parameter values changed (set, adopted, or an optimizer step): a backend
+  // that keeps converted copies of weights (the CPU's bf16 operands) drops them.
+  virtual void weights_changed() {}
 
-  // y[N,out] = x[N,in] W[out,in]^T + b (b may be null).
+  // y[N,out] = x[N,in] W[out,in]^T + b (b may be null). W is a parameter: its values may be cached in
+  // another form (bf16) until weights_changed().
   virtual void linear_forward(const float* x, const float* W, const float* b, float* y, int N, int in, int out) = 0;
   // dx = dy W (dx_beta 0: overwrite, 1: accumulate; dx may be null); dW += dy^T x; db += colsum(dy) (db may be null).
   virtual void linear_backward(const float* dy, const float* x, const float* W, float* dx, float dx_beta, float* dW,

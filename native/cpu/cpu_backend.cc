@@ -37,6 +37,7 @@ class CpuBackend final : public Backend {
     if (dst != src) std::memcpy(dst, src, bytes);
   }
   void fill_zero(void* p, size_t bytes) override { std::memset(p, 0, bytes); }
+  void weights_changed() override { engine::weights_changed(); }
 
   void linear_forward(const float* x, const float* W, const float* b, float* y, int N, int in, int out) override {
     engine::linear_forward(x, W, b, y, N, in, out, bf16_);

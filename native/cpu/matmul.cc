@@ -84,14 +84,21 @@ class Matmuls {
  public:
   Matmuls() : engine_(dnnl::engine::kind::cpu, 0), stream_(engine_) {}
 
-  void run(const Shape& s, const float* A, const float* B, const float* bias, float* C) {
+  void run(const Shape& s, const float* A, const float* B, const float* bias, float* C, bool b_is_weight) {
     std::lock_guard<std::mutex> lock(mu_);
     if (s.bf16) {
       // Operands are stored rows x cols as they lie in memory (transposed or not), made contiguous.
       to_bf16_block(A, s.ta ? s.K : s.M, s.ta ? s.M : s.K, s.lda, a16_);
-      to_bf16_block(B, s.tb ? s.N : s.K, s.tb ? s.K : s.N, s.ldb, b16_);
       A = reinterpret_cast<const float*>(a16_.data());
-      B = reinterpret_cast<const float*>(b16_.data());
+      const int64_t rows = s.tb ? s.N : s.K, cols = s.tb ? s.K : s.N;
+      if (b_is_weight) {
+        std::vector<uint16_t>& w = weights16_[WeightKey{B, rows, cols, s.ldb}];
+        if (w.empty()) to_bf16_block(B, rows, cols, s.ldb, w);
+        B = reinterpret_cast<const float*>(w.data());
+      } else {
+        to_bf16_block(B, rows, cols, s.ldb, b16_);
+        B = reinterpret_cast<const float*>(b16_.data());
+      }
     }
     auto it = cache_.find(s);
     if (it == cache_.end()) {
@@ -130,11 +137,31 @@ class Matmuls {
     return {a, b, bias, c, dnnl::matmul(pd)};
   }
 
+  struct WeightKey {
+    const float* p;
+    int64_t rows, cols, ld;
+    bool operator==(const WeightKey& o) const { return p == o.p && rows == o.rows && cols == o.cols && ld == o.ld; }
+  };
+  struct WeightKeyHash {
+    size_t operator()(const WeightKey& k) const {
+      return std::hash<const void*>()(k.p) ^ (size_t)(k.rows * 1000003 + k.cols * 10007 + k.ld);
+    }
+  };
+
+ public:
+  void drop_weights() {
+    std::lock_guard<std::mutex> lock(mu_);
+    weights16_.clear();
+  }
+
+ private:
   dnnl::engine engine_;
   dnnl::stream stream_;
   std::mutex mu_;
   std::unordered_map<Shape, Primitive, ShapeHash> cache_;
   std::vector<uint16_t> a16_, b16_;  // bf16 copies of the operands (reused)
+  // bf16 copies of weights until the next weights_changed() (any model's: conservative).
+  std::unordered_map<WeightKey, std::vector<uint16_t>, WeightKeyHash> weights16_;
 };
 
 Matmuls& matmuls() {
@@ -145,7 +172,7 @@ Matmuls& matmuls() {
 }  // namespace
 
 void matmul(bool ta, bool tb, int M, int N, int K, const float* A, int lda, const float* B, int ldb, const float* bias,
-            float beta, float* C, int ldc, bool bf16) {
+            float beta, float* C, int ldc, bool bf16, bool b_is_weight) {
   if (M == 0 || N == 0) return;
   if (K == 0) return scale_add_bias(M, N, bias, beta, C, ldc);
   Shape s;
@@ -153,12 +180,14 @@ void matmul(bool ta, bool tb, int M, int N, int K, const float* A, int lda, cons
   s.ta = ta, s.tb = tb, s.bias = bias != nullptr, s.bf16 = bf16, s.M = M, s.N = N, s.K = K, s.lda = lda, s.ldb = ldb, s.ldc = ldc;
   s.beta = beta;
   try {
-    matmuls().run(s, A, B, bias, C);
+    matmuls().run(s, A, B, bias, C, b_is_weight);
   } catch (const dnnl::error& e) {
     throw std::runtime_error(std::string("oneDNN matmul ") + std::to_string(M) + "x" + std::to_string(N) + "x" +
                              std::to_string(K) + ": " + e.what());
   }
 }
+
+void weights_changed() { matmuls().drop_weights(); }
 
 std::string bf16_unsupported_reason() {
   // The ISA values are nested bit sets: every ISA with native bf16 holds avx512_core_bf16's bits.
@@ -170,7 +199,7 @@ std::string bf16_unsupported_reason() {
 #else
 
 void matmul(bool ta, bool tb, int M, int N, int K, const float* A, int lda, const float* B, int ldb, const float* bias,
-            float beta, float* C, int ldc, bool bf16) {
+            float beta, float* C, int ldc, bool bf16, bool) {
   if (bf16) throw std::runtime_error(bf16_unsupported_reason());
   if (M == 0 || N == 0) return;
   if (bias || K == 0) {
@@ -182,6 +211,8 @@ void matmul(bool ta, bool tb, int M, int N, int K, const float* A, int lda, cons
   cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, M, N, K, 1.0f, A, lda, B,
               ldb, beta, C, ldc);
 }
+
+void weights_changed() {}
 
 std::string bf16_unsupported_reason() {
   return "bf16 matrix products on the CPU need the oneDNN build of the engine (libdnnl-dev): use --precision fp32";

@@ -10,8 +10,13 @@
 
 namespace engine {
 
+// b_is_weight: B is a parameter, unchanged until the next weights_changed(): its bf16 copy is kept
+// and reused (one conversion per optimizer step in training, one per model in inference).
 void matmul(bool trans_a, bool trans_b, int M, int N, int K, const float* A, int lda, const float* B, int ldb,
-            const float* bias, float beta, float* C, int ldc, bool bf16 = false);
+            const float* bias, float beta, float* C, int ldc, bool bf16 = false, bool b_is_weight = false);
+
+// Parameter values changed somewhere: kept bf16 copies of weights are dropped.
+void weights_changed();
 
 // Empty when bf16 products run natively here; else why not (one line for the user).
 std::string bf16_unsupported_reason();

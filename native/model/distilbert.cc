@@ -161,7 +161,10 @@ void DistilBertModel::need_moments() {
   v_ = DeviceBuffer<float>(be_.get(), n_params_, DeviceBuffer<float>::Zeroed{});
 }
 
-void DistilBertModel::set_params(const float* host) { params_.upload(host, n_params_); }
+void DistilBertModel::set_params(const float* host) {
+  params_.upload(host, n_params_);
+  be_->weights_changed();
+}
 
 bool DistilBertModel::adopt_params(float* host) {
   if (!be_->host_memory()) {
@@ -169,6 +172,7 @@ bool DistilBertModel::adopt_params(float* host) {
     return false;
   }
   params_ = DeviceBuffer<float>::borrow(be_.get(), host, n_params_);
+  be_->weights_changed();
   return true;
 }
 void DistilBertModel::get_params(float* host) const { params_.download(host, n_params_); }
@@ -483,6 +487,7 @@ void DistilBertModel::adam_step(float alpha, float beta1, float beta2, float eps
                          rows_.get(), (int64_t)seen_.size(), c_.dim, alpha, beta1, beta2, eps);
     }
   }
+  e.weights_changed();
   zero_grads();
   e.synchronize();  // the step is done when this returns (timings, and errors surface here)
 }
