@@ -128,7 +128,7 @@ export function runBench(threads: number, log: (s: string) => void, precision = 
       const reps = String(repsFor(c));
       const onnx = (peer: string, setting: string) => () => ({ timing: timed(process.execPath, [ONNX_PEER, peer, c.name, reps, String(threads), exportDir]), setting });
       const out: Record<string, () => { timing: CaseTiming; setting: string }> = {};
-      if (c.kind !== 'text' && versions.pytorch.version) out.pytorch = () => torchPeer(c, threads, precision);
+      if ((c.kind === 'train' || c.kind === 'infer') && versions.pytorch.version) out.pytorch = () => torchPeer(c, threads, precision);
       if (precision !== 'fp32') return out;
       if (c.kind === 'infer' && versions.onnxruntime.version) out.onnxruntime = onnx('onnxruntime', `intra-op threads ${threads}, all graph optimizations`);
       if (c.kind === 'text' && versions['transformers.js'].version) out['transformers.js'] = onnx('transformers.js', `pipeline('text-classification'), fp32, intra-op threads ${threads}`);
