@@ -114,6 +114,11 @@ class Matmuls {
     stream_.wait();
   }
 
+  void drop_weights() {
+    std::lock_guard<std::mutex> lock(mu_);
+    weights16_.clear();
+  }
+
  private:
   Primitive create(const Shape& s) {
     using dnnl::memory;
@@ -148,13 +153,6 @@ class Matmuls {
     }
   };
 
- public:
-  void drop_weights() {
-    std::lock_guard<std::mutex> lock(mu_);
-    weights16_.clear();
-  }
-
- private:
   dnnl::engine engine_;
   dnnl::stream stream_;
   std::mutex mu_;

@@ -35,8 +35,8 @@ function quantizeRows(w: Float32Array, rows: number, cols: number): { q: Int8Arr
 }
 
 /** [out, in] (PyTorch's nn.Linear) -> [in, out] (ONNX MatMul's right operand). */
-function transpose(w: Float32Array, out: number, inp: number): Float32Array {
-  const t = new Float32Array(w.length);
+function transpose<T extends Float32Array | Int8Array>(w: T, out: number, inp: number): T {
+  const t = new (w.constructor as new (n: number) => T)(w.length);
   for (let o = 0; o < out; o++) for (let i = 0; i < inp; i++) t[i * out + o] = w[o * inp + i];
   return t;
 }
@@ -60,7 +60,7 @@ export function distilBertGraph(config: DistilBertConfig, params: ParamStore, op
     if (!opts.quantize) return g.op('Add', [g.op('MatMul', [x, g.tensor(`${name}.weight.T`, [inp, out], transpose(w, out, inp))], {}, name), b], {}, name);
     // Rows of PyTorch's [out, in] weight are the output columns of the product.
     const { q, scale } = quantizeRows(w, out, inp);
-    const wq = g.tensor(`${name}.weight.T.int8`, [inp, out], new Int8Array(transpose(Float32Array.from(q), out, inp)));
+    const wq = g.tensor(`${name}.weight.T.int8`, [inp, out], transpose(q, out, inp));
     const [xq, xScale, xZero] = g.opMulti('DynamicQuantizeLinear', [x], 3, {}, name);
     const acc = g.op('MatMulInteger', [xq, wq, xZero], {}, name);
     const colScale = g.op('Mul', [xScale, g.tensor(`${name}.weight.scale`, [out], scale)], {}, name);
