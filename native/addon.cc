@@ -93,6 +93,9 @@ engine::ModelConfig read_config(const Napi::Object& o) {
     return v.As<Napi::Number>().DoubleValue();
   };
   engine::ModelConfig c;
+  const std::string head = o.Get("head").ToString().Utf8Value();
+  if (head != "classifier" && head != "masked-lm") throw std::invalid_argument("config.head must be classifier or masked-lm");
+  c.head = head == "masked-lm" ? engine::MASKED_LM : engine::SEQUENCE_CLASSIFIER;
   c.vocab_size = (int)num("vocabSize");
   c.max_positions = (int)num("maxPositionEmbeddings");
   c.dim = (int)num("dim");
@@ -137,6 +140,7 @@ class Model : public Napi::ObjectWrap<Model> {
                         InstanceMethod("getMoments", &Model::GetMoments), InstanceMethod("forward", &Model::Forward),
                         InstanceMethod("loss", &Model::Loss), InstanceMethod("backward", &Model::Backward),
                         InstanceMethod("zeroGrads", &Model::ZeroGrads), InstanceMethod("adamStep", &Model::AdamStep),
+                        InstanceMethod("adamwStep", &Model::AdamwStep),
                         InstanceMethod("hiddenState", &Model::HiddenState),
                         InstanceMethod("releaseWorkspace", &Model::ReleaseWorkspace),
                         InstanceMethod("workspaceBytes", &Model::WorkspaceBytes),
@@ -208,7 +212,9 @@ class Model : public Napi::ObjectWrap<Model> {
     return guarded(info, [&] { model_->get_moments(m, v); return info.Env().Undefined(); });
   }
 
-  // forward(ids, mask, B, T, train, seed, grad, allHidden, logitsOut)
+  // forward(ids, mask, B, T, train, seed, grad, allHidden, logitsOut | null[, predict])
+  // predict (masked LM): the increasing flat positions b*T+t to predict; logitsOut then holds
+  // predict.length x vocab values.
   Napi::Value Forward(const Napi::CallbackInfo& info) {
     Args a(info, "forward");
     const int64_t B = a.integer(2), T = a.integer(3);
@@ -223,7 +229,17 @@ class Model : public Napi::ObjectWrap<Model> {
     const double seed = a.number(5);
     o.grad = a.boolean(6);
     o.all_hidden = a.boolean(7);
-    float* logits = a.f32(8, B * model_->config().num_labels);
+    const bool mlm = model_->config().head == engine::MASKED_LM;
+    if (mlm) {
+      if (info.Length() < 10 || !info[9].IsTypedArray()) {
+        Napi::TypeError::New(info.Env(), "forward: argument 9 must be an Int32Array of positions to predict").ThrowAsJavaScriptException();
+        return info.Env().Undefined();
+      }
+      o.n_predict = (int)info[9].As<Napi::TypedArray>().ElementLength();
+      o.predict = a.i32(9, o.n_predict);
+    }
+    const int64_t width = mlm ? model_->config().vocab_size : model_->config().num_labels;
+    float* logits = info.Length() > 8 && info[8].IsNull() ? nullptr : a.f32(8, (mlm ? o.n_predict : B) * width);
     CHECK_ARGS(a);
     if (!(seed >= 0 && seed < 9007199254740992.0)) {
       Napi::RangeError::New(info.Env(), "forward: seed must be a non-negative integer below 2^53").ThrowAsJavaScriptException();
@@ -265,6 +281,19 @@ class Model : public Napi::ObjectWrap<Model> {
     CHECK_ARGS(a);
     return guarded(info, [&] {
       model_->adam_step((float)alpha, (float)b1, (float)b2, (float)eps, clip, sparse);
+      return info.Env().Undefined();
+    });
+  }
+
+  // adamwStep(lr, beta1, beta2, eps, weightDecay, t (1-based), clipNorm (<= 0: none))
+  Napi::Value AdamwStep(const Napi::CallbackInfo& info) {
+    Args a(info, "adamwStep");
+    const double lr = a.number(0), b1 = a.number(1), b2 = a.number(2), eps = a.number(3), wd = a.number(4);
+    const int64_t t = a.integer(5);
+    const double clip = a.number(6);
+    CHECK_ARGS(a);
+    return guarded(info, [&] {
+      model_->adamw_step((float)lr, (float)b1, (float)b2, (float)eps, (float)wd, t, clip);
       return info.Env().Undefined();
     });
   }

@@ -98,6 +98,11 @@ class Backend {
   virtual void copy_rows(const float* src, int64_t src_stride, float* dst, int64_t dst_stride, int64_t rows,
                          int64_t D) = 0;
 
+  // dst[i] = src[rows[i]] for i < n (rows of D floats; rows a device int32 list).
+  virtual void gather_rows(const float* src, const int32_t* rows, int64_t n, int64_t D, float* dst) = 0;
+  // dst[rows[i]] = src[i] for i < n; rows distinct, the other rows of dst untouched.
+  virtual void scatter_rows(const float* src, const int32_t* rows, int64_t n, int64_t D, float* dst) = 0;
+
   // out[b,t] = word[ids[b,t]] + pos[t]; ids must be in range (the runner checks them on the host).
   virtual void embedding_forward(const int32_t* ids, const float* word, const float* pos, float* out, int B, int T,
                                  int D) = 0;
@@ -117,6 +122,10 @@ class Backend {
   virtual void adam_update_rows(float* p, const float* g, float* m, float* v, const int32_t* rows, int64_t nrows,
                                 int64_t row_len, float alpha, float b1, float b2, float eps) = 0;
   virtual void zero_rows(float* x, const int32_t* rows, int64_t nrows, int64_t row_len) = 0;
+  // torch.optim.AdamW: p *= 1 - lr*wd; m += (g-m)(1-b1); v = b2 v + (1-b2) g^2;
+  // p -= (lr/bc1) m / (sqrt(v)/bc2_sqrt + eps), with bc1 = 1-b1^t and bc2_sqrt = sqrt(1-b2^t).
+  virtual void adamw_update(float* p, const float* g, float* m, float* v, int64_t n, float lr, float wd, float b1,
+                            float b2, float eps, float bc1, float bc2_sqrt) = 0;
 };
 
 // "cpu", or "cuda" where the CUDA backend was built, with the precision of its matrix products

@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Random } from '../src/data/random';
-import { parseConfig } from '../src/io/config';
+import { DistilBertConfig, ModelHead, parseConfig } from '../src/io/config';
 import { DistilBert } from '../src/model/distilbert';
+import { DistilBertMaskedLM } from '../src/model/masked_lm';
 import { ParamStore } from '../src/io/params';
 import { initParams } from '../src/train/init';
 
@@ -12,36 +13,33 @@ import { initParams } from '../src/train/init';
  * in train mode with dropout: the masks depend only on the seed, so the loss is a smooth
  * function of the weights and finite differences apply.
  */
-function check(activation: string, dropout: number): void {
-  const config = parseConfig({
-    vocab_size: 50, max_position_embeddings: 16, n_layers: 3, n_heads: 3, dim: 24, hidden_dim: 40, activation,
-    dropout, attention_dropout: dropout, seq_classif_dropout: 2 * dropout, id2label: Object.fromEntries(Array.from({ length: 7 }, (_, i) => [String(i), `c${i}`])),
-  });
-  const params = new ParamStore(config);
-  const rng = new Random(7);
-  initParams(params, rng);
-  // Larger weights than HF's 0.02 so that every path carries a visible gradient.
-  for (let i = 0; i < params.size; i++) params.data[i] += 0.1 * rng.normal();
-  const model = new DistilBert(config, params);
-  const B = 3, T = 9;
-  const ids = Int32Array.from({ length: B * T }, () => Math.floor(rng.next() * 50));
-  const mask = Int32Array.from({ length: B * T }, (_, i) => (i % T < [9, 6, 2][Math.floor(i / T)] ? 1 : 0));
-  const labels = Int32Array.from([1, 4, 6]);
-  // The model holds its own copy of the weights: each probe writes the perturbed ones to it.
-  const loss = () => {
-    model.writeParams(params.data);
-    model.forward(ids, mask, B, T, { train: true, seed: 11 });
-    return model.loss(labels);
+function otherConfig(activation: string, dropout: number, head: ModelHead): DistilBertConfig {
+  return {
+    ...parseConfig({
+      vocab_size: 50, max_position_embeddings: 16, n_layers: 3, n_heads: 3, dim: 24, hidden_dim: 40, activation,
+      dropout, attention_dropout: dropout, seq_classif_dropout: 2 * dropout, id2label: Object.fromEntries(Array.from({ length: 7 }, (_, i) => [String(i), `c${i}`])),
+    }),
+    head,
   };
-  model.zeroGrads();
-  loss();
-  model.backward();
-  const grads = model.readGrads();
+}
+
+/** Weights for `config`, larger than HF's 0.02 so that every path carries a visible gradient. */
+function probeParams(config: DistilBertConfig, rng: Random): ParamStore {
+  const params = new ParamStore(config);
+  initParams(params, rng);
+  for (let i = 0; i < params.size; i++) params.data[i] += 0.1 * rng.normal();
+  return params;
+}
+
+/**
+ * For each tensor, a unit direction u half along the analytic gradient (a strong signal that a
+ * wrong gradient cannot fake) and half random: compares g.u with (L(p+hu) - L(p-hu)) / 2h.
+ * `loss` writes the perturbed weights to the model and returns its loss.
+ */
+function compareDirectional(what: string, params: ParamStore, grads: ParamStore, loss: () => number, rng: Random): void {
   const h = 1e-3;
   let worst = 0;
   for (const slot of params.slots) {
-    // A unit direction within this tensor, half along the analytic gradient (a strong signal
-    // that a wrong gradient cannot fake) and half random: compare g.u with (L(p+hu) - L(p-hu)) / 2h.
     const w = params.get(slot.name);
     const g = grads.get(slot.name);
     const gNorm = Math.hypot(...g);
@@ -61,15 +59,63 @@ function check(activation: string, dropout: number): void {
     const numeric = (up - down) / (2 * h);
     const err = Math.abs(numeric - analytic) / Math.max(1e-2, Math.abs(numeric) + Math.abs(analytic));
     worst = Math.max(worst, err);
-    assert.ok(err < 1e-2, `${activation}, dropout ${dropout}: ${slot.name}: analytic ${analytic}, numeric ${numeric}`);
+    assert.ok(err < 1e-2, `${what}: ${slot.name}: analytic ${analytic}, numeric ${numeric}`);
   }
-  console.log(`${activation}, dropout ${dropout}: worst relative error ${worst.toExponential(2)} over ${params.slots.length} tensors`);
+  console.log(`${what}: worst relative error ${worst.toExponential(2)} over ${params.slots.length} tensors`);
+}
+
+const B = 3, T = 9;
+function probeBatch(rng: Random): { ids: Int32Array; mask: Int32Array } {
+  const ids = Int32Array.from({ length: B * T }, () => Math.floor(rng.next() * 50));
+  const mask = Int32Array.from({ length: B * T }, (_, i) => (i % T < [9, 6, 2][Math.floor(i / T)] ? 1 : 0));
+  return { ids, mask };
+}
+
+function check(activation: string, dropout: number): void {
+  const config = otherConfig(activation, dropout, 'classifier');
+  const rng = new Random(7);
+  const params = probeParams(config, rng);
+  const model = new DistilBert(config, params);
+  const { ids, mask } = probeBatch(rng);
+  const labels = Int32Array.from([1, 4, 6]);
+  // The model holds its own copy of the weights: each probe writes the perturbed ones to it.
+  const loss = () => {
+    model.writeParams(params.data);
+    model.forward(ids, mask, B, T, { train: true, seed: 11 });
+    return model.loss(labels);
+  };
+  model.zeroGrads();
+  loss();
+  model.backward();
+  compareDirectional(`${activation}, dropout ${dropout}`, params, model.readGrads(), loss, rng);
+}
+
+/** The masked-LM head (tied projector, predicted rows only, padding rows among them) the same way. */
+function checkMaskedLm(activation: string, dropout: number): void {
+  const config = otherConfig(activation, dropout, 'masked-lm');
+  const rng = new Random(8);
+  const params = probeParams(config, rng);
+  const model = new DistilBertMaskedLM(config, params);
+  const { ids, mask } = probeBatch(rng);
+  const predict = Int32Array.from([0, 4, 8, 10, 14, 19, 26]);
+  const labels = Int32Array.from([3, 17, 49, 0, 22, 8, 31]);
+  const loss = () => {
+    model.writeParams(params.data);
+    model.forward(ids, mask, B, T, predict, { train: true, seed: 12 });
+    return model.loss(labels);
+  };
+  model.zeroGrads();
+  loss();
+  model.backward();
+  compareDirectional(`masked LM, ${activation}, dropout ${dropout}`, params, model.readGrads(), loss, rng);
 }
 
 describe('backward vs finite differences on other configurations', () => {
   it('gelu, 3 layers, 3 heads, dropout on', () => check('gelu', 0.1));
   it('gelu_new without dropout', () => check('gelu_new', 0));
   it('relu with dropout', () => check('relu', 0.2));
+  it('masked LM: gelu, 3 layers, 3 heads, dropout on', () => checkMaskedLm('gelu', 0.1));
+  it('masked LM: gelu_new without dropout', () => checkMaskedLm('gelu_new', 0));
 });
 
 describe('[CLS]-only last layer', () => {

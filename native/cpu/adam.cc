@@ -38,4 +38,17 @@ void zero_rows(float* x, const int32_t* rows, int64_t nrows, int64_t row_len) {
   }
 }
 
+void adamw_update(float* p, const float* g, float* m, float* v, int64_t n, float lr, float wd, float b1, float b2,
+                  float eps, float bc1, float bc2_sqrt) {
+  const float decay = 1.0f - lr * wd, step = lr / bc1, c1 = 1.0f - b1, c2 = 1.0f - b2;
+  parallel_ranges(n, [=](int64_t lo, int64_t hi) {
+    for (int64_t i = lo; i < hi; i++) {
+      p[i] *= decay;  // torch applies the decay first, to the weight before this step's update
+      m[i] += (g[i] - m[i]) * c1;
+      v[i] = v[i] * b2 + g[i] * g[i] * c2;
+      p[i] -= step * m[i] / (std::sqrt(v[i]) / bc2_sqrt + eps);
+    }
+  });
+}
+
 }  // namespace engine

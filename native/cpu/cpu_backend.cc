@@ -81,6 +81,12 @@ class CpuBackend final : public Backend {
                  int64_t D) override {
     engine::copy_rows(src, src_stride, dst, dst_stride, rows, D);
   }
+  void gather_rows(const float* src, const int32_t* rows, int64_t n, int64_t D, float* dst) override {
+    engine::gather_rows(src, rows, n, D, dst);
+  }
+  void scatter_rows(const float* src, const int32_t* rows, int64_t n, int64_t D, float* dst) override {
+    engine::scatter_rows(src, rows, n, D, dst);
+  }
   void embedding_forward(const int32_t* ids, const float* word, const float* pos, float* out, int B, int T,
                          int D) override {
     engine::embedding_forward(ids, word, pos, out, B, T, D);
@@ -103,6 +109,10 @@ class CpuBackend final : public Backend {
   }
   void zero_rows(float* x, const int32_t* rows, int64_t nrows, int64_t row_len) override {
     engine::zero_rows(x, rows, nrows, row_len);
+  }
+  void adamw_update(float* p, const float* g, float* m, float* v, int64_t n, float lr, float wd, float b1, float b2,
+                    float eps, float bc1, float bc2_sqrt) override {
+    engine::adamw_update(p, g, m, v, n, lr, wd, b1, b2, eps, bc1, bc2_sqrt);
   }
 
  private:

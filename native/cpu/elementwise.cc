@@ -98,4 +98,12 @@ void copy_rows(const float* src, int64_t src_stride, float* dst, int64_t dst_str
   }
 }
 
+void gather_rows(const float* src, const int32_t* rows, int64_t n, int64_t D, float* dst) {
+  for (int64_t i = 0; i < n; i++) copy_rows(src + rows[i] * D, D, dst + i * D, D, 1, D);
+}
+
+void scatter_rows(const float* src, const int32_t* rows, int64_t n, int64_t D, float* dst) {
+  for (int64_t i = 0; i < n; i++) copy_rows(src + i * D, D, dst + rows[i] * D, D, 1, D);
+}
+
 }  // namespace engine

@@ -50,6 +50,10 @@ void scale(float* x, float s, int64_t n);
 double sum_squares(const float* x, int64_t n);
 void copy_rows(const float* src, int64_t src_stride, float* dst, int64_t dst_stride, int64_t rows, int64_t D);
 
+// dst[i] = src[rows[i]]; and back: dst[rows[i]] = src[i] (rows of D floats).
+void gather_rows(const float* src, const int32_t* rows, int64_t n, int64_t D, float* dst);
+void scatter_rows(const float* src, const int32_t* rows, int64_t n, int64_t D, float* dst);
+
 // out[b,t] = word[ids[b,t]] + pos[t] (ids already checked).
 void embedding_forward(const int32_t* ids, const float* word, const float* pos, float* out, int B, int T, int D);
 // dpos may be null (fixed position embeddings).
@@ -66,5 +70,9 @@ void adam_update(float* p, const float* g, float* m, float* v, int64_t n, float 
 void adam_update_rows(float* p, const float* g, float* m, float* v, const int32_t* rows, int64_t nrows, int64_t row_len,
                       float alpha, float b1, float b2, float eps);
 void zero_rows(float* x, const int32_t* rows, int64_t nrows, int64_t row_len);
+
+// torch.optim.AdamW (decoupled weight decay, bias-corrected, eps added to sqrt(v_hat)).
+void adamw_update(float* p, const float* g, float* m, float* v, int64_t n, float lr, float wd, float b1, float b2,
+                  float eps, float bc1, float bc2_sqrt);
 
 }  // namespace engine

@@ -129,6 +129,15 @@ __global__ void copy_rows_kernel(const float* src, int64_t src_stride, float* ds
   dst[r * dst_stride + c] = src[r * src_stride + c];
 }
 
+// Row i of the list: gather dst[i] = src[rows[i]], or scatter dst[rows[i]] = src[i].
+__global__ void move_rows_kernel(const float* src, const int32_t* rows, int64_t n, int64_t D, float* dst, bool gather) {
+  const int64_t e = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
+  if (e >= n * D) return;
+  const int64_t i = e / D, c = e % D, r = rows[i];
+  if (gather) dst[i * D + c] = src[r * D + c];
+  else dst[r * D + c] = src[i * D + c];
+}
+
 // ---------- embeddings ----------
 
 __global__ void embedding_forward_kernel(const int32_t* ids, const float* word, const float* pos, float* out, int T,
@@ -332,6 +341,16 @@ __global__ void adam_rows_kernel(float* p, const float* g, float* m, float* v, c
   const int64_t e = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
   if (e >= nrows * row_len) return;
   adam_one(p, g, m, v, (int64_t)rows[e / row_len] * row_len + e % row_len, alpha, c1, c2, eps);
+}
+
+__global__ void adamw_kernel(float* p, const float* g, float* m, float* v, int64_t n, float decay, float step, float b1,
+                             float b2, float eps, float bc2_sqrt) {
+  const int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
+  if (i >= n) return;
+  const float gi = g[i], mi = m[i] + (gi - m[i]) * (1.0f - b1), vi = v[i] * b2 + gi * gi * (1.0f - b2);
+  m[i] = mi;
+  v[i] = vi;
+  p[i] = p[i] * decay - step * mi / (sqrtf(vi) / bc2_sqrt + eps);
 }
 
 __global__ void zero_rows_kernel(float* x, const int32_t* rows, int64_t nrows, int64_t row_len) {
@@ -561,6 +580,19 @@ class CudaBackend final : public Backend {
   void zero_rows(float* x, const int32_t* rows, int64_t nrows, int64_t row_len) override {
     zero_rows_kernel<<<blocks_for(nrows * row_len), kThreads>>>(x, rows, nrows, row_len);
     LAUNCH_CHECK("zero_rows");
+  }
+  void adamw_update(float* p, const float* g, float* m, float* v, int64_t n, float lr, float wd, float b1, float b2,
+                    float eps, float bc1, float bc2_sqrt) override {
+    adamw_kernel<<<blocks_for(n), kThreads>>>(p, g, m, v, n, 1.0f - lr * wd, lr / bc1, b1, b2, eps, bc2_sqrt);
+    LAUNCH_CHECK("adamw");
+  }
+  void gather_rows(const float* src, const int32_t* rows, int64_t n, int64_t D, float* dst) override {
+    move_rows_kernel<<<blocks_for(n * D), kThreads>>>(src, rows, n, D, dst, true);
+    LAUNCH_CHECK("gather_rows");
+  }
+  void scatter_rows(const float* src, const int32_t* rows, int64_t n, int64_t D, float* dst) override {
+    move_rows_kernel<<<blocks_for(n * D), kThreads>>>(src, rows, n, D, dst, false);
+    LAUNCH_CHECK("scatter_rows");
   }
 
  private:

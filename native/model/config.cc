@@ -36,10 +36,18 @@ std::vector<ParamSpec> distilbert_layout(const ModelConfig& c) {
     add(p + "output_layer_norm.weight", {D});
     add(p + "output_layer_norm.bias", {D});
   }
-  add("pre_classifier.weight", {D, D});
-  add("pre_classifier.bias", {D});
-  add("classifier.weight", {C, D});
-  add("classifier.bias", {C});
+  if (c.head == MASKED_LM) {
+    add("vocab_transform.weight", {D, D});
+    add("vocab_transform.bias", {D});
+    add("vocab_layer_norm.weight", {D});
+    add("vocab_layer_norm.bias", {D});
+    add("vocab_projector.bias", {c.vocab_size});
+  } else {
+    add("pre_classifier.weight", {D, D});
+    add("pre_classifier.bias", {D});
+    add("classifier.weight", {C, D});
+    add("classifier.bias", {C});
+  }
   return specs;
 }
 

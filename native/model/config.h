@@ -1,4 +1,5 @@
-// DistilBERT for sequence classification: its configuration and its one table of parameters.
+// DistilBERT with a sequence-classification or masked-LM head: its configuration and its one
+// table of parameters.
 // Names and shapes are Hugging Face's; the TypeScript side reads this table (paramLayout) rather
 // than spelling it again.
 #pragma once
@@ -8,7 +9,11 @@
 
 namespace engine {
 
+// The head on top of the transformer: DistilBertForSequenceClassification or DistilBertForMaskedLM.
+enum Head { SEQUENCE_CLASSIFIER = 0, MASKED_LM = 1 };
+
 struct ModelConfig {
+  int head = SEQUENCE_CLASSIFIER;
   int vocab_size = 0, max_positions = 0, dim = 0, n_layers = 0, n_heads = 0, hidden_dim = 0, num_labels = 0;
   int activation = 0;  // engine::Activation
   float dropout = 0, attention_dropout = 0, seq_classif_dropout = 0;
@@ -22,7 +27,8 @@ struct ParamSpec {
   int64_t offset = 0, size = 0;
 };
 
-// Every parameter in the order of the flat buffer. Within a layer the q, k, v weights (then
+// Every parameter in the order of the flat buffer. The masked-LM head's projector weight is tied to
+// the word embeddings (HF's tie_word_embeddings): it has no slot of its own. Within a layer the q, k, v weights (then
 // their biases) are adjacent, so the three projections run as one [3*dim, dim] matrix product.
 std::vector<ParamSpec> distilbert_layout(const ModelConfig& c);
 

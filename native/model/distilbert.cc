@@ -34,6 +34,8 @@ struct LayerActs {
 struct DistilBertModel::Workspace {
   float *emb_sum, *emb_mean, *emb_rstd, *emb_out, *act, *cls_in, *cls, *pre_h, *pre_a, *logits, *losses;
   float *d_logits, *d_pre, *d_cls, *d_cls_in, *d_res, *dA, *dB, *dH2, *dA1, *d_ctx, *d_qkv;
+  // Masked-LM head on the predicted rows: input, transform, activation, LayerNorm (and its stats), gradients.
+  float *mlm_x, *mlm_t, *mlm_g, *mlm_mean, *mlm_rstd, *mlm_y, *d_mlm_y, *d_mlm_g, *d_mlm_x;
   std::vector<LayerActs> layers;
   std::vector<LayerParams> lp;
   const float* cls_rows = nullptr;  // the head's input rows [B, D] of the last forward
@@ -57,9 +59,13 @@ class Carver {
   int64_t used_ = 0;
 };
 
-int64_t plan(DistilBertModel::Workspace& w, const ModelConfig& c, float* base, int B, int T, bool grad,
+// P: the masked LM's predicted rows (0 for the classifier).
+int64_t plan(DistilBertModel::Workspace& w, const ModelConfig& c, float* base, int B, int T, int P, bool grad,
              bool all_hidden) {
-  const int64_t D = c.dim, F = c.hidden_dim, H = c.n_heads, C = c.num_labels, N = (int64_t)B * T;
+  const int64_t D = c.dim, F = c.hidden_dim, H = c.n_heads, N = (int64_t)B * T;
+  const bool mlm = c.head == MASKED_LM;
+  // Rows and width of the logits.
+  const int64_t R = mlm ? P : B, C = mlm ? c.vocab_size : c.num_labels;
   Carver cv(base);
   w.emb_sum = cv.take(N * D);
   w.emb_mean = cv.take(N);
@@ -69,8 +75,15 @@ int64_t plan(DistilBertModel::Workspace& w, const ModelConfig& c, float* base, i
   w.cls = cv.take(B * D);
   w.pre_h = cv.take(B * D);
   w.pre_a = cv.take(B * D);
-  w.logits = cv.take(B * C);
-  w.losses = cv.take(B);
+  w.logits = cv.take(R * C);
+  w.losses = cv.take(R);
+  const int64_t Pm = mlm ? P : 0;
+  w.mlm_x = cv.take(Pm * D);
+  w.mlm_t = cv.take(Pm * D);
+  w.mlm_g = cv.take(Pm * D);
+  w.mlm_mean = cv.take(Pm);
+  w.mlm_rstd = cv.take(Pm);
+  w.mlm_y = cv.take(Pm * D);
   w.layers.assign(c.n_layers, LayerActs{});
   auto layer = [&](LayerActs& L) {
     L.qkv = cv.take(3 * N * D);
@@ -89,7 +102,10 @@ int64_t plan(DistilBertModel::Workspace& w, const ModelConfig& c, float* base, i
   if (grad) {
     for (auto& L : w.layers) layer(L);
     w.act = cv.take(N * F);  // the FFN activation, recomputed in backward instead of kept per layer
-    w.d_logits = cv.take(B * C);
+    w.d_logits = cv.take(R * C);
+    w.d_mlm_y = cv.take(Pm * D);
+    w.d_mlm_g = cv.take(Pm * D);
+    w.d_mlm_x = cv.take(Pm * D);
     w.d_pre = cv.take(B * D);
     w.d_cls = cv.take(B * D);
     w.d_cls_in = cv.take(B * D);
@@ -113,6 +129,7 @@ int64_t plan(DistilBertModel::Workspace& w, const ModelConfig& c, float* base, i
     }
     w.act = nullptr;
     w.d_logits = w.d_pre = w.d_cls = w.d_cls_in = w.d_res = w.dA = w.dB = w.dH2 = w.dA1 = w.d_ctx = w.d_qkv = nullptr;
+    w.d_mlm_y = w.d_mlm_g = w.d_mlm_x = nullptr;
   }
   return cv.used();
 }
@@ -127,7 +144,16 @@ DistilBertModel::DistilBertModel(std::unique_ptr<Backend> backend, const ModelCo
   word_offset_ = offset("distilbert.embeddings.word_embeddings.weight");
   pos_offset_ = offset("distilbert.embeddings.position_embeddings.weight");
   emb_ln_offset_ = offset("distilbert.embeddings.LayerNorm.weight");
-  head_offset_ = offset("pre_classifier.weight");
+  head_offset_ = offset(c_.head == MASKED_LM ? "vocab_transform.weight" : "pre_classifier.weight");
+  // HF Trainer's groups: no weight decay on biases and LayerNorm weights.
+  for (const auto& sp : layout_) {
+    const std::string& n = sp.name;
+    const bool no_decay = n.find("bias") != std::string::npos || n.find("LayerNorm") != std::string::npos ||
+                          n.find("layer_norm") != std::string::npos;
+    if (no_decay) continue;
+    if (!decayed_.empty() && decayed_.back().second == sp.offset) decayed_.back().second = sp.offset + sp.size;
+    else decayed_.push_back({sp.offset, sp.offset + sp.size});
+  }
   for (int l = 0; l < c_.n_layers; l++) {
     const std::string p = layer_prefix(l);
     auto o = [&](const char* n) { return offset(p + n); };
@@ -216,9 +242,10 @@ void DistilBertModel::upload_ints(DeviceBuffer<int32_t>& buf, const int32_t* src
 }
 
 int DistilBertModel::query_len(int l, const Run& r) const {
-  // The last layer feeds the head through [CLS] alone: its keys and values need every position,
-  // but its queries, attention output and FFN are needed at [CLS] only (same logits and gradients).
-  return l == c_.n_layers - 1 && !r.opts.all_hidden ? 1 : r.T;
+  // The classifier's last layer feeds the head through [CLS] alone: its keys and values need every
+  // position, but its queries, attention output and FFN are needed at [CLS] only (same logits and
+  // gradients). The masked LM predicts at any position.
+  return l == c_.n_layers - 1 && !r.opts.all_hidden && c_.head == SEQUENCE_CLASSIFIER ? 1 : r.T;
 }
 
 void DistilBertModel::forward(const int32_t* ids, const int32_t* mask, int B, int T, const ForwardOptions& opts,
@@ -232,22 +259,34 @@ void DistilBertModel::forward(const int32_t* ids, const int32_t* mask, int B, in
     if (ids[i] < 0 || ids[i] >= c_.vocab_size)
       throw std::invalid_argument("input id " + std::to_string(ids[i]) + " at position " + std::to_string(i) +
                                   " is outside the vocabulary (0.." + std::to_string(c_.vocab_size - 1) + ")");
+  const bool mlm = c_.head == MASKED_LM;
+  if (mlm) {
+    if (opts.n_predict < 1 || !opts.predict) throw std::invalid_argument("the masked LM needs at least one position to predict");
+    for (int i = 0; i < opts.n_predict; i++)
+      if (opts.predict[i] < 0 || opts.predict[i] >= N || (i > 0 && opts.predict[i] <= opts.predict[i - 1]))
+        throw std::invalid_argument("predicted positions must increase within 0.." + std::to_string(N - 1) +
+                                    " (entry " + std::to_string(i) + " is " + std::to_string(opts.predict[i]) + ")");
+  }
   run_ = Run{B, T, opts, false, {}};
+  run_.opts.predict = nullptr;  // the caller's array is not kept; predict_ holds a copy
+  if (!mlm) run_.opts.n_predict = 0;
   if (opts.grad) run_.ids.assign(ids, ids + N);
 
   // Plan the workspace for this shape: training grows its arena and keeps it; inference gets a fresh one when too small.
   Workspace& w = *ws_;
   DeviceBuffer<float>& arena = opts.grad ? train_arena_ : infer_arena_;
-  const int64_t need = plan(w, c_, nullptr, B, T, opts.grad, opts.all_hidden);
+  const int n_pred = run_.opts.n_predict;
+  const int64_t need = plan(w, c_, nullptr, B, T, n_pred, opts.grad, opts.all_hidden);
   if ((int64_t)arena.size() < need) {
     arena.reset();
     arena = DeviceBuffer<float>(be_.get(), need);
   }
-  plan(w, c_, arena.get(), B, T, opts.grad, opts.all_hidden);
+  plan(w, c_, arena.get(), B, T, n_pred, opts.grad, opts.all_hidden);
   upload_ints(ids_, ids, N);
   upload_ints(mask_, mask, N);
+  if (mlm) upload_ints(predict_, opts.predict, n_pred);
 
-  const int D = c_.dim, C = c_.num_labels;
+  const int D = c_.dim;
   Backend& e = *be_;
   e.embedding_forward(ids_.get(), P(word_offset_), P(pos_offset_), w.emb_sum, B, T, D);
   e.layernorm_forward(w.emb_sum, P(emb_ln_offset_), P(emb_ln_offset_ + D), w.emb_out, w.emb_mean, w.emb_rstd, (int)N, D,
@@ -256,20 +295,43 @@ void DistilBertModel::forward(const int32_t* ids, const int32_t* mask, int B, in
 
   const float* x = w.emb_out;
   for (int l = 0; l < c_.n_layers; l++) x = layer_forward(l, x);
+  if (mlm) masked_lm_forward(x);
+  else classifier_forward(x);
+  if (logits) e.download(logits, w.logits, sizeof(float) * logit_rows() * (mlm ? c_.vocab_size : c_.num_labels));
+  if (!opts.grad && infer_arena_.size() * sizeof(float) > kKeepInferenceBytes && !opts.all_hidden) infer_arena_.reset();
+}
 
-  // Classification head on the [CLS] (first) position of each sequence.
+int DistilBertModel::logit_rows() const { return c_.head == MASKED_LM ? run_.opts.n_predict : run_.B; }
+
+// Classification head on the [CLS] (first) position of each sequence.
+void DistilBertModel::classifier_forward(const float* x) {
+  Workspace& w = *ws_;
+  Backend& e = *be_;
+  const int B = run_.B, T = run_.T, D = c_.dim, C = c_.num_labels;
   const bool full_last = c_.n_layers == 0 || query_len(c_.n_layers - 1, run_) == T;
   if (full_last) e.copy_rows(x, (int64_t)T * D, w.cls, D, B, D);
   w.cls_rows = full_last ? w.cls : x;
   const int64_t h = head_offset_;
   e.linear_forward(w.cls_rows, P(h), P(h + (int64_t)D * D), w.pre_h, B, D, D);
   e.activation_forward(w.pre_h, w.pre_a, (int64_t)B * D, RELU);
-  if (opts.train && c_.seq_classif_dropout > 0)
-    e.dropout_forward(w.pre_a, w.pre_a, B, D, D, c_.seq_classif_dropout, site_seed(opts.seed, 1));
+  if (run_.opts.train && c_.seq_classif_dropout > 0)
+    e.dropout_forward(w.pre_a, w.pre_a, B, D, D, c_.seq_classif_dropout, site_seed(run_.opts.seed, 1));
   const int64_t cls_w = h + (int64_t)D * D + D;
   e.linear_forward(w.pre_a, P(cls_w), P(cls_w + (int64_t)C * D), w.logits, B, D, C);
-  e.download(logits, w.logits, sizeof(float) * B * C);
-  if (!opts.grad && infer_arena_.size() * sizeof(float) > kKeepInferenceBytes && !opts.all_hidden) infer_arena_.reset();
+}
+
+// HF's DistilBertForMaskedLM head on the predicted rows:
+// vocab_projector(vocab_layer_norm(act(vocab_transform(h)))), the projector's weight being the word embeddings.
+void DistilBertModel::masked_lm_forward(const float* x) {
+  Workspace& w = *ws_;
+  Backend& e = *be_;
+  const int R = run_.opts.n_predict, D = c_.dim, V = c_.vocab_size;
+  const int64_t h = head_offset_, ln = h + (int64_t)D * D + D, proj_b = ln + 2 * D;
+  e.gather_rows(x, predict_.get(), R, D, w.mlm_x);
+  e.linear_forward(w.mlm_x, P(h), P(h + (int64_t)D * D), w.mlm_t, R, D, D);
+  e.activation_forward(w.mlm_t, w.mlm_g, (int64_t)R * D, c_.activation);
+  e.layernorm_forward(w.mlm_g, P(ln), P(ln + D), w.mlm_y, w.mlm_mean, w.mlm_rstd, R, D, c_.layer_norm_eps);
+  e.linear_forward(w.mlm_y, P(word_offset_), P(proj_b), w.logits, R, D, V);
 }
 
 // Shapes, buffers, parameters and dropout streams of layer l in the current run: what its
@@ -331,22 +393,22 @@ const float* DistilBertModel::layer_forward(int l, const float* x) {
   return L.out;
 }
 
-double DistilBertModel::loss(const int32_t* labels, int B, float grad_scale) {
+double DistilBertModel::loss(const int32_t* labels, int n, float grad_scale) {
   if (run_.B == 0 || !run_.opts.grad) throw std::logic_error("loss() needs a forward pass that keeps gradients first");
-  if (B != run_.B) throw std::invalid_argument("need " + std::to_string(run_.B) + " labels, got " + std::to_string(B));
-  for (int b = 0; b < B; b++)
-    if (labels[b] < 0 || labels[b] >= c_.num_labels)
-      throw std::invalid_argument("label " + std::to_string(labels[b]) + " is outside 0.." +
-                                  std::to_string(c_.num_labels - 1));
-  upload_ints(labels_, labels, B);
+  const int R = logit_rows(), C = c_.head == MASKED_LM ? c_.vocab_size : c_.num_labels;
+  if (n != R) throw std::invalid_argument("need " + std::to_string(R) + " labels, got " + std::to_string(n));
+  for (int b = 0; b < n; b++)
+    if (labels[b] < 0 || labels[b] >= C)
+      throw std::invalid_argument("label " + std::to_string(labels[b]) + " is outside 0.." + std::to_string(C - 1));
+  upload_ints(labels_, labels, n);
   Workspace& w = *ws_;
-  be_->cross_entropy(w.logits, labels_.get(), w.losses, w.d_logits, B, c_.num_labels, grad_scale);
-  std::vector<float> losses(B);
-  be_->download(losses.data(), w.losses, sizeof(float) * B);
+  be_->cross_entropy(w.logits, labels_.get(), w.losses, w.d_logits, n, C, grad_scale);
+  std::vector<float> losses(n);
+  be_->download(losses.data(), w.losses, sizeof(float) * n);
   double total = 0;
   for (float x : losses) total += x;
   run_.has_loss = true;
-  return total / B;
+  return total / n;
 }
 
 void DistilBertModel::backward() {
@@ -354,30 +416,24 @@ void DistilBertModel::backward() {
   Workspace& w = *ws_;
   Backend& e = *be_;
   const ForwardOptions& o = run_.opts;
-  const int B = run_.B, T = run_.T, D = c_.dim, C = c_.num_labels;
-  const int64_t N = (int64_t)B * T, h = head_offset_, cls_w = h + (int64_t)D * D + D;
+  const int B = run_.B, T = run_.T, D = c_.dim;
+  const int64_t N = (int64_t)B * T;
 
   need_grads();
-  // Head.
-  e.linear_backward(w.d_logits, w.pre_a, P(cls_w), w.d_pre, 0, G(cls_w), G(cls_w + (int64_t)C * D), B, D, C);
-  if (o.train && c_.seq_classif_dropout > 0)
-    e.dropout_backward(w.d_pre, w.d_pre, B, D, D, c_.seq_classif_dropout, site_seed(o.seed, 1));
-  e.activation_backward(w.d_pre, w.pre_h, w.d_pre, (int64_t)B * D, RELU);
-  e.linear_backward(w.d_pre, w.cls_rows, P(h), w.d_cls, 0, G(h), G(h + (int64_t)D * D), B, D, D);
-
-  // dX: the gradient of the current layer's output, [CLS] rows only after the head.
-  float* dX = w.d_cls;
-  if (c_.n_layers == 0 || query_len(c_.n_layers - 1, run_) == T) {
-    dX = w.dA;
-    e.fill_zero(dX, sizeof(float) * N * D);
-    e.copy_rows(w.d_cls, D, dX, (int64_t)T * D, B, D);
-  }
+  // dX: the gradient of the current layer's output.
+  float* dX = c_.head == MASKED_LM ? masked_lm_backward() : classifier_backward();
   for (int l = c_.n_layers - 1; l >= 0; l--) dX = layer_backward(l, dX);
 
   if (o.train && c_.dropout > 0) e.dropout_backward(dX, dX, N, D, D, c_.dropout, site_seed(o.seed, 0));
   e.layernorm_backward(dX, w.emb_sum, P(emb_ln_offset_), w.emb_mean, w.emb_rstd, w.dB, G(emb_ln_offset_),
                        G(emb_ln_offset_ + D), (int)N, D);
-  for (int32_t id : run_.ids) {
+  // The tied projector gave every word-embedding row a gradient; else the batch's tokens' rows have one.
+  std::vector<int32_t> all_rows;
+  if (c_.head == MASKED_LM) {
+    all_rows.resize(c_.vocab_size);
+    for (int32_t r = 0; r < c_.vocab_size; r++) all_rows[r] = r;
+  }
+  for (int32_t id : c_.head == MASKED_LM ? all_rows : run_.ids) {
     if (!touched_mark_[id]) {
       touched_mark_[id] = 1;
       touched_.push_back(id);
@@ -386,6 +442,40 @@ void DistilBertModel::backward() {
   // Sinusoidal position embeddings are fixed in HF (no gradient).
   e.embedding_backward(ids_.get(), w.dB, G(word_offset_), c_.sinusoidal_positions ? nullptr : G(pos_offset_), B, T, D);
   run_.has_loss = false;
+}
+
+// The head's backward; returns the gradient of the last layer's output ([CLS] rows only when
+// the last layer computed those alone).
+float* DistilBertModel::classifier_backward() {
+  Workspace& w = *ws_;
+  Backend& e = *be_;
+  const ForwardOptions& o = run_.opts;
+  const int B = run_.B, T = run_.T, D = c_.dim, C = c_.num_labels;
+  const int64_t h = head_offset_, cls_w = h + (int64_t)D * D + D;
+  e.linear_backward(w.d_logits, w.pre_a, P(cls_w), w.d_pre, 0, G(cls_w), G(cls_w + (int64_t)C * D), B, D, C);
+  if (o.train && c_.seq_classif_dropout > 0)
+    e.dropout_backward(w.d_pre, w.d_pre, B, D, D, c_.seq_classif_dropout, site_seed(o.seed, 1));
+  e.activation_backward(w.d_pre, w.pre_h, w.d_pre, (int64_t)B * D, RELU);
+  e.linear_backward(w.d_pre, w.cls_rows, P(h), w.d_cls, 0, G(h), G(h + (int64_t)D * D), B, D, D);
+  if (c_.n_layers > 0 && query_len(c_.n_layers - 1, run_) < T) return w.d_cls;
+  e.fill_zero(w.dA, sizeof(float) * B * T * D);
+  e.copy_rows(w.d_cls, D, w.dA, (int64_t)T * D, B, D);
+  return w.dA;
+}
+
+float* DistilBertModel::masked_lm_backward() {
+  Workspace& w = *ws_;
+  Backend& e = *be_;
+  const int R = run_.opts.n_predict, D = c_.dim, V = c_.vocab_size;
+  const int64_t h = head_offset_, ln = h + (int64_t)D * D + D, proj_b = ln + 2 * D;
+  // The projector's weight gradient is the word embeddings' (tied), added to what the embedding layer adds later.
+  e.linear_backward(w.d_logits, w.mlm_y, P(word_offset_), w.d_mlm_y, 0, G(word_offset_), G(proj_b), R, D, V);
+  e.layernorm_backward(w.d_mlm_y, w.mlm_g, P(ln), w.mlm_mean, w.mlm_rstd, w.d_mlm_g, G(ln), G(ln + D), R, D);
+  e.activation_backward(w.d_mlm_g, w.mlm_t, w.d_mlm_g, (int64_t)R * D, c_.activation);
+  e.linear_backward(w.d_mlm_g, w.mlm_x, P(h), w.d_mlm_x, 0, G(h), G(h + (int64_t)D * D), R, D, D);
+  e.fill_zero(w.dA, sizeof(float) * run_.B * run_.T * D);
+  e.scatter_rows(w.d_mlm_x, predict_.get(), R, D, w.dA);
+  return w.dA;
 }
 
 float* DistilBertModel::layer_backward(int l, float* d_out) {
@@ -460,10 +550,7 @@ void DistilBertModel::adam_step(float alpha, float beta1, float beta2, float eps
   need_grads();
   need_moments();
   Backend& e = *be_;
-  if (clip_norm > 0) {  // tf.clip_by_global_norm
-    const double norm = std::sqrt(e.sum_squares(grads_.get(), n_params_));
-    if (norm > clip_norm) e.scale(grads_.get(), (float)(clip_norm / norm), n_params_);
-  }
+  clip_gradients(clip_norm);
   for (int32_t r : touched_) {
     if (!seen_mark_[r]) {
       seen_mark_[r] = 1;
@@ -490,6 +577,38 @@ void DistilBertModel::adam_step(float alpha, float beta1, float beta2, float eps
   e.weights_changed();
   zero_grads();
   e.synchronize();  // the step is done when this returns (timings, and errors surface here)
+}
+
+// Global-norm clipping (tf.clip_by_global_norm, torch's clip_grad_norm_); clip_norm <= 0: none.
+void DistilBertModel::clip_gradients(double clip_norm) {
+  if (clip_norm <= 0) return;
+  const double norm = std::sqrt(be_->sum_squares(grads_.get(), n_params_));
+  if (norm > clip_norm) be_->scale(grads_.get(), (float)(clip_norm / norm), n_params_);
+}
+
+void DistilBertModel::adamw_step(float lr, float beta1, float beta2, float eps, float weight_decay, int64_t t,
+                                 double clip_norm) {
+  if (t < 1) throw std::invalid_argument("AdamW's update number starts at 1");
+  need_grads();
+  need_moments();
+  clip_gradients(clip_norm);
+  // Dense: the decay moves every weight, and every moment decays, whether or not it had a gradient.
+  const float bc1 = 1.0f - (float)std::pow((double)beta1, (double)t);
+  const float bc2_sqrt = (float)std::sqrt(1.0 - std::pow((double)beta2, (double)t));
+  int64_t at = 0;
+  auto update = [&](int64_t a, int64_t b, float wd) {
+    if (b > a)
+      be_->adamw_update(P(a), G(a), m_.get() + a, v_.get() + a, b - a, lr, wd, beta1, beta2, eps, bc1, bc2_sqrt);
+  };
+  for (const auto& [a, b] : decayed_) {
+    update(at, a, 0.0f);
+    update(a, b, weight_decay);
+    at = b;
+  }
+  update(at, n_params_, 0.0f);
+  be_->weights_changed();
+  zero_grads();
+  be_->synchronize();
 }
 
 void DistilBertModel::hidden_state(int i, float* host) const {

@@ -1,4 +1,4 @@
-// DistilBertForSequenceClassification as one model step on a backend, in the manner of llm.c's
+// DistilBertForSequenceClassification or DistilBertForMaskedLM as one model step on a backend, in the manner of llm.c's
 // gpt2_forward / gpt2_backward: parameters, gradients and Adam moments are flat device buffers,
 // activations live in a planned workspace, and forward, loss, backward and the optimizer step
 // are explicit. The host hands in token ids, masks and labels and reads back logits and losses;
@@ -17,6 +17,10 @@ struct ForwardOptions {
   uint64_t seed = 0;        // base of this pass's dropout streams
   bool grad = true;         // keep activations for backward(); false = inference (lean workspace)
   bool all_hidden = false;  // compute every position of the last layer too (hidden_state())
+  // Masked LM: the positions (b*T + t, increasing) whose tokens the head predicts; the logits are
+  // [n_predict, vocab]. Only these rows go through the head, the tied 30k-wide projector included.
+  const int32_t* predict = nullptr;
+  int n_predict = 0;
 };
 
 class DistilBertModel {
@@ -39,17 +43,23 @@ class DistilBertModel {
   void set_moments(const float* m, const float* v);
   void get_moments(float* m, float* v) const;
 
-  // Logits [B, num_labels] into `logits` (host). Throws std::invalid_argument on bad input.
+  // Logits [B, num_labels] (masked LM: [n_predict, vocab]) into `logits` (host; null: not
+  // copied out). Throws std::invalid_argument on bad input.
   void forward(const int32_t* ids, const int32_t* mask, int B, int T, const ForwardOptions& opts, float* logits);
-  // Mean cross-entropy of the last forward (which kept gradients); readies backward() with
-  // dlogits scaled by grad_scale (a micro-batch's share of the whole batch).
-  double loss(const int32_t* labels, int B, float grad_scale);
+  // Rows of logits the last forward produced: B, or n_predict for the masked LM.
+  int logit_rows() const;
+  // Mean cross-entropy of the last forward (which kept gradients) over its logit_rows() labels;
+  // readies backward() with dlogits scaled by grad_scale (a micro-batch's share of the whole batch).
+  double loss(const int32_t* labels, int n, float grad_scale);
   // Adds the gradients of the last loss() to the gradient buffer.
   void backward();
   void zero_grads();
   // Keras Adam on the accumulated gradients, then zero_grads(). clip_norm <= 0: no clipping.
   // sparse: word-embedding rows that never had a gradient are skipped (exact: zero moments).
   void adam_step(float alpha, float beta1, float beta2, float eps, double clip_norm, bool sparse);
+  // torch.optim.AdamW on the accumulated gradients (dense), then zero_grads(): weight decay on
+  // every parameter but biases and LayerNorm weights, as HF Trainer groups them; t = this update's number (1-based).
+  void adamw_step(float lr, float beta1, float beta2, float eps, float weight_decay, int64_t t, double clip_norm);
   // Hidden state i (0: embeddings output, l: after layer l) of the last all_hidden forward, [B*T, dim].
   void hidden_state(int i, float* host) const;
   // Frees the workspaces (they are planned again on the next forward).
@@ -70,6 +80,11 @@ class DistilBertModel {
   };
 
   int query_len(int l, const Run& r) const;
+  void classifier_forward(const float* x);
+  float* classifier_backward();
+  void masked_lm_forward(const float* x);
+  float* masked_lm_backward();
+  void clip_gradients(double clip_norm);
   const float* layer_forward(int l, const float* x);
   float* layer_backward(int l, float* d_out);
   float* P(int64_t offset) const { return params_.get() + offset; }
@@ -83,11 +98,13 @@ class DistilBertModel {
   ModelConfig c_;
   std::vector<ParamSpec> layout_;
   int64_t n_params_ = 0, word_offset_ = 0, pos_offset_ = 0, emb_ln_offset_ = 0, head_offset_ = 0;
+  // [begin, end) ranges of the flat buffer that AdamW decays.
+  std::vector<std::pair<int64_t, int64_t>> decayed_;
   std::vector<int64_t> layer_offset_;
   DeviceBuffer<float> params_, grads_, m_, v_;
   std::unique_ptr<Workspace> ws_;
   DeviceBuffer<float> train_arena_, infer_arena_;
-  DeviceBuffer<int32_t> ids_, mask_, labels_, rows_;
+  DeviceBuffer<int32_t> ids_, mask_, labels_, rows_, predict_;
   Run run_;
   // Word-embedding rows with gradient since zero_grads(), and rows Adam has ever updated.
   std::vector<uint8_t> touched_mark_, seen_mark_;

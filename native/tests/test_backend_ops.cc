@@ -461,6 +461,22 @@ void test_elementwise(Backend* be, Rng& rng) {
     be->copy_rows(g, D, sc, T * D, B, D);
     report(be->name(), "copy_rows scatter B=3 T=5 D=7", rel_err(dev.get(sc, B * T * D), scattered), 0);
   }
+  {  // rows by index list (the masked LM's predicted positions): out of order, first and last rows
+    Dev dev(be);
+    const int rows = 9, D = 13;
+    const std::vector<int32_t> list = {8, 0, 5, 6};
+    const Vec x = rng.normal(rows * D), y = rng.normal(list.size() * D), base = rng.normal(rows * D);
+    Vec gathered(list.size() * D), scattered = base;
+    for (size_t i = 0; i < list.size(); i++)
+      for (int d = 0; d < D; d++) gathered[i * D + d] = x[list[i] * D + d], scattered[list[i] * D + d] = y[i * D + d];
+    int32_t* pl = dev.i(list);
+    float* g = dev.zeros(list.size() * D);
+    be->gather_rows(dev.f(x), pl, (int64_t)list.size(), D, g);
+    report(be->name(), "gather_rows {8,0,5,6} of 9, D=13", rel_err(dev.get(g, list.size() * D), gathered), 0);
+    float* sc = dev.f(base);
+    be->scatter_rows(dev.f(y), pl, (int64_t)list.size(), D, sc);
+    report(be->name(), "scatter_rows {8,0,5,6} of 9 (others untouched)", rel_err(dev.get(sc, rows * D), scattered), 0);
+  }
 }
 
 void test_embedding(Backend* be, Rng& rng) {
@@ -554,6 +570,29 @@ void test_adam(Backend* be, Rng& rng) {
     be->zero_rows(pg, pl, (int64_t)list.size(), len);
     report(be->name(), "zero_rows rows {7,0,3} of 9", rel_err(dev.get(pg, n), Z), 0);
   }
+}
+
+// torch.optim.AdamW's update (torch/optim/adamw.py, single-tensor path) in double, t = 3.
+void test_adamw(Backend* be, Rng& rng) {
+  const int n = 1037;
+  const float lr = 2e-3f, wd = 0.01f, b1 = 0.9f, b2 = 0.999f, eps = 1e-8f;
+  const int t = 3;
+  const double bc1 = 1 - std::pow((double)b1, t), bc2 = 1 - std::pow((double)b2, t);
+  const Vec p = rng.normal(n), g = rng.normal(n), m = rng.normal(n, 0.1);
+  Vec v = rng.normal(n, 0.1);
+  for (auto& x : v) x = x * x;
+  Vec P(n), M(n), V(n);
+  for (int i = 0; i < n; i++) {
+    M[i] = m[i] + (g[i] - m[i]) * (1 - b1);
+    V[i] = v[i] * b2 + (1 - b2) * g[i] * g[i];
+    P[i] = p[i] * (1 - (double)lr * wd) - lr / bc1 * M[i] / (std::sqrt(V[i]) / std::sqrt(bc2) + eps);
+  }
+  Dev dev(be);
+  float *pp = dev.f(p), *pm = dev.f(m), *pv = dev.f(v);
+  be->adamw_update(pp, dev.f(g), pm, pv, n, lr, wd, b1, b2, eps, (float)bc1, (float)std::sqrt(bc2));
+  report(be->name(), "adamw_update n=1037 t=3 params", rel_err(dev.get(pp, n), P), 1e-6);
+  report(be->name(), "adamw_update n=1037 m", rel_err(dev.get(pm, n), M), 1e-6);
+  report(be->name(), "adamw_update n=1037 v", rel_err(dev.get(pv, n), V), 1e-6);
 }
 
 // The references' backward passes against central differences of their forward passes.
@@ -655,6 +694,7 @@ int main(int argc, char** argv) {
     test_embedding(be.get(), rng);
     test_cross_entropy(be.get(), rng);
     test_adam(be.get(), rng);
+    test_adamw(be.get(), rng);
   }
   std::printf("%d passed, %d failed\n", g_passed, g_failed);
   return g_failed ? 1 : 0;

@@ -11,7 +11,8 @@ export interface ParamSlot {
 }
 
 /**
- * One DistilBertForSequenceClassification on a backend (native/model/distilbert.h): the model
+ * One DistilBertForSequenceClassification or DistilBertForMaskedLM (config.head) on a backend
+ * (native/model/distilbert.h): the model
  * step runs natively; parameters, gradients and Adam moments live on the device and cross to
  * the host only through the get/set calls. Every array is checked for type and exact length.
  */
@@ -25,17 +26,23 @@ export interface NativeModel {
   getGrads(out: Float32Array): void;
   setMoments(m: Float32Array, v: Float32Array): void;
   getMoments(m: Float32Array, v: Float32Array): void;
-  /** Logits [B, labels] into logitsOut. grad false: inference (lean workspace, no backward). */
+  /**
+   * Logits [B, labels] into logitsOut (null: not copied out). grad false: inference (lean
+   * workspace, no backward). Masked LM: `predict` lists the increasing flat positions b*T+t
+   * whose tokens the head predicts, and the logits are [predict.length, vocab].
+   */
   forward(
     ids: Int32Array, mask: Int32Array, B: number, T: number, train: boolean, seed: number, grad: boolean, allHidden: boolean,
-    logitsOut: Float32Array,
+    logitsOut: Float32Array | null, predict?: Int32Array,
   ): void;
-  /** Mean cross-entropy of the last forward; dlogits scaled by gradScale for backward(). */
+  /** Mean cross-entropy of the last forward (one label per logits row); dlogits scaled by gradScale for backward(). */
   loss(labels: Int32Array, gradScale: number): number;
   backward(): void;
   zeroGrads(): void;
   /** Keras Adam (bias correction folded into alpha), then zeroes the gradients. clipNorm <= 0: none. */
   adamStep(alpha: number, beta1: number, beta2: number, eps: number, clipNorm: number, sparse: boolean): void;
+  /** torch.optim.AdamW (decay off for biases and LayerNorm weights), update number t from 1, then zeroes the gradients. */
+  adamwStep(lr: number, beta1: number, beta2: number, eps: number, weightDecay: number, t: number, clipNorm: number): void;
   hiddenState(i: number, out: Float32Array): void;
   releaseWorkspace(): void;
   workspaceBytes(): number;
@@ -51,7 +58,6 @@ export interface Engine {
   paramLayout(config: DistilBertConfig): ParamSlot[];
   /** Backends this build holds ("cpu", and "cuda" where it was built with CUDA). */
   backends(): string[];
-  /** GFLOP/s of an n x n x n CPU matrix product, best of reps. */
   /** GFLOP/s of an n^3 product: fp32 / bf16 as the linear layers run it (oneDNN), or OpenBLAS's sgemm. */
   gemmGflops(n: number, reps: number, kind: 'fp32' | 'bf16' | 'openblas'): number;
 }

@@ -1,8 +1,14 @@
 import { readFileSync } from 'node:fs';
 import { writeFileAtomic } from './atomic';
 
+/** DistilBertForSequenceClassification's head, or DistilBertForMaskedLM's (pretraining). */
+export type ModelHead = 'classifier' | 'masked-lm';
+
 /** The fields of a Hugging Face DistilBertConfig that the engine uses, HF defaults filled in. */
 export interface DistilBertConfig {
+  /** Which head the engine builds: always 'classifier' from parseConfig (a masked-LM checkpoint
+   * loads as a classifier's body); pretraining sets 'masked-lm'. */
+  head: ModelHead;
   vocabSize: number;
   maxPositionEmbeddings: number;
   sinusoidalPosEmbds: boolean;
@@ -77,6 +83,7 @@ export function parseConfig(raw: Record<string, unknown>, source = 'config.json'
   const nHeads = int('n_heads');
   if (dim % nHeads !== 0) throw new Error(`${source}: dim ${dim} is not a multiple of n_heads ${nHeads}`);
   return {
+    head: 'classifier',
     vocabSize: int('vocab_size'),
     maxPositionEmbeddings: int('max_position_embeddings'),
     sinusoidalPosEmbds: merged.sinusoidal_pos_embds === true,
@@ -136,9 +143,13 @@ export function readConfig(path: string): DistilBertConfig {
 export function configToJson(c: DistilBertConfig): Record<string, unknown> {
   const label2id: Record<string, number> = {};
   c.id2label.forEach((l, i) => (label2id[l] = i));
+  const labels = c.head === 'masked-lm'
+    ? { tie_word_embeddings: true }
+    : { id2label: Object.fromEntries(c.id2label.map((l, i) => [String(i), l])), label2id };
+  const { id2label: _i, label2id: _l, ...rest } = c.raw;
   return {
-    ...c.raw,
-    architectures: ['DistilBertForSequenceClassification'],
+    ...(c.head === 'masked-lm' ? rest : c.raw),
+    architectures: [c.head === 'masked-lm' ? 'DistilBertForMaskedLM' : 'DistilBertForSequenceClassification'],
     model_type: 'distilbert',
     vocab_size: c.vocabSize,
     max_position_embeddings: c.maxPositionEmbeddings,
@@ -154,8 +165,7 @@ export function configToJson(c: DistilBertConfig): Record<string, unknown> {
     qa_dropout: (c.raw.qa_dropout as number | undefined) ?? DEFAULTS.qa_dropout,
     seq_classif_dropout: c.seqClassifDropout,
     pad_token_id: c.padTokenId,
-    id2label: Object.fromEntries(c.id2label.map((l, i) => [String(i), l])),
-    label2id,
+    ...labels,
   };
 }
 

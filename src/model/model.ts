@@ -32,11 +32,29 @@ export interface AdamStep {
   sparse?: boolean;
 }
 
+/** torch.optim.AdamW's step as the optimizer hands it to the model. */
+export interface AdamWStep {
+  lr: number;
+  beta1: number;
+  beta2: number;
+  epsilon: number;
+  weightDecay: number;
+  /** This update's number, from 1 (bias correction). */
+  t: number;
+  clipNorm?: number;
+}
+
+/** A model step with Keras Adam and AdamW: what the optimizers drive. */
+export interface OptimizedModel {
+  adamStep(step: AdamStep): void;
+  adamwStep(step: AdamWStep): void;
+}
+
 /**
  * A sequence classifier whose model step runs on a device: what the trainer, the optimizer,
  * the classifier and the server depend on (DistilBert is the one implementation today).
  */
-export interface SequenceClassifierModel {
+export interface SequenceClassifierModel extends OptimizedModel {
   readonly config: DistilBertConfig;
   readonly device: string;
   /** Logits [B, labels] for row-major [B, T] ids and mask (a fresh array). */
@@ -46,8 +64,6 @@ export interface SequenceClassifierModel {
   /** Adds the gradients of the last loss() to the accumulated gradients. */
   backward(): void;
   zeroGrads(): void;
-  /** Updates the parameters from the accumulated gradients, then zeroes them. */
-  adamStep(step: AdamStep): void;
   readParams(): ParamStore;
   writeParams(data: Float32Array): void;
   readGrads(): ParamStore;
