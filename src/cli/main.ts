@@ -6,6 +6,7 @@ import { evaluateCommand } from './evaluate';
 import { exportCommand } from './export';
 import { logitsCommand } from './logits';
 import { predictCommand } from './predict';
+import { pretrainCommand } from './pretrain';
 import { serveCommand } from './serve';
 import { tokenizeCommand } from './tokenize';
 import { trainCommand } from './train';
@@ -16,6 +17,7 @@ const program = new Command('bert-20news')
   .addCommand(tokenizeCommand())
   .addCommand(logitsCommand())
   .addCommand(predictCommand())
+  .addCommand(pretrainCommand())
   .addCommand(trainCommand())
   .addCommand(evaluateCommand())
   .addCommand(baselineCommand())

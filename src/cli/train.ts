@@ -1,27 +1,24 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { SingleBar } from 'cli-progress';
 import { Command, Option } from 'commander';
 import { encodePosts } from '../data/dataset';
-import { Random } from '../data/random';
 import { SplitName } from '../data/split';
 import { parseStrip } from '../data/strip';
-import { configToJson, DistilBertConfig, parseConfig, readConfig } from '../io/config';
-import { cachedDownload, PINNED_SHA256, SOURCES } from '../io/download';
-import { resolveModel } from '../io/hub';
-import { missingMessage, readWeights, saveModelDir, weightsFile } from '../io/model_dir';
-import { ensureWritableDir, removeStaleTemps, writeFileAtomic } from '../io/atomic';
+import { configToJson, DistilBertConfig, parseConfig } from '../io/config';
+import { saveModelDir } from '../io/model_dir';
+import { ensureWritableDir, writeFileAtomic } from '../io/atomic';
 import { faultPoint } from '../io/fault';
 import { DistilBert } from '../model/distilbert';
 import { ParamStore } from '../io/params';
 import { BertTokenizer } from '../tokenizer';
 import { EpochRow, loadCheckpoint } from '../train/checkpoint';
-import { HEAD_PARAMS, initParams } from '../train/init';
+import { initialModel } from '../train/initial_model';
 import { formatTable, modelCard } from '../train/model_card';
 import { PresetName, PRESETS, TrainSettings } from '../train/presets';
 import { train } from '../train/trainer';
 import { addDeviceOptions, applyThreads, DeviceOptions, floatOption, intOption } from './common';
 import { addDataOptions, DataOptions, loadSplit } from './data_options';
+import { commandLine, progressBar, removeInterruptedWrites, stopOnSignal } from './run_folder';
 
 interface TrainOptions extends DeviceOptions, DataOptions {
   init?: string;
@@ -41,6 +38,8 @@ interface TrainOptions extends DeviceOptions, DataOptions {
   attentionDropout?: number;
   classifierDropout?: number;
   clipNorm?: number;
+  optimizer?: 'adam' | 'adamw';
+  weightDecay?: number;
   layers?: number;
   dim?: number;
   heads?: number;
@@ -63,6 +62,7 @@ interface RunRecord {
 }
 
 function settingsFrom(o: TrainOptions): Settings {
+  if (o.weightDecay !== undefined && o.optimizer !== 'adamw') throw new Error('--weight-decay is AdamW\'s: add --optimizer adamw');
   const p = PRESETS[o.preset];
   const s: TrainSettings = {
     ...p,
@@ -75,6 +75,8 @@ function settingsFrom(o: TrainOptions): Settings {
     attentionDropout: o.attentionDropout ?? p.attentionDropout,
     seqClassifDropout: o.classifierDropout ?? p.seqClassifDropout,
     clipNorm: o.clipNorm,
+    optimizer: o.optimizer ?? 'adam',
+    weightDecay: o.optimizer === 'adamw' ? o.weightDecay ?? 0.01 : undefined,
     arch: { nLayers: o.layers ?? p.arch.nLayers, dim: o.dim ?? p.arch.dim, nHeads: o.heads ?? p.arch.nHeads, hiddenDim: o.ffn ?? p.arch.hiddenDim },
   };
   // The card's batch of 80 x 512 tokens on distilbert-base needs ~20 GB of activations:
@@ -83,62 +85,11 @@ function settingsFrom(o: TrainOptions): Settings {
   return { ...s, microBatch };
 }
 
-function commandLine(): string {
-  return ['bert-20news', ...process.argv.slice(2)].map((a) => (/^[\w./:=,-]+$/.test(a) ? a : JSON.stringify(a))).join(' ');
-}
-
-/** Model config, tokenizer and initial weights for a fresh run. */
-async function initialModel(o: TrainOptions, st: Settings, labels: string[]): Promise<{ config: DistilBertConfig; params: ParamStore; tokenizer: BertTokenizer }> {
-  const rng = new Random(st.seed);
-  const common = {
-    dropout: st.dropout, attention_dropout: st.attentionDropout, seq_classif_dropout: st.seqClassifDropout,
-    id2label: Object.fromEntries(labels.map((l, i) => [String(i), l])),
-  };
-  if (o.init === 'scratch') {
-    const vocabPath = o.vocab ?? (await cachedDownload(`${SOURCES.hub}/distilbert-base-uncased/resolve/main/vocab.txt`, 'hub/distilbert-base-uncased/vocab.txt', '--vocab <vocab.txt>', PINNED_SHA256.vocab));
-    const tokenizer = BertTokenizer.load(vocabPath);
-    const config = parseConfig({
-      model_type: 'distilbert', vocab_size: tokenizer.vocab.size, max_position_embeddings: 512,
-      n_layers: st.arch.nLayers, dim: st.arch.dim, n_heads: st.arch.nHeads, hidden_dim: st.arch.hiddenDim, ...common,
-    });
-    const params = new ParamStore(config);
-    initParams(params, rng);
-    return { config, params, tokenizer };
-  }
-  const dir = await resolveModel(o.init!, '--init <model folder>', o.revision);
-  const base = readConfig(join(dir, 'config.json'));
-  const config = parseConfig({ ...base.raw, ...common }, join(dir, 'config.json'));
-  const params = new ParamStore(config);
-  const weightsPath = weightsFile(dir);
-  const tensors = readWeights(weightsPath);
-  // A head trained for other labels does not fit: it is initialized afresh, as HF's ignore_mismatched_sizes.
-  const unused: string[] = [];
-  for (const h of HEAD_PARAMS) {
-    const t = tensors.get(h), want = params.byName.get(h)!.shape;
-    if (t && t.shape.join() !== want.join()) {
-      tensors.delete(h);
-      unused.push(`${h} (shape [${t.shape}])`);
-    }
-  }
-  // Tensors of other heads (a masked-LM checkpoint's vocab_transform, vocab_layer_norm,
-  // vocab_projector) are not used; a bare DistilBertModel's names lack the `distilbert.` prefix.
-  const known = new Set(params.slots.flatMap((s) => [s.name, s.name.replace(/^distilbert\./, '')]));
-  unused.push(...[...tensors.keys()].filter((k) => !known.has(k)));
-  const missing = params.load(tensors, weightsPath);
-  const body = missing.filter((m) => !HEAD_PARAMS.includes(m));
-  if (body.length) throw new Error(missingMessage(weightsPath, body));
-  initParams(params, rng, missing);
-  // As transformers says it when loading a checkpoint into another architecture.
-  if (unused.length) process.stderr.write(`not used from ${weightsPath}: ${unused.join(', ')}\n`);
-  if (missing.length) process.stderr.write(`initialized ${missing.join(', ')} (normal(0, ${config.initializerRange}), zero bias)\n`);
-  return { config, params, tokenizer: BertTokenizer.load(dir) };
-}
-
 /** Flags that set a run's hyperparameters or start: a resumed run keeps the ones it recorded. */
 const SETTING_FLAGS: [keyof TrainOptions, string][] = [
   ['init', '--init'], ['epochs', '--epochs'], ['batchSize', '--batch-size'], ['microBatch', '--micro-batch'], ['lr', '--lr'],
   ['maxLength', '--max-length'], ['seed', '--seed'], ['dropout', '--dropout'], ['attentionDropout', '--attention-dropout'],
-  ['classifierDropout', '--classifier-dropout'], ['clipNorm', '--clip-norm'], ['layers', '--layers'], ['dim', '--dim'],
+  ['classifierDropout', '--classifier-dropout'], ['clipNorm', '--clip-norm'], ['optimizer', '--optimizer'], ['weightDecay', '--weight-decay'], ['layers', '--layers'], ['dim', '--dim'],
   ['heads', '--heads'], ['ffn', '--ffn'],
 ];
 
@@ -164,10 +115,7 @@ async function run(o: TrainOptions): Promise<void> {
   const ckptFile = join(o.out, 'checkpoint.safetensors');
   const tokDir = join(o.out, 'tokenizer');
   const modelDir = join(o.out, 'model');
-  for (const dir of [o.out, tokDir, modelDir]) {
-    const stale = removeStaleTemps(dir);
-    if (stale.length) process.stderr.write(`removed ${stale.length} temporary file(s) of an interrupted write in ${dir}\n`);
-  }
+  removeInterruptedWrites([o.out, tokDir, modelDir]);
   const started = existsSync(runFile);
   let record: RunRecord;
   let config: DistilBertConfig, params: ParamStore, tokenizer: BertTokenizer;
@@ -195,7 +143,7 @@ async function run(o: TrainOptions): Promise<void> {
     } else {
       // Stopped before its first checkpoint: the recorded run from step 0 (same seeds, same start).
       process.stderr.write(`${o.out} has no checkpoint yet: starting its recorded run from step 0\n`);
-      ({ params } = await initialModel({ ...o, init: record.init, vocab: join(tokDir, 'vocab.txt') }, record.settings, dataset.labels));
+      ({ params } = await initialModel({ ...o, init: record.init, vocab: join(tokDir, 'vocab.txt') }, record.settings, dataset.labels, 'classifier'));
     }
   } else {
     if (!o.init) throw new Error('--init is required: a model folder, a Hugging Face model id, or scratch');
@@ -205,7 +153,7 @@ async function run(o: TrainOptions): Promise<void> {
     const st = settingsFrom(o);
     const loaded = await loadSplit(o);
     ({ data: dataset, split } = loaded);
-    ({ config, params, tokenizer } = await initialModel(o, st, dataset.labels));
+    ({ config, params, tokenizer } = await initialModel({ ...o, init: o.init }, st, dataset.labels, 'classifier'));
     checkRun(st, config, split.train.length);
     record = {
       settings: st, init: o.init, data: loaded.source,
@@ -228,19 +176,8 @@ async function run(o: TrainOptions): Promise<void> {
   process.stderr.write(`${split.description}; tokenized in ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
 
   const model = new DistilBert(config, params, o);
-  let stop = false;
-  const onSignal = () => {
-    if (stop) process.exit(130);
-    stop = true;
-    process.stderr.write('\nstopping after this step and saving a checkpoint (Ctrl-C again to quit at once)\n');
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
-  const tty = process.stderr.isTTY === true;
-  const bar = new SingleBar({
-    format: 'epoch {epoch} |{bar}| {value}/{total} | loss {loss} | acc {acc} | {tps} tok/s | ETA {eta_formatted}',
-    hideCursor: tty, noTTYOutput: o.progress, notTTYSchedule: 30_000, etaBuffer: 20, barsize: 25,
-  });
+  const stop = stopOnSignal();
+  const bar = progressBar('epoch {epoch} |{bar}| {value}/{total} | loss {loss} | acc {acc} | {tps} tok/s | ETA {eta_formatted}', o.progress);
   let printedHeader = false;
   const result = await train({
     model, train: trainSet, validation: valSet, settings: st, padId: tokenizer.padId, checkpointPath: ckptFile, resume,
@@ -261,7 +198,7 @@ async function run(o: TrainOptions): Promise<void> {
         process.stdout.write((printedHeader ? '' : table.slice(0, 2).join('\n') + '\n') + table[2] + '\n');
         printedHeader = true;
       },
-      shouldStop: () => stop,
+      shouldStop: () => stop.requested,
     },
   });
   if (o.progress) bar.stop();
@@ -301,6 +238,8 @@ export function trainCommand(): Command {
     .option('--attention-dropout <p>', 'attention dropout', floatOption(0, 0.99))
     .option('--classifier-dropout <p>', 'dropout before the classifier', floatOption(0, 0.99))
     .option('--clip-norm <x>', 'clip gradients to this global norm (default: off, as on the card)', floatOption(0))
+    .addOption(new Option('--optimizer <name>', 'adam: Keras Adam as on the card (default); adamw: torch AdamW with weight decay, not on biases and LayerNorm weights').choices(['adam', 'adamw']))
+    .option('--weight-decay <x>', 'AdamW weight decay (default 0.01)', floatOption(0))
     .option('--layers <n>', 'layers (--init scratch)', intOption(1))
     .option('--dim <n>', 'model dim (--init scratch)', intOption(1))
     .option('--heads <n>', 'attention heads (--init scratch)', intOption(1))

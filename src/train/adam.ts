@@ -1,4 +1,4 @@
-import { SequenceClassifierModel } from '../model/model';
+import { OptimizedModel } from '../model/model';
 import { PolynomialDecay } from './schedule';
 
 export interface AdamOptions {
@@ -34,7 +34,7 @@ export class KerasAdam {
    * `sparse` (default) skips word-embedding rows that never had a gradient: exact, since Adam
    * leaves weights with zero gradient and zero moments unchanged.
    */
-  update(model: SequenceClassifierModel, sparse = true): void {
+  update(model: OptimizedModel, sparse = true): void {
     const { beta1, beta2, epsilon, clipNorm } = this.opts;
     const t = this.step + 1;
     const alpha = (this.lr * Math.sqrt(1 - beta2 ** t)) / (1 - beta1 ** t);

@@ -15,8 +15,8 @@ export interface EpochRow {
   paddingTokens?: number;
 }
 
-/** Where training stands; with the weights and Adam moments it is all a resume needs. */
-export interface TrainState {
+/** Where training stands; with the weights and Adam moments it is all a resume needs. Row: one epoch's figures. */
+export interface TrainState<Row = EpochRow> {
   /** Epochs completed. */
   epoch: number;
   /** Batches done in the current (unfinished) epoch: non-zero after an interrupt. */
@@ -26,18 +26,18 @@ export interface TrainState {
   /** Running sums of the unfinished epoch's training metrics. */
   /** realTokens: tokens that were not padding (absent in checkpoints written before it was counted). */
   partial: { lossSum: number; correct: number; seen: number; seconds: number; tokens: number; realTokens?: number };
-  history: EpochRow[];
+  history: Row[];
 }
 
-export interface Checkpoint {
-  state: TrainState;
+export interface Checkpoint<Row = EpochRow> {
+  state: TrainState<Row>;
   params: Float32Array;
   adamM: Float32Array;
   adamV: Float32Array;
 }
 
 /** One file, written atomically (temporary name, then rename): weights, Adam moments and the state. */
-export function saveCheckpoint(path: string, c: Checkpoint): void {
+export function saveCheckpoint<Row>(path: string, c: Checkpoint<Row>): void {
   writeSafetensors(
     path,
     [
@@ -49,7 +49,7 @@ export function saveCheckpoint(path: string, c: Checkpoint): void {
   );
 }
 
-export function loadCheckpoint(path: string): Checkpoint {
+export function loadCheckpoint<Row = EpochRow>(path: string): Checkpoint<Row> {
   if (!existsSync(path)) throw new Error(`${path}: no checkpoint to resume from`);
   const { tensors: t, metadata } = readSafetensorsWithMetadata(path);
   const get = (n: string) => {
@@ -59,5 +59,5 @@ export function loadCheckpoint(path: string): Checkpoint {
   };
   const state = metadata.state;
   if (!state) throw new Error(`${path}: checkpoint has no training state`);
-  return { state: JSON.parse(state) as TrainState, params: get('params'), adamM: get('adam.m'), adamV: get('adam.v') };
+  return { state: JSON.parse(state) as TrainState<Row>, params: get('params'), adamM: get('adam.m'), adamV: get('adam.v') };
 }

@@ -1,9 +1,16 @@
 import { Random } from '../data/random';
-import { DistilBertConfig } from '../io/config';
+import { DistilBertConfig, ModelHead } from '../io/config';
 import { ParamStore } from '../io/params';
 
 /** The classification head, which a pretrained DistilBERT checkpoint does not have. */
-export const HEAD_PARAMS = ['pre_classifier.weight', 'pre_classifier.bias', 'classifier.weight', 'classifier.bias'];
+const HEAD_PARAMS = ['pre_classifier.weight', 'pre_classifier.bias', 'classifier.weight', 'classifier.bias'];
+
+/** The masked-LM head's own tensors (its projector's weight is the word embeddings). */
+const MLM_HEAD_PARAMS = ['vocab_transform.weight', 'vocab_transform.bias', 'vocab_layer_norm.weight', 'vocab_layer_norm.bias', 'vocab_projector.bias'];
+
+export function headParams(head: ModelHead): string[] {
+  return head === 'masked-lm' ? MLM_HEAD_PARAMS : HEAD_PARAMS;
+}
 
 /**
  * Initializes parameters as HF's DistilBertPreTrainedModel._init_weights does: Linear and

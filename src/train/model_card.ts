@@ -59,7 +59,7 @@ classifier dropout ${c.seqClassifDropout}; head: [CLS] -> pre_classifier ${c.dim
 
 ## Training
 
-- Optimizer: Keras-2.12 Adam (beta_1 ${s.beta1}, beta_2 ${s.beta2}, epsilon ${s.epsilon}), learning rate
+- Optimizer: ${s.optimizer === 'adamw' ? `torch AdamW (weight decay ${s.weightDecay}, not on biases and LayerNorm weights; ` : 'Keras-2.12 Adam ('}beta_1 ${s.beta1}, beta_2 ${s.beta2}, epsilon ${s.epsilon}), learning rate
   PolynomialDecay ${s.lr} -> 0 over ${s.epochs * f.stepsPerEpoch} steps (${s.epochs} epochs x ${f.stepsPerEpoch} steps),
   float32${s.clipNorm ? `, global-norm clipping at ${s.clipNorm}` : ', no gradient clipping'}.
 - Batch ${s.batchSize}${s.microBatch < s.batchSize ? ` (gradients accumulated over micro-batches of ${s.microBatch})` : ''}, max length ${s.maxLength} tokens, seed ${s.seed}.

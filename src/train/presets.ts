@@ -12,6 +12,10 @@ export interface TrainSettings {
   beta2: number;
   epsilon: number;
   clipNorm?: number;
+  /** Keras Adam as on the card (default), or torch AdamW with decoupled weight decay (not on biases and LayerNorm weights). */
+  optimizer?: 'adam' | 'adamw';
+  /** AdamW's weight decay. */
+  weightDecay?: number;
   /** Model shape for --init scratch; ignored when starting from a pretrained folder. */
   arch: { nLayers: number; dim: number; nHeads: number; hiddenDim: number };
 }

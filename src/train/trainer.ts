@@ -5,6 +5,7 @@ import { SequenceClassifierModel } from '../model/model';
 import { LabelledSet } from '../data/dataset';
 import { padBatch } from '../tokenizer';
 import { KerasAdam } from './adam';
+import { AdamW } from './adamw';
 import { Checkpoint, EpochRow, saveCheckpoint, TrainState } from './checkpoint';
 import { PolynomialDecay } from './schedule';
 import { TrainSettings } from './presets';
@@ -76,8 +77,8 @@ export function evaluateSet(model: SequenceClassifierModel, set: LabelledSet, pa
 
 /**
  * Mini-batch training as on the card: each epoch a fresh permutation cut into full batches
- * (the remainder is dropped, so 16,962 posts / 80 = 212 steps), Keras Adam with linear decay to 0
- * over all steps, validation after every epoch, a checkpoint after every epoch (and on stop).
+ * (the remainder is dropped, so 16,962 posts / 80 = 212 steps), Keras Adam (or AdamW) with linear
+ * decay to 0 over all steps, validation after every epoch, a checkpoint after every epoch (and on stop).
  */
 export async function train(job: TrainJob): Promise<TrainResult> {
   const { model, settings: st, hooks = {} } = job;
@@ -86,8 +87,10 @@ export async function train(job: TrainJob): Promise<TrainResult> {
   const B = st.batchSize;
   const stepsPerEpoch = Math.floor(n / B);
   if (stepsPerEpoch < 1) throw new Error(`batch size ${B} is larger than the ${n} training examples`);
-  const adam = new KerasAdam(new PolynomialDecay(st.lr, st.epochs * stepsPerEpoch, 0, 1),
-    { beta1: st.beta1, beta2: st.beta2, epsilon: st.epsilon, clipNorm: st.clipNorm });
+  const schedule = new PolynomialDecay(st.lr, st.epochs * stepsPerEpoch, 0, 1);
+  const adam = st.optimizer === 'adamw'
+    ? new AdamW(schedule, { beta1: st.beta1, beta2: st.beta2, epsilon: st.epsilon, weightDecay: st.weightDecay ?? 0.01, clipNorm: st.clipNorm })
+    : new KerasAdam(schedule, { beta1: st.beta1, beta2: st.beta2, epsilon: st.epsilon, clipNorm: st.clipNorm });
   const state: TrainState = job.resume?.state ?? {
     epoch: 0, stepInEpoch: 0, globalStep: 0, history: [],
     partial: { lossSum: 0, correct: 0, seen: 0, seconds: 0, tokens: 0, realTokens: 0 },

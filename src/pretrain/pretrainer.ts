@@ -1,0 +1,143 @@
+import { Random } from '../data/random';
+import { faultPoint } from '../io/fault';
+import { DistilBertMaskedLM } from '../model/masked_lm';
+import { Encoding, padBatch } from '../tokenizer';
+import { AdamW } from '../train/adamw';
+import { Checkpoint, saveCheckpoint, TrainState } from '../train/checkpoint';
+import { LinearWarmupDecay } from '../train/schedule';
+import { epochOrder, stepMicroBatches } from '../train/trainer';
+import { maskSequence, MaskingOptions, MaskingVocab } from './masking';
+
+/** Pretraining hyperparameters (HF Trainer's names in comments). */
+export interface PretrainSettings {
+  epochs: number;
+  batchSize: number;
+  microBatch: number;
+  /** Peak learning rate, reached after warmupSteps, then linear decay to 0. */
+  lr: number;
+  warmupSteps: number;
+  weightDecay: number;
+  /** max_grad_norm (HF's default 1.0); 0 = none. */
+  clipNorm: number;
+  beta1: number;
+  beta2: number;
+  epsilon: number;
+  maxLength: number;
+  seed: number;
+  masking: MaskingOptions;
+}
+
+export interface PretrainHooks {
+  onStep?(info: { epoch: number; step: number; stepsPerEpoch: number; loss: number; tokensPerSecond: number }): void;
+  onEpochStart?(epoch: number, startStep: number, stepsPerEpoch: number): void;
+  onEpochEnd?(row: PretrainEpochRow): void;
+  /** Polled after every step; true saves a checkpoint and stops. */
+  shouldStop?(): boolean;
+}
+
+/** One epoch's figures: mean masked-LM loss (per predicted token) and its perplexity. */
+export interface PretrainEpochRow {
+  epoch: number;
+  loss: number;
+  perplexity: number;
+  predicted: number;
+  seconds: number;
+  tokensPerSecond: number;
+}
+
+export interface PretrainJob {
+  model: DistilBertMaskedLM;
+  texts: Encoding[];
+  vocab: MaskingVocab;
+  padId: number;
+  settings: PretrainSettings;
+  checkpointPath: string;
+  resume?: Checkpoint<PretrainEpochRow>;
+  hooks?: PretrainHooks;
+}
+
+/** Dropout base of one micro-batch; apart from the trainer's streams by a bit of its own. */
+function dropoutSeed(seed: number, globalStep: number, micro: number): number {
+  return (((seed & 0xffff) * 2 ** 20 + globalStep) * 32 + micro) * 2 + 1;
+}
+
+/**
+ * Masked-LM training: each epoch a fresh permutation of the texts cut into full batches, masks
+ * drawn afresh for every (epoch, text) from the seed alone (so a resumed run replays them), the
+ * step's loss the mean over all its predicted tokens (HF's), AdamW with warmup and linear decay.
+ * Checkpoints after every epoch and on stop. TrainState's `correct` counts predicted tokens.
+ */
+export async function pretrain(job: PretrainJob): Promise<{ history: PretrainEpochRow[]; interrupted: boolean; state: TrainState<PretrainEpochRow> }> {
+  const { model, settings: st, hooks = {} } = job;
+  const n = job.texts.length, B = st.batchSize;
+  const stepsPerEpoch = Math.floor(n / B);
+  if (stepsPerEpoch < 1) throw new Error(`batch size ${B} is larger than the ${n} texts`);
+  const total = st.epochs * stepsPerEpoch;
+  const adamw = new AdamW(new LinearWarmupDecay(st.lr, Math.min(st.warmupSteps, total), total), {
+    beta1: st.beta1, beta2: st.beta2, epsilon: st.epsilon, weightDecay: st.weightDecay, clipNorm: st.clipNorm || undefined,
+  });
+  const fresh = () => ({ lossSum: 0, correct: 0, seen: 0, seconds: 0, tokens: 0 });
+  const state: TrainState<PretrainEpochRow> = job.resume?.state ?? { epoch: 0, stepInEpoch: 0, globalStep: 0, history: [], partial: fresh() };
+  if (job.resume) {
+    model.writeParams(job.resume.params);
+    model.writeMoments(job.resume.adamM, job.resume.adamV);
+    adamw.step = state.globalStep;
+  }
+  const history = state.history;
+  const save = () => {
+    const { m, v } = model.readMoments();
+    saveCheckpoint(job.checkpointPath, { state, params: model.readParams().data, adamM: m, adamV: v });
+  };
+
+  while (state.epoch < st.epochs) {
+    const order = epochOrder(st.seed, state.epoch, n);
+    hooks.onEpochStart?.(state.epoch, state.stepInEpoch, stepsPerEpoch);
+    const p = state.partial;
+    for (; state.stepInEpoch < stepsPerEpoch; ) {
+      const t0 = process.hrtime.bigint();
+      const idx = order.slice(state.stepInEpoch * B, (state.stepInEpoch + 1) * B);
+      const masked = new Map(idx.map((i) => [i, maskSequence(job.texts[i].ids, job.vocab, st.masking,
+        new Random([st.seed >>> 0, state.epoch, i, 0x6d6c6d])) ]));
+      const stepPredicted = idx.reduce((s, i) => s + masked.get(i)!.positions.length, 0);
+      let stepLoss = 0;
+      for (const [micro, part] of stepMicroBatches(idx, (i) => job.texts[i].ids.length, st.microBatch).entries()) {
+        const seqs = part.map((i) => masked.get(i)!);
+        const batch = padBatch(seqs.map((s) => ({ ids: s.ids, truncated: false })), job.padId);
+        const T = batch.seqLen;
+        const predict = Int32Array.from(seqs.flatMap((s, b) => s.positions.map((t) => b * T + t)));
+        const labels = Int32Array.from(seqs.flatMap((s) => s.labels));
+        if (!predict.length) continue;  // texts with nothing but special tokens
+        model.forward(batch.inputIds, batch.attentionMask, part.length, T, predict,
+          { train: true, seed: dropoutSeed(st.seed, state.globalStep, micro) });
+        // The step's loss is the mean over all of its predicted tokens: each micro-batch carries its share.
+        const share = predict.length / stepPredicted;
+        stepLoss += model.loss(labels, share) * share;
+        model.backward();
+        p.tokens += part.length * T;
+      }
+      adamw.update(model);
+      p.lossSum += stepLoss * stepPredicted;
+      p.correct += stepPredicted;
+      p.seen += B;
+      state.globalStep++;
+      state.stepInEpoch++;
+      faultPoint('step');
+      p.seconds += Number(process.hrtime.bigint() - t0) / 1e9;
+      hooks.onStep?.({ epoch: state.epoch, step: state.stepInEpoch, stepsPerEpoch, loss: p.lossSum / p.correct, tokensPerSecond: p.tokens / p.seconds });
+      await new Promise((r) => setImmediate(r));
+      if (hooks.shouldStop?.()) {
+        save();
+        return { history, interrupted: true, state };
+      }
+    }
+    const loss = p.lossSum / p.correct;
+    const row: PretrainEpochRow = { epoch: state.epoch, loss, perplexity: Math.exp(loss), predicted: p.correct, seconds: p.seconds, tokensPerSecond: p.tokens / p.seconds };
+    history.push(row);
+    state.epoch++;
+    state.stepInEpoch = 0;
+    state.partial = fresh();
+    save();
+    hooks.onEpochEnd?.(row);
+  }
+  return { history, interrupted: false, state };
+}
