@@ -62,3 +62,15 @@ describe('20 Newsgroups bydate archive', { skip: skipUnlessShared('data', '20new
     assert.equal(split.train.length, 16962);
   });
 });
+
+describe('Random.derive', () => {
+  it('gives unrelated streams for neighbouring keys, and the same stream for the same keys', () => {
+    // Raw state words would not: xoshiro128**'s first output depends on word 1 alone.
+    const first = Array.from({ length: 200 }, (_, i) => Random.derive(42, 3, i).nextU32());
+    assert.equal(new Set(first).size, 200);
+    const mean = first.reduce((s, x) => s + x / 2 ** 32, 0) / first.length;
+    assert.ok(Math.abs(mean - 0.5) < 0.1, `mean of first draws ${mean}`);
+    assert.deepEqual(Random.derive(42, 3, 7).state, Random.derive(42, 3, 7).state);
+    assert.throws(() => new Random([1, 2]), /four 32-bit words/);
+  });
+});

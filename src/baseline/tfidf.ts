@@ -26,12 +26,29 @@ export class TfidfVectorizer {
   private vocab = new Map<string, number>();
   private idf = new Float64Array(0);
 
+  /** minDf: terms in fewer texts are dropped (scikit-learn's min_df as a count). */
+  constructor(readonly minDf = 1) {}
+
   get features(): number {
     return this.vocab.size;
   }
 
+  /** The fitted terms in column order, and their idf: what restore() takes back. */
+  state(): { terms: string[]; idf: Float64Array } {
+    return { terms: [...this.vocab.keys()], idf: this.idf };
+  }
+
+  static restore(terms: string[], idf: ArrayLike<number>): TfidfVectorizer {
+    if (terms.length !== idf.length) throw new Error(`${terms.length} terms but ${idf.length} idf values`);
+    const v = new TfidfVectorizer();
+    terms.forEach((t, j) => v.vocab.set(t, j));
+    if (v.vocab.size !== terms.length) throw new Error('the TF-IDF terms are not distinct');
+    v.idf = Float64Array.from(idf);
+    return v;
+  }
+
   fit(texts: string[]): this {
-    const df: number[] = [];
+    let df: number[] = [];
     for (const t of texts) {
       for (const g of new Set(analyze(t))) {
         let j = this.vocab.get(g);
@@ -44,6 +61,18 @@ export class TfidfVectorizer {
       }
     }
     const n = texts.length;
+    if (this.minDf > 1) {
+      // Renumber the kept terms in their order of first appearance.
+      const kept = new Map<string, number>();
+      const keptDf: number[] = [];
+      for (const [g, j] of this.vocab) {
+        if (df[j] < this.minDf) continue;
+        kept.set(g, kept.size);
+        keptDf.push(df[j]);
+      }
+      this.vocab = kept;
+      df = keptDf;
+    }
     this.idf = Float64Array.from(df, (d) => Math.log((1 + n) / (1 + d)) + 1);
     return this;
   }

@@ -6,6 +6,7 @@ import { ensureWritableDir } from '../io/atomic';
 import { resolveModel } from '../io/hub';
 import { loadModelDir } from '../io/model_dir';
 import { Classifier } from '../model/classifier';
+import { argmaxRow } from '../model/inference';
 import { runBaseline } from './baseline';
 import { addDeviceOptions, applyThreads, DeviceOptions, intOption } from './common';
 import { addDataOptions, DataOptions, loadSplitTexts } from './data_options';
@@ -49,16 +50,17 @@ export function evaluateCommand(): Command {
       const map = labelMap(d.labels, loaded.config.id2label);
       const classifier = new Classifier(loaded, o.maxLength, o);
       const t0 = Date.now();
-      const { probs } = classifier.probabilities(d.test.texts, o.batchSize);
+      const { probs, parts } = classifier.probabilities(d.test.texts, o.batchSize);
       const C = classifier.labels.length;
-      const pred = Int32Array.from(d.test.labels, (_, r) => {
-        let best = 0;
-        for (let c = 1; c < C; c++) if (probs[r * C + c] > probs[r * C + best]) best = c;
-        return best;
-      });
       const truth = Int32Array.from(d.test.labels, (l) => map[l]);
-      const metrics = computeMetrics(truth, pred, classifier.labels);
-      const systems = [{ name: `model ${o.model}`, metrics, seconds: (Date.now() - t0) / 1000 }];
+      const score = (p: ArrayLike<number>) => computeMetrics(truth, Int32Array.from(truth, (_, r) => argmaxRow(p, r, C)), classifier.labels);
+      const metrics = score(probs);
+      const systems = [{ name: `${parts ? 'hybrid ' : 'model '}${o.model}`, metrics, seconds: (Date.now() - t0) / 1000 }];
+      // A hybrid's parts side by side: the transformer alone and its TF-IDF part alone.
+      if (parts) {
+        systems.push({ name: 'its transformer alone', metrics: score(parts.transformer), seconds: systems[0].seconds });
+        systems.push({ name: 'its TF-IDF part alone', metrics: score(parts.tfidf), seconds: systems[0].seconds });
+      }
       if (o.baseline) {
         const b = runBaseline(d);
         // In the model's label order, so both systems share one table.
@@ -69,16 +71,20 @@ export function evaluateCommand(): Command {
       }
       if (o.json) {
         const out: Record<string, unknown> = { model: o.model, split: d.split.description, seconds: systems[0].seconds, ...metricsJson(metrics) };
-        if (o.baseline) out.baseline = { system: 'tfidf-linear-svm', seconds: systems[1].seconds, ...metricsJson(systems[1].metrics) };
+        if (parts) {
+          out.hybrid = { lambda: classifier.hybrid!.spec.lambda, transformer: metricsJson(systems[1].metrics), tfidf: metricsJson(systems[2].metrics) };
+        }
+        if (o.baseline) out.baseline = { system: 'tfidf-linear-svm', seconds: systems.at(-1)!.seconds, ...metricsJson(systems.at(-1)!.metrics) };
         process.stdout.write(JSON.stringify(out) + '\n');
         return;
       }
-      const parts = [d.split.description, formatMetrics(metrics, `model ${o.model} (${systems[0].seconds.toFixed(1)} s)`)];
+      const text = [d.split.description, formatMetrics(metrics, `${systems[0].name} (${systems[0].seconds.toFixed(1)} s)`)];
       if (o.baseline) {
-        parts.push(formatMetrics(systems[1].metrics, `TF-IDF + linear SVM baseline (${systems[1].seconds.toFixed(1)} s)`));
-        parts.push(`side by side: accuracy ${metrics.accuracy.toFixed(4)} vs ${systems[1].metrics.accuracy.toFixed(4)}, macro-F1 ${metrics.macroF1.toFixed(4)} vs ${systems[1].metrics.macroF1.toFixed(4)}`);
+        const b = systems.at(-1)!;
+        text.push(formatMetrics(b.metrics, `TF-IDF + linear SVM baseline (${b.seconds.toFixed(1)} s)`));
       }
-      if (o.out) parts.push(`report: ${o.out}/report.html, ${o.out}/report.json`);
-      process.stdout.write(parts.join('\n\n') + '\n');
+      if (systems.length > 1) text.push('side by side: ' + systems.map((x) => `${x.name}: accuracy ${x.metrics.accuracy.toFixed(4)}, macro-F1 ${x.metrics.macroF1.toFixed(4)}`).join('; '));
+      if (o.out) text.push(`report: ${o.out}/report.html, ${o.out}/report.json`);
+      process.stdout.write(text.join('\n\n') + '\n');
     });
 }

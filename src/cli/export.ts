@@ -1,5 +1,8 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { Command } from 'commander';
 import { exportOnnx } from '../export/export_onnx';
+import { HYBRID_FILE } from '../hybrid/hybrid';
 import { resolveModel } from '../io/hub';
 import { loadModelDir } from '../io/model_dir';
 
@@ -21,5 +24,8 @@ export function exportCommand(): Command {
       const model = loadModelDir(await resolveModel(opts.model, '--model <folder>', opts.revision));
       const { files } = exportOnnx(model, opts.out, opts.quantize ?? false);
       process.stdout.write(`wrote ${files.map((f) => `${opts.out}/${f}`).join(', ')}\n`);
+      if (existsSync(join(model.dir, HYBRID_FILE))) {
+        process.stderr.write(`note: ${model.dir} is a hybrid; the export carries its transformer part only (ONNX has no place for the TF-IDF part and the fusion)\n`);
+      }
     });
 }

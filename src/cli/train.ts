@@ -12,6 +12,7 @@ import { DistilBert } from '../model/distilbert';
 import { ParamStore } from '../io/params';
 import { BertTokenizer } from '../tokenizer';
 import { EpochRow, loadCheckpoint } from '../train/checkpoint';
+import { buildHybrid, fusionSlice } from '../hybrid/build';
 import { initialModel } from '../train/initial_model';
 import { formatTable, modelCard } from '../train/model_card';
 import { PresetName, PRESETS, TrainSettings } from '../train/presets';
@@ -40,6 +41,8 @@ interface TrainOptions extends DeviceOptions, DataOptions {
   clipNorm?: number;
   optimizer?: 'adam' | 'adamw';
   weightDecay?: number;
+  hybrid?: boolean;
+  fusionFraction?: number;
   layers?: number;
   dim?: number;
   heads?: number;
@@ -57,6 +60,8 @@ interface RunRecord {
   /** How the user's own data files are read (absent for 20 Newsgroups runs). */
   fields?: { textField?: string; labelField?: string; encoding?: 'utf-8' | 'latin1' };
   strip: string[];
+  /** A hybrid run: the share of the training part held out to choose the fusion weight, and its seed. */
+  hybrid?: { fraction: number; seed: number };
   config: Record<string, unknown>;
   command: string;
 }
@@ -90,7 +95,7 @@ const SETTING_FLAGS: [keyof TrainOptions, string][] = [
   ['init', '--init'], ['epochs', '--epochs'], ['batchSize', '--batch-size'], ['microBatch', '--micro-batch'], ['lr', '--lr'],
   ['maxLength', '--max-length'], ['seed', '--seed'], ['dropout', '--dropout'], ['attentionDropout', '--attention-dropout'],
   ['classifierDropout', '--classifier-dropout'], ['clipNorm', '--clip-norm'], ['optimizer', '--optimizer'], ['weightDecay', '--weight-decay'], ['layers', '--layers'], ['dim', '--dim'],
-  ['heads', '--heads'], ['ffn', '--ffn'],
+  ['heads', '--heads'], ['ffn', '--ffn'], ['hybrid', '--hybrid'], ['fusionFraction', '--fusion-fraction'],
 ];
 
 function readRunRecord(path: string): RunRecord {
@@ -147,6 +152,7 @@ async function run(o: TrainOptions): Promise<void> {
     }
   } else {
     if (!o.init) throw new Error('--init is required: a model folder, a Hugging Face model id, or scratch');
+    if (o.fusionFraction !== undefined && !o.hybrid) throw new Error('--fusion-fraction is for --hybrid runs: add --hybrid');
     if (started && (existsSync(ckptFile) || existsSync(join(modelDir, 'model.safetensors')))) {
       throw new Error(`${o.out} already holds a run: add --resume to continue it, or choose another --out`);
     }
@@ -160,6 +166,7 @@ async function run(o: TrainOptions): Promise<void> {
       split: { name: o.split, seed: o.splitSeed, validationList: o.validationList, fraction: o.validationFraction, validationData: o.validationData },
       ...(dataset.kind === 'files' ? { fields: { textField: o.textField, labelField: o.labelField, encoding: o.encoding } } : {}),
       strip: parseStrip(o.strip), config: configToJson(config), command: commandLine(),
+      ...(o.hybrid ? { hybrid: { fraction: o.fusionFraction ?? 0.05, seed: st.seed } } : {}),
     };
     if (started) process.stderr.write(`${o.out} holds a run that stopped before its first checkpoint: starting it afresh\n`);
     ensureWritableDir(tokDir);
@@ -171,7 +178,9 @@ async function run(o: TrainOptions): Promise<void> {
   const st = record.settings;
   const stripParts = parseStrip(record.strip.join(','));
   const t0 = Date.now();
-  const trainSet = encodePosts(split.train, config.id2label, tokenizer, st.maxLength, stripParts);
+  const fusion = record.hybrid ? fusionSlice(split.train, record.hybrid.fraction, record.hybrid.seed) : undefined;
+  if (fusion) process.stderr.write(`hybrid: ${fusion.slice.length} training texts held out to choose the fusion weight\n`);
+  const trainSet = encodePosts(fusion?.fit ?? split.train, config.id2label, tokenizer, st.maxLength, stripParts);
   const valSet = encodePosts(split.test, config.id2label, tokenizer, st.maxLength, stripParts);
   process.stderr.write(`${split.description}; tokenized in ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
 
@@ -209,12 +218,25 @@ async function run(o: TrainOptions): Promise<void> {
   }
   // model_max_length = the training length: positions beyond it were never trained (from scratch).
   saveModelDir(modelDir, config, model.readParams(), tokenizer.withMaxLength(st.maxLength));
+  let hybridNote = '';
+  if (fusion) {
+    const t1 = Date.now();
+    const hybrid = buildHybrid({ model, tokenizer, maxLength: st.maxLength, labels: config.id2label, ...fusion, stripParts, seed: record.hybrid!.seed });
+    hybrid.save(modelDir);
+    const a = hybrid.spec.selection.accuracy;
+    hybridNote = `\n## Hybrid\n\nThis folder also holds a TF-IDF + linear SVM part (tfidf/, terms in at least ${hybrid.spec.minDf} training texts, ` +
+      `${hybrid.tfidf.vectorizer.features} features) fused with the transformer as softmax(log p + ${hybrid.spec.lambda} x SVM decision) ` +
+      `(hybrid.json). The weight was chosen on ${fusion.slice.length} training texts held out from both parts: accuracy there ` +
+      `transformer ${a.transformer.toFixed(4)}, TF-IDF ${a.tfidf.toFixed(4)}, hybrid ${a.hybrid.toFixed(4)}.\n`;
+    process.stderr.write(`hybrid: lambda ${hybrid.spec.lambda} (held-out accuracy: transformer ${a.transformer.toFixed(4)}, TF-IDF ${a.tfidf.toFixed(4)}, ` +
+      `hybrid ${a.hybrid.toFixed(4)}); TF-IDF part of ${hybrid.tfidf.vectorizer.features} features in ${((Date.now() - t1) / 1000).toFixed(0)} s\n`);
+  }
   const stepsPerEpoch = Math.floor(trainSet.labels.length / st.batchSize);
   writeFileAtomic(join(modelDir, 'README.md'), [Buffer.from(modelCard({
     name: o.out.split('/').filter(Boolean).pop() ?? 'model', init: record.init, config, settings: st, stepsPerEpoch,
     dataSource: record.data, splitDescription: split.description, strip: record.strip, trainCount: trainSet.labels.length,
     validationCount: valSet.labels.length, history: result.history, command: record.command,
-  }))]);
+  }) + hybridNote)]);
   process.stderr.write(`model saved to ${modelDir}\n`);
 }
 
@@ -240,6 +262,8 @@ export function trainCommand(): Command {
     .option('--clip-norm <x>', 'clip gradients to this global norm (default: off, as on the card)', floatOption(0))
     .addOption(new Option('--optimizer <name>', 'adam: Keras Adam as on the card (default); adamw: torch AdamW with weight decay, not on biases and LayerNorm weights').choices(['adam', 'adamw']))
     .option('--weight-decay <x>', 'AdamW weight decay (default 0.01)', floatOption(0))
+    .option('--hybrid', 'also store a TF-IDF + linear SVM part, fused with the transformer (weight chosen on held-out training texts)')
+    .option('--fusion-fraction <f>', 'share of the training part held out from both parts to choose the fusion weight (default 0.05)', floatOption(0.001, 0.5))
     .option('--layers <n>', 'layers (--init scratch)', intOption(1))
     .option('--dim <n>', 'model dim (--init scratch)', intOption(1))
     .option('--heads <n>', 'attention heads (--init scratch)', intOption(1))

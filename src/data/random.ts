@@ -7,6 +7,7 @@ export class Random {
 
   constructor(seed: number | number[]) {
     if (Array.isArray(seed)) {
+      if (seed.length !== 4) throw new Error('a Random state is four 32-bit words');
       this.s = Uint32Array.from(seed);
     } else {
       // splitmix32 expands one seed into the four state words.
@@ -14,12 +15,19 @@ export class Random {
       let x = seed >>> 0;
       for (let i = 0; i < 4; i++) {
         x = (x + 0x9e3779b9) >>> 0;
-        let z = x;
-        z = Math.imul(z ^ (z >>> 16), 0x85ebca6b) >>> 0;
-        z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35) >>> 0;
-        this.s[i] = (z ^ (z >>> 16)) >>> 0;
+        this.s[i] = mix32(x);
       }
     }
+  }
+
+  /**
+   * A generator for one draw site named by several integer keys (seed, epoch, example, ...): each
+   * state word is the keys folded through splitmix32's mixer, so neighbouring keys give unrelated
+   * streams. (Raw words as the state would not: xoshiro's first output is a function of word 1 alone.)
+   */
+  static derive(...keys: number[]): Random {
+    const words = [0, 1, 2, 3].map((w) => keys.reduce((x, k) => mix32((x ^ (k >>> 0)) + 0x9e3779b9), mix32(w + 0x6a09e667)));
+    return new Random(words);
   }
 
   get state(): number[] {
@@ -64,4 +72,12 @@ export class Random {
 
 function rotl(x: number, k: number): number {
   return ((x << k) | (x >>> (32 - k))) >>> 0;
+}
+
+/** splitmix32's output mixer. */
+function mix32(x: number): number {
+  let z = x >>> 0;
+  z = Math.imul(z ^ (z >>> 16), 0x85ebca6b) >>> 0;
+  z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35) >>> 0;
+  return (z ^ (z >>> 16)) >>> 0;
 }

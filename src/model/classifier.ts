@@ -1,3 +1,4 @@
+import { Hybrid } from '../hybrid/hybrid';
 import { LoadedModel } from '../io/model_dir';
 import { BertTokenizer } from '../tokenizer';
 import { DistilBert } from './distilbert';
@@ -17,9 +18,13 @@ export interface Classification {
   tokens: number;
 }
 
-/** Text in, ranked labels out: tokenizer + model + softmax, batched. */
+/**
+ * Text in, ranked labels out: tokenizer + model + softmax, batched; for a hybrid model folder,
+ * fused with its TF-IDF part (hybrid/hybrid.ts).
+ */
 export class Classifier {
   readonly model: SequenceClassifierModel;
+  readonly hybrid?: Hybrid;
   readonly tokenizer: BertTokenizer;
   readonly labels: string[];
   readonly maxLength: number;
@@ -33,13 +38,21 @@ export class Classifier {
     this.tokenizer = loaded.tokenizer;
     this.labels = loaded.config.id2label;
     this.maxLength = Math.min(maxLength ?? loaded.tokenizer.modelMaxLength, loaded.config.maxPositionEmbeddings);
+    this.hybrid = Hybrid.load(loaded.dir);
   }
 
-  /** Probabilities [n, labels] (float64) and per-text truncation flags. */
-  probabilities(texts: string[], batchSize = 32): { probs: Float64Array; truncated: boolean[]; tokens: number[] } {
+  /**
+   * Probabilities [n, labels] (float64) and per-text truncation flags; for a hybrid, the fused
+   * probabilities, with the transformer's own and the TF-IDF part's decision values in `parts`.
+   */
+  probabilities(texts: string[], batchSize = 32): { probs: Float64Array; truncated: boolean[]; tokens: number[]; parts?: { transformer: Float64Array; tfidf: Float64Array } } {
     const enc = texts.map((t) => this.tokenizer.encode(t, { maxLength: this.maxLength }));
     const logits = predictLogits(this.model, enc, this.tokenizer.padId, batchSize);
-    return { probs: softmaxRows(logits, this.labels.length), truncated: enc.map((e) => e.truncated), tokens: enc.map((e) => e.ids.length) };
+    const transformer = softmaxRows(logits, this.labels.length);
+    const flags = { truncated: enc.map((e) => e.truncated), tokens: enc.map((e) => e.ids.length) };
+    if (!this.hybrid) return { probs: transformer, ...flags };
+    const { probs, tfidfScores } = this.hybrid.combine(transformer, texts, this.labels.length);
+    return { probs, ...flags, parts: { transformer, tfidf: tfidfScores } };
   }
 
   classify(texts: string[], topK = this.labels.length): Classification[] {

@@ -97,7 +97,7 @@ export async function pretrain(job: PretrainJob): Promise<{ history: PretrainEpo
       const t0 = process.hrtime.bigint();
       const idx = order.slice(state.stepInEpoch * B, (state.stepInEpoch + 1) * B);
       const masked = new Map(idx.map((i) => [i, maskSequence(job.texts[i].ids, job.vocab, st.masking,
-        new Random([st.seed >>> 0, state.epoch, i, 0x6d6c6d])) ]));
+        Random.derive(st.seed, state.epoch, i, 0x6d6c6d)) ]));
       const stepPredicted = idx.reduce((s, i) => s + masked.get(i)!.positions.length, 0);
       let stepLoss = 0;
       for (const [micro, part] of stepMicroBatches(idx, (i) => job.texts[i].ids.length, st.microBatch).entries()) {

@@ -1,0 +1,105 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { TfidfBaseline } from '../src/baseline/baseline';
+import { chooseLambda, fuse } from '../src/hybrid/hybrid';
+import { fusionSlice } from '../src/hybrid/build';
+import { makeNewsgroupsFolder, makeVocab } from './fixtures';
+
+const CLI = join(__dirname, '..', 'src', 'cli', 'main.js');
+const cli = (...args: string[]) => spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8' });
+
+describe('late fusion', () => {
+  it('is softmax(log p + lambda * s), worked by hand', () => {
+    // Row: p = (0.5, 0.25, 0.25), s = (0, 1, -1), lambda 2: scores ln .5, ln .25 + 2, ln .25 - 2
+    // -> weights .5, .25 e^2, .25 e^-2 over their sum.
+    const w = [0.5, 0.25 * Math.exp(2), 0.25 * Math.exp(-2)];
+    const z = w[0] + w[1] + w[2];
+    const got = fuse(Float64Array.from([0.5, 0.25, 0.25]), Float64Array.from([0, 1, -1]), 2, 3);
+    w.forEach((x, i) => assert.ok(Math.abs(got[i] - x / z) < 1e-12));
+    assert.deepEqual([...fuse(Float64Array.from([0.7, 0.3]), Float64Array.from([5, -5]), 0, 2)].map((x) => +x.toFixed(12)), [0.7, 0.3], 'lambda 0: the transformer alone');
+  });
+
+  it('chooses the weight by held-out accuracy: each part right where the other is wrong', () => {
+    // Three texts, two classes. The transformer is right on 0 and 1, barely wrong on 2; the SVM is
+    // right on 2 and 0, slightly wrong on 1. Some lambda gets all three.
+    const p = Float64Array.from([0.9, 0.1, 0.2, 0.8, 0.55, 0.45]);
+    const s = Float64Array.from([0.5, -0.5, 0.01, -0.01, -0.5, 0.5]);
+    const labels = Int32Array.from([0, 1, 1]);
+    const c = chooseLambda(p, s, labels, 2);
+    assert.deepEqual(c.accuracy, { transformer: 2 / 3, tfidf: 2 / 3, hybrid: 1 });
+    // log(.55/.45) = 0.2007 must be overcome on text 2 (lambda > 0.2), log(.8/.2) = 1.386 kept on text 1 (lambda < 69).
+    assert.ok(c.lambda > 0.2 && c.lambda < 69, `lambda ${c.lambda}`);
+  });
+
+  it('the held-out slice is seeded and disjoint from the rest', () => {
+    const posts = Array.from({ length: 40 }, (_, i) => ({ path: `p${i}`, split: 'train' as const, group: 'g', text: `t${i}` }));
+    const a = fusionSlice(posts, 0.1, 7);
+    assert.equal(a.slice.length, 4);
+    assert.equal(a.fit.length + a.slice.length, 40);
+    assert.ok(a.slice.every((p) => !a.fit.includes(p)));
+    assert.deepEqual(fusionSlice(posts, 0.1, 7).slice, a.slice);
+    assert.notDeepEqual(fusionSlice(posts, 0.1, 8).slice, a.slice);
+  });
+
+  it('a saved TF-IDF part scores as the fitted one', () => {
+    const texts = ['the god of the orbit', 'pixel engine and the', 'orbit orbit god', 'engine pixel pixel'];
+    const labels = Int32Array.from([0, 1, 0, 1]);
+    const m = new TfidfBaseline(1).fit(texts, labels, 2);
+    const dir = mkdtempSync(join(tmpdir(), 'tfidf-'));
+    m.save(dir);
+    const back = TfidfBaseline.load(dir);
+    const a = m.scores(['god pixel orbit', 'engine']), b = back.scores(['god pixel orbit', 'engine']);
+    a.forEach((x, i) => assert.ok(Math.abs(x - b[i]) < 1e-6, `${x} vs ${b[i]}`));
+  });
+});
+
+describe('train --hybrid', () => {
+  it('stores the TF-IDF part and the weight; predict, evaluate (side by side) and export use or name it', () => {
+    const data = makeNewsgroupsFolder(20);
+    const out = mkdtempSync(join(tmpdir(), 'hybrid-'));
+    const t = cli('train', '--data', data, '--init', 'scratch', '--vocab', makeVocab(), '--preset', 'small', '--layers', '1', '--dim', '16',
+      '--heads', '2', '--ffn', '32', '--max-length', '16', '--batch-size', '8', '--epochs', '3', '--lr', '1e-2', '--no-progress',
+      '--hybrid', '--fusion-fraction', '0.1', '--out', out);
+    assert.equal(t.status, 0, t.stderr);
+    // 160 posts, card split: floor(16) validation, 144 training, of which round(14.4) = 14 held out.
+    assert.match(t.stderr, /hybrid: 14 training texts held out/);
+    assert.match(t.stderr, /hybrid: lambda \d+/);
+    const model = join(out, 'model');
+    for (const f of ['hybrid.json', 'tfidf/terms.txt', 'tfidf/model.safetensors']) assert.ok(existsSync(join(model, f)), f);
+    const spec = JSON.parse(readFileSync(join(model, 'hybrid.json'), 'utf8'));
+    assert.equal(spec.selection.slice, 14);
+    assert.match(readFileSync(join(model, 'README.md'), 'utf8'), /## Hybrid/);
+
+    const p = cli('predict', '--model', model, '--json', 'god god orbit the');
+    assert.equal(p.status, 0, p.stderr);
+    const ranked = JSON.parse(p.stdout.trim()).predictions;
+    assert.ok(Math.abs(ranked.reduce((s: number, r: { score: number }) => s + r.score, 0) - 1) < 1e-9, 'fused probabilities sum to 1');
+
+    const e = cli('evaluate', '--model', model, '--data', data, '--json');
+    assert.equal(e.status, 0, e.stderr);
+    const r = JSON.parse(e.stdout);
+    assert.equal(r.hybrid.lambda, spec.lambda);
+    for (const k of ['accuracy', 'macro_f1']) {
+      assert.equal(typeof r[k], 'number');
+      assert.equal(typeof r.hybrid.transformer[k], 'number');
+      assert.equal(typeof r.hybrid.tfidf[k], 'number');
+    }
+    const text = cli('evaluate', '--model', model, '--data', data);
+    assert.match(text.stdout, /side by side: hybrid .*; its transformer alone: accuracy .*; its TF-IDF part alone: accuracy/);
+
+    const x = cli('export', '--model', model, '--out', join(out, 'onnx'));
+    assert.equal(x.status, 0, x.stderr);
+    assert.match(x.stderr, /is a hybrid; the export carries its transformer part only/);
+    assert.ok(existsSync(join(out, 'onnx', 'onnx', 'model.onnx')));
+  });
+
+  it('--fusion-fraction needs --hybrid', () => {
+    const r = cli('train', '--data', makeNewsgroupsFolder(2), '--init', 'scratch', '--vocab', makeVocab(), '--fusion-fraction', '0.1', '--out', join(mkdtempSync(join(tmpdir(), 'h-')), 'x'));
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /--fusion-fraction is for --hybrid runs/);
+  });
+});
