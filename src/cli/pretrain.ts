@@ -3,7 +3,6 @@ import { join } from 'node:path';
 import { Command, Option } from 'commander';
 import { encodePosts } from '../data/dataset';
 import { parseStrip } from '../data/strip';
-import { ensureWritableDir, writeFileAtomic } from '../io/atomic';
 import { configToJson, DistilBertConfig, parseConfig } from '../io/config';
 import { faultPoint } from '../io/fault';
 import { saveModelDir } from '../io/model_dir';
@@ -14,36 +13,17 @@ import { pretrain, PretrainEpochRow, PretrainSettings } from '../pretrain/pretra
 import { BertTokenizer } from '../tokenizer';
 import { Checkpoint, loadCheckpoint } from '../train/checkpoint';
 import { initialModel } from '../train/initial_model';
-import { PresetName, PRESETS } from '../train/presets';
+import { PRESETS } from '../train/presets';
 import { addDeviceOptions, applyThreads, DeviceOptions, floatOption, intOption } from './common';
 import { addDataOptions, DataOptions, loadSplit } from './data_options';
-import { commandLine, progressBar, removeInterruptedWrites, stopOnSignal } from './run_folder';
+import { addRunOptions, commandLine, exitIfInterrupted, RunOptions, writeRunStart, progressBar, removeInterruptedWrites, stopOnSignal } from './run_folder';
 
-interface PretrainOptions extends DeviceOptions, DataOptions {
-  init?: string;
-  preset: PresetName;
-  out: string;
-  vocab?: string;
-  resume?: boolean;
-  threads?: number;
-  progress: boolean;
-  epochs?: number;
-  batchSize?: number;
-  microBatch?: number;
-  lr?: number;
+interface PretrainOptions extends DeviceOptions, DataOptions, RunOptions {
   warmupSteps?: number;
   weightDecay?: number;
   clipNorm?: number;
-  maxLength?: number;
-  seed?: number;
   mlmProbability?: number;
   wholeWordMask?: boolean;
-  dropout?: number;
-  attentionDropout?: number;
-  layers?: number;
-  dim?: number;
-  heads?: number;
-  ffn?: number;
 }
 
 type Settings = PretrainSettings & { arch: (typeof PRESETS)['small']['arch']; dropout: number; attentionDropout: number };
@@ -148,10 +128,7 @@ async function run(o: PretrainOptions): Promise<void> {
       ...(loaded.data.kind === 'files' ? { fields: { textField: o.textField, labelField: o.labelField, encoding: o.encoding } } : {}),
       strip: parseStrip(o.strip), config: configToJson(config), command: commandLine(),
     };
-    ensureWritableDir(tokDir);
-    writeFileAtomic(join(tokDir, 'vocab.txt'), [Buffer.from(tokenizer.vocab.idToToken.join('\n') + '\n')]);
-    writeFileAtomic(join(tokDir, 'tokenizer_config.json'), [Buffer.from(JSON.stringify({ do_lower_case: tokenizer.lowercase, model_max_length: tokenizer.modelMaxLength }) + '\n')]);
-    writeFileAtomic(runFile, [Buffer.from(JSON.stringify(record, null, 2) + '\n')]);
+    writeRunStart(o.out, tokenizer, record);
   }
   faultPoint('data-loaded');
   const st = record.settings;
@@ -182,41 +159,22 @@ async function run(o: PretrainOptions): Promise<void> {
     },
   });
   if (o.progress) bar.stop();
-  if (result.interrupted) {
-    process.stderr.write(`checkpoint saved at epoch ${result.state.epoch}, step ${result.state.stepInEpoch}: ${ckptFile}\n` +
-      `continue with: bert-20news pretrain --out ${o.out} --resume\n`);
-    process.exit(130);
-  }
+  exitIfInterrupted(result, 'pretrain', o.out, ckptFile);
   saveModelDir(modelDir, config, model.readParams(), tokenizer.withMaxLength(st.maxLength));
   process.stderr.write(`masked-LM model saved to ${modelDir}: fine-tune it with train --init ${modelDir}\n`);
 }
 
 export function pretrainCommand(): Command {
-  return addDataOptions(addDeviceOptions(new Command('pretrain')))
+  return addRunOptions(addDataOptions(addDeviceOptions(new Command('pretrain'))))
     .description('masked-LM pretraining (DistilBertForMaskedLM, AdamW) on the training part of the data: from scratch, or continued from a model')
-    .option('--init <model>', 'model folder, Hugging Face model id, or "scratch"')
-    .addOption(new Option('--preset <name>', 'model shape and sequence length for --init scratch').choices(['card', 'small']).default('small'))
-    .requiredOption('--out <dir>', 'run folder: run.json, checkpoint.safetensors, model/')
-    .option('--vocab <path>', 'vocab.txt for --init scratch (default: download distilbert-base-uncased\'s)')
-    .option('--resume', 'continue the run in --out from its last checkpoint')
-    .option('--threads <n>', 'CPU threads', intOption(1))
-    .option('--no-progress', 'no progress bar')
+    .addOption(new Option('--preset <name>', 'model shape, sequence length, batch and epochs for --init scratch').choices(['card', 'small']).default('small'))
     .option('--epochs <n>', 'epochs (default 10)', intOption(1))
-    .option('--batch-size <n>', 'texts per optimizer step (default 80)', intOption(1))
-    .option('--micro-batch <n>', 'texts per forward/backward (gradients accumulate up to --batch-size)', intOption(1))
     .option('--lr <x>', 'peak learning rate (default 5e-4), reached after the warmup, then linear decay to 0', floatOption(0))
     .option('--warmup-steps <n>', 'linear warmup steps (default 6% of all steps)', intOption(0))
     .option('--weight-decay <x>', 'AdamW weight decay, not on biases and LayerNorm weights (default 0.01)', floatOption(0))
     .option('--clip-norm <x>', 'clip gradients to this global norm; 0 = off (default 1, as HF Trainer)', floatOption(0))
-    .option('--max-length <n>', 'tokens per text, [CLS] and [SEP] included', intOption(2))
     .option('--seed <n>', 'seed of initialization, data order, masks and dropout', intOption(0))
     .option('--mlm-probability <p>', 'share of tokens predicted (default 0.15)', floatOption(0.001, 1))
     .option('--whole-word-mask', 'mask whole words (a token and its ## pieces) together')
-    .option('--dropout <p>', 'hidden dropout', floatOption(0, 0.99))
-    .option('--attention-dropout <p>', 'attention dropout', floatOption(0, 0.99))
-    .option('--layers <n>', 'layers (--init scratch)', intOption(1))
-    .option('--dim <n>', 'model dim (--init scratch)', intOption(1))
-    .option('--heads <n>', 'attention heads (--init scratch)', intOption(1))
-    .option('--ffn <n>', 'FFN hidden dim (--init scratch)', intOption(1))
     .action(run);
 }

@@ -6,7 +6,7 @@ import { SplitName } from '../data/split';
 import { parseStrip } from '../data/strip';
 import { configToJson, DistilBertConfig, parseConfig } from '../io/config';
 import { saveModelDir } from '../io/model_dir';
-import { ensureWritableDir, writeFileAtomic } from '../io/atomic';
+import { writeFileAtomic } from '../io/atomic';
 import { faultPoint } from '../io/fault';
 import { DistilBert } from '../model/distilbert';
 import { ParamStore } from '../io/params';
@@ -15,38 +15,19 @@ import { EpochRow, loadCheckpoint } from '../train/checkpoint';
 import { buildHybrid, fusionSlice } from '../hybrid/build';
 import { initialModel } from '../train/initial_model';
 import { formatTable, modelCard } from '../train/model_card';
-import { PresetName, PRESETS, TrainSettings } from '../train/presets';
+import { PRESETS, TrainSettings } from '../train/presets';
 import { train } from '../train/trainer';
 import { addDeviceOptions, applyThreads, DeviceOptions, floatOption, intOption } from './common';
 import { addDataOptions, DataOptions, loadSplit } from './data_options';
-import { commandLine, progressBar, removeInterruptedWrites, stopOnSignal } from './run_folder';
+import { addRunOptions, commandLine, exitIfInterrupted, RunOptions, writeRunStart, progressBar, removeInterruptedWrites, stopOnSignal } from './run_folder';
 
-interface TrainOptions extends DeviceOptions, DataOptions {
-  init?: string;
-  preset: PresetName;
-  out: string;
-  vocab?: string;
-  resume?: boolean;
-  threads?: number;
-  progress: boolean;
-  epochs?: number;
-  batchSize?: number;
-  microBatch?: number;
-  lr?: number;
-  maxLength?: number;
-  seed?: number;
-  dropout?: number;
-  attentionDropout?: number;
+interface TrainOptions extends DeviceOptions, DataOptions, RunOptions {
   classifierDropout?: number;
   clipNorm?: number;
   optimizer?: 'adam' | 'adamw';
   weightDecay?: number;
   hybrid?: boolean;
   fusionFraction?: number;
-  layers?: number;
-  dim?: number;
-  heads?: number;
-  ffn?: number;
 }
 
 type Settings = TrainSettings & { microBatch: number };
@@ -169,10 +150,7 @@ async function run(o: TrainOptions): Promise<void> {
       ...(o.hybrid ? { hybrid: { fraction: o.fusionFraction ?? 0.05, seed: st.seed } } : {}),
     };
     if (started) process.stderr.write(`${o.out} holds a run that stopped before its first checkpoint: starting it afresh\n`);
-    ensureWritableDir(tokDir);
-    writeFileAtomic(join(tokDir, 'vocab.txt'), [Buffer.from(tokenizer.vocab.idToToken.join('\n') + '\n')]);
-    writeFileAtomic(join(tokDir, 'tokenizer_config.json'), [Buffer.from(JSON.stringify({ do_lower_case: tokenizer.lowercase, model_max_length: tokenizer.modelMaxLength }) + '\n')]);
-    writeFileAtomic(runFile, [Buffer.from(JSON.stringify(record, null, 2) + '\n')]);
+    writeRunStart(o.out, tokenizer, record);
   }
   faultPoint('data-loaded');
   const st = record.settings;
@@ -211,11 +189,7 @@ async function run(o: TrainOptions): Promise<void> {
     },
   });
   if (o.progress) bar.stop();
-  if (result.interrupted) {
-    process.stderr.write(`checkpoint saved at epoch ${result.state.epoch}, step ${result.state.stepInEpoch}: ${ckptFile}\n` +
-      `continue with: bert-20news train --out ${o.out} --resume\n`);
-    process.exit(130);
-  }
+  exitIfInterrupted(result, 'train', o.out, ckptFile);
   // model_max_length = the training length: positions beyond it were never trained (from scratch).
   saveModelDir(modelDir, config, model.readParams(), tokenizer.withMaxLength(st.maxLength));
   let hybridNote = '';
@@ -241,32 +215,17 @@ async function run(o: TrainOptions): Promise<void> {
 }
 
 export function trainCommand(): Command {
-  return addDataOptions(addDeviceOptions(new Command('train')))
+  return addRunOptions(addDataOptions(addDeviceOptions(new Command('train'))))
     .description('fine-tune a DistilBERT classifier on 20 Newsgroups or your own data (checkpoints every epoch; Ctrl-C saves, --resume continues)')
-    .option('--init <model>', 'pretrained model folder, Hugging Face model id, or "scratch"')
     .addOption(new Option('--preset <name>', 'hyperparameter preset').choices(['card', 'small']).default('card'))
-    .requiredOption('--out <dir>', 'run folder: run.json, checkpoint.safetensors, model/')
-    .option('--vocab <path>', 'vocab.txt for --init scratch (default: download distilbert-base-uncased\'s)')
-    .option('--resume', 'continue the run in --out from its last checkpoint')
-    .option('--threads <n>', 'CPU threads', intOption(1))
-    .option('--no-progress', 'no progress bar')
     .option('--epochs <n>', 'epochs', intOption(1))
-    .option('--batch-size <n>', 'examples per optimizer step', intOption(1))
-    .option('--micro-batch <n>', 'examples per forward/backward (gradients accumulate up to --batch-size)', intOption(1))
     .option('--lr <x>', 'initial learning rate (decays linearly to 0)', floatOption(0))
-    .option('--max-length <n>', 'tokens per post, [CLS] and [SEP] included', intOption(2))
     .option('--seed <n>', 'seed of initialization, data order and dropout', intOption(0))
-    .option('--dropout <p>', 'hidden dropout', floatOption(0, 0.99))
-    .option('--attention-dropout <p>', 'attention dropout', floatOption(0, 0.99))
     .option('--classifier-dropout <p>', 'dropout before the classifier', floatOption(0, 0.99))
     .option('--clip-norm <x>', 'clip gradients to this global norm (default: off, as on the card)', floatOption(0))
     .addOption(new Option('--optimizer <name>', 'adam: Keras Adam as on the card (default); adamw: torch AdamW with weight decay, not on biases and LayerNorm weights').choices(['adam', 'adamw']))
     .option('--weight-decay <x>', 'AdamW weight decay (default 0.01)', floatOption(0))
     .option('--hybrid', 'also store a TF-IDF + linear SVM part, fused with the transformer (weight chosen on held-out training texts)')
     .option('--fusion-fraction <f>', 'share of the training part held out from both parts to choose the fusion weight (default 0.05)', floatOption(0.001, 0.5))
-    .option('--layers <n>', 'layers (--init scratch)', intOption(1))
-    .option('--dim <n>', 'model dim (--init scratch)', intOption(1))
-    .option('--heads <n>', 'attention heads (--init scratch)', intOption(1))
-    .option('--ffn <n>', 'FFN hidden dim (--init scratch)', intOption(1))
     .action(run);
 }

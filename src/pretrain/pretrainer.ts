@@ -3,9 +3,9 @@ import { faultPoint } from '../io/fault';
 import { DistilBertMaskedLM } from '../model/masked_lm';
 import { Encoding, padBatch } from '../tokenizer';
 import { AdamW } from '../train/adamw';
-import { Checkpoint, saveCheckpoint, TrainState } from '../train/checkpoint';
+import { Checkpoint, checkpointModel, TrainState } from '../train/checkpoint';
 import { LinearWarmupDecay } from '../train/schedule';
-import { epochOrder, stepMicroBatches } from '../train/trainer';
+import { epochOrder, LoopHooks, stepMicroBatches } from '../train/trainer';
 import { maskSequence, MaskingOptions, MaskingVocab } from './masking';
 
 /** Pretraining hyperparameters (HF Trainer's names in comments). */
@@ -27,13 +27,6 @@ export interface PretrainSettings {
   masking: MaskingOptions;
 }
 
-export interface PretrainHooks {
-  onStep?(info: { epoch: number; step: number; stepsPerEpoch: number; loss: number; tokensPerSecond: number }): void;
-  onEpochStart?(epoch: number, startStep: number, stepsPerEpoch: number): void;
-  onEpochEnd?(row: PretrainEpochRow): void;
-  /** Polled after every step; true saves a checkpoint and stops. */
-  shouldStop?(): boolean;
-}
 
 /** One epoch's figures: mean masked-LM loss (per predicted token) and its perplexity. */
 export interface PretrainEpochRow {
@@ -53,7 +46,7 @@ export interface PretrainJob {
   settings: PretrainSettings;
   checkpointPath: string;
   resume?: Checkpoint<PretrainEpochRow>;
-  hooks?: PretrainHooks;
+  hooks?: LoopHooks<{ epoch: number; step: number; stepsPerEpoch: number; loss: number; tokensPerSecond: number }, PretrainEpochRow>;
 }
 
 /** Dropout base of one micro-batch; apart from the trainer's streams by a bit of its own. */
@@ -84,10 +77,7 @@ export async function pretrain(job: PretrainJob): Promise<{ history: PretrainEpo
     adamw.step = state.globalStep;
   }
   const history = state.history;
-  const save = () => {
-    const { m, v } = model.readMoments();
-    saveCheckpoint(job.checkpointPath, { state, params: model.readParams().data, adamM: m, adamV: v });
-  };
+  const save = () => checkpointModel(job.checkpointPath, state, model);
 
   while (state.epoch < st.epochs) {
     const order = epochOrder(st.seed, state.epoch, n);

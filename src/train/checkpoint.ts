@@ -61,3 +61,9 @@ export function loadCheckpoint<Row = EpochRow>(path: string): Checkpoint<Row> {
   if (!state) throw new Error(`${path}: checkpoint has no training state`);
   return { state: JSON.parse(state) as TrainState<Row>, params: get('params'), adamM: get('adam.m'), adamV: get('adam.v') };
 }
+
+/** A checkpoint of a model's device state (weights and moments) with the loop's state. */
+export function checkpointModel<Row>(path: string, state: TrainState<Row>, model: { readParams(): { data: Float32Array }; readMoments(): { m: Float32Array; v: Float32Array } }): void {
+  const { m, v } = model.readMoments();
+  saveCheckpoint(path, { state, params: model.readParams().data, adamM: m, adamV: v });
+}

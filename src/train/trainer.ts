@@ -6,18 +6,21 @@ import { LabelledSet } from '../data/dataset';
 import { padBatch } from '../tokenizer';
 import { KerasAdam } from './adam';
 import { AdamW } from './adamw';
-import { Checkpoint, EpochRow, saveCheckpoint, TrainState } from './checkpoint';
+import { Checkpoint, checkpointModel, EpochRow, TrainState } from './checkpoint';
 import { PolynomialDecay } from './schedule';
 import { TrainSettings } from './presets';
 
-export interface TrainHooks {
+/** What a training loop tells its caller (Step: running figures after a step; Row: an epoch's figures). */
+export interface LoopHooks<Step, Row> {
   /** Called after each optimizer step with running figures of the epoch. */
-  onStep?(info: { epoch: number; step: number; stepsPerEpoch: number; loss: number; accuracy: number; tokensPerSecond: number }): void;
+  onStep?(info: Step): void;
   onEpochStart?(epoch: number, startStep: number, stepsPerEpoch: number): void;
-  onEpochEnd?(row: EpochRow): void;
+  onEpochEnd?(row: Row): void;
   /** Polled after every step; true saves a checkpoint and stops. */
   shouldStop?(): boolean;
 }
+
+export type TrainHooks = LoopHooks<{ epoch: number; step: number; stepsPerEpoch: number; loss: number; accuracy: number; tokensPerSecond: number }, EpochRow>;
 
 export interface TrainJob {
   model: SequenceClassifierModel;
@@ -100,10 +103,7 @@ export async function train(job: TrainJob): Promise<TrainResult> {
     model.writeMoments(job.resume.adamM, job.resume.adamV);
     adam.step = state.globalStep;
   }
-  const save = () => {
-    const { m, v } = model.readMoments();
-    saveCheckpoint(job.checkpointPath, { state, params: model.readParams().data, adamM: m, adamV: v });
-  };
+  const save = () => checkpointModel(job.checkpointPath, state, model);
   const labels = new Int32Array(B);
 
   while (state.epoch < st.epochs) {
