@@ -7,6 +7,11 @@ import { describe, it } from 'node:test';
 import { TfidfBaseline } from '../src/baseline/baseline';
 import { chooseLambda, fuse } from '../src/hybrid/hybrid';
 import { fusionSlice } from '../src/hybrid/build';
+import { loadModelDir } from '../src/io/model_dir';
+import { Classifier } from '../src/model/classifier';
+import { DistilBert } from '../src/model/distilbert';
+import { predictLogits, softmaxRows } from '../src/model/inference';
+import { buildServer, DEFAULT_SERVER_OPTIONS } from '../src/serve/server';
 import { makeNewsgroupsFolder, makeVocab } from './fixtures';
 
 const CLI = join(__dirname, '..', 'src', 'cli', 'main.js');
@@ -58,7 +63,7 @@ describe('late fusion', () => {
 });
 
 describe('train --hybrid', () => {
-  it('stores the TF-IDF part and the weight; predict, evaluate (side by side) and export use or name it', () => {
+  it('stores the TF-IDF part and the weight; predict, evaluate (side by side), serve and export use or name it', async () => {
     const data = makeNewsgroupsFolder(20);
     const out = mkdtempSync(join(tmpdir(), 'hybrid-'));
     const t = cli('train', '--data', data, '--init', 'scratch', '--vocab', makeVocab(), '--preset', 'small', '--layers', '1', '--dim', '16',
@@ -90,6 +95,32 @@ describe('train --hybrid', () => {
     }
     const text = cli('evaluate', '--model', model, '--data', data);
     assert.match(text.stdout, /side by side: hybrid .*; its transformer alone: accuracy .*; its TF-IDF part alone: accuracy/);
+
+    // The server (and its page) use the hybrid: its scores are softmax(log p + lambda * s) of the
+    // transformer's probabilities and the stored TF-IDF part's decision values, recomputed here.
+    const loaded = loadModelDir(model);
+    const texts = ['god orbit the pixel', 'engine engine of a'];
+    const enc = texts.map((t) => loaded.tokenizer.encode(t));
+    const C = loaded.config.id2label.length;
+    const probs = softmaxRows(predictLogits(new DistilBert(loaded.config, loadModelDir(model).params), enc, loaded.tokenizer.padId), C);
+    const svm = TfidfBaseline.load(join(model, 'tfidf')).scores(texts);
+    const app = buildServer(new Classifier(loaded), { ...DEFAULT_SERVER_OPTIONS, modelName: 'hybrid' });
+    try {
+      const base = await app.listen({ host: '127.0.0.1', port: 0 });
+      assert.match(await (await fetch(`${base}/`)).text(), /Hybrid: the transformer fused with a TF-IDF/);
+      const res = await fetch(`${base}/v1/classify`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ texts }) });
+      const body = (await res.json()) as { results: { predictions: { label: string; score: number }[] }[] };
+      body.results.forEach((r, i) => {
+        const z = loaded.config.id2label.map((_, c) => Math.log(probs[i * C + c]) + spec.lambda * svm[i * C + c]);
+        const sum = z.reduce((acc, v) => acc + Math.exp(v), 0);
+        for (const p of r.predictions) {
+          const want = Math.exp(z[loaded.config.id2label.indexOf(p.label)]) / sum;
+          assert.ok(Math.abs(p.score - want) < 1e-9, `${p.label}: ${p.score} vs ${want}`);
+        }
+      });
+    } finally {
+      await app.close();
+    }
 
     const x = cli('export', '--model', model, '--out', join(out, 'onnx'));
     assert.equal(x.status, 0, x.stderr);

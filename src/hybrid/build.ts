@@ -7,8 +7,12 @@ import { SequenceClassifierModel } from '../model/model';
 import { BertTokenizer } from '../tokenizer';
 import { chooseLambda, Hybrid } from './hybrid';
 
-/** TF-IDF terms in fewer training texts are dropped from the stored part (see TfidfBaseline). */
-export const HYBRID_MIN_DF = 3;
+/**
+ * The stored TF-IDF part keeps every term, as the baseline does. Measured on the main job's card
+ * run (validation accuracy of the fusion at the lambda the held-out slice chose): all 1.56 M terms
+ * 0.9501 (a 130 MB part), terms of 3+ texts 0.9464 (0.31 M terms, 26 MB), below the baseline's 0.9464.
+ */
+export const HYBRID_MIN_DF = 1;
 
 /**
  * The training part cut in two by a seeded draw: the transformer trains on `fit`; `slice` is
