@@ -167,6 +167,10 @@ DistilBertModel::DistilBertModel(std::unique_ptr<Backend> backend, const ModelCo
   params_ = DeviceBuffer<float>(be_.get(), n_params_, DeviceBuffer<float>::Zeroed{});
   touched_mark_.assign(c_.vocab_size, 0);
   seen_mark_.assign(c_.vocab_size, 0);
+  if (c_.head == MASKED_LM) {
+    every_row_.resize(c_.vocab_size);
+    for (int32_t r = 0; r < c_.vocab_size; r++) every_row_[r] = r;
+  }
 }
 
 DistilBertModel::~DistilBertModel() = default;
@@ -428,12 +432,7 @@ void DistilBertModel::backward() {
   e.layernorm_backward(dX, w.emb_sum, P(emb_ln_offset_), w.emb_mean, w.emb_rstd, w.dB, G(emb_ln_offset_),
                        G(emb_ln_offset_ + D), (int)N, D);
   // The tied projector gave every word-embedding row a gradient; else the batch's tokens' rows have one.
-  std::vector<int32_t> all_rows;
-  if (c_.head == MASKED_LM) {
-    all_rows.resize(c_.vocab_size);
-    for (int32_t r = 0; r < c_.vocab_size; r++) all_rows[r] = r;
-  }
-  for (int32_t id : c_.head == MASKED_LM ? all_rows : run_.ids) {
+  for (int32_t id : c_.head == MASKED_LM ? every_row_ : run_.ids) {
     if (!touched_mark_[id]) {
       touched_mark_[id] = 1;
       touched_.push_back(id);

@@ -109,6 +109,8 @@ class DistilBertModel {
   // Word-embedding rows with gradient since zero_grads(), and rows Adam has ever updated.
   std::vector<uint8_t> touched_mark_, seen_mark_;
   std::vector<int32_t> touched_, seen_;
+  // Masked LM: 0..vocab-1, the rows its tied projector gives a gradient at every step.
+  std::vector<int32_t> every_row_;
 };
 
 }  // namespace engine
