@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { TfidfBaseline } from '../src/baseline/baseline';
-import { chooseLambda, fuse } from '../src/hybrid/hybrid';
+import { analyzeCharWb } from '../src/baseline/tfidf';
+import { chooseLambdas, fuse, Hybrid } from '../src/hybrid/hybrid';
 import { fusionSlice } from '../src/hybrid/build';
 import { loadModelDir } from '../src/io/model_dir';
 import { Classifier } from '../src/model/classifier';
@@ -18,14 +19,17 @@ const CLI = join(__dirname, '..', 'src', 'cli', 'main.js');
 const cli = (...args: string[]) => spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8' });
 
 describe('late fusion', () => {
-  it('is softmax(log p + lambda * s), worked by hand', () => {
+  it('is softmax(log p + sum_k lambda_k * s_k), worked by hand', () => {
     // Row: p = (0.5, 0.25, 0.25), s = (0, 1, -1), lambda 2: scores ln .5, ln .25 + 2, ln .25 - 2
     // -> weights .5, .25 e^2, .25 e^-2 over their sum.
     const w = [0.5, 0.25 * Math.exp(2), 0.25 * Math.exp(-2)];
     const z = w[0] + w[1] + w[2];
-    const got = fuse(Float64Array.from([0.5, 0.25, 0.25]), Float64Array.from([0, 1, -1]), 2, 3);
+    const got = fuse(Float64Array.from([0.5, 0.25, 0.25]), [Float64Array.from([0, 1, -1])], [2], 3);
     w.forEach((x, i) => assert.ok(Math.abs(got[i] - x / z) < 1e-12));
-    assert.deepEqual([...fuse(Float64Array.from([0.7, 0.3]), Float64Array.from([5, -5]), 0, 2)].map((x) => +x.toFixed(12)), [0.7, 0.3], 'lambda 0: the transformer alone');
+    assert.deepEqual([...fuse(Float64Array.from([0.7, 0.3]), [Float64Array.from([5, -5])], [0], 2)].map((x) => +x.toFixed(12)), [0.7, 0.3], 'lambda 0: the transformer alone');
+    // Two parts: p = (0.5, 0.5), s1 = (1, 0) at lambda 1, s2 = (0, 3) at lambda 0.5 -> e^1 : e^1.5.
+    const two = fuse(Float64Array.from([0.5, 0.5]), [Float64Array.from([1, 0]), Float64Array.from([0, 3])], [1, 0.5], 2);
+    assert.ok(Math.abs(two[0] - Math.E / (Math.E + Math.exp(1.5))) < 1e-12, `${two[0]}`);
   });
 
   it('chooses the weight by held-out accuracy: each part right where the other is wrong', () => {
@@ -34,10 +38,28 @@ describe('late fusion', () => {
     const p = Float64Array.from([0.9, 0.1, 0.2, 0.8, 0.55, 0.45]);
     const s = Float64Array.from([0.5, -0.5, 0.01, -0.01, -0.5, 0.5]);
     const labels = Int32Array.from([0, 1, 1]);
-    const c = chooseLambda(p, s, labels, 2);
-    assert.deepEqual(c.accuracy, { transformer: 2 / 3, tfidf: 2 / 3, hybrid: 1 });
+    const c = chooseLambdas(p, [s], labels, 2);
+    assert.deepEqual(c.accuracy, { transformer: 2 / 3, parts: [2 / 3], hybrid: 1 });
     // log(.55/.45) = 0.2007 must be overcome on text 2 (lambda > 0.2), log(.8/.2) = 1.386 kept on text 1 (lambda < 69).
-    assert.ok(c.lambda > 0.2 && c.lambda < 69, `lambda ${c.lambda}`);
+    assert.ok(c.lambdas[0] > 0.2 && c.lambdas[0] < 69, `lambda ${c.lambdas[0]}`);
+  });
+
+  it('chooses both weights when each part mends a different text', () => {
+    // The transformer is right on text 0 only, wrong by log(.55/.45) = 0.2007 on texts 1 and 2.
+    // Part A speaks only on text 1, part B only on text 2 (zeros elsewhere): both lambdas above 0.2.
+    const p = Float64Array.from([0.9, 0.1, 0.55, 0.45, 0.55, 0.45]);
+    const a = Float64Array.from([0, 0, -0.5, 0.5, 0, 0]);
+    const b = Float64Array.from([0, 0, 0, 0, -0.5, 0.5]);
+    const c = chooseLambdas(p, [a, b], Int32Array.from([0, 1, 1]), 2);
+    assert.equal(c.accuracy.hybrid, 1);
+    assert.ok(c.lambdas.every((l) => l > 0.2), `lambdas ${c.lambdas}`);
+  });
+
+  it('char_wb n-grams are scikit-learn\'s: 3- to 5-grams of space-padded lowercased words, a short word once', () => {
+    // ' ab ' (4 chars): ' ab', 'ab ' for n = 3, then itself for n = 4, and no n = 5.
+    // ' cdef ' (6): four 3-grams, three 4-grams, two 5-grams. ' x ' (3): itself, once.
+    assert.deepEqual(analyzeCharWb('Ab \t\n cDEF x'), [' ab', 'ab ', ' ab ', ' cd', 'cde', 'def', 'ef ', ' cde', 'cdef', 'def ', ' cdef', 'cdef ', ' x ']);
+    assert.deepEqual(analyzeCharWb('  '), []);
   });
 
   it('the held-out slice is seeded and disjoint from the rest', () => {
@@ -60,6 +82,22 @@ describe('late fusion', () => {
     const a = m.scores(['god pixel orbit', 'engine']), b = back.scores(['god pixel orbit', 'engine']);
     a.forEach((x, i) => assert.ok(Math.abs(x - b[i]) < 1e-6, `${x} vs ${b[i]}`));
   });
+
+  it('a hybrid.json written when the word part was the only one still loads', () => {
+    const texts = ['the god of the orbit', 'pixel engine and the', 'orbit orbit god', 'engine pixel pixel'];
+    const m = new TfidfBaseline(1).fit(texts, Int32Array.from([0, 1, 0, 1]), 2);
+    const dir = mkdtempSync(join(tmpdir(), 'old-hybrid-'));
+    m.save(join(dir, 'tfidf'));
+    writeFileSync(join(dir, 'hybrid.json'), JSON.stringify({ lambda: 3, minDf: 1, selection: { slice: 4, seed: 1, accuracy: { transformer: 0.5, tfidf: 0.75, hybrid: 1 } } }));
+    const h = Hybrid.load(dir)!;
+    assert.deepEqual(h.spec.parts, [{ analyzer: 'word', dir: 'tfidf', minDf: 1, lambda: 3 }]);
+    assert.deepEqual(h.spec.selection.accuracy, { transformer: 0.5, parts: [0.75], hybrid: 1 });
+    const { tfidfScores } = h.combine(Float64Array.from([0.5, 0.5]), ['god orbit'], 2);
+    const want = m.scores(['god orbit']);
+    tfidfScores[0].forEach((x, i) => assert.ok(Math.abs(x - want[i]) < 1e-6, `${x} vs ${want[i]}`));
+    writeFileSync(join(dir, 'hybrid.json'), JSON.stringify({ parts: [{ analyzer: 'bpe', dir: 'tfidf', minDf: 1, lambda: 1 }] }));
+    assert.throws(() => Hybrid.load(dir), /unknown analyzer "bpe"/);
+  });
 });
 
 describe('train --hybrid', () => {
@@ -72,11 +110,14 @@ describe('train --hybrid', () => {
     assert.equal(t.status, 0, t.stderr);
     // 160 posts, card split: floor(16) validation, 144 training, of which round(14.4) = 14 held out.
     assert.match(t.stderr, /hybrid: 14 training texts held out/);
-    assert.match(t.stderr, /hybrid: lambda \d+/);
+    assert.match(t.stderr, /hybrid: lambda word \d+, lambda char_wb \d+/);
     const model = join(out, 'model');
-    for (const f of ['hybrid.json', 'tfidf/terms.txt', 'tfidf/model.safetensors']) assert.ok(existsSync(join(model, f)), f);
+    for (const f of ['hybrid.json', 'tfidf/terms.txt', 'tfidf/model.safetensors', 'tfidf-char/terms.txt', 'tfidf-char/model.safetensors']) assert.ok(existsSync(join(model, f)), f);
     const spec = JSON.parse(readFileSync(join(model, 'hybrid.json'), 'utf8'));
     assert.equal(spec.selection.slice, 14);
+    assert.deepEqual(spec.parts.map((p: { analyzer: string; dir: string }) => [p.analyzer, p.dir]), [['word', 'tfidf'], ['char_wb', 'tfidf-char']]);
+    // A char n-gram term: a 3- to 5-character piece of a space-padded word.
+    assert.ok(readFileSync(join(model, 'tfidf-char', 'terms.txt'), 'utf8').split('\n').includes(' god'));
     assert.match(readFileSync(join(model, 'README.md'), 'utf8'), /## Hybrid/);
 
     const p = cli('predict', '--model', model, '--json', 'god god orbit the');
@@ -87,31 +128,33 @@ describe('train --hybrid', () => {
     const e = cli('evaluate', '--model', model, '--data', data, '--json');
     assert.equal(e.status, 0, e.stderr);
     const r = JSON.parse(e.stdout);
-    assert.equal(r.hybrid.lambda, spec.lambda);
+    assert.deepEqual(r.hybrid.parts.map((p: { analyzer: string; lambda: number }) => [p.analyzer, p.lambda]), spec.parts.map((p: { analyzer: string; lambda: number }) => [p.analyzer, p.lambda]));
     for (const k of ['accuracy', 'macro_f1']) {
       assert.equal(typeof r[k], 'number');
       assert.equal(typeof r.hybrid.transformer[k], 'number');
-      assert.equal(typeof r.hybrid.tfidf[k], 'number');
+      for (const p of r.hybrid.parts) assert.equal(typeof p[k], 'number');
     }
     const text = cli('evaluate', '--model', model, '--data', data);
-    assert.match(text.stdout, /side by side: hybrid .*; its transformer alone: accuracy .*; its TF-IDF part alone: accuracy/);
+    assert.match(text.stdout, /side by side: hybrid .*; its transformer alone: accuracy .*; its TF-IDF word part alone: accuracy .*; its TF-IDF char_wb part alone: accuracy/);
 
-    // The server (and its page) use the hybrid: its scores are softmax(log p + lambda * s) of the
-    // transformer's probabilities and the stored TF-IDF part's decision values, recomputed here.
+    // The server (and its page) use the hybrid: its scores are softmax(log p + lw * s_word + lc * s_char)
+    // of the transformer's probabilities and the stored TF-IDF parts' decision values, recomputed here.
     const loaded = loadModelDir(model);
     const texts = ['god orbit the pixel', 'engine engine of a'];
     const enc = texts.map((t) => loaded.tokenizer.encode(t));
     const C = loaded.config.id2label.length;
     const probs = softmaxRows(predictLogits(new DistilBert(loaded.config, loadModelDir(model).params), enc, loaded.tokenizer.padId), C);
     const svm = TfidfBaseline.load(join(model, 'tfidf')).scores(texts);
+    const svmChar = TfidfBaseline.load(join(model, 'tfidf-char'), 'char_wb').scores(texts);
+    const [lw, lc] = spec.parts.map((p: { lambda: number }) => p.lambda);
     const app = buildServer(new Classifier(loaded), { ...DEFAULT_SERVER_OPTIONS, modelName: 'hybrid' });
     try {
       const base = await app.listen({ host: '127.0.0.1', port: 0 });
-      assert.match(await (await fetch(`${base}/`)).text(), /Hybrid: the transformer fused with a TF-IDF/);
+      assert.match(await (await fetch(`${base}/`)).text(), /Hybrid: the transformer fused with TF-IDF \+ linear SVM models/);
       const res = await fetch(`${base}/v1/classify`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ texts }) });
       const body = (await res.json()) as { results: { predictions: { label: string; score: number }[] }[] };
       body.results.forEach((r, i) => {
-        const z = loaded.config.id2label.map((_, c) => Math.log(probs[i * C + c]) + spec.lambda * svm[i * C + c]);
+        const z = loaded.config.id2label.map((_, c) => Math.log(probs[i * C + c]) + lw * svm[i * C + c] + lc * svmChar[i * C + c]);
         const sum = z.reduce((acc, v) => acc + Math.exp(v), 0);
         for (const p of r.predictions) {
           const want = Math.exp(z[loaded.config.id2label.indexOf(p.label)]) / sum;
@@ -126,6 +169,21 @@ describe('train --hybrid', () => {
     assert.equal(x.status, 0, x.stderr);
     assert.match(x.stderr, /is a hybrid; the export carries its transformer part only/);
     assert.ok(existsSync(join(out, 'onnx', 'onnx', 'model.onnx')));
+  });
+
+  it('--hybrid-parts word stores the word part only; an unknown part is refused', () => {
+    const data = makeNewsgroupsFolder(10);
+    const out = mkdtempSync(join(tmpdir(), 'hybrid-word-'));
+    const args = ['train', '--data', data, '--init', 'scratch', '--vocab', makeVocab(), '--preset', 'small', '--layers', '1', '--dim', '16',
+      '--heads', '2', '--ffn', '32', '--max-length', '16', '--batch-size', '8', '--epochs', '1', '--no-progress', '--hybrid'];
+    const t = cli(...args, '--hybrid-parts', 'word', '--out', out);
+    assert.equal(t.status, 0, t.stderr);
+    assert.ok(existsSync(join(out, 'model', 'tfidf', 'terms.txt')));
+    assert.ok(!existsSync(join(out, 'model', 'tfidf-char')));
+    assert.equal(JSON.parse(readFileSync(join(out, 'model', 'hybrid.json'), 'utf8')).parts.length, 1);
+    const bad = cli(...args, '--hybrid-parts', 'word,chars', '--out', join(out, 'bad'));
+    assert.equal(bad.status, 1);
+    assert.match(bad.stderr, /unknown part "chars": choose from word, char_wb/);
   });
 
   it('--fusion-fraction needs --hybrid', () => {

@@ -3,19 +3,20 @@ import { join } from 'node:path';
 import { ensureWritableDir, writeFileAtomic } from '../io/atomic';
 import { readSafetensors, writeSafetensors } from '../io/safetensors';
 import { LinearSvm } from './linear_svm';
-import { TfidfVectorizer } from './tfidf';
+import { Analyzer, TfidfVectorizer } from './tfidf';
 
 /**
- * The classical baseline: TF-IDF (uni+bigrams, sublinear tf) + one-vs-rest linear SVM.
- * minDf > 1 drops rare terms: minDf 3 keeps 0.31 M of the 1.56 M features of the card split's
- * training part (a 26 MB file instead of 130 MB), at some accuracy (see hybrid/build.ts).
+ * The classical baseline: TF-IDF (word uni+bigrams by default, or character n-grams; sublinear tf)
+ * + one-vs-rest linear SVM. minDf > 1 drops rare terms: minDf 3 keeps 0.31 M of the 1.56 M word
+ * features of the card split's training part (a 26 MB file instead of 130 MB), at some accuracy
+ * (see hybrid/build.ts).
  */
 export class TfidfBaseline {
   readonly vectorizer: TfidfVectorizer;
   readonly svm = new LinearSvm({ C: 1, tol: 0.1, maxIter: 1000, seed: 0 });
 
-  constructor(minDf = 1, vectorizer?: TfidfVectorizer) {
-    this.vectorizer = vectorizer ?? new TfidfVectorizer(minDf);
+  constructor(minDf = 1, vectorizer?: TfidfVectorizer, analyzer: Analyzer = 'word') {
+    this.vectorizer = vectorizer ?? new TfidfVectorizer(minDf, analyzer);
   }
 
   fit(texts: string[], labels: Int32Array, classes: number): this {
@@ -46,7 +47,8 @@ export class TfidfBaseline {
     writeFileAtomic(join(dir, 'terms.txt'), [Buffer.from(terms.join('\n') + '\n')]);
   }
 
-  static load(dir: string): TfidfBaseline {
+  /** The analyzer is not in the folder: the hybrid's hybrid.json names it. */
+  static load(dir: string, analyzer: Analyzer = 'word'): TfidfBaseline {
     for (const f of ['terms.txt', 'model.safetensors']) if (!existsSync(join(dir, f))) throw new Error(`${join(dir, f)} is missing: the hybrid's TF-IDF part is incomplete`);
     const terms = readFileSync(join(dir, 'terms.txt'), 'utf8').split('\n').slice(0, -1);
     const t = readSafetensors(join(dir, 'model.safetensors'));
@@ -54,7 +56,7 @@ export class TfidfBaseline {
     if (!idf || !weights || weights.shape.length !== 2 || weights.shape[1] !== terms.length + 1) {
       throw new Error(`${dir}: model.safetensors does not hold idf and weights [classes, ${terms.length + 1}] for the ${terms.length} terms`);
     }
-    const model = new TfidfBaseline(1, TfidfVectorizer.restore(terms, idf.data));
+    const model = new TfidfBaseline(1, TfidfVectorizer.restore(terms, idf.data, analyzer));
     const F1 = weights.shape[1];
     model.svm.weights = Array.from({ length: weights.shape[0] }, (_, c) => Float64Array.from(weights.data.subarray(c * F1, (c + 1) * F1)));
     return model;

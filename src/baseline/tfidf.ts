@@ -1,7 +1,9 @@
 /**
- * TF-IDF features as scikit-learn's TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True):
- * lowercase, tokens = runs of 2+ word characters, unigrams and adjacent bigrams,
- * tf = 1 + ln(count), idf = ln((1 + n) / (1 + df)) + 1, rows scaled to unit L2 norm.
+ * TF-IDF features as scikit-learn's TfidfVectorizer(sublinear_tf=True) with one of two analyzers:
+ * 'word' (ngram_range=(1, 2)): lowercase, tokens = runs of 2+ word characters, unigrams and
+ * adjacent bigrams; 'char_wb' (ngram_range=(3, 5)): lowercase character 3- to 5-grams inside
+ * whitespace-separated words padded with one space. tf = 1 + ln(count),
+ * idf = ln((1 + n) / (1 + df)) + 1, rows scaled to unit L2 norm.
  */
 
 /** A sparse row-major matrix: row r is indices/values[indptr[r] .. indptr[r+1]). */
@@ -15,6 +17,10 @@ export interface Csr {
 
 const TOKEN = /[\p{L}\p{N}_]{2,}/gu;
 
+export type Analyzer = 'word' | 'char_wb';
+
+export const ANALYZERS: readonly Analyzer[] = ['word', 'char_wb'];
+
 export function analyze(text: string): string[] {
   const tokens = text.toLowerCase().match(TOKEN) ?? [];
   const grams = tokens.slice();
@@ -22,12 +28,38 @@ export function analyze(text: string): string[] {
   return grams;
 }
 
+const CHAR_MIN = 3, CHAR_MAX = 5;
+
+/**
+ * scikit-learn's _char_wb_ngrams(ngram_range=(3, 5)) on the lowercased text, step for step: once a
+ * padded word is no longer than n it yields itself whole, once, and the larger n are skipped.
+ */
+export function analyzeCharWb(text: string): string[] {
+  const grams: string[] = [];
+  for (const word of text.toLowerCase().split(/\s+/)) {
+    if (word === '') continue;
+    const w = ' ' + word + ' ';
+    for (let n = CHAR_MIN; n <= CHAR_MAX; n++) {
+      let offset = 0;
+      grams.push(w.slice(offset, offset + n));
+      while (offset + n < w.length) {
+        offset++;
+        grams.push(w.slice(offset, offset + n));
+      }
+      if (offset === 0) break;
+    }
+  }
+  return grams;
+}
+
+const ANALYZE: Record<Analyzer, (text: string) => string[]> = { word: analyze, char_wb: analyzeCharWb };
+
 export class TfidfVectorizer {
   private vocab = new Map<string, number>();
   private idf = new Float64Array(0);
 
   /** minDf: terms in fewer texts are dropped (scikit-learn's min_df as a count). */
-  constructor(readonly minDf = 1) {}
+  constructor(readonly minDf = 1, readonly analyzer: Analyzer = 'word') {}
 
   get features(): number {
     return this.vocab.size;
@@ -38,9 +70,9 @@ export class TfidfVectorizer {
     return { terms: [...this.vocab.keys()], idf: this.idf };
   }
 
-  static restore(terms: string[], idf: ArrayLike<number>): TfidfVectorizer {
+  static restore(terms: string[], idf: ArrayLike<number>, analyzer: Analyzer = 'word'): TfidfVectorizer {
     if (terms.length !== idf.length) throw new Error(`${terms.length} terms but ${idf.length} idf values`);
-    const v = new TfidfVectorizer();
+    const v = new TfidfVectorizer(1, analyzer);
     terms.forEach((t, j) => v.vocab.set(t, j));
     if (v.vocab.size !== terms.length) throw new Error('the TF-IDF terms are not distinct');
     v.idf = Float64Array.from(idf);
@@ -50,7 +82,7 @@ export class TfidfVectorizer {
   fit(texts: string[]): this {
     let df: number[] = [];
     for (const t of texts) {
-      for (const g of new Set(analyze(t))) {
+      for (const g of new Set(ANALYZE[this.analyzer](t))) {
         let j = this.vocab.get(g);
         if (j === undefined) {
           j = this.vocab.size;
@@ -84,13 +116,16 @@ export class TfidfVectorizer {
     const val: number[] = [];
     texts.forEach((t, r) => {
       const counts = new Map<number, number>();
-      for (const g of analyze(t)) {
+      for (const g of ANALYZE[this.analyzer](t)) {
         const j = this.vocab.get(g);
         if (j !== undefined) counts.set(j, (counts.get(j) ?? 0) + 1);
       }
       const cols = [...counts.keys()].sort((a, b) => a - b);
       const w = cols.map((j) => (1 + Math.log(counts.get(j)!)) * this.idf[j]);
-      const norm = Math.hypot(...w) || 1;
+      // A sum of squares, not Math.hypot(...w): a long text's char n-grams overflow the argument list.
+      let sq = 0;
+      for (const x of w) sq += x * x;
+      const norm = Math.sqrt(sq) || 1;
       cols.forEach((j, k) => {
         idx.push(j);
         val.push(w[k] / norm);

@@ -56,10 +56,11 @@ export function evaluateCommand(): Command {
       const score = (p: ArrayLike<number>) => computeMetrics(truth, Int32Array.from(truth, (_, r) => argmaxRow(p, r, C)), classifier.labels);
       const metrics = score(probs);
       const systems = [{ name: `${parts ? 'hybrid ' : 'model '}${o.model}`, metrics, seconds: (Date.now() - t0) / 1000 }];
-      // A hybrid's parts side by side: the transformer alone and its TF-IDF part alone.
+      // A hybrid's parts side by side: the transformer alone and each TF-IDF part alone.
+      const hybridParts = classifier.hybrid?.spec.parts ?? [];
       if (parts) {
         systems.push({ name: 'its transformer alone', metrics: score(parts.transformer), seconds: systems[0].seconds });
-        systems.push({ name: 'its TF-IDF part alone', metrics: score(parts.tfidf), seconds: systems[0].seconds });
+        parts.tfidf.forEach((s, k) => systems.push({ name: `its TF-IDF ${hybridParts[k].analyzer} part alone`, metrics: score(s), seconds: systems[0].seconds }));
       }
       if (o.baseline) {
         const b = runBaseline(d);
@@ -72,7 +73,10 @@ export function evaluateCommand(): Command {
       if (o.json) {
         const out: Record<string, unknown> = { model: o.model, split: d.split.description, seconds: systems[0].seconds, ...metricsJson(metrics) };
         if (parts) {
-          out.hybrid = { lambda: classifier.hybrid!.spec.lambda, transformer: metricsJson(systems[1].metrics), tfidf: metricsJson(systems[2].metrics) };
+          out.hybrid = {
+            transformer: metricsJson(systems[1].metrics),
+            parts: hybridParts.map((p, k) => ({ analyzer: p.analyzer, lambda: p.lambda, ...metricsJson(systems[2 + k].metrics) })),
+          };
         }
         if (o.baseline) out.baseline = { system: 'tfidf-linear-svm', seconds: systems.at(-1)!.seconds, ...metricsJson(systems.at(-1)!.metrics) };
         process.stdout.write(JSON.stringify(out) + '\n');

@@ -25,7 +25,7 @@ export function exportCommand(): Command {
       const { files } = exportOnnx(model, opts.out, opts.quantize ?? false);
       process.stdout.write(`wrote ${files.map((f) => `${opts.out}/${f}`).join(', ')}\n`);
       if (existsSync(join(model.dir, HYBRID_FILE))) {
-        process.stderr.write(`note: ${model.dir} is a hybrid; the export carries its transformer part only (ONNX has no place for the TF-IDF part and the fusion)\n`);
+        process.stderr.write(`note: ${model.dir} is a hybrid; the export carries its transformer part only (ONNX has no place for the TF-IDF parts and the fusion)\n`);
       }
     });
 }

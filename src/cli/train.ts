@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Command, Option } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { Analyzer, ANALYZERS } from '../baseline/tfidf';
 import { encodePosts } from '../data/dataset';
 import { SplitName } from '../data/split';
 import { parseStrip } from '../data/strip';
@@ -27,6 +28,7 @@ interface TrainOptions extends DeviceOptions, DataOptions, RunOptions {
   optimizer?: 'adam' | 'adamw';
   weightDecay?: number;
   hybrid?: boolean;
+  hybridParts?: Analyzer[];
   fusionFraction?: number;
 }
 
@@ -41,8 +43,11 @@ interface RunRecord {
   /** How the user's own data files are read (absent for 20 Newsgroups runs). */
   fields?: { textField?: string; labelField?: string; encoding?: 'utf-8' | 'latin1' };
   strip: string[];
-  /** A hybrid run: the share of the training part held out to choose the fusion weight, and its seed. */
-  hybrid?: { fraction: number; seed: number };
+  /**
+   * A hybrid run: the share of the training part held out to choose the fusion weights, its seed,
+   * and the TF-IDF parts (absent in runs recorded when the word part was the only one).
+   */
+  hybrid?: { fraction: number; seed: number; parts?: Analyzer[] };
   config: Record<string, unknown>;
   command: string;
 }
@@ -76,7 +81,7 @@ const SETTING_FLAGS: [keyof TrainOptions, string][] = [
   ['init', '--init'], ['epochs', '--epochs'], ['batchSize', '--batch-size'], ['microBatch', '--micro-batch'], ['lr', '--lr'],
   ['maxLength', '--max-length'], ['seed', '--seed'], ['dropout', '--dropout'], ['attentionDropout', '--attention-dropout'],
   ['classifierDropout', '--classifier-dropout'], ['clipNorm', '--clip-norm'], ['optimizer', '--optimizer'], ['weightDecay', '--weight-decay'], ['layers', '--layers'], ['dim', '--dim'],
-  ['heads', '--heads'], ['ffn', '--ffn'], ['hybrid', '--hybrid'], ['fusionFraction', '--fusion-fraction'],
+  ['heads', '--heads'], ['ffn', '--ffn'], ['hybrid', '--hybrid'], ['fusionFraction', '--fusion-fraction'], ['hybridParts', '--hybrid-parts'],
 ];
 
 function readRunRecord(path: string): RunRecord {
@@ -134,6 +139,7 @@ async function run(o: TrainOptions): Promise<void> {
   } else {
     if (!o.init) throw new Error('--init is required: a model folder, a Hugging Face model id, or scratch');
     if (o.fusionFraction !== undefined && !o.hybrid) throw new Error('--fusion-fraction is for --hybrid runs: add --hybrid');
+    if (o.hybridParts !== undefined && !o.hybrid) throw new Error('--hybrid-parts is for --hybrid runs: add --hybrid');
     if (started && (existsSync(ckptFile) || existsSync(join(modelDir, 'model.safetensors')))) {
       throw new Error(`${o.out} already holds a run: add --resume to continue it, or choose another --out`);
     }
@@ -147,7 +153,7 @@ async function run(o: TrainOptions): Promise<void> {
       split: { name: o.split, seed: o.splitSeed, validationList: o.validationList, fraction: o.validationFraction, validationData: o.validationData },
       ...(dataset.kind === 'files' ? { fields: { textField: o.textField, labelField: o.labelField, encoding: o.encoding } } : {}),
       strip: parseStrip(o.strip), config: configToJson(config), command: commandLine(),
-      ...(o.hybrid ? { hybrid: { fraction: o.fusionFraction ?? 0.05, seed: st.seed } } : {}),
+      ...(o.hybrid ? { hybrid: { fraction: o.fusionFraction ?? 0.05, seed: st.seed, parts: o.hybridParts ?? DEFAULT_HYBRID_PARTS } } : {}),
     };
     if (started) process.stderr.write(`${o.out} holds a run that stopped before its first checkpoint: starting it afresh\n`);
     writeRunStart(o.out, tokenizer, record);
@@ -157,7 +163,7 @@ async function run(o: TrainOptions): Promise<void> {
   const stripParts = parseStrip(record.strip.join(','));
   const t0 = Date.now();
   const fusion = record.hybrid ? fusionSlice(split.train, record.hybrid.fraction, record.hybrid.seed) : undefined;
-  if (fusion) process.stderr.write(`hybrid: ${fusion.slice.length} training texts held out to choose the fusion weight\n`);
+  if (fusion) process.stderr.write(`hybrid: ${fusion.slice.length} training texts held out to choose the fusion weights\n`);
   const trainSet = encodePosts(fusion?.fit ?? split.train, config.id2label, tokenizer, st.maxLength, stripParts);
   const valSet = encodePosts(split.test, config.id2label, tokenizer, st.maxLength, stripParts);
   process.stderr.write(`${split.description}; tokenized in ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
@@ -195,15 +201,19 @@ async function run(o: TrainOptions): Promise<void> {
   let hybridNote = '';
   if (fusion) {
     const t1 = Date.now();
-    const hybrid = buildHybrid({ model, tokenizer, maxLength: st.maxLength, labels: config.id2label, ...fusion, stripParts, seed: record.hybrid!.seed });
+    const analyzers = record.hybrid!.parts ?? ['word'];
+    const hybrid = buildHybrid({ model, tokenizer, maxLength: st.maxLength, labels: config.id2label, ...fusion, stripParts, seed: record.hybrid!.seed, analyzers });
     hybrid.save(modelDir);
     const a = hybrid.spec.selection.accuracy;
-    hybridNote = `\n## Hybrid\n\nThis folder also holds a TF-IDF + linear SVM part (tfidf/, terms in at least ${hybrid.spec.minDf} training texts, ` +
-      `${hybrid.tfidf.vectorizer.features} features) fused with the transformer as softmax(log p + ${hybrid.spec.lambda} x SVM decision) ` +
-      `(hybrid.json). The weight was chosen on ${fusion.slice.length} training texts held out from both parts: accuracy there ` +
-      `transformer ${a.transformer.toFixed(4)}, TF-IDF ${a.tfidf.toFixed(4)}, hybrid ${a.hybrid.toFixed(4)}.\n`;
-    process.stderr.write(`hybrid: lambda ${hybrid.spec.lambda} (held-out accuracy: transformer ${a.transformer.toFixed(4)}, TF-IDF ${a.tfidf.toFixed(4)}, ` +
-      `hybrid ${a.hybrid.toFixed(4)}); TF-IDF part of ${hybrid.tfidf.vectorizer.features} features in ${((Date.now() - t1) / 1000).toFixed(0)} s\n`);
+    const parts = hybrid.spec.parts.map((p, k) => ({ ...p, features: hybrid.models[k].vectorizer.features, accuracy: a.parts[k] }));
+    hybridNote = `\n## Hybrid\n\nThis folder also holds TF-IDF + linear SVM parts fused with the transformer as softmax(log p + ` +
+      parts.map((p) => `${p.lambda} x ${p.analyzer} SVM decision`).join(' + ') + `) (hybrid.json): ` +
+      parts.map((p) => `${p.dir}/ (${p.analyzer}: terms in at least ${p.minDf} training texts, ${p.features} features)`).join(', ') +
+      `. The weights were chosen on ${fusion.slice.length} training texts held out from every part: accuracy there ` +
+      `transformer ${a.transformer.toFixed(4)}, ` + parts.map((p) => `TF-IDF ${p.analyzer} ${p.accuracy.toFixed(4)}`).join(', ') + `, hybrid ${a.hybrid.toFixed(4)}.\n`;
+    process.stderr.write(`hybrid: ` + parts.map((p) => `lambda ${p.analyzer} ${p.lambda}`).join(', ') + ` (held-out accuracy: transformer ${a.transformer.toFixed(4)}, ` +
+      parts.map((p) => `TF-IDF ${p.analyzer} ${p.accuracy.toFixed(4)}`).join(', ') + `, hybrid ${a.hybrid.toFixed(4)}); ` +
+      parts.map((p) => `${p.analyzer} part of ${p.features} features`).join(', ') + ` in ${((Date.now() - t1) / 1000).toFixed(0)} s\n`);
   }
   const stepsPerEpoch = Math.floor(trainSet.labels.length / st.batchSize);
   writeFileAtomic(join(modelDir, 'README.md'), [Buffer.from(modelCard({
@@ -212,6 +222,16 @@ async function run(o: TrainOptions): Promise<void> {
     validationCount: valSet.labels.length, history: result.history, command: record.command,
   }) + hybridNote)]);
   process.stderr.write(`model saved to ${modelDir}\n`);
+}
+
+/** Both: the parts read different things, so their errors differ (README: "The main job's recipe"). */
+const DEFAULT_HYBRID_PARTS: Analyzer[] = ['word', 'char_wb'];
+
+function hybridParts(value: string): Analyzer[] {
+  const parts = value.split(',').map((p) => p.trim());
+  for (const p of parts) if (!ANALYZERS.includes(p as Analyzer)) throw new InvalidArgumentError(`unknown part ${JSON.stringify(p)}: choose from ${ANALYZERS.join(', ')}`);
+  if (new Set(parts).size !== parts.length) throw new InvalidArgumentError('a part is named twice');
+  return parts as Analyzer[];
 }
 
 export function trainCommand(): Command {
@@ -225,7 +245,8 @@ export function trainCommand(): Command {
     .option('--clip-norm <x>', 'clip gradients to this global norm (default: off, as on the card)', floatOption(0))
     .addOption(new Option('--optimizer <name>', 'adam: Keras Adam as on the card (default); adamw: torch AdamW with weight decay, not on biases and LayerNorm weights').choices(['adam', 'adamw']))
     .option('--weight-decay <x>', 'AdamW weight decay (default 0.01)', floatOption(0))
-    .option('--hybrid', 'also store a TF-IDF + linear SVM part, fused with the transformer (weight chosen on held-out training texts)')
+    .option('--hybrid', 'also store TF-IDF + linear SVM parts, fused with the transformer (weights chosen on held-out training texts)')
+    .option('--hybrid-parts <list>', `the hybrid's TF-IDF parts, comma-separated: word (uni+bigrams), char_wb (character 3-5-grams in words) (default ${DEFAULT_HYBRID_PARTS.join(',')})`, hybridParts)
     .option('--fusion-fraction <f>', 'share of the training part held out from both parts to choose the fusion weight (default 0.05)', floatOption(0.001, 0.5))
     .action(run);
 }

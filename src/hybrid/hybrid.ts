@@ -1,67 +1,105 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { TfidfBaseline } from '../baseline/baseline';
+import { Analyzer, ANALYZERS } from '../baseline/tfidf';
 import { writeFileAtomic } from '../io/atomic';
 
 /**
- * The hybrid classifier: the transformer and a TF-IDF + linear SVM model combined by late fusion,
- *   score = log p_transformer + lambda * svm_decision,  p_hybrid = softmax(score),
- * with lambda chosen on a slice of the training part that neither model was trained on. It lives
- * in the model folder beside the transformer: hybrid.json and tfidf/.
+ * The hybrid classifier: the transformer and TF-IDF + linear SVM models combined by late fusion,
+ *   score = log p_transformer + sum_k lambda_k * svm_k_decision,  p_hybrid = softmax(score),
+ * with the lambdas chosen on a slice of the training part that no model was trained on. The parts
+ * differ in what they read (word uni+bigrams, character n-grams), so their errors differ too. They
+ * live in the model folder beside the transformer: hybrid.json and one folder per part.
  */
-export interface HybridSpec {
-  lambda: number;
+export interface HybridPart {
+  analyzer: Analyzer;
+  /** The part's folder inside the model folder. */
+  dir: string;
   /** TF-IDF terms kept: those in at least this many training texts. */
   minDf: number;
-  /** How lambda was chosen: the slice's size and seed, and the accuracies on it. */
-  selection: { slice: number; seed: number; accuracy: { transformer: number; tfidf: number; hybrid: number } };
+  lambda: number;
 }
 
-/** Candidate weights of the SVM's decision values against the transformer's log-probabilities. */
+export interface HybridSpec {
+  parts: HybridPart[];
+  /** How the lambdas were chosen: the slice's size and seed, and the accuracies on it (parts in order). */
+  selection: { slice: number; seed: number; accuracy: { transformer: number; parts: number[]; hybrid: number } };
+}
+
+/** Candidate weights of each SVM's decision values against the transformer's log-probabilities. */
 const LAMBDAS = [0, 1, 2, 5, 10, 20, 30, 50, 75, 100, 200, 500];
 
 export const HYBRID_FILE = 'hybrid.json';
 
+/** Each analyzer's folder; the word part keeps the name it had when it was the only part. */
+export const PART_DIRS: Record<Analyzer, string> = { word: 'tfidf', char_wb: 'tfidf-char' };
+
 export class Hybrid {
-  constructor(readonly tfidf: TfidfBaseline, readonly spec: HybridSpec) {}
+  constructor(readonly models: TfidfBaseline[], readonly spec: HybridSpec) {
+    if (models.length !== spec.parts.length) throw new Error(`${models.length} TF-IDF models for ${spec.parts.length} parts`);
+  }
 
   /** The hybrid of a model folder, or undefined when the folder holds a transformer alone. */
   static load(modelDir: string): Hybrid | undefined {
     const path = join(modelDir, HYBRID_FILE);
     if (!existsSync(path)) return undefined;
-    let spec: HybridSpec;
+    let raw: unknown;
     try {
-      spec = JSON.parse(readFileSync(path, 'utf8')) as HybridSpec;
+      raw = JSON.parse(readFileSync(path, 'utf8'));
     } catch (e) {
       throw new Error(`${path}: invalid JSON: ${(e as Error).message}`);
     }
-    if (typeof spec.lambda !== 'number' || !(spec.lambda >= 0)) throw new Error(`${path}: lambda must be a non-negative number`);
-    return new Hybrid(TfidfBaseline.load(join(modelDir, 'tfidf')), spec);
+    const spec = readSpec(raw, path);
+    return new Hybrid(spec.parts.map((p) => TfidfBaseline.load(join(modelDir, p.dir), p.analyzer)), spec);
   }
 
-  /** The TF-IDF part first, hybrid.json last: a folder with hybrid.json has a complete part. */
+  /** The TF-IDF parts first, hybrid.json last: a folder with hybrid.json has complete parts. */
   save(modelDir: string): void {
-    this.tfidf.save(join(modelDir, 'tfidf'));
+    this.models.forEach((m, k) => m.save(join(modelDir, this.spec.parts[k].dir)));
     writeFileAtomic(join(modelDir, HYBRID_FILE), [Buffer.from(JSON.stringify(this.spec, null, 2) + '\n')]);
   }
 
-  /** Fused probabilities of texts whose transformer probabilities are given; also the SVM's decision values. */
-  combine(transformer: Float64Array, texts: string[], C: number): { probs: Float64Array; tfidfScores: Float64Array } {
-    const tfidfScores = this.tfidf.scores(texts);
-    if (tfidfScores.length !== transformer.length) throw new Error(`the TF-IDF part has ${tfidfScores.length / texts.length} classes, the transformer ${C}`);
-    return { probs: fuse(transformer, tfidfScores, this.spec.lambda, C), tfidfScores };
+  /** Fused probabilities of texts whose transformer probabilities are given; also each part's SVM decision values. */
+  combine(transformer: Float64Array, texts: string[], C: number): { probs: Float64Array; tfidfScores: Float64Array[] } {
+    const tfidfScores = this.models.map((m) => m.scores(texts));
+    for (const s of tfidfScores) if (s.length !== transformer.length) throw new Error(`a TF-IDF part has ${s.length / texts.length} classes, the transformer ${C}`);
+    return { probs: fuse(transformer, tfidfScores, this.spec.parts.map((p) => p.lambda), C), tfidfScores };
   }
 }
 
-/** softmax(log p + lambda * s) row by row. */
-export function fuse(p: Float64Array, s: Float64Array, lambda: number, C: number): Float64Array {
+/**
+ * hybrid.json as written now, or as written when the word part was the only one
+ * ({ lambda, minDf, selection.accuracy.tfidf }): model folders trained then still load.
+ */
+function readSpec(raw: unknown, path: string): HybridSpec {
+  const o = (raw ?? {}) as Record<string, unknown>;
+  if (typeof o.lambda === 'number' && o.parts === undefined) {
+    const old = o as { lambda: number; minDf?: number; selection?: { slice: number; seed: number; accuracy?: { transformer: number; tfidf: number; hybrid: number } } };
+    const a = old.selection?.accuracy;
+    o.parts = [{ analyzer: 'word', dir: PART_DIRS.word, minDf: old.minDf ?? 1, lambda: old.lambda }];
+    if (old.selection && a) o.selection = { ...old.selection, accuracy: { transformer: a.transformer, parts: [a.tfidf], hybrid: a.hybrid } };
+  }
+  const parts = o.parts;
+  if (!Array.isArray(parts) || parts.length === 0) throw new Error(`${path}: "parts" must list the TF-IDF parts`);
+  for (const p of parts as HybridPart[]) {
+    if (!ANALYZERS.includes(p.analyzer)) throw new Error(`${path}: unknown analyzer ${JSON.stringify(p.analyzer)} (known: ${ANALYZERS.join(', ')})`);
+    if (typeof p.lambda !== 'number' || !(p.lambda >= 0)) throw new Error(`${path}: lambda must be a non-negative number`);
+    if (typeof p.dir !== 'string' || p.dir === '' || p.dir.includes('..')) throw new Error(`${path}: a part's dir must name a folder inside the model folder`);
+  }
+  return o as unknown as HybridSpec;
+}
+
+/** softmax(log p + sum_k lambda_k * s_k) row by row. */
+export function fuse(p: Float64Array, s: Float64Array[], lambdas: number[], C: number): Float64Array {
   const out = new Float64Array(p.length);
   for (let r = 0; r < p.length / C; r++) {
     let mx = -Infinity;
     for (let c = 0; c < C; c++) {
       const i = r * C + c;
-      out[i] = Math.log(Math.max(p[i], 1e-300)) + lambda * s[i];
-      mx = Math.max(mx, out[i]);
+      let z = Math.log(Math.max(p[i], 1e-300));
+      s.forEach((sk, k) => (z += lambdas[k] * sk[i]));
+      out[i] = z;
+      mx = Math.max(mx, z);
     }
     let sum = 0;
     for (let c = 0; c < C; c++) sum += (out[r * C + c] = Math.exp(out[r * C + c] - mx));
@@ -86,13 +124,25 @@ function logLoss(p: Float64Array, labels: Int32Array, C: number): number {
   return s / labels.length;
 }
 
-/** The lambda of best accuracy on held-out texts (ties: lower log-loss), with both parts' accuracies there. */
-export function chooseLambda(p: Float64Array, s: Float64Array, labels: Int32Array, C: number): { lambda: number; accuracy: HybridSpec['selection']['accuracy'] } {
-  let best = { lambda: 0, acc: -1, loss: Infinity };
-  for (const lambda of LAMBDAS) {
-    const f = fuse(p, s, lambda, C);
-    const acc = accuracy(f, labels, C), loss = logLoss(f, labels, C);
-    if (acc > best.acc || (acc === best.acc && loss < best.loss)) best = { lambda, acc, loss };
+/** Every combination of one candidate weight per part. */
+function* grid(parts: number): Generator<number[]> {
+  if (parts === 0) {
+    yield [];
+    return;
   }
-  return { lambda: best.lambda, accuracy: { transformer: accuracy(p, labels, C), tfidf: accuracy(s, labels, C), hybrid: best.acc } };
+  for (const rest of grid(parts - 1)) for (const l of LAMBDAS) yield [...rest, l];
+}
+
+/**
+ * The lambdas of best accuracy on held-out texts over the grid of candidates (ties: lower
+ * log-loss), with the transformer's and each part's own accuracy there.
+ */
+export function chooseLambdas(p: Float64Array, s: Float64Array[], labels: Int32Array, C: number): { lambdas: number[]; accuracy: HybridSpec['selection']['accuracy'] } {
+  let best = { lambdas: s.map(() => 0), acc: -1, loss: Infinity };
+  for (const lambdas of grid(s.length)) {
+    const f = fuse(p, s, lambdas, C);
+    const acc = accuracy(f, labels, C), loss = logLoss(f, labels, C);
+    if (acc > best.acc || (acc === best.acc && loss < best.loss)) best = { lambdas, acc, loss };
+  }
+  return { lambdas: best.lambdas, accuracy: { transformer: accuracy(p, labels, C), parts: s.map((sk) => accuracy(sk, labels, C)), hybrid: best.acc } };
 }

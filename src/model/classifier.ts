@@ -20,7 +20,7 @@ export interface Classification {
 
 /**
  * Text in, ranked labels out: tokenizer + model + softmax, batched; for a hybrid model folder,
- * fused with its TF-IDF part (hybrid/hybrid.ts).
+ * fused with its TF-IDF parts (hybrid/hybrid.ts).
  */
 export class Classifier {
   readonly model: SequenceClassifierModel;
@@ -43,9 +43,9 @@ export class Classifier {
 
   /**
    * Probabilities [n, labels] (float64) and per-text truncation flags; for a hybrid, the fused
-   * probabilities, with the transformer's own and the TF-IDF part's decision values in `parts`.
+   * probabilities, with the transformer's own and each TF-IDF part's decision values (hybrid.spec.parts' order) in `parts`.
    */
-  probabilities(texts: string[], batchSize = 32): { probs: Float64Array; truncated: boolean[]; tokens: number[]; parts?: { transformer: Float64Array; tfidf: Float64Array } } {
+  probabilities(texts: string[], batchSize = 32): { probs: Float64Array; truncated: boolean[]; tokens: number[]; parts?: { transformer: Float64Array; tfidf: Float64Array[] } } {
     const enc = texts.map((t) => this.tokenizer.encode(t, { maxLength: this.maxLength }));
     const logits = predictLogits(this.model, enc, this.tokenizer.padId, batchSize);
     const transformer = softmaxRows(logits, this.labels.length);

@@ -13,7 +13,7 @@ button{font:inherit;padding:.4em 1.2em;margin:.5em 0}
 #notice{color:#a15c00}#error{color:#b00020}
 </style></head><body>
 <h1>20 Newsgroups topic classifier</h1>
-<p>Paste a post; the model ranks the topics.${hybrid ? ' (Hybrid: the transformer fused with a TF-IDF + linear SVM model.)' : ''}</p>
+<p>Paste a post; the model ranks the topics.${hybrid ? ' (Hybrid: the transformer fused with TF-IDF + linear SVM models.)' : ''}</p>
 <textarea id="text" placeholder="Which disk controller works with my 486?"></textarea>
 <div><button id="classify">Classify</button> <span id="status"></span></div>
 <p id="notice" hidden></p><p id="error" hidden></p>
