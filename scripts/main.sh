@@ -3,7 +3,7 @@
 # 20 Newsgroups (masked LM, 128 tokens, 6 epochs); fine-tune it as a hybrid classifier (512 tokens,
 # 6 epochs, steps cut into length-ordered micro-batches of 16 to skip most padding; TF-IDF parts over
 # words and over character n-grams fused, their weights chosen on held-out training posts); evaluate
-# it beside the TF-IDF baseline on the card's 90/10 split; then serve it. About 57 minutes on 2 cores
+# it beside the TF-IDF baseline on the card's 90/10 split; then serve it. About 56 minutes on 2 cores
 # (README: "The main job's recipe").
 # Uses ../shared (data, vocabulary, the card's validation list) when it is there; otherwise the
 # commands download what they need into ~/.cache/bert-20news. Rerunning resumes or reuses the runs.
