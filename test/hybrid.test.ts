@@ -75,7 +75,7 @@ describe('late fusion', () => {
   it('a saved TF-IDF part scores as the fitted one', () => {
     const texts = ['the god of the orbit', 'pixel engine and the', 'orbit orbit god', 'engine pixel pixel'];
     const labels = Int32Array.from([0, 1, 0, 1]);
-    const m = new TfidfBaseline(1).fit(texts, labels, 2);
+    const m = new TfidfBaseline().fit(texts, labels, 2);
     const dir = mkdtempSync(join(tmpdir(), 'tfidf-'));
     m.save(dir);
     const back = TfidfBaseline.load(dir);
@@ -85,7 +85,7 @@ describe('late fusion', () => {
 
   it('a hybrid.json written when the word part was the only one still loads', () => {
     const texts = ['the god of the orbit', 'pixel engine and the', 'orbit orbit god', 'engine pixel pixel'];
-    const m = new TfidfBaseline(1).fit(texts, Int32Array.from([0, 1, 0, 1]), 2);
+    const m = new TfidfBaseline().fit(texts, Int32Array.from([0, 1, 0, 1]), 2);
     const dir = mkdtempSync(join(tmpdir(), 'old-hybrid-'));
     m.save(join(dir, 'tfidf'));
     writeFileSync(join(dir, 'hybrid.json'), JSON.stringify({ lambda: 3, minDf: 1, selection: { slice: 4, seed: 1, accuracy: { transformer: 0.5, tfidf: 0.75, hybrid: 1 } } }));

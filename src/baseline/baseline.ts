@@ -12,12 +12,9 @@ import { Analyzer, TfidfVectorizer } from './tfidf';
  * (see hybrid/build.ts).
  */
 export class TfidfBaseline {
-  readonly vectorizer: TfidfVectorizer;
   readonly svm = new LinearSvm({ C: 1, tol: 0.1, maxIter: 1000, seed: 0 });
 
-  constructor(minDf = 1, vectorizer?: TfidfVectorizer, analyzer: Analyzer = 'word') {
-    this.vectorizer = vectorizer ?? new TfidfVectorizer(minDf, analyzer);
-  }
+  constructor(readonly vectorizer = new TfidfVectorizer()) {}
 
   fit(texts: string[], labels: Int32Array, classes: number): this {
     this.svm.fit(this.vectorizer.fit(texts).transform(texts), labels, classes);
@@ -56,7 +53,7 @@ export class TfidfBaseline {
     if (!idf || !weights || weights.shape.length !== 2 || weights.shape[1] !== terms.length + 1) {
       throw new Error(`${dir}: model.safetensors does not hold idf and weights [classes, ${terms.length + 1}] for the ${terms.length} terms`);
     }
-    const model = new TfidfBaseline(1, TfidfVectorizer.restore(terms, idf.data, analyzer));
+    const model = new TfidfBaseline(TfidfVectorizer.restore(terms, idf.data, analyzer));
     const F1 = weights.shape[1];
     model.svm.weights = Array.from({ length: weights.shape[0] }, (_, c) => Float64Array.from(weights.data.subarray(c * F1, (c + 1) * F1)));
     return model;

@@ -1,5 +1,5 @@
 import { TfidfBaseline } from '../baseline/baseline';
-import { Analyzer } from '../baseline/tfidf';
+import { Analyzer, TfidfVectorizer } from '../baseline/tfidf';
 import { Random } from '../data/random';
 import { Post } from '../data/newsgroups';
 import { strip, StripPart } from '../data/strip';
@@ -50,7 +50,7 @@ export function buildHybrid(x: HybridInputs): Hybrid {
   const index = new Map(x.labels.map((l, i) => [l, i]));
   const side = (posts: Post[]) => ({ texts: posts.map((p) => strip(p.text, x.stripParts)), labels: Int32Array.from(posts, (p) => index.get(p.group)!) });
   const fit = side(x.fit), slice = side(x.slice);
-  const part = (a: Analyzer) => new TfidfBaseline(HYBRID_MIN_DF[a], undefined, a);
+  const part = (a: Analyzer) => new TfidfBaseline(new TfidfVectorizer(HYBRID_MIN_DF[a], a));
   const scores = x.analyzers.map((a) => part(a).fit(fit.texts, fit.labels, C).scores(slice.texts));
   const enc = slice.texts.map((t) => x.tokenizer.encode(t, { maxLength: x.maxLength }));
   const probs = softmaxRows(predictLogits(x.model, enc, x.tokenizer.padId), C);
