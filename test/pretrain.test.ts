@@ -7,6 +7,8 @@ import { describe, it } from 'node:test';
 import { Random } from '../src/data/random';
 import { readSafetensors } from '../src/io/safetensors';
 import { maskSequence, MaskingVocab } from '../src/pretrain/masking';
+import { textWindows } from '../src/pretrain/windows';
+import { BertTokenizer } from '../src/tokenizer';
 import { makeNewsgroupsFolder, makeVocab } from './fixtures';
 
 const CLI = join(__dirname, '..', 'src', 'cli', 'main.js');
@@ -54,6 +56,27 @@ describe('dynamic masking', () => {
     for (let s = 0; s < 50; s++) assert.deepEqual(maskSequence(seq, VOCAB, { probability: 0.15, wholeWord: false }, new Random(s)).positions, [1]);
     const a = maskSequence([2, 5, 6, 7, 8, 9, 3], VOCAB, { probability: 0.5, wholeWord: false }, Random.derive(7, 1, 3));
     assert.deepEqual(maskSequence([2, 5, 6, 7, 8, 9, 3], VOCAB, { probability: 0.5, wholeWord: false }, Random.derive(7, 1, 3)), a);
+  });
+});
+
+describe('pretraining windows', () => {
+  it('cuts a text into consecutive windows of maxLength - 2 tokens, each [CLS] ... [SEP], at most N from the start', () => {
+    const tokens = [10, 11, 12, 13, 14, 15, 16, 17, 18, 19];
+    assert.deepEqual(textWindows(tokens, 6, 3, 2, 3), [[2, 10, 11, 12, 13, 3], [2, 14, 15, 16, 17, 3], [2, 18, 19, 3]]);
+    assert.deepEqual(textWindows(tokens, 6, 2, 2, 3), [[2, 10, 11, 12, 13, 3], [2, 14, 15, 16, 17, 3]]);
+    assert.deepEqual(textWindows(tokens.slice(0, 8), 6, 5, 2, 3), [[2, 10, 11, 12, 13, 3], [2, 14, 15, 16, 17, 3]], 'no empty window after an exact fit');
+    assert.deepEqual(textWindows([], 6, 3, 2, 3), [[2, 3]], 'an empty text is one [CLS] [SEP]');
+    assert.throws(() => textWindows(tokens, 2, 1, 2, 3), /max length 2 leaves no room/);
+    assert.throws(() => textWindows(tokens, 6, 0, 2, 3), /windows must be a whole number >= 1/);
+  });
+
+  it('one window is the text as the classifier reads it: encode with truncation', () => {
+    const tokenizer = BertTokenizer.load(makeVocab());
+    for (const text of ['', 'post', 'from: user1@example.com subject: post 1 post post post', 'subject: '.repeat(40)]) {
+      for (const maxLength of [3, 8, 24, 512]) {
+        assert.deepEqual(textWindows(tokenizer.tokenize(text), maxLength, 1, tokenizer.clsId, tokenizer.sepId), [tokenizer.encode(text, { maxLength }).ids]);
+      }
+    }
   });
 });
 
@@ -118,5 +141,16 @@ describe('pretrain command', () => {
     for (let t = 0; t < 20; t++) factor *= 1 - 1e-2 * (1 - t / 20) * 0.01;
     for (let i = 30 * 16; i < 31 * 16; i++) assert.ok(Math.abs(body[i] - pre[i] * factor) <= 1e-6 * Math.abs(pre[i]), `${body[i]} vs ${pre[i] * factor}`);
     assert.ok(pre.subarray(30 * 16, 31 * 16).some((x) => x !== 0));
+  });
+
+  it('--windows reads the rest of each text: every fixture post (18-22 tokens) gives two windows of 10', () => {
+    const out = join(mkdtempSync(join(tmpdir(), 'pretrain-')), 'windows');
+    const r = spawnSync(process.execPath, args(out, '--max-length', '12', '--windows', '2', '--epochs', '2'), { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stderr, /pretraining on the 87 texts of the training part .*: 174 sequences of up to 12 tokens, at most 2 from each text/);
+    assert.equal(JSON.parse(readFileSync(join(out, 'run.json'), 'utf8')).settings.windows, 2);
+    const resumed = spawnSync(process.execPath, [CLI, 'pretrain', '--out', out, '--resume', '--windows', '3'], { encoding: 'utf8' });
+    assert.equal(resumed.status, 1);
+    assert.match(resumed.stderr, /--windows cannot change them/);
   });
 });

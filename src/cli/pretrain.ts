@@ -1,8 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command, Option } from 'commander';
-import { encodePosts } from '../data/dataset';
-import { parseStrip } from '../data/strip';
+import { parseStrip, strip } from '../data/strip';
 import { configToJson, DistilBertConfig, parseConfig } from '../io/config';
 import { faultPoint } from '../io/fault';
 import { saveModelDir } from '../io/model_dir';
@@ -10,6 +9,7 @@ import { ParamStore } from '../io/params';
 import { DistilBertMaskedLM } from '../model/masked_lm';
 import { MaskingVocab } from '../pretrain/masking';
 import { pretrain, PretrainEpochRow, PretrainSettings } from '../pretrain/pretrainer';
+import { textWindows } from '../pretrain/windows';
 import { BertTokenizer } from '../tokenizer';
 import { Checkpoint, loadCheckpoint } from '../train/checkpoint';
 import { initialModel } from '../train/initial_model';
@@ -24,6 +24,7 @@ interface PretrainOptions extends DeviceOptions, DataOptions, RunOptions {
   clipNorm?: number;
   mlmProbability?: number;
   wholeWordMask?: boolean;
+  windows?: number;
 }
 
 type Settings = PretrainSettings & { arch: (typeof PRESETS)['small']['arch']; dropout: number; attentionDropout: number };
@@ -43,7 +44,7 @@ interface PretrainRecord {
 /** Flags that set a run's hyperparameters or start: a resumed run keeps the ones it recorded. */
 const SETTING_FLAGS: [keyof PretrainOptions, string][] = [
   ['init', '--init'], ['epochs', '--epochs'], ['batchSize', '--batch-size'], ['microBatch', '--micro-batch'], ['lr', '--lr'],
-  ['warmupSteps', '--warmup-steps'], ['weightDecay', '--weight-decay'], ['clipNorm', '--clip-norm'], ['maxLength', '--max-length'],
+  ['warmupSteps', '--warmup-steps'], ['weightDecay', '--weight-decay'], ['clipNorm', '--clip-norm'], ['maxLength', '--max-length'], ['windows', '--windows'],
   ['seed', '--seed'], ['mlmProbability', '--mlm-probability'], ['wholeWordMask', '--whole-word-mask'], ['dropout', '--dropout'],
   ['attentionDropout', '--attention-dropout'], ['layers', '--layers'], ['dim', '--dim'], ['heads', '--heads'], ['ffn', '--ffn'],
 ];
@@ -57,7 +58,7 @@ function settingsFrom(o: PretrainOptions, texts: number): Settings {
     // RoBERTa's 6% of the steps, as a default.
     warmupSteps: o.warmupSteps ?? Math.round(0.06 * epochs * Math.floor(texts / batchSize)),
     weightDecay: o.weightDecay ?? 0.01, clipNorm: o.clipNorm ?? 1, beta1: 0.9, beta2: 0.999, epsilon: 1e-8,
-    maxLength: o.maxLength ?? p.maxLength, seed: o.seed ?? p.seed,
+    maxLength: o.maxLength ?? p.maxLength, windows: o.windows ?? 1, seed: o.seed ?? p.seed,
     masking: { probability: o.mlmProbability ?? 0.15, wholeWord: o.wholeWordMask ?? false },
     arch: { nLayers: o.layers ?? p.arch.nLayers, dim: o.dim ?? p.arch.dim, nHeads: o.heads ?? p.arch.nHeads, hiddenDim: o.ffn ?? p.arch.hiddenDim },
     dropout: o.dropout ?? p.dropout, attentionDropout: o.attentionDropout ?? p.attentionDropout,
@@ -133,15 +134,18 @@ async function run(o: PretrainOptions): Promise<void> {
   faultPoint('data-loaded');
   const st = record.settings;
   // Only the training part's texts: validation and test texts are never seen, not even unlabelled.
-  const texts = encodePosts(loaded.split.train, loaded.data.labels, tokenizer, st.maxLength, parseStrip(record.strip.join(','))).encodings;
-  process.stderr.write(`pretraining on the ${texts.length} texts of the training part (${loaded.split.description})\n`);
+  const stripParts = parseStrip(record.strip.join(',')), windows = st.windows ?? 1;
+  const sequences = loaded.split.train.flatMap((p) =>
+    textWindows(tokenizer.tokenize(strip(p.text, stripParts)), st.maxLength, windows, tokenizer.clsId, tokenizer.sepId));
+  process.stderr.write(`pretraining on the ${loaded.split.train.length} texts of the training part (${loaded.split.description}): ` +
+    `${sequences.length} sequences of up to ${st.maxLength} tokens, at most ${windows} from each text\n`);
 
   const model = new DistilBertMaskedLM(config, params, o);
   const stop = stopOnSignal();
   const bar = progressBar('epoch {epoch} |{bar}| {value}/{total} | mlm loss {loss} | {tps} tok/s | ETA {eta_formatted}', o.progress);
   let printedHeader = false;
   const result = await pretrain({
-    model, texts, vocab: maskingVocab(tokenizer), padId: tokenizer.padId, settings: st, checkpointPath: ckptFile, resume,
+    model, sequences, vocab: maskingVocab(tokenizer), padId: tokenizer.padId, settings: st, checkpointPath: ckptFile, resume,
     hooks: {
       onEpochStart: (epoch, start, total) => {
         if (o.progress) bar.start(total, start, { epoch: `${epoch + 1}/${st.epochs}`, loss: '-', tps: '-' });
@@ -176,5 +180,6 @@ export function pretrainCommand(): Command {
     .option('--seed <n>', 'seed of initialization, data order, masks and dropout', intOption(0))
     .option('--mlm-probability <p>', 'share of tokens predicted (default 0.15)', floatOption(0.001, 1))
     .option('--whole-word-mask', 'mask whole words (a token and its ## pieces) together')
+    .option('--windows <n>', 'read up to N consecutive windows of --max-length tokens from each text, not only its start (default 1); an epoch reads them all', intOption(1))
     .action(run);
 }

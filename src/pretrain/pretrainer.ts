@@ -1,7 +1,7 @@
 import { Random } from '../data/random';
 import { faultPoint } from '../io/fault';
 import { DistilBertMaskedLM } from '../model/masked_lm';
-import { Encoding, padBatch } from '../tokenizer';
+import { padBatch } from '../tokenizer';
 import { AdamW } from '../train/adamw';
 import { Checkpoint, checkpointModel, TrainState } from '../train/checkpoint';
 import { LinearWarmupDecay } from '../train/schedule';
@@ -23,6 +23,8 @@ export interface PretrainSettings {
   beta2: number;
   epsilon: number;
   maxLength: number;
+  /** Windows of maxLength read from each text (textWindows); runs recorded before it have 1. */
+  windows?: number;
   seed: number;
   masking: MaskingOptions;
 }
@@ -40,7 +42,8 @@ export interface PretrainEpochRow {
 
 export interface PretrainJob {
   model: DistilBertMaskedLM;
-  texts: Encoding[];
+  /** The sequences read: [CLS] ... [SEP], at most maxLength tokens each. */
+  sequences: number[][];
   vocab: MaskingVocab;
   padId: number;
   settings: PretrainSettings;
@@ -55,16 +58,16 @@ function dropoutSeed(seed: number, globalStep: number, micro: number): number {
 }
 
 /**
- * Masked-LM training: each epoch a fresh permutation of the texts cut into full batches, masks
- * drawn afresh for every (epoch, text) from the seed alone (so a resumed run replays them), the
+ * Masked-LM training: each epoch a fresh permutation of the sequences cut into full batches, masks
+ * drawn afresh for every (epoch, sequence) from the seed alone (so a resumed run replays them), the
  * step's loss the mean over all its predicted tokens (HF's), AdamW with warmup and linear decay.
  * Checkpoints after every epoch and on stop. TrainState's `correct` counts predicted tokens.
  */
 export async function pretrain(job: PretrainJob): Promise<{ history: PretrainEpochRow[]; interrupted: boolean; state: TrainState<PretrainEpochRow> }> {
   const { model, settings: st, hooks = {} } = job;
-  const n = job.texts.length, B = st.batchSize;
+  const n = job.sequences.length, B = st.batchSize;
   const stepsPerEpoch = Math.floor(n / B);
-  if (stepsPerEpoch < 1) throw new Error(`batch size ${B} is larger than the ${n} texts`);
+  if (stepsPerEpoch < 1) throw new Error(`batch size ${B} is larger than the ${n} sequences`);
   const total = st.epochs * stepsPerEpoch;
   const adamw = new AdamW(new LinearWarmupDecay(st.lr, Math.min(st.warmupSteps, total), total), {
     beta1: st.beta1, beta2: st.beta2, epsilon: st.epsilon, weightDecay: st.weightDecay, clipNorm: st.clipNorm || undefined,
@@ -86,17 +89,17 @@ export async function pretrain(job: PretrainJob): Promise<{ history: PretrainEpo
     for (; state.stepInEpoch < stepsPerEpoch; ) {
       const t0 = process.hrtime.bigint();
       const idx = order.slice(state.stepInEpoch * B, (state.stepInEpoch + 1) * B);
-      const masked = new Map(idx.map((i) => [i, maskSequence(job.texts[i].ids, job.vocab, st.masking,
+      const masked = new Map(idx.map((i) => [i, maskSequence(job.sequences[i], job.vocab, st.masking,
         Random.derive(st.seed, state.epoch, i, 0x6d6c6d)) ]));
       const stepPredicted = idx.reduce((s, i) => s + masked.get(i)!.positions.length, 0);
       let stepLoss = 0;
-      for (const [micro, part] of stepMicroBatches(idx, (i) => job.texts[i].ids.length, st.microBatch).entries()) {
+      for (const [micro, part] of stepMicroBatches(idx, (i) => job.sequences[i].length, st.microBatch).entries()) {
         const seqs = part.map((i) => masked.get(i)!);
         const batch = padBatch(seqs.map((s) => ({ ids: s.ids, truncated: false })), job.padId);
         const T = batch.seqLen;
         const predict = Int32Array.from(seqs.flatMap((s, b) => s.positions.map((t) => b * T + t)));
         const labels = Int32Array.from(seqs.flatMap((s) => s.labels));
-        if (!predict.length) continue;  // texts with nothing but special tokens
+        if (!predict.length) continue;  // sequences with nothing but special tokens
         model.forward(batch.inputIds, batch.attentionMask, part.length, T, predict,
           { train: true, seed: dropoutSeed(st.seed, state.globalStep, micro) });
         // The step's loss is the mean over all of its predicted tokens: each micro-batch carries its share.
