@@ -49,14 +49,13 @@ const SETTING_FLAGS: [keyof PretrainOptions, string][] = [
   ['attentionDropout', '--attention-dropout'], ['layers', '--layers'], ['dim', '--dim'], ['heads', '--heads'], ['ffn', '--ffn'],
 ];
 
-function settingsFrom(o: PretrainOptions, texts: number): Settings {
+function settingsFrom(o: PretrainOptions): Settings {
   const p = PRESETS[o.preset];
   const batchSize = o.batchSize ?? p.batchSize, epochs = o.epochs ?? p.epochs;
   return {
     epochs, batchSize, microBatch: Math.min(o.microBatch ?? batchSize, batchSize),
     lr: o.lr ?? 5e-4,
-    // RoBERTa's 6% of the steps, as a default.
-    warmupSteps: o.warmupSteps ?? Math.round(0.06 * epochs * Math.floor(texts / batchSize)),
+    warmupSteps: o.warmupSteps,
     weightDecay: o.weightDecay ?? 0.01, clipNorm: o.clipNorm ?? 1, beta1: 0.9, beta2: 0.999, epsilon: 1e-8,
     maxLength: o.maxLength ?? p.maxLength, windows: o.windows ?? 1, seed: o.seed ?? p.seed,
     masking: { probability: o.mlmProbability ?? 0.15, wholeWord: o.wholeWordMask ?? false },
@@ -118,7 +117,7 @@ async function run(o: PretrainOptions): Promise<void> {
       throw new Error(`${o.out} already holds a run: add --resume to continue it, or choose another --out`);
     }
     loaded = await loadSplit(o);
-    const st = settingsFrom(o, loaded.split.train.length);
+    const st = settingsFrom(o);
     ({ config, params, tokenizer } = await initialModel({ ...o, init: o.init }, { ...st, seqClassifDropout: 0 }, [], 'masked-lm'));
     maskingVocab(tokenizer);
     if (st.maxLength > config.maxPositionEmbeddings) throw new Error(`--max-length ${st.maxLength} exceeds the model's ${config.maxPositionEmbeddings} positions`);

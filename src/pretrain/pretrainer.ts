@@ -15,7 +15,8 @@ export interface PretrainSettings {
   microBatch: number;
   /** Peak learning rate, reached after warmupSteps, then linear decay to 0. */
   lr: number;
-  warmupSteps: number;
+  /** Undefined: 6% of all steps (RoBERTa's), counted over the sequences actually read. */
+  warmupSteps?: number;
   weightDecay: number;
   /** max_grad_norm (HF's default 1.0); 0 = none. */
   clipNorm: number;
@@ -69,7 +70,7 @@ export async function pretrain(job: PretrainJob): Promise<{ history: PretrainEpo
   const stepsPerEpoch = Math.floor(n / B);
   if (stepsPerEpoch < 1) throw new Error(`batch size ${B} is larger than the ${n} sequences`);
   const total = st.epochs * stepsPerEpoch;
-  const adamw = new AdamW(new LinearWarmupDecay(st.lr, Math.min(st.warmupSteps, total), total), {
+  const adamw = new AdamW(new LinearWarmupDecay(st.lr, Math.min(st.warmupSteps ?? Math.round(0.06 * total), total), total), {
     beta1: st.beta1, beta2: st.beta2, epsilon: st.epsilon, weightDecay: st.weightDecay, clipNorm: st.clipNorm || undefined,
   });
   const fresh = () => ({ lossSum: 0, correct: 0, seen: 0, seconds: 0, tokens: 0 });
