@@ -42,6 +42,12 @@
       "type": "executable",
       "dependencies": ["engine_core"],
       "sources": ["native/tests/test_backend_ops.cc"]
+    },
+    {
+      "target_name": "engine_check",
+      "type": "executable",
+      "dependencies": ["engine_core"],
+      "sources": ["native/tools/engine_check.cc"]
     }
   ]
 }

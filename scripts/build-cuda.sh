@@ -34,7 +34,7 @@ gencode=()
 for a in ${CUDA_ARCHS:-80 90}; do gencode+=("-gencode=arch=compute_$a,code=sm_$a"); done
 mkdir -p build/Release
 "$nvcc" -std=c++17 -O3 -shared -Xcompiler -fPIC "${gencode[@]}" -I"$blas_inc" -o build/Release/engine_cuda.so.tmp \
-  native/cuda/cuda_backend.cu "$blas_lib" -L"$cuda/lib64" -lcudart \
+  native/cuda/cuda_backend.cu -Xlinker "$blas_lib" -L"$cuda/lib64" -lcudart \
   -Xlinker -rpath -Xlinker "$cuda/lib64" -Xlinker -rpath -Xlinker "$(dirname "$blas_lib")"
 mv build/Release/engine_cuda.so.tmp build/Release/engine_cuda.so
 echo "build-cuda: built build/Release/engine_cuda.so" >&2

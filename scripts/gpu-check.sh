@@ -7,7 +7,7 @@
 #   bash scripts/gpu-check.sh [--golden DIR] [--tokens FILE] [--report DIR] [--card-timeout S] [--card-precision P]
 #                             [--precisions fp32,tf32,bf16]
 #
-# --golden: ../shared/golden (or a copy of its tiny/ and train/); --tokens: the card split as
+# --golden: ../shared/golden (or a copy of its tiny/, train/ and mlm/); --tokens: the card split as
 # token ids (node dist/bench/export_tokens.js, run where Node is); without it the card run is
 # skipped. Writes a report folder (default: $OUT where set, else gpu-report/) and prints a summary.
 set -uo pipefail
@@ -27,7 +27,8 @@ done
 mkdir -p "$report"
 summary=$report/summary.md
 status=0
-step() { echo; echo "## $*" | tee -a "$summary"; }
+# Each step's heading gives the seconds since the start: where a lease's minutes went.
+step() { echo; echo "## $* (at ${SECONDS} s)" | tee -a "$summary"; }
 
 step "GPU"
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader | tee -a "$summary"
@@ -40,9 +41,14 @@ if [ -z "${CUBLAS_ROOT:-}" ] && ! ls "$cuda"/include/cublas_v2.h "$cuda"/targets
   CUBLAS_ROOT=$(python3 -c 'import nvidia.cublas, os; print(os.path.dirname(nvidia.cublas.__file__))' 2>/dev/null || true)
   [ -n "$CUBLAS_ROOT" ] && export CUBLAS_ROOT && echo "cuBLAS from $CUBLAS_ROOT" | tee -a "$summary"
 fi
-if ! { cmake -S native -B build-gpu -DCMAKE_BUILD_TYPE=Release -DCMAKE_CUDA_ARCHITECTURES=90 ${CUBLAS_ROOT:+-DCUBLAS_ROOT="$CUBLAS_ROOT"} &&
-       cmake --build build-gpu -j"$(nproc)" && CUDA_ARCHS=90 BERT20NEWS_CUDA=1 bash scripts/build-cuda.sh; } >"$report/build.log" 2>&1; then
-  tail -40 "$report/build.log"
+# The CMake build (engine_check, the suites) and engine_cuda.so (the npm build's library) side by side.
+{ cmake -S native -B build-gpu -DCMAKE_BUILD_TYPE=Release -DCMAKE_CUDA_ARCHITECTURES=90 ${CUBLAS_ROOT:+-DCUBLAS_ROOT="$CUBLAS_ROOT"} &&
+  cmake --build build-gpu -j"$(nproc)"; } >"$report/build.log" 2>&1 &
+cmake_pid=$!
+CUDA_ARCHS=90 BERT20NEWS_CUDA=1 bash scripts/build-cuda.sh >"$report/build-cuda.log" 2>&1
+cuda_so=$?
+if ! wait $cmake_pid || [ $cuda_so != 0 ]; then
+  tail -40 "$report/build.log" "$report/build-cuda.log"
   echo "build failed" | tee -a "$summary"
   exit 1
 fi
@@ -58,9 +64,15 @@ for b in cuda cuda-tf32 cuda-bf16; do
   echo "$b worst: $(grep "^ok   $b " "$report/kernels.txt" | sed 's/.*err \([^ ]*\) .*/\1/' | sort -g | tail -1)" | tee -a "$summary"
 done
 
-step "golden forward and three training steps"
+step "golden forward, three Keras Adam steps, three masked-LM AdamW steps"
 for p in fp32 tf32 bf16; do
   ./build-gpu/engine_check golden "$golden" --device cuda --precision "$p" 2>&1 | tee -a "$summary"
+  [ "${PIPESTATUS[0]}" = 0 ] || status=1
+done
+
+step "a resumed run equals an uninterrupted one, bit for bit"
+for p in fp32 bf16; do
+  ./build-gpu/engine_check resume --device cuda --precision "$p" 2>&1 | tee -a "$summary"
   [ "${PIPESTATUS[0]}" = 0 ] || status=1
 done
 
@@ -77,5 +89,5 @@ if [ -n "$tokens" ]; then
   timeout "$card_timeout" ./build-gpu/engine_check train-card "$tokens" --device cuda --precision "$card_precision" 2>&1 | tee -a "$summary"
 fi
 echo
-echo "gpu-check: $([ $status = 0 ] && echo PASS || echo FAIL) (report in $report)"
+echo "gpu-check: $([ $status = 0 ] && echo PASS || echo FAIL) after ${SECONDS} s (report in $report)"
 exit $status

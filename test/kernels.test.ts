@@ -8,8 +8,10 @@ import { parseConfig } from '../src/io/config';
 import { DistilBert } from '../src/model/distilbert';
 import { ParamStore } from '../src/io/params';
 import { initParams } from '../src/train/init';
+import { sharedPath, skipUnlessShared } from './shared';
 
 const SUITE = join(__dirname, '..', '..', 'build', 'Release', 'test_backend_ops');
+const ENGINE_CHECK = join(__dirname, '..', '..', 'build', 'Release', 'engine_check');
 
 describe('per-kernel suite (native/tests/test_backend_ops.cc)', () => {
   // Every backend of this build runs the same cases; a new backend is added there by name.
@@ -99,5 +101,35 @@ describe('CPU bf16 (linear layers with bfloat16 operands, fp32 accumulation)', {
     const bf16 = new DistilBert(config, params, { precision: 'bf16' }).forward(ids, mask, 2, 32, { grad: false });
     const err = Math.max(...Array.from(fp32, (v, i) => Math.abs(v - bf16[i])));
     assert.ok(err > 1e-7 && err < 2e-2, `max abs difference ${err}`);
+  });
+});
+
+// scripts/gpu-check.sh runs engine_check on GPU machines, which have no Node: here it is built and
+// run on the CPU, so that a change to the engine cannot break it unseen.
+describe('engine_check (the engine without Node, native/tools)', () => {
+  it('passes the golden forward, Keras Adam and masked-LM AdamW tests on the cpu backend', { skip: skipUnlessShared('golden', 'mlm', 'final.safetensors') }, () => {
+    const r = spawnSync(ENGINE_CHECK, ['golden', sharedPath('golden'), '--device', 'cpu'], { encoding: 'utf8' });
+    console.log(r.stdout.trim());
+    assert.equal(r.status, 0, r.stdout + r.stderr);
+    assert.match(r.stdout, /^golden masked LM \(3 AdamW steps\) on cpu: logits max abs error /m);
+    assert.match(r.stdout, /^golden: PASS$/m);
+  });
+
+  it('resumes a run from parameters and Adam moments to the very parameters of the uninterrupted run', () => {
+    const r = spawnSync(ENGINE_CHECK, ['resume', '--device', 'cpu'], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stdout + r.stderr);
+    assert.match(r.stdout, /: 0 of [1-9]\d* parameters differ from the uninterrupted run .*: PASS$/m);
+  });
+
+  it('times a bench case kernel by kernel (--profile)', () => {
+    const r = spawnSync(ENGINE_CHECK, ['bench', '--device', 'cpu', '--cases', 'infer_1x128', '--profile'], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    const [line, profile] = r.stdout.trim().split('\n');
+    const result = JSON.parse(line) as { case: string; unit: string; value: number };
+    assert.deepEqual([result.case, result.unit], ['infer_1x128', 'ms']);
+    assert.ok(result.value > 0);
+    // Every layer's attention and products appear, each with a positive time.
+    for (const kernel of ['attention_forward', 'linear_forward', 'layernorm_forward'])
+      assert.match(profile, new RegExp(` ${kernel} [0-9.]*[1-9][0-9.]*;`), kernel);
   });
 });

@@ -244,59 +244,85 @@ __global__ void fill_pointers_kernel(const void** p, const char* base, int64_t s
   if (i < B * H) p[i] = base + (int64_t)(i / H) * stride_b + (int64_t)(i % H) * stride_h;
 }
 
+// Operands of bf16 products: y = bf16(x) over n values, or (rows) the first cols values of each row of
+// ld floats into a dense [rows x cols] (grid: x over rows, y over column blocks; no index division).
 __global__ void to_bf16_kernel(const float* x, __nv_bfloat16* y, int64_t n) {
   const int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
   if (i < n) y[i] = __float2bfloat16_rn(x[i]);
 }
+__global__ void rows_to_bf16_kernel(const float* src, int64_t ld, __nv_bfloat16* dst, int cols) {
+  const int c = blockIdx.y * blockDim.x + threadIdx.x;
+  if (c < cols) dst[(int64_t)blockIdx.x * cols + c] = __float2bfloat16_rn(src[(int64_t)blockIdx.x * ld + c]);
+}
 
-// Masked softmax of each row of T scores in place, one warp per row (row = (b*H + h)*Tq + i).
-// Masked keys get the lowest float first, as HF's masked_fill with finfo.min: a row whose keys
-// are all masked becomes uniform, as in transformers.
-__global__ void masked_softmax_kernel(float* P, const int32_t* mask, int64_t rows, int H, int Tq, int T) {
+__device__ __forceinline__ void store(float* p, float v) { *p = v; }
+__device__ __forceinline__ void store(__nv_bfloat16* p, float v) { *p = __float2bfloat16_rn(v); }
+
+// The masked softmax of each row of T scores in place, then the weights after dropout into A
+// (null: no dropout and fp32 products, which read P itself), in one kernel: one warp per row
+// (row = (b*H + h)*Tq + i), the scores read three times (the later reads mostly from L2) instead of
+// written and read back by three kernels. Masked keys count as the lowest float, as HF's
+// masked_fill with finfo.min: a row whose keys are all masked becomes uniform, as in transformers.
+// Element (b,h,i,j) of the dropout draws number ((b*H + h)*T + i)*T + j, whatever Tq is; a weight of
+// exactly 0 (a masked key) needs no draw, since 0 times either scale is 0.
+template <typename Out>
+__global__ void softmax_dropout_kernel(float* P, Out* A, const int32_t* mask, int64_t rows, int H, int Tq, int T,
+                                       float p, float inv_keep, uint64_t seed) {
   const int64_t row = (int64_t)blockIdx.x * (blockDim.x / 32) + (threadIdx.x >> 5);
   const int lane = threadIdx.x & 31;
   if (row >= rows) return;
   const int b = (int)(row / ((int64_t)H * Tq));
-  float* p = P + row * T;
+  float* s = P + row * T;
   const int32_t* m = mask + (int64_t)b * T;
   float mx = -FLT_MAX;
-  for (int j = lane; j < T; j += 32) {
-    const float v = m[j] ? p[j] : -FLT_MAX;
-    p[j] = v;
-    mx = fmaxf(mx, v);
-  }
+  for (int j = lane; j < T; j += 32) mx = fmaxf(mx, m[j] ? s[j] : -FLT_MAX);
   mx = warp_max(mx);
-  float s = 0;
+  float sum = 0;
+  for (int j = lane; j < T; j += 32) sum += expf((m[j] ? s[j] : -FLT_MAX) - mx);
+  const float inv = 1.0f / warp_sum(sum);
+  const uint64_t first = ((uint64_t)(row / Tq) * T + (uint64_t)(row % Tq)) * T;
   for (int j = lane; j < T; j += 32) {
-    const float e = expf(p[j] - mx);
-    p[j] = e;
-    s += e;
+    const float w = expf((m[j] ? s[j] : -FLT_MAX) - mx) * inv;
+    s[j] = w;
+    if (A) store(A + row * T + j, p > 0 && w != 0.0f ? w * dropout_scale(seed, first + j, p, inv_keep) : w);
   }
-  const float inv = 1.0f / warp_sum(s);
-  for (int j = lane; j < T; j += 32) p[j] *= inv;
 }
 
-// dst = src * keep for the attention weights: element (row, j) of head (b,h) draws number
-// ((b*H + h)*T + i)*T + j, whatever Tq is (row = (b*H + h)*Tq + i).
-__global__ void attention_dropout_kernel(const float* src, float* dst, int64_t rows, int Tq, int T, float p,
-                                         float inv_keep, uint64_t seed) {
-  const int64_t e = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
-  if (e >= rows * T) return;
-  const int64_t row = e / T, j = e % T, bh = row / Tq, i = row % Tq;
-  dst[e] = src[e] * dropout_scale(seed, (uint64_t)((bh * T + i) * T + j), p, inv_keep);
-}
-
-// dS = P * (dA - sum(dA * P)) per row, in place in dA; one warp per row.
-__global__ void softmax_backward_kernel(float* dA, const float* P, int64_t rows, int T) {
+// Backward of the same, from dA (the gradient of the weights after dropout, dctx v^T) and the saved
+// probabilities P: g = dropout(dA), dS = P * (g - sum(g * P)) per row into dS (may alias dA), and
+// the weights after dropout rebuilt into A (null: none needed) for dv = A^T dctx. One warp per row;
+// each lane keeps its first 32 elements' draws as bits between the two passes (T <= 1024 draws
+// each element once) and redraws beyond.
+template <typename Out>
+__global__ void softmax_dropout_backward_kernel(const float* dA, const float* P, Out* A, Out* dS, int64_t rows, int Tq,
+                                                int T, float p, float inv_keep, uint64_t seed) {
   const int64_t row = (int64_t)blockIdx.x * (blockDim.x / 32) + (threadIdx.x >> 5);
   const int lane = threadIdx.x & 31;
   if (row >= rows) return;
-  float* g = dA + row * T;
-  const float* p = P + row * T;
+  const float* g = dA + row * T;
+  const float* pr = P + row * T;
+  const uint64_t first = ((uint64_t)(row / Tq) * T + (uint64_t)(row % Tq)) * T;
+  uint32_t kept = 0;
   float dot = 0;
-  for (int j = lane; j < T; j += 32) dot += g[j] * p[j];
+  for (int j = lane, k = 0; j < T; j += 32, k++) {
+    const float w = pr[j];
+    float sc = 1.0f;
+    if (p > 0) {
+      sc = w != 0.0f ? dropout_scale(seed, first + j, p, inv_keep) : 0.0f;
+      if (k < 32 && sc != 0.0f) kept |= 1u << k;
+    }
+    dot += (g[j] * sc) * w;
+  }
   dot = warp_sum(dot);
-  for (int j = lane; j < T; j += 32) g[j] = p[j] * (g[j] - dot);
+  for (int j = lane, k = 0; j < T; j += 32, k++) {
+    const float w = pr[j];
+    float sc = 1.0f;
+    if (p > 0)
+      sc = k < 32 ? ((kept >> k) & 1u ? inv_keep : 0.0f) : w != 0.0f ? dropout_scale(seed, first + j, p, inv_keep) : 0.0f;
+    const float gj = g[j] * sc;
+    store(dS + row * T + j, w * (gj - dot));
+    if (A) store(A + row * T + j, w * sc);
+  }
 }
 
 // ---------- loss and optimizer ----------
@@ -379,8 +405,9 @@ class CudaBackend final : public Backend {
     else throw std::runtime_error("CUDA: unknown precision '" + precision + "' (fp32, tf32, bf16)");
   }
   ~CudaBackend() override {
-    for (void* p : {(void*)ptrs_, (void*)ones_, (void*)scratch_a_, (void*)scratch_b_, (void*)partial_, (void*)ints_,
-                    (void*)half_[0], (void*)half_[1]})
+    for (void* p : {(void*)ptrs_, (void*)ones_, (void*)scratch_a_, (void*)scratch_b_, (void*)partial_, (void*)ints_})
+      if (p) cudaFree(p);
+    for (__nv_bfloat16* p : half_)
       if (p) cudaFree(p);
     cublasDestroy(blas_);
   }
@@ -410,13 +437,15 @@ class CudaBackend final : public Backend {
       bias_rows_kernel<<<blocks_for((int64_t)N * out), kThreads>>>(b, y, N, out);
       LAUNCH_CHECK("bias_rows");
     }
-    gemm(false, true, N, out, in, 1.0f, x, in, W, in, b ? 1.0f : 0.0f, y, out);
+    gemm(false, true, N, out, in, 1.0f, operand(x, (int64_t)N * in, 0), in, operand(W, (int64_t)out * in, 1), in,
+         b ? 1.0f : 0.0f, y, out);
   }
 
   void linear_backward(const float* dy, const float* x, const float* W, float* dx, float dx_beta, float* dW, float* db,
                        int N, int in, int out) override {
-    if (dx) gemm(false, false, N, in, out, 1.0f, dy, out, W, in, dx_beta, dx, in);
-    gemm(true, false, out, in, N, 1.0f, dy, out, x, in, 1.0f, dW, in);
+    const void* g = operand(dy, (int64_t)N * out, 0);  // rounded once for both products
+    if (dx) gemm(false, false, N, in, out, 1.0f, g, out, operand(W, (int64_t)out * in, 1), in, dx_beta, dx, in);
+    gemm(true, false, out, in, N, 1.0f, g, out, operand(x, (int64_t)N * in, 2), in, 1.0f, dW, in);
     if (db) {  // column sums of dy as dy^T * ones (column-major: dy^T is [out x N], ld out)
       const float* ones = ones_of(N);
       const float a = 1.0f, bt = 1.0f;
@@ -448,21 +477,24 @@ class CudaBackend final : public Backend {
     const int dh = D / H;
     const size_t nP = (size_t)B * H * Tq * T;
     const int64_t rows = (int64_t)B * H * Tq;
-    const float scale = 1.0f / std::sqrt((float)dh);
+    const float scale = 1.0f / std::sqrt((float)dh), inv_keep = p > 0 ? 1.0f / (1.0f - p) : 1.0f;
     // Inference keeps no probabilities: they go to scratch.
     float* P = probs ? probs : scratch(scratch_b_, cap_b_, nP);
-    const Blocks Q{q, ldq, (int64_t)Tq * ldq, dh}, K{k, ldkv, (int64_t)T * ldkv, dh}, V{v, ldkv, (int64_t)T * ldkv, dh};
-    const Blocks S{P, T, (int64_t)H * Tq * T, (int64_t)Tq * T};
-    batched_gemm(false, true, Tq, T, dh, scale, Q, K, 0.0f, S, B, H);  // S = scale q k^T
-    masked_softmax_kernel<<<blocks_for(rows * 32), kThreads>>>(P, mask, rows, H, Tq, T);
-    LAUNCH_CHECK("masked_softmax");
-    Blocks A = S;
-    if (p > 0) {
-      A.p = scratch(scratch_a_, cap_a_, nP);
-      attention_dropout_kernel<<<blocks_for((int64_t)nP), kThreads>>>(P, (float*)A.p, rows, Tq, T, p, 1.0f / (1.0f - p), seed);
-      LAUNCH_CHECK("attention_dropout");
+    const Blocks Q = heads(q, ldq, Tq, B, D, H, 0), K = heads(k, ldkv, T, B, D, H, 1), V = heads(v, ldkv, T, B, D, H, 2);
+    batched_gemm(false, true, Tq, T, dh, scale, Q, K, 0.0f, weights(P, Tq, T, H), B, H);  // S = scale q k^T, in P
+    // The weights after dropout as the next product reads them: bf16, or fp32 (P itself without dropout).
+    const void* A = P;
+    if (bf16_) {
+      __nv_bfloat16* Ah = half(4, nP);
+      softmax_dropout_kernel<<<blocks_for(rows * 32), kThreads>>>(P, Ah, mask, rows, H, Tq, T, p, inv_keep, seed);
+      A = Ah;
+    } else {
+      float* Af = p > 0 ? scratch(scratch_a_, cap_a_, nP) : nullptr;
+      softmax_dropout_kernel<<<blocks_for(rows * 32), kThreads>>>(P, Af, mask, rows, H, Tq, T, p, inv_keep, seed);
+      if (Af) A = Af;
     }
-    batched_gemm(false, false, Tq, dh, T, 1.0f, A, V, 0.0f, Blocks{ctx, D, (int64_t)Tq * D, dh}, B, H);  // ctx = A v
+    LAUNCH_CHECK("softmax_dropout");
+    batched_gemm(false, false, Tq, dh, T, 1.0f, weights(A, Tq, T, H), V, 0.0f, out_heads(ctx, D, Tq, dh), B, H);  // ctx = A v
   }
 
   void attention_backward(const float* dctx, const float* q, int ldq, const float* k, const float* v, int ldkv,
@@ -471,27 +503,26 @@ class CudaBackend final : public Backend {
     const int dh = D / H;
     const size_t nP = (size_t)B * H * Tq * T;
     const int64_t rows = (int64_t)B * H * Tq;
-    const float scale = 1.0f / std::sqrt((float)dh);
-    const Blocks Q{q, ldq, (int64_t)Tq * ldq, dh}, K{k, ldkv, (int64_t)T * ldkv, dh}, V{v, ldkv, (int64_t)T * ldkv, dh};
-    const Blocks dC{dctx, D, (int64_t)Tq * D, dh};
-    Blocks A{probs, T, (int64_t)H * Tq * T, (int64_t)Tq * T};
-    if (p > 0) {
-      A.p = scratch(scratch_a_, cap_a_, nP);
-      attention_dropout_kernel<<<blocks_for((int64_t)nP), kThreads>>>(probs, (float*)A.p, rows, Tq, T, p, 1.0f / (1.0f - p), seed);
-      LAUNCH_CHECK("attention_dropout");
-    }
-    batched_gemm(true, false, T, dh, Tq, 1.0f, A, dC, 0.0f, Blocks{dv, ldkv, (int64_t)T * ldkv, dh}, B, H);  // dv = A^T dctx
+    const float scale = 1.0f / std::sqrt((float)dh), inv_keep = p > 0 ? 1.0f / (1.0f - p) : 1.0f;
+    const Blocks Q = heads(q, ldq, Tq, B, D, H, 0), K = heads(k, ldkv, T, B, D, H, 1), V = heads(v, ldkv, T, B, D, H, 2),
+                 dC = heads(dctx, D, Tq, B, D, H, 3);
     float* dA = scratch(scratch_b_, cap_b_, nP);
-    const Blocks dS{dA, T, (int64_t)H * Tq * T, (int64_t)Tq * T};
-    batched_gemm(false, true, Tq, T, dh, 1.0f, dC, V, 0.0f, dS, B, H);  // dA = dctx v^T
-    if (p > 0) {
-      attention_dropout_kernel<<<blocks_for((int64_t)nP), kThreads>>>(dA, dA, rows, Tq, T, p, 1.0f / (1.0f - p), seed);
-      LAUNCH_CHECK("attention_dropout backward");
+    batched_gemm(false, true, Tq, T, dh, 1.0f, dC, V, 0.0f, weights(dA, Tq, T, H), B, H);  // dA = dctx v^T
+    // dS and the weights after dropout (for dv) in one kernel: bf16 copies, or fp32 with dS in place in dA.
+    const void *A = probs, *dS = dA;
+    if (bf16_) {
+      __nv_bfloat16 *Ah = half(4, nP), *dSh = half(5, nP);
+      softmax_dropout_backward_kernel<<<blocks_for(rows * 32), kThreads>>>(dA, probs, Ah, dSh, rows, Tq, T, p, inv_keep, seed);
+      A = Ah, dS = dSh;
+    } else {
+      float* Af = p > 0 ? scratch(scratch_a_, cap_a_, nP) : nullptr;
+      softmax_dropout_backward_kernel<<<blocks_for(rows * 32), kThreads>>>(dA, probs, Af, dA, rows, Tq, T, p, inv_keep, seed);
+      if (Af) A = Af;
     }
-    softmax_backward_kernel<<<blocks_for(rows * 32), kThreads>>>(dA, probs, rows, T);  // dS, in place
-    LAUNCH_CHECK("softmax_backward");
-    batched_gemm(false, false, Tq, dh, T, scale, dS, K, 0.0f, Blocks{dq, ldq, (int64_t)Tq * ldq, dh}, B, H);  // dq = scale dS k
-    batched_gemm(true, false, T, dh, Tq, scale, dS, Q, 0.0f, Blocks{dk, ldkv, (int64_t)T * ldkv, dh}, B, H);  // dk = scale dS^T q
+    LAUNCH_CHECK("softmax_dropout_backward");
+    batched_gemm(true, false, T, dh, Tq, 1.0f, weights(A, Tq, T, H), dC, 0.0f, out_heads(dv, ldkv, T, dh), B, H);  // dv = A^T dctx
+    batched_gemm(false, false, Tq, dh, T, scale, weights(dS, Tq, T, H), K, 0.0f, out_heads(dq, ldq, Tq, dh), B, H);  // dq = scale dS k
+    batched_gemm(true, false, T, dh, Tq, scale, weights(dS, Tq, T, H), Q, 0.0f, out_heads(dk, ldkv, T, dh), B, H);  // dk = scale dS^T q
   }
 
   void activation_forward(const float* x, float* y, int64_t n, int act) override {
@@ -596,59 +627,69 @@ class CudaBackend final : public Backend {
   }
 
  private:
-  // Row-major C[M,N] = alpha op(A) op(B) + beta C, as cblas_sgemm(CblasRowMajor, ...): cuBLAS is
-  // column-major, so it computes C^T = op(B)^T op(A)^T with the operands swapped.
-  void gemm(bool ta, bool tb, int M, int N, int K, float alpha, const float* A, int lda, const float* B, int ldb,
+  // Row-major C[M,N] = alpha op(A) op(B) + beta C, as cblas_sgemm(CblasRowMajor, ...), on operands of
+  // the mode's type (operand()): cuBLAS is column-major, so it computes C^T = op(B)^T op(A)^T with the
+  // operands swapped.
+  void gemm(bool ta, bool tb, int M, int N, int K, float alpha, const void* A, int lda, const void* B, int ldb,
             float beta, float* C, int ldc) {
-    const void *a = A, *b = B;
-    if (bf16_) {  // stored A is (ta ? K : M) rows of (ta ? M : K); stored B (tb ? N : K) rows of (tb ? K : N)
-      a = rounded(A, span(ta ? K : M, ta ? M : K, lda), 0);
-      b = rounded(B, span(tb ? N : K, tb ? K : N, ldb), 1);
-    }
     const cudaDataType t = bf16_ ? CUDA_R_16BF : CUDA_R_32F;
-    check(cublasGemmEx(blas_, op(tb), op(ta), N, M, K, &alpha, b, t, ldb, a, t, lda, &beta, C, CUDA_R_32F, ldc, compute_,
+    check(cublasGemmEx(blas_, op(tb), op(ta), N, M, K, &alpha, B, t, ldb, A, t, lda, &beta, C, CUDA_R_32F, ldc, compute_,
                        CUBLAS_GEMM_DEFAULT),
           "gemm");
   }
 
-  // Values spanned by a row-major matrix of `rows` rows of `cols`, rows ld apart.
-  static int64_t span(int64_t rows, int64_t cols, int64_t ld) { return (rows - 1) * ld + cols; }
-
-  // A bf16 copy of n values (same layout) in operand slot 0 or 1.
-  const __nv_bfloat16* rounded(const float* x, int64_t n, int slot) {
-    if ((size_t)n > half_cap_[slot]) {
+  // A bf16 buffer of at least n values in slot (0-2: a product's operands, or q, k, v; 3-5: dctx, the
+  // attention weights and their gradient).
+  __nv_bfloat16* half(int slot, size_t n) {
+    if (n > half_cap_[slot]) {
       if (half_[slot]) cudaFree(half_[slot]);
-      half_[slot] = static_cast<__nv_bfloat16*>(alloc((size_t)n * sizeof(__nv_bfloat16)));
+      half_[slot] = static_cast<__nv_bfloat16*>(alloc(n * sizeof(__nv_bfloat16)));
       half_cap_[slot] = n;
     }
-    to_bf16_kernel<<<blocks_for(n), kThreads>>>(x, half_[slot], n);
-    LAUNCH_CHECK("to_bf16");
     return half_[slot];
   }
 
-  // One operand of a per-head product: block (b, h) starts at p + b*batch + h*head, rows ld apart
-  // (heads are column blocks of q/k/v/ctx, or whole [Tq x T] blocks of the attention weights).
+  // A dense operand of n values in the mode's type: x itself, or its bf16 copy in slot.
+  const void* operand(const float* x, int64_t n, int slot) {
+    if (!bf16_) return x;
+    __nv_bfloat16* h = half(slot, (size_t)n);
+    to_bf16_kernel<<<blocks_for(n), kThreads>>>(x, h, n);
+    LAUNCH_CHECK("to_bf16");
+    return h;
+  }
+
+  // One operand of a per-head product: block (b, h) starts at p + b*batch + h*head elements, rows ld
+  // apart (heads are column blocks of q/k/v/ctx, or whole [Tq x T] blocks of the attention weights).
   struct Blocks {
-    const float* p;
+    const void* p;
     int ld;
     int64_t batch, head;
   };
+  // q, k, v or dctx (rows_per_seq rows of ld floats per sequence, heads the column blocks of the
+  // first D) as an input of the per-head products: itself, or in bf16 its D columns rounded into a
+  // dense copy in slot, once for every product that reads it.
+  Blocks heads(const float* x, int ld, int rows_per_seq, int B, int D, int H, int slot) {
+    if (!bf16_) return {x, ld, (int64_t)rows_per_seq * ld, D / H};
+    const int64_t rows = (int64_t)B * rows_per_seq;
+    __nv_bfloat16* h = half(slot, (size_t)(rows * D));
+    rows_to_bf16_kernel<<<dim3((unsigned)rows, blocks_for(D)), kThreads>>>(x, ld, h, D);
+    LAUNCH_CHECK("rows_to_bf16");
+    return {h, D, (int64_t)rows_per_seq * D, D / H};
+  }
+  // A product's fp32 output with the same layout.
+  static Blocks out_heads(float* x, int ld, int rows_per_seq, int dh) { return {x, ld, (int64_t)rows_per_seq * ld, dh}; }
+  // Attention weights [B, H, Tq, T] (of the mode's type as an input, fp32 as an output).
+  static Blocks weights(const void* p, int Tq, int T, int H) { return {p, T, (int64_t)H * Tq * T, (int64_t)Tq * T}; }
 
-  // The row-major product of every (b, h) block in one batched call over pointer tables.
+  // The row-major product of every (b, h) block in one batched call over pointer tables; A and B
+  // of the mode's type, C fp32.
   void batched_gemm(bool ta, bool tb, int M, int N, int K, float alpha, const Blocks& A, const Blocks& B, float beta,
                     const Blocks& C, int nb, int H) {
     const int count = nb * H;
     const void** ptrs = pointer_table(3 * (size_t)count);
-    const char *a = (const char*)A.p, *b = (const char*)B.p;
-    int64_t width = sizeof(float);
-    if (bf16_) {  // the whole span of every block, in the same layout
-      auto all = [&](const Blocks& X, int64_t rows, int64_t cols) { return (nb - 1) * X.batch + (H - 1) * X.head + span(rows, cols, X.ld); };
-      a = (const char*)rounded(A.p, all(A, ta ? K : M, ta ? M : K), 0);
-      b = (const char*)rounded(B.p, all(B, tb ? N : K, tb ? K : N), 1);
-      width = sizeof(__nv_bfloat16);
-    }
-    fill_pointers_kernel<<<blocks_for(count), kThreads>>>(ptrs, a, A.batch * width, A.head * width, nb, H);
-    fill_pointers_kernel<<<blocks_for(count), kThreads>>>(ptrs + count, b, B.batch * width, B.head * width, nb, H);
+    const int64_t width = bf16_ ? sizeof(__nv_bfloat16) : sizeof(float);
+    fill_pointers_kernel<<<blocks_for(count), kThreads>>>(ptrs, (const char*)A.p, A.batch * width, A.head * width, nb, H);
+    fill_pointers_kernel<<<blocks_for(count), kThreads>>>(ptrs + count, (const char*)B.p, B.batch * width, B.head * width, nb, H);
     fill_pointers_kernel<<<blocks_for(count), kThreads>>>(ptrs + 2 * count, (const char*)C.p, C.batch * (int64_t)sizeof(float),
                                                           C.head * (int64_t)sizeof(float), nb, H);
     LAUNCH_CHECK("fill_pointers");
@@ -701,8 +742,9 @@ class CudaBackend final : public Backend {
   cublasHandle_t blas_ = nullptr;
   cublasComputeType_t compute_ = CUBLAS_COMPUTE_32F;
   bool bf16_ = false;
-  __nv_bfloat16* half_[2] = {nullptr, nullptr};  // the two operands' bf16 copies
-  size_t half_cap_[2] = {0, 0};
+  static constexpr int kHalfSlots = 6;
+  __nv_bfloat16* half_[kHalfSlots] = {};  // bf16 copies of products' operands (half())
+  size_t half_cap_[kHalfSlots] = {};
   void* ptrs_ = nullptr;
   size_t ptr_cap_ = 0;
   float* ones_ = nullptr;

@@ -359,6 +359,8 @@ void test_attention(Backend* be, Rng& rng) {
       {"odd sizes, dense strides", {1, 13, 13, 10, 5, 10, 10, 0.0f}, {11}},
       {"dropout 0.1", {2, 9, 9, 16, 4, 48, 48, 0.1f}, {9, 6}},
       {"[CLS] only with dropout 0.3", {3, 1, 8, 16, 2, 16, 32, 0.3f}, {8, 5, 1}},
+      // Over 1024 keys: a GPU lane's 33rd key of a row and beyond (draws no longer kept as bits).
+      {"1030 keys, dropout 0.2", {2, 2, 1030, 8, 2, 8, 8, 0.2f}, {1030, 700}},
   };
   const uint64_t seed = 12345;
   for (const C& c : cases) {

@@ -5,6 +5,7 @@
 //   engine_check bench [--device D] [--precision P] [--cases train_32x512,...] [--profile]
 //   engine_check train-card TOKENS.bin [--device D] [--precision P] [--epochs N] [--batch N] [--lr X] [--seed N]
 //                [--steps-per-epoch N] [--max-validation N]
+//   engine_check resume [--device D] [--precision P]
 //
 // TOKENS.bin is written by `node dist/bench/export_tokens.js` (the posts tokenized by our
 // TypeScript tokenizer, which matches Hugging Face's): the training loop here is the
@@ -14,6 +15,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <fstream>
 #include <numeric>
 #include <random>
 #include <string>
@@ -107,8 +109,69 @@ std::vector<int32_t> flatten_ints(const tools::Json& rows) {
   return out;
 }
 
-// golden/tiny (forward, eval mode) and golden/train (three Keras Adam steps), with the limits of
-// the TypeScript golden tests.
+// golden/mlm: DistilBertForMaskedLM's logits (every position of the first batch), losses, step-1
+// gradients (the tied projector's share included) and three torch AdamW steps, with the limits of
+// the TypeScript golden test (test/mlm_golden.test.ts).
+bool golden_mlm(const std::string& d, const Options& o) {
+  ModelConfig c = tools::read_config(d + "/config.json");
+  c.head = engine::MASKED_LM;
+  DistilBertModel m(engine::make_backend(o.device, o.precision), c);
+  m.set_params(tools::flat_params(c, tools::read_safetensors(d + "/model.safetensors"), "mlm/model.safetensors").data());
+  const tools::Json g = tools::Json::parse(tools::read_file(d + "/batches.json"));
+  const tools::Json& opt = g["optimizer"];
+  const tools::Json want_loss = tools::Json::parse(tools::read_file(d + "/steps.json"))["loss"];
+  const auto ref = tools::read_safetensors(d + "/reference.safetensors");
+  const auto layout = m.layout();
+  double logit_err = 0, loss_err = 0, grad_err = 0;
+  for (size_t s = 0; s < g["batches"].arr.size(); s++) {
+    const tools::Json& b = g["batches"][s];
+    const auto ids = flatten_ints(b["input_ids"]), mask = flatten_ints(b["attention_mask"]), labels = flatten_ints(b["labels"]);
+    const int B = (int)b["input_ids"].arr.size(), T = (int)ids.size() / B;
+    if (s == 0) {  // every position, padding included, as the golden logits are
+      std::vector<int32_t> all((size_t)B * T);
+      std::iota(all.begin(), all.end(), 0);
+      ForwardOptions fo;
+      fo.grad = false;
+      fo.predict = all.data(), fo.n_predict = B * T;
+      std::vector<float> logits((size_t)B * T * c.vocab_size);
+      m.forward(ids.data(), mask.data(), B, T, fo, logits.data());
+      logit_err = max_abs(logits, ref.at("logits").data);
+    }
+    std::vector<int32_t> predict, targets;  // the positions whose label is not -100
+    for (int i = 0; i < B * T; i++)
+      if (labels[i] != -100) predict.push_back(i), targets.push_back(labels[i]);
+    ForwardOptions fo;
+    fo.train = true;
+    fo.seed = s;
+    fo.predict = predict.data(), fo.n_predict = (int)predict.size();
+    m.forward(ids.data(), mask.data(), B, T, fo, nullptr);
+    loss_err = std::max(loss_err, std::fabs(m.loss(targets.data(), (int)targets.size(), 1.0f) - want_loss[s].number()));
+    m.backward();
+    if (s == 0) {
+      std::vector<float> gr(m.param_count());
+      m.get_grads(gr.data());
+      for (const auto& spec : layout)
+        for (int64_t i = 0; i < spec.size; i++)
+          grad_err = std::max(grad_err, std::fabs(gr[spec.offset + i] - ref.at("grad." + spec.name).data[i]));
+    }
+    m.adamw_step((float)opt["lr_per_step"][s].number(), (float)opt["beta_1"].number(), (float)opt["beta_2"].number(),
+                 (float)opt["epsilon"].number(), (float)opt["weight_decay"].number(), (int64_t)s + 1, 0);
+  }
+  std::vector<float> p(m.param_count());
+  m.get_params(p.data());
+  const auto final_params = tools::read_safetensors(d + "/final.safetensors");
+  double param_err = 0;
+  for (const auto& spec : layout)
+    for (int64_t i = 0; i < spec.size; i++)
+      param_err = std::max(param_err, std::fabs(p[spec.offset + i] - final_params.at(spec.name).data[i]));
+  std::printf("golden masked LM (3 AdamW steps) on %s: logits max abs error %.3g (limit 1e-5), loss %.3g (1e-5), "
+              "step-1 gradients %.3g (1e-5), parameters after 3 steps %.3g (5e-5)\n",
+              m.backend().name().c_str(), logit_err, loss_err, grad_err, param_err);
+  return logit_err < 1e-5 && loss_err < 1e-5 && grad_err < 1e-5 && param_err < 5e-5;
+}
+
+// golden/tiny (forward, eval mode), golden/train (three Keras Adam steps) and, where the folder has
+// it, golden/mlm, with the limits of the TypeScript golden tests.
 int golden(const Options& o) {
   if (o.positional.empty()) throw std::runtime_error("golden needs the golden folder (../shared/golden)");
   const std::string dir = o.positional[0];
@@ -191,6 +254,8 @@ int golden(const Options& o) {
                 m.backend().name().c_str(), loss_err, grad_err, param_err);
     ok = ok && loss_err < 1e-5 && grad_err < 1e-5 && param_err < 5e-5;
   }
+  if (std::ifstream(dir + "/mlm/final.safetensors")) ok = golden_mlm(dir + "/mlm", o) && ok;
+  else std::printf("golden masked LM: skipped (%s/mlm has no final.safetensors)\n", dir.c_str());
   if (o.precision != "fp32") {  // the limits are fp32's: rounded products are reported, not judged
     std::printf("golden (%s: informational, the limits are fp32's): %s\n", o.precision.c_str(), ok ? "within" : "outside");
     return 0;
@@ -400,9 +465,71 @@ int train_card(const Options& o) {
 
 }  // namespace
 
+// A run interrupted after some steps and resumed in a new model from its parameters and Adam moments
+// (as a checkpoint holds them) ends with exactly the parameters of the uninterrupted run: dropout
+// masks are functions of (seed, position) and every reduction runs in a fixed order. A small model
+// (2 layers of 128) with dropout on, batches of 8 x 64 with padding.
+int resume(const Options& o) {
+  ModelConfig c = base_config(20);
+  c.vocab_size = 2000, c.max_positions = 64, c.dim = 128, c.n_layers = 2, c.n_heads = 4, c.hidden_dim = 256;
+  const int B = 8, T = 64, steps = 6, cut = 3;
+  std::mt19937_64 g(11);
+  std::vector<std::vector<int32_t>> ids(steps), masks(steps), labels(steps);
+  for (int s = 0; s < steps; s++) {
+    for (int b = 0; b < B; b++) {
+      const int len = T / 4 + (int)(g() % (T - T / 4 + 1));
+      for (int t = 0; t < T; t++) {
+        ids[s].push_back(t < len ? 1 + (int32_t)(g() % (c.vocab_size - 1)) : 0);
+        masks[s].push_back(t < len);
+      }
+      labels[s].push_back((int32_t)(g() % 20));
+    }
+  }
+  auto train = [&](DistilBertModel& m, KerasAdam& adam, int from, int to) {
+    for (int s = from; s < to; s++) {
+      ForwardOptions fo;
+      fo.train = true;
+      fo.seed = (uint64_t)s * 32;
+      m.forward(ids[s].data(), masks[s].data(), B, T, fo, nullptr);
+      m.loss(labels[s].data(), B, 1.0f);
+      m.backward();
+      adam.update(m);
+    }
+  };
+  const std::vector<float> init = init_params(c, 5);
+  DistilBertModel whole(engine::make_backend(o.device, o.precision), c);
+  whole.set_params(init.data());
+  KerasAdam uninterrupted{1e-3, 0, (double)steps, 1};
+  train(whole, uninterrupted, 0, steps);
+  const int64_t n = whole.param_count();
+  std::vector<float> want(n), p(n), m1(n), m2(n), got(n);
+  whole.get_params(want.data());
+  KerasAdam interrupted{1e-3, 0, (double)steps, 1};
+  {
+    DistilBertModel first(engine::make_backend(o.device, o.precision), c);
+    first.set_params(init.data());
+    train(first, interrupted, 0, cut);
+    first.get_params(p.data());
+    first.get_moments(m1.data(), m2.data());
+  }
+  DistilBertModel second(engine::make_backend(o.device, o.precision), c);
+  second.set_params(p.data());
+  second.set_moments(m1.data(), m2.data());
+  train(second, interrupted, cut, steps);
+  second.get_params(got.data());
+  int64_t differ = 0;
+  double worst = 0;
+  for (int64_t i = 0; i < n; i++)
+    if (got[i] != want[i]) differ++, worst = std::max(worst, (double)std::fabs(got[i] - want[i]));
+  std::printf("resume on %s: %d training steps with dropout, interrupted after %d and resumed from parameters and Adam "
+              "moments: %lld of %lld parameters differ from the uninterrupted run (max abs %.3g): %s\n",
+              second.backend().name().c_str(), steps, cut, (long long)differ, (long long)n, worst, differ ? "FAIL" : "PASS");
+  return differ ? 1 : 0;
+}
+
 int main(int argc, char** argv) {
   if (argc < 2) {
-    std::fprintf(stderr, "usage: engine_check golden|bench|train-card ... (see the comment at the top of engine_check.cc)\n");
+    std::fprintf(stderr, "usage: engine_check golden|bench|train-card|resume ... (see the comment at the top of engine_check.cc)\n");
     return 2;
   }
   try {
@@ -411,6 +538,7 @@ int main(int argc, char** argv) {
     if (cmd == "golden") return golden(o);
     if (cmd == "bench") return bench(o);
     if (cmd == "train-card") return train_card(o);
+    if (cmd == "resume") return resume(o);
     std::fprintf(stderr, "unknown command %s\n", cmd.c_str());
     return 2;
   } catch (const std::exception& e) {

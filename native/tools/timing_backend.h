@@ -20,7 +20,10 @@ class TimingBackend final : public engine::Backend {
   void reset() { totals.clear(); }
 
   std::string name() const override { return in_->name(); }
+  bool host_memory() const override { return in_->host_memory(); }
+  void weights_changed() override { in_->weights_changed(); }
   void* alloc(size_t bytes) override { return in_->alloc(bytes); }
+  void* alloc_zeroed(size_t bytes) override { return in_->alloc_zeroed(bytes); }
   void release(void* p) override { in_->release(p); }
   void upload(void* dst, const void* src, size_t bytes) override { time("upload", [&] { in_->upload(dst, src, bytes); }); }
   void download(void* dst, const void* src, size_t bytes) override { time("download", [&] { in_->download(dst, src, bytes); }); }
@@ -94,6 +97,16 @@ class TimingBackend final : public engine::Backend {
   }
   void zero_rows(float* x, const int32_t* rows, int64_t nrows, int64_t len) override {
     time("zero_rows", [&] { in_->zero_rows(x, rows, nrows, len); });
+  }
+  void adamw_update(float* p, const float* g, float* m, float* v, int64_t n, float lr, float wd, float b1, float b2,
+                    float eps, float bc1, float bc2_sqrt) override {
+    time("adamw", [&] { in_->adamw_update(p, g, m, v, n, lr, wd, b1, b2, eps, bc1, bc2_sqrt); });
+  }
+  void gather_rows(const float* src, const int32_t* rows, int64_t n, int64_t D, float* dst) override {
+    time("gather_rows", [&] { in_->gather_rows(src, rows, n, D, dst); });
+  }
+  void scatter_rows(const float* src, const int32_t* rows, int64_t n, int64_t D, float* dst) override {
+    time("scatter_rows", [&] { in_->scatter_rows(src, rows, n, D, dst); });
   }
 
  private:
