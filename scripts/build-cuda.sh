@@ -11,17 +11,18 @@ want=${BERT20NEWS_CUDA:-auto}
 [ "$want" = 0 ] && exit 0
 cuda=${CUDA_HOME:-/usr/local/cuda}
 nvcc=$(command -v nvcc || echo "$cuda/bin/nvcc")
-blas_inc= blas_lib=
+blas_inc= blas_lib= lt_lib=
 for d in ${CUBLAS_ROOT:+"$CUBLAS_ROOT"} "$cuda" "$cuda"/targets/*; do
   if [ -f "$d/include/cublas_v2.h" ]; then
     blas_inc=$d/include
     blas_lib=$(ls "$d"/lib64/libcublas.so* "$d"/lib/libcublas.so* 2>/dev/null | head -1 || true)
+    lt_lib=$(ls "$d"/lib64/libcublasLt.so* "$d"/lib/libcublasLt.so* 2>/dev/null | head -1 || true)
     break
   fi
 done
 missing=
 [ -x "$nvcc" ] || missing="nvcc (the CUDA toolkit)"
-[ -n "$missing" ] || [ -n "$blas_lib" ] || missing="cuBLAS (libcublas-dev)"
+[ -n "$missing" ] || { [ -n "$blas_lib" ] && [ -n "$lt_lib" ]; } || missing="cuBLAS and cuBLASLt (libcublas-dev)"
 if [ -n "$missing" ]; then
   if [ "$want" = 1 ]; then
     echo "build-cuda: BERT20NEWS_CUDA=1 but $missing was not found under $cuda" >&2
@@ -34,7 +35,7 @@ gencode=()
 for a in ${CUDA_ARCHS:-80 90}; do gencode+=("-gencode=arch=compute_$a,code=sm_$a"); done
 mkdir -p build/Release
 "$nvcc" -std=c++17 -O3 -shared -Xcompiler -fPIC "${gencode[@]}" -I"$blas_inc" -o build/Release/engine_cuda.so.tmp \
-  native/cuda/cuda_backend.cu -Xlinker "$blas_lib" -L"$cuda/lib64" -lcudart \
+  native/cuda/cuda_backend.cu -Xlinker "$blas_lib" -Xlinker "$lt_lib" -L"$cuda/lib64" -lcudart \
   -Xlinker -rpath -Xlinker "$cuda/lib64" -Xlinker -rpath -Xlinker "$(dirname "$blas_lib")"
 mv build/Release/engine_cuda.so.tmp build/Release/engine_cuda.so
 echo "build-cuda: built build/Release/engine_cuda.so" >&2

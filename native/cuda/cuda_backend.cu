@@ -1,15 +1,19 @@
-// The CUDA backend: cuBLAS for every matrix product (attention's per-head products as batched
-// GEMMs over pointer arrays), our own kernels for the rest. Its contracts are the Backend
-// methods' (../backend.h); the per-kernel suite checks it against the same references as the
-// CPU backend. Dropout draws from the same counter-based generator (../rng.h), so masks are
-// the CPU's bit for bit; every reduction runs in a fixed order, so a step is deterministic and
-// a resumed run repeats an uninterrupted one.
+// The CUDA backend: cuBLAS for every matrix product (cuBLASLt where a linear layer's bias can be
+// added in the product's epilogue; attention's per-head products as batched GEMMs over pointer
+// arrays), our own kernels for the rest (attention's masked softmax and dropout fused into one
+// kernel each way). Its contracts are the Backend methods' (../backend.h); the per-kernel suite
+// checks it against the same references as the CPU backend. Dropout draws from the same
+// counter-based generator (../rng.h), so masks are the CPU's bit for bit; every reduction runs in a
+// fixed order (no float atomics), so a step is deterministic and a resumed run repeats an
+// uninterrupted one (engine_check resume).
 //
 // Precision: "fp32" (cuBLAS's plain fp32), "tf32" (tensor cores with tf32 operands) or "bf16"
-// (operands rounded to bf16 just before each product, fp32 accumulation and output, as PyTorch's
-// autocast does; cuBLAS's COMPUTE_32F_FAST_16BF was measured to run tf32 kernels on an H200, so
-// the rounding is explicit). Everything outside the matrix products, the weights and the optimizer
-// state stay fp32 in every mode.
+// (operands rounded to bf16 once before the products that read them, fp32 accumulation and output,
+// as PyTorch's autocast does; cuBLAS's COMPUTE_32F_FAST_16BF was measured to run tf32 kernels on an
+// H200, so the rounding is explicit). Everything outside the matrix products, the weights and the
+// optimizer state stay fp32 in every mode.
+#include <cub/device/device_radix_sort.cuh>
+#include <cublasLt.h>
 #include <cublas_v2.h>
 #include <cuda_bf16.h>
 #include <cuda_runtime.h>
@@ -18,7 +22,9 @@
 #include <cstdio>
 #include <cfloat>
 #include <cstdint>
+#include <map>
 #include <numeric>
+#include <tuple>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -148,16 +154,23 @@ __global__ void embedding_forward_kernel(const int32_t* ids, const float* word, 
   out[i] = word[(int64_t)ids[row] * D + d] + pos[(row % T) * D + d];
 }
 
-// One block per distinct id, threads over columns; the id's rows are added in row order
-// (order[] lists rows sorted by (id, row), seg[] where each id's run starts): deterministic.
-__global__ void embedding_word_grad_kernel(const int32_t* order, const int32_t* seg, const int32_t* ids,
-                                           const float* dout, float* dword, int D) {
-  const int s = blockIdx.x;
-  const int lo = seg[s], hi = seg[s + 1];
-  float* w = dword + (int64_t)ids[order[lo]] * D;
+__global__ void iota_kernel(int32_t* x, int n) {
+  const int i = blockIdx.x * blockDim.x + threadIdx.x;
+  if (i < n) x[i] = i;
+}
+
+// One block per row of the rows sorted by (id, row) (keys: their ids); the block of each id's first
+// row adds that id's rows in row order, threads over columns: deterministic, unlike atomics.
+__global__ void embedding_word_grad_kernel(const int32_t* keys, const int32_t* rows, const float* dout, float* dword,
+                                           int N, int D) {
+  const int lo = blockIdx.x;
+  if (lo > 0 && keys[lo] == keys[lo - 1]) return;
+  int hi = lo + 1;
+  while (hi < N && keys[hi] == keys[lo]) hi++;
+  float* w = dword + (int64_t)keys[lo] * D;
   for (int d = threadIdx.x; d < D; d += blockDim.x) {
     float acc = w[d];
-    for (int k = lo; k < hi; k++) acc += dout[(int64_t)order[k] * D + d];
+    for (int k = lo; k < hi; k++) acc += dout[(int64_t)rows[k] * D + d];
     w[d] = acc;
   }
 }
@@ -405,7 +418,14 @@ class CudaBackend final : public Backend {
     else throw std::runtime_error("CUDA: unknown precision '" + precision + "' (fp32, tf32, bf16)");
   }
   ~CudaBackend() override {
-    for (void* p : {(void*)ptrs_, (void*)ones_, (void*)scratch_a_, (void*)scratch_b_, (void*)partial_, (void*)ints_})
+    for (auto& [key, plan] : lt_plans_) {
+      if (plan.desc) cublasLtMatmulDescDestroy(plan.desc);
+      for (cublasLtMatrixLayout_t l : {plan.a, plan.b, plan.d})
+        if (l) cublasLtMatrixLayoutDestroy(l);
+    }
+    if (lt_) cublasLtDestroy(lt_);
+    if (lt_workspace_) cudaFree(lt_workspace_);
+    for (void* p : {(void*)ptrs_, (void*)ones_, (void*)scratch_a_, (void*)scratch_b_, (void*)partial_, (void*)ints_, sort_})
       if (p) cudaFree(p);
     for (__nv_bfloat16* p : half_)
       if (p) cudaFree(p);
@@ -433,12 +453,13 @@ class CudaBackend final : public Backend {
   void synchronize() override { check(cudaDeviceSynchronize(), "synchronize"); }
 
   void linear_forward(const float* x, const float* W, const float* b, float* y, int N, int in, int out) override {
-    if (b) {
+    const void *xs = operand(x, (int64_t)N * in, 0), *Ws = operand(W, (int64_t)out * in, 1);
+    if (b && biased_product(xs, Ws, b, y, N, in, out)) return;
+    if (b) {  // y = b, then the product added onto it
       bias_rows_kernel<<<blocks_for((int64_t)N * out), kThreads>>>(b, y, N, out);
       LAUNCH_CHECK("bias_rows");
     }
-    gemm(false, true, N, out, in, 1.0f, operand(x, (int64_t)N * in, 0), in, operand(W, (int64_t)out * in, 1), in,
-         b ? 1.0f : 0.0f, y, out);
+    gemm(false, true, N, out, in, 1.0f, xs, in, Ws, in, b ? 1.0f : 0.0f, y, out);
   }
 
   void linear_backward(const float* dy, const float* x, const float* W, float* dx, float dx_beta, float* dW, float* db,
@@ -570,21 +591,17 @@ class CudaBackend final : public Backend {
 
   void embedding_backward(const int32_t* ids, const float* dout, float* dword, float* dpos, int B, int T,
                           int D) override {
-    // Rows grouped by id on the host (the ids are small), so that each word's rows are added
-    // by one block in row order: deterministic, unlike atomics.
+    // Rows grouped by id on the device: a stable radix sort of (id, row) pairs keeps each id's rows
+    // in row order, so that one block adds them in that order (no host round trip, no atomics).
     const int N = B * T;
-    std::vector<int32_t> host(N), order(N), seg;
-    check(cudaMemcpy(host.data(), ids, N * sizeof(int32_t), cudaMemcpyDeviceToHost), "embedding ids");
-    std::iota(order.begin(), order.end(), 0);
-    std::stable_sort(order.begin(), order.end(), [&](int32_t a, int32_t b) { return host[a] < host[b]; });
-    for (int i = 0; i < N; i++)
-      if (i == 0 || host[order[i]] != host[order[i - 1]]) seg.push_back(i);
-    const int segments = (int)seg.size();
-    seg.push_back(N);
-    int32_t* dev = ints_of(N + segments + 1);
-    check(cudaMemcpy(dev, order.data(), N * sizeof(int32_t), cudaMemcpyHostToDevice), "embedding order");
-    check(cudaMemcpy(dev + N, seg.data(), (segments + 1) * sizeof(int32_t), cudaMemcpyHostToDevice), "embedding segments");
-    embedding_word_grad_kernel<<<segments, 128>>>(dev, dev + N, ids, dout, dword, D);
+    int32_t* buf = ints_of(3 * (size_t)N);
+    int32_t *rows_in = buf, *keys = buf + N, *rows = buf + 2 * N;
+    iota_kernel<<<blocks_for(N), kThreads>>>(rows_in, N);
+    LAUNCH_CHECK("iota");
+    size_t bytes = 0;
+    check(cub::DeviceRadixSort::SortPairs(nullptr, bytes, ids, keys, rows_in, rows, N), "embedding sort (size)");
+    check(cub::DeviceRadixSort::SortPairs(sort_scratch(bytes), bytes, ids, keys, rows_in, rows, N), "embedding sort");
+    embedding_word_grad_kernel<<<N, 128>>>(keys, rows, dout, dword, N, D);
     LAUNCH_CHECK("embedding_word_grad");
     if (dpos) {
       embedding_pos_grad_kernel<<<blocks_for((int64_t)T * D), kThreads>>>(dout, dpos, B, T, D);
@@ -636,6 +653,74 @@ class CudaBackend final : public Backend {
     check(cublasGemmEx(blas_, op(tb), op(ta), N, M, K, &alpha, B, t, ldb, A, t, lda, &beta, C, CUDA_R_32F, ldc, compute_,
                        CUBLAS_GEMM_DEFAULT),
           "gemm");
+  }
+
+  // y = x W^T + b in one cuBLASLt call, the bias added in the product's epilogue (y written once,
+  // instead of filled with b and read back by the product). False where cuBLASLt offers no algorithm
+  // for these shapes and alignments, or b is not 16-byte aligned (what its bias epilogue wants): the
+  // caller then takes the two-pass way.
+  bool biased_product(const void* x, const void* W, const float* b, float* y, int N, int in, int out) {
+    if ((uintptr_t)b % 16) return false;
+    const auto key = std::make_tuple(N, in, out, alignment(x), alignment(W), alignment(y));
+    auto it = lt_plans_.find(key);
+    if (it == lt_plans_.end()) it = lt_plans_.emplace(key, lt_plan(N, in, out, std::get<3>(key), std::get<4>(key), std::get<5>(key))).first;
+    const LtPlan& plan = it->second;
+    if (!plan.found) return false;
+    check(cublasLtMatmulDescSetAttribute(plan.desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &b, sizeof(b)), "bias pointer");
+    const float one = 1.0f, zero = 0.0f;
+    check(cublasLtMatmul(lt_, plan.desc, &one, W, plan.a, x, plan.b, &zero, y, plan.d, y, plan.d, &plan.algo,
+                         lt_workspace_, kLtWorkspace, 0),
+          "cublasLtMatmul");
+    return true;
+  }
+
+  // The largest power of two (up to 256) that divides p's address: cuBLASLt's heuristic assumes
+  // 256-byte aligned matrices unless told otherwise.
+  static uint32_t alignment(const void* p) {
+    uint32_t a = 256;
+    while ((uintptr_t)p % a) a /= 2;
+    return a;
+  }
+
+  // Column-major, as cuBLASLt sees the row-major product: y^T [out x N] = W [out x in] (stored as
+  // [in x out], transposed) times x^T [in x N].
+  struct LtPlan {
+    bool found = false;
+    cublasLtMatmulDesc_t desc = nullptr;
+    cublasLtMatrixLayout_t a = nullptr, b = nullptr, d = nullptr;
+    cublasLtMatmulAlgo_t algo{};
+  };
+  LtPlan lt_plan(int N, int in, int out, uint32_t align_x, uint32_t align_w, uint32_t align_y) {
+    if (!lt_) {
+      check(cublasLtCreate(&lt_), "cublasLtCreate");
+      lt_workspace_ = alloc(kLtWorkspace);
+    }
+    LtPlan plan;
+    const cudaDataType t = bf16_ ? CUDA_R_16BF : CUDA_R_32F;
+    const cublasOperation_t ta = CUBLAS_OP_T, tb = CUBLAS_OP_N;
+    const cublasLtEpilogue_t epilogue = CUBLASLT_EPILOGUE_BIAS;
+    check(cublasLtMatmulDescCreate(&plan.desc, compute_, CUDA_R_32F), "matmul desc");
+    check(cublasLtMatmulDescSetAttribute(plan.desc, CUBLASLT_MATMUL_DESC_TRANSA, &ta, sizeof(ta)), "transa");
+    check(cublasLtMatmulDescSetAttribute(plan.desc, CUBLASLT_MATMUL_DESC_TRANSB, &tb, sizeof(tb)), "transb");
+    check(cublasLtMatmulDescSetAttribute(plan.desc, CUBLASLT_MATMUL_DESC_EPILOGUE, &epilogue, sizeof(epilogue)), "epilogue");
+    check(cublasLtMatrixLayoutCreate(&plan.a, t, in, out, in), "layout W");
+    check(cublasLtMatrixLayoutCreate(&plan.b, t, in, N, in), "layout x");
+    check(cublasLtMatrixLayoutCreate(&plan.d, CUDA_R_32F, out, N, out), "layout y");
+    cublasLtMatmulPreference_t pref = nullptr;
+    check(cublasLtMatmulPreferenceCreate(&pref), "preference");
+    const uint64_t workspace = kLtWorkspace;
+    check(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &workspace, sizeof(workspace)), "workspace");
+    check(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, &align_w, sizeof(align_w)), "align W");
+    check(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES, &align_x, sizeof(align_x)), "align x");
+    check(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, &align_y, sizeof(align_y)), "align y");
+    check(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES, &align_y, sizeof(align_y)), "align y");
+    cublasLtMatmulHeuristicResult_t result{};
+    int found = 0;
+    const cublasStatus_t st =
+        cublasLtMatmulAlgoGetHeuristic(lt_, plan.desc, plan.a, plan.b, plan.d, plan.d, pref, 1, &result, &found);
+    cublasLtMatmulPreferenceDestroy(pref);
+    if (st == CUBLAS_STATUS_SUCCESS && found > 0) plan.found = true, plan.algo = result.algo;
+    return plan;
   }
 
   // A bf16 buffer of at least n values in slot (0-2: a product's operands, or q, k, v; 3-5: dctx, the
@@ -738,8 +823,22 @@ class CudaBackend final : public Backend {
     return ints_;
   }
 
+  void* sort_scratch(size_t bytes) {
+    if (bytes > sort_cap_) {
+      if (sort_) cudaFree(sort_);
+      sort_ = alloc(bytes);
+      sort_cap_ = bytes;
+    }
+    return sort_;
+  }
+
   std::string precision_;
   cublasHandle_t blas_ = nullptr;
+  // cuBLASLt for the biased products: its handle, workspace and a plan per (N, in, out, alignments).
+  static constexpr size_t kLtWorkspace = 32u << 20;
+  cublasLtHandle_t lt_ = nullptr;
+  void* lt_workspace_ = nullptr;
+  std::map<std::tuple<int, int, int, uint32_t, uint32_t, uint32_t>, LtPlan> lt_plans_;
   cublasComputeType_t compute_ = CUBLAS_COMPUTE_32F;
   bool bf16_ = false;
   static constexpr int kHalfSlots = 6;
@@ -754,6 +853,8 @@ class CudaBackend final : public Backend {
   double* partial_ = nullptr;
   int32_t* ints_ = nullptr;
   size_t ints_cap_ = 0;
+  void* sort_ = nullptr;  // CUB's temporary storage
+  size_t sort_cap_ = 0;
 };
 
 }  // namespace
