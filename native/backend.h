@@ -61,13 +61,17 @@ class Backend {
 
   // Multi-head attention: the first Tq positions of each sequence attend to all T keys. q rows
   // have stride ldq, k and v rows stride ldkv (column blocks of a fused projection); ctx [B*Tq, D];
-  // heads are column blocks of D/H. probs [B,H,Tq,T] keeps softmax(q k^T / sqrt(D/H), masked)
-  // before dropout for backward; null when no backward follows (inference), then the backend
+  // heads are column blocks of D/H. probs, B*H*Tq*T floats, keeps what backward needs: where
+  // keeps_probabilities(), softmax(q k^T / sqrt(D/H), masked) before dropout as floats [B,H,Tq,T];
+  // else a form of the backend's own. Null when no backward follows (inference), then the backend
   // uses scratch of its own. Attention dropout (p > 0) draws from the stream `seed`, element
   // (b,h,i,j) number ((b*H+h)*T + i)*T + j, so Tq = 1 draws what row 0 of Tq = T draws.
   virtual void attention_forward(const float* q, int ldq, const float* k, const float* v, int ldkv,
                                  const int32_t* mask, float* probs, float* ctx, int B, int Tq, int T, int D, int H,
                                  float p, uint64_t seed) = 0;
+  // False where attention_forward keeps its own form in probs (CUDA bf16: bf16 probabilities and
+  // the dropout mask as bits), which only attention_backward reads.
+  virtual bool keeps_probabilities() const { return true; }
   // Writes (overwrites) dq, dk, dv with the strides of q, k, v.
   virtual void attention_backward(const float* dctx, const float* q, int ldq, const float* k, const float* v, int ldkv,
                                   const float* probs, float* dq, float* dk, float* dv, int B, int Tq, int T, int D,

@@ -268,18 +268,14 @@ __global__ void rows_to_bf16_kernel(const float* src, int64_t ld, __nv_bfloat16*
   if (c < cols) dst[(int64_t)blockIdx.x * cols + c] = __float2bfloat16_rn(src[(int64_t)blockIdx.x * ld + c]);
 }
 
-__device__ __forceinline__ void store(float* p, float v) { *p = v; }
-__device__ __forceinline__ void store(__nv_bfloat16* p, float v) { *p = __float2bfloat16_rn(v); }
-
-// The masked softmax of each row of T scores in place, then the weights after dropout into A
-// (null: no dropout and fp32 products, which read P itself), in one kernel: one warp per row
+// fp32 and tf32 products: the masked softmax of each row of T scores in place, then the weights after
+// dropout into A (null: no dropout, the product reads P itself), in one kernel: one warp per row
 // (row = (b*H + h)*Tq + i), the scores read three times (the later reads mostly from L2) instead of
 // written and read back by three kernels. Masked keys count as the lowest float, as HF's
 // masked_fill with finfo.min: a row whose keys are all masked becomes uniform, as in transformers.
 // Element (b,h,i,j) of the dropout draws number ((b*H + h)*T + i)*T + j, whatever Tq is; a weight of
 // exactly 0 (a masked key) needs no draw, since 0 times either scale is 0.
-template <typename Out>
-__global__ void softmax_dropout_kernel(float* P, Out* A, const int32_t* mask, int64_t rows, int H, int Tq, int T,
+__global__ void softmax_dropout_kernel(float* P, float* A, const int32_t* mask, int64_t rows, int H, int Tq, int T,
                                        float p, float inv_keep, uint64_t seed) {
   const int64_t row = (int64_t)blockIdx.x * (blockDim.x / 32) + (threadIdx.x >> 5);
   const int lane = threadIdx.x & 31;
@@ -297,22 +293,21 @@ __global__ void softmax_dropout_kernel(float* P, Out* A, const int32_t* mask, in
   for (int j = lane; j < T; j += 32) {
     const float w = expf((m[j] ? s[j] : -FLT_MAX) - mx) * inv;
     s[j] = w;
-    if (A) store(A + row * T + j, p > 0 && w != 0.0f ? w * dropout_scale(seed, first + j, p, inv_keep) : w);
+    if (A) A[row * T + j] = p > 0 && w != 0.0f ? w * dropout_scale(seed, first + j, p, inv_keep) : w;
   }
 }
 
 // Backward of the same, from dA (the gradient of the weights after dropout, dctx v^T) and the saved
-// probabilities P: g = dropout(dA), dS = P * (g - sum(g * P)) per row into dS (may alias dA), and
-// the weights after dropout rebuilt into A (null: none needed) for dv = A^T dctx. One warp per row;
-// each lane keeps its first 32 elements' draws as bits between the two passes (T <= 1024 draws
-// each element once) and redraws beyond.
-template <typename Out>
-__global__ void softmax_dropout_backward_kernel(const float* dA, const float* P, Out* A, Out* dS, int64_t rows, int Tq,
-                                                int T, float p, float inv_keep, uint64_t seed) {
+// probabilities P: g = dropout(dA), dS = P * (g - sum(g * P)) per row, in place in dA, and the weights
+// after dropout rebuilt into A (null: none needed) for dv = A^T dctx. One warp per row; each lane
+// keeps its first 32 elements' draws as bits between the two passes (T <= 1024 draws each element
+// once) and redraws beyond.
+__global__ void softmax_dropout_backward_kernel(float* dA, const float* P, float* A, int64_t rows, int Tq, int T,
+                                                float p, float inv_keep, uint64_t seed) {
   const int64_t row = (int64_t)blockIdx.x * (blockDim.x / 32) + (threadIdx.x >> 5);
   const int lane = threadIdx.x & 31;
   if (row >= rows) return;
-  const float* g = dA + row * T;
+  float* g = dA + row * T;
   const float* pr = P + row * T;
   const uint64_t first = ((uint64_t)(row / Tq) * T + (uint64_t)(row % Tq)) * T;
   uint32_t kept = 0;
@@ -332,10 +327,105 @@ __global__ void softmax_dropout_backward_kernel(const float* dA, const float* P,
     float sc = 1.0f;
     if (p > 0)
       sc = k < 32 ? ((kept >> k) & 1u ? inv_keep : 0.0f) : w != 0.0f ? dropout_scale(seed, first + j, p, inv_keep) : 0.0f;
-    const float gj = g[j] * sc;
-    store(dS + row * T + j, w * (gj - dot));
-    if (A) store(A + row * T + j, w * sc);
+    g[j] = w * (g[j] * sc - dot);
+    if (A) A[row * T + j] = w * sc;
   }
+}
+
+// bf16 products: the same softmax of each row of the scores S, with the probabilities kept for
+// backward as bf16 in Pb (null in inference), the weights after dropout A = bf16(Pb * scale) for the
+// next product, and the dropout mask as bits in keep (word k of a row: bit l for element 32k + l;
+// null: backward draws again), so that backward reads 2 bytes and a bit per weight instead of 4 and a
+// draw. Loops run over whole words, so that every lane of the warp takes part in each ballot.
+__global__ void softmax_dropout_bf16_kernel(const float* S, __nv_bfloat16* Pb, __nv_bfloat16* A, uint32_t* keep,
+                                            const int32_t* mask, int64_t rows, int H, int Tq, int T, float p,
+                                            float inv_keep, uint64_t seed) {
+  const int64_t row = (int64_t)blockIdx.x * (blockDim.x / 32) + (threadIdx.x >> 5);
+  const int lane = threadIdx.x & 31;
+  if (row >= rows) return;
+  const int b = (int)(row / ((int64_t)H * Tq));
+  const float* s = S + row * T;
+  const int32_t* m = mask + (int64_t)b * T;
+  float mx = -FLT_MAX;
+  for (int j = lane; j < T; j += 32) mx = fmaxf(mx, m[j] ? s[j] : -FLT_MAX);
+  mx = warp_max(mx);
+  float sum = 0;
+  for (int j = lane; j < T; j += 32) sum += expf((m[j] ? s[j] : -FLT_MAX) - mx);
+  const float inv = 1.0f / warp_sum(sum);
+  const uint64_t first = ((uint64_t)(row / Tq) * T + (uint64_t)(row % Tq)) * T;
+  const int words = (T + 31) / 32;
+  for (int k = 0; k < words; k++) {
+    const int j = k * 32 + lane;
+    bool kept = false;
+    if (j < T) {
+      const float w = expf((m[j] ? s[j] : -FLT_MAX) - mx) * inv;
+      const __nv_bfloat16 wb = __float2bfloat16_rn(w);
+      if (Pb) Pb[row * T + j] = wb;
+      float sc = 1.0f;
+      if (p > 0) {
+        sc = w != 0.0f ? dropout_scale(seed, first + j, p, inv_keep) : 0.0f;
+        kept = sc != 0.0f;
+      }
+      A[row * T + j] = __float2bfloat16_rn(__bfloat162float(wb) * sc);
+    }
+    const uint32_t word = __ballot_sync(0xffffffffu, kept);
+    if (keep && lane == 0) keep[row * words + k] = word;
+  }
+}
+
+// Its backward: dS = Pb * (g - sum(g * Pb)) with g = dropout(dA), and A rebuilt exactly as the forward
+// made it, both bf16; the mask from keep's bits (or drawn again where keep is null).
+__global__ void softmax_dropout_backward_bf16_kernel(const float* dA, const __nv_bfloat16* Pb, const uint32_t* keep,
+                                                     __nv_bfloat16* A, __nv_bfloat16* dS, int64_t rows, int Tq, int T,
+                                                     float p, float inv_keep, uint64_t seed) {
+  const int64_t row = (int64_t)blockIdx.x * (blockDim.x / 32) + (threadIdx.x >> 5);
+  const int lane = threadIdx.x & 31;
+  if (row >= rows) return;
+  const float* g = dA + row * T;
+  const __nv_bfloat16* pr = Pb + row * T;
+  const uint64_t first = ((uint64_t)(row / Tq) * T + (uint64_t)(row % Tq)) * T;
+  const int words = (T + 31) / 32;
+  auto scale = [&](int k, int j, float w) {
+    if (p <= 0) return 1.0f;
+    if (keep) return (keep[row * words + k] >> lane) & 1u ? inv_keep : 0.0f;
+    return w != 0.0f ? dropout_scale(seed, first + j, p, inv_keep) : 0.0f;
+  };
+  float dot = 0;
+  for (int k = 0, j = lane; j < T; k++, j += 32) {
+    const float w = __bfloat162float(pr[j]);
+    dot += (g[j] * scale(k, j, w)) * w;
+  }
+  dot = warp_sum(dot);
+  for (int k = 0, j = lane; j < T; k++, j += 32) {
+    const float w = __bfloat162float(pr[j]), sc = scale(k, j, w);
+    dS[row * T + j] = __float2bfloat16_rn(w * (g[j] * sc - dot));
+    A[row * T + j] = __float2bfloat16_rn(w * sc);
+  }
+}
+
+// bf16 copy of dy [N x out] and, for db, the column sums of each chunk of 64 rows (one block per
+// column tile and chunk, threads over columns): one read of dy for both.
+constexpr int kColsumRows = 64;
+__global__ void to_bf16_colsum_kernel(const float* dy, __nv_bfloat16* h, float* partial, int N, int out) {
+  const int c = blockIdx.x * blockDim.x + threadIdx.x, chunk = blockIdx.y;
+  if (c >= out) return;
+  const int lo = chunk * kColsumRows, hi = min(N, lo + kColsumRows);
+  float s = 0;
+  for (int r = lo; r < hi; r++) {
+    const float v = dy[(int64_t)r * out + c];
+    h[(int64_t)r * out + c] = __float2bfloat16_rn(v);
+    s += v;
+  }
+  partial[(int64_t)chunk * out + c] = s;
+}
+
+// db[c] += the chunks' sums in chunk order: deterministic.
+__global__ void colsum_reduce_kernel(const float* partial, int chunks, float* db, int out) {
+  const int c = blockIdx.x * blockDim.x + threadIdx.x;
+  if (c >= out) return;
+  float s = 0;
+  for (int k = 0; k < chunks; k++) s += partial[(int64_t)k * out + c];
+  db[c] += s;
 }
 
 // ---------- loss and optimizer ----------
@@ -433,6 +523,7 @@ class CudaBackend final : public Backend {
   }
 
   std::string name() const override { return precision_ == "fp32" ? "cuda" : "cuda-" + precision_; }
+  bool keeps_probabilities() const override { return !bf16_; }
 
   void* alloc(size_t bytes) override {
     void* p = nullptr;
@@ -464,7 +555,19 @@ class CudaBackend final : public Backend {
 
   void linear_backward(const float* dy, const float* x, const float* W, float* dx, float dx_beta, float* dW, float* db,
                        int N, int in, int out) override {
-    const void* g = operand(dy, (int64_t)N * out, 0);  // rounded once for both products
+    const void* g;  // dy as the products read it, rounded once for both (bf16: with db's column sums)
+    if (bf16_ && db) {
+      __nv_bfloat16* h = half(0, (size_t)N * out);
+      const int chunks = (N + kColsumRows - 1) / kColsumRows;
+      float* partial = scratch(scratch_a_, cap_a_, (size_t)chunks * out);
+      to_bf16_colsum_kernel<<<dim3(blocks_for(out, 128), chunks), 128>>>(dy, h, partial, N, out);
+      LAUNCH_CHECK("to_bf16_colsum");
+      colsum_reduce_kernel<<<blocks_for(out, 128), 128>>>(partial, chunks, db, out);
+      LAUNCH_CHECK("colsum_reduce");
+      g = h, db = nullptr;
+    } else {
+      g = operand(dy, (int64_t)N * out, 0);
+    }
     if (dx) gemm(false, false, N, in, out, 1.0f, g, out, operand(W, (int64_t)out * in, 1), in, dx_beta, dx, in);
     gemm(true, false, out, in, N, 1.0f, g, out, operand(x, (int64_t)N * in, 2), in, 1.0f, dW, in);
     if (db) {  // column sums of dy as dy^T * ones (column-major: dy^T is [out x N], ld out)
@@ -499,20 +602,22 @@ class CudaBackend final : public Backend {
     const size_t nP = (size_t)B * H * Tq * T;
     const int64_t rows = (int64_t)B * H * Tq;
     const float scale = 1.0f / std::sqrt((float)dh), inv_keep = p > 0 ? 1.0f / (1.0f - p) : 1.0f;
-    // Inference keeps no probabilities: they go to scratch.
-    float* P = probs ? probs : scratch(scratch_b_, cap_b_, nP);
     const Blocks Q = heads(q, ldq, Tq, B, D, H, 0), K = heads(k, ldkv, T, B, D, H, 1), V = heads(v, ldkv, T, B, D, H, 2);
-    batched_gemm(false, true, Tq, T, dh, scale, Q, K, 0.0f, weights(P, Tq, T, H), B, H);  // S = scale q k^T, in P
-    // The weights after dropout as the next product reads them: bf16, or fp32 (P itself without dropout).
-    const void* A = P;
-    if (bf16_) {
+    const void* A;  // the weights after dropout, as the next product reads them
+    if (bf16_) {  // scores to scratch; probs gets the bf16 probabilities and the mask's bits
+      float* S = scratch(scratch_b_, cap_b_, nP);
+      batched_gemm(false, true, Tq, T, dh, scale, Q, K, 0.0f, weights(S, Tq, T, H), B, H);  // S = scale q k^T
       __nv_bfloat16* Ah = half(4, nP);
-      softmax_dropout_kernel<<<blocks_for(rows * 32), kThreads>>>(P, Ah, mask, rows, H, Tq, T, p, inv_keep, seed);
+      softmax_dropout_bf16_kernel<<<blocks_for(rows * 32), kThreads>>>(
+          S, reinterpret_cast<__nv_bfloat16*>(probs), Ah, probs && p > 0 ? mask_bits(probs, nP, rows, T) : nullptr, mask,
+          rows, H, Tq, T, p, inv_keep, seed);
       A = Ah;
-    } else {
+    } else {  // the scores become the probabilities in place (inference: in scratch)
+      float* P = probs ? probs : scratch(scratch_b_, cap_b_, nP);
+      batched_gemm(false, true, Tq, T, dh, scale, Q, K, 0.0f, weights(P, Tq, T, H), B, H);  // S = scale q k^T
       float* Af = p > 0 ? scratch(scratch_a_, cap_a_, nP) : nullptr;
       softmax_dropout_kernel<<<blocks_for(rows * 32), kThreads>>>(P, Af, mask, rows, H, Tq, T, p, inv_keep, seed);
-      if (Af) A = Af;
+      A = Af ? Af : P;
     }
     LAUNCH_CHECK("softmax_dropout");
     batched_gemm(false, false, Tq, dh, T, 1.0f, weights(A, Tq, T, H), V, 0.0f, out_heads(ctx, D, Tq, dh), B, H);  // ctx = A v
@@ -533,11 +638,13 @@ class CudaBackend final : public Backend {
     const void *A = probs, *dS = dA;
     if (bf16_) {
       __nv_bfloat16 *Ah = half(4, nP), *dSh = half(5, nP);
-      softmax_dropout_backward_kernel<<<blocks_for(rows * 32), kThreads>>>(dA, probs, Ah, dSh, rows, Tq, T, p, inv_keep, seed);
+      softmax_dropout_backward_bf16_kernel<<<blocks_for(rows * 32), kThreads>>>(
+          dA, reinterpret_cast<const __nv_bfloat16*>(probs), p > 0 ? mask_bits(const_cast<float*>(probs), nP, rows, T) : nullptr,
+          Ah, dSh, rows, Tq, T, p, inv_keep, seed);
       A = Ah, dS = dSh;
     } else {
       float* Af = p > 0 ? scratch(scratch_a_, cap_a_, nP) : nullptr;
-      softmax_dropout_backward_kernel<<<blocks_for(rows * 32), kThreads>>>(dA, probs, Af, dA, rows, Tq, T, p, inv_keep, seed);
+      softmax_dropout_backward_kernel<<<blocks_for(rows * 32), kThreads>>>(dA, probs, Af, rows, Tq, T, p, inv_keep, seed);
       if (Af) A = Af;
     }
     LAUNCH_CHECK("softmax_dropout_backward");
@@ -721,6 +828,13 @@ class CudaBackend final : public Backend {
     cublasLtMatmulPreferenceDestroy(pref);
     if (st == CUBLAS_STATUS_SUCCESS && found > 0) plan.found = true, plan.algo = result.algo;
     return plan;
+  }
+
+  // bf16 attention: where the dropout mask's bits go in the probs buffer (nP floats of room), after the
+  // nP bf16 probabilities; null where they do not fit (T of 1 or 2), and backward draws again.
+  static uint32_t* mask_bits(float* probs, size_t nP, int64_t rows, int T) {
+    const size_t offset = (2 * nP + 15) / 16 * 16, bytes = (size_t)rows * ((T + 31) / 32) * sizeof(uint32_t);
+    return offset + bytes <= 4 * nP ? reinterpret_cast<uint32_t*>(reinterpret_cast<char*>(probs) + offset) : nullptr;
   }
 
   // A bf16 buffer of at least n values in slot (0-2: a product's operands, or q, k, v; 3-5: dctx, the

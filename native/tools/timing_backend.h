@@ -21,6 +21,7 @@ class TimingBackend final : public engine::Backend {
 
   std::string name() const override { return in_->name(); }
   bool host_memory() const override { return in_->host_memory(); }
+  bool keeps_probabilities() const override { return in_->keeps_probabilities(); }
   void weights_changed() override { in_->weights_changed(); }
   void* alloc(size_t bytes) override { return in_->alloc(bytes); }
   void* alloc_zeroed(size_t bytes) override { return in_->alloc_zeroed(bytes); }
