@@ -102,6 +102,29 @@ double max_abs(const std::vector<float>& a, const std::vector<double>& b) {
   return a.size() == b.size() ? e : INFINITY;
 }
 
+// Largest |flat - golden| over the parameters of the layout, the golden tensors named prefix + name.
+double max_layout_error(const std::vector<float>& flat, const std::vector<engine::ParamSpec>& layout,
+                        const std::map<std::string, tools::Tensor>& golden, const std::string& prefix = "") {
+  double e = 0;
+  for (const auto& spec : layout) {
+    const std::vector<double>& want = golden.at(prefix + spec.name).data;
+    for (int64_t i = 0; i < spec.size; i++) e = std::max(e, std::fabs(flat[spec.offset + i] - want[i]));
+  }
+  return e;
+}
+
+// The model's gradients or parameters against a golden file's tensors.
+double grad_error(const DistilBertModel& m, const std::map<std::string, tools::Tensor>& golden, const std::string& prefix) {
+  std::vector<float> g(m.param_count());
+  m.get_grads(g.data());
+  return max_layout_error(g, m.layout(), golden, prefix);
+}
+double param_error(const DistilBertModel& m, const std::string& path) {
+  std::vector<float> p(m.param_count());
+  m.get_params(p.data());
+  return max_layout_error(p, m.layout(), tools::read_safetensors(path));
+}
+
 std::vector<int32_t> flatten_ints(const tools::Json& rows) {
   std::vector<int32_t> out;
   for (const auto& r : rows.arr)
@@ -121,7 +144,6 @@ bool golden_mlm(const std::string& d, const Options& o) {
   const tools::Json& opt = g["optimizer"];
   const tools::Json want_loss = tools::Json::parse(tools::read_file(d + "/steps.json"))["loss"];
   const auto ref = tools::read_safetensors(d + "/reference.safetensors");
-  const auto layout = m.layout();
   double logit_err = 0, loss_err = 0, grad_err = 0;
   for (size_t s = 0; s < g["batches"].arr.size(); s++) {
     const tools::Json& b = g["batches"][s];
@@ -147,23 +169,11 @@ bool golden_mlm(const std::string& d, const Options& o) {
     m.forward(ids.data(), mask.data(), B, T, fo, nullptr);
     loss_err = std::max(loss_err, std::fabs(m.loss(targets.data(), (int)targets.size(), 1.0f) - want_loss[s].number()));
     m.backward();
-    if (s == 0) {
-      std::vector<float> gr(m.param_count());
-      m.get_grads(gr.data());
-      for (const auto& spec : layout)
-        for (int64_t i = 0; i < spec.size; i++)
-          grad_err = std::max(grad_err, std::fabs(gr[spec.offset + i] - ref.at("grad." + spec.name).data[i]));
-    }
+    if (s == 0) grad_err = grad_error(m, ref, "grad.");
     m.adamw_step((float)opt["lr_per_step"][s].number(), (float)opt["beta_1"].number(), (float)opt["beta_2"].number(),
                  (float)opt["epsilon"].number(), (float)opt["weight_decay"].number(), (int64_t)s + 1, 0);
   }
-  std::vector<float> p(m.param_count());
-  m.get_params(p.data());
-  const auto final_params = tools::read_safetensors(d + "/final.safetensors");
-  double param_err = 0;
-  for (const auto& spec : layout)
-    for (int64_t i = 0; i < spec.size; i++)
-      param_err = std::max(param_err, std::fabs(p[spec.offset + i] - final_params.at(spec.name).data[i]));
+  const double param_err = param_error(m, d + "/final.safetensors");
   std::printf("golden masked LM (3 AdamW steps) on %s: logits max abs error %.3g (limit 1e-5), loss %.3g (1e-5), "
               "step-1 gradients %.3g (1e-5), parameters after 3 steps %.3g (5e-5)\n",
               m.backend().name().c_str(), logit_err, loss_err, grad_err, param_err);
@@ -218,7 +228,6 @@ int golden(const Options& o) {
     adam.eps = g["optimizer"]["epsilon"].number();
     const tools::Json want_loss = tools::Json::parse(tools::read_file(d + "/steps.json"))["loss"];
     const auto grads1 = tools::read_safetensors(d + "/grads_step1.safetensors");
-    const auto layout = m.layout();
     double loss_err = 0, grad_err = 0;
     for (size_t s = 0; s < g["batches"].arr.size(); s++) {
       const tools::Json& b = g["batches"][s];
@@ -233,22 +242,10 @@ int golden(const Options& o) {
       m.forward(ids.data(), mask.data(), B, T, fo, logits.data());
       loss_err = std::max(loss_err, std::fabs(m.loss(labels.data(), B, 1.0f) - want_loss[s].number()));
       m.backward();
-      if (s == 0) {
-        std::vector<float> gr(m.param_count());
-        m.get_grads(gr.data());
-        for (const auto& spec : layout)
-          for (int64_t i = 0; i < spec.size; i++)
-            grad_err = std::max(grad_err, std::fabs(gr[spec.offset + i] - grads1.at(spec.name).data[i]));
-      }
+      if (s == 0) grad_err = grad_error(m, grads1, "");
       adam.update(m);
     }
-    std::vector<float> p(m.param_count());
-    m.get_params(p.data());
-    const auto final_params = tools::read_safetensors(d + "/final.safetensors");
-    double param_err = 0;
-    for (const auto& spec : layout)
-      for (int64_t i = 0; i < spec.size; i++)
-        param_err = std::max(param_err, std::fabs(p[spec.offset + i] - final_params.at(spec.name).data[i]));
+    const double param_err = param_error(m, d + "/final.safetensors");
     std::printf("golden training (3 Keras Adam steps) on %s: loss max error %.3g (limit 1e-5), step-1 gradients %.3g "
                 "(1e-5), parameters after 3 steps %.3g (5e-5)\n",
                 m.backend().name().c_str(), loss_err, grad_err, param_err);
