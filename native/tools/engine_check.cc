@@ -460,8 +460,6 @@ int train_card(const Options& o) {
   return 0;
 }
 
-}  // namespace
-
 // A run interrupted after some steps and resumed in a new model from its parameters and Adam moments
 // (as a checkpoint holds them) ends with exactly the parameters of the uninterrupted run: dropout
 // masks are functions of (seed, position) and every reduction runs in a fixed order. A small model
@@ -523,6 +521,8 @@ int resume(const Options& o) {
               second.backend().name().c_str(), steps, cut, (long long)differ, (long long)n, worst, differ ? "FAIL" : "PASS");
   return differ ? 1 : 0;
 }
+
+}  // namespace
 
 int main(int argc, char** argv) {
   if (argc < 2) {
