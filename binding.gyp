@@ -44,6 +44,12 @@
       "sources": ["native/tests/test_backend_ops.cc"]
     },
     {
+      "target_name": "test_attention_emulated",
+      "type": "executable",
+      "sources": ["native/tests/test_attention_emulated.cc"],
+      "ldflags": ["-pthread"]
+    },
+    {
       "target_name": "engine_check",
       "type": "executable",
       "dependencies": ["engine_core"],

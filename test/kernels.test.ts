@@ -28,6 +28,18 @@ describe('per-kernel suite (native/tests/test_backend_ops.cc)', () => {
   }
 });
 
+describe('CUDA attention kernels run on the host (native/tests/test_attention_emulated.cc)', () => {
+  // The fused bf16 attention of the CUDA backend, thread by thread on the CPU: checked here on every
+  // machine, and again on the device by the suite where a GPU is.
+  it('forward, backward and the kept dropout bits match the double-precision reference', () => {
+    const r = spawnSync(join(__dirname, '..', '..', 'build', 'Release', 'test_attention_emulated'), { encoding: 'utf8' });
+    const failures = r.stdout.split('\n').filter((l) => l.startsWith('FAIL'));
+    assert.deepEqual(failures, [], 'no failing check');
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout.trim().split('\n').pop() ?? '', /^[1-9]\d* passed, 0 failed$/);
+  });
+});
+
 describe('model step seam', () => {
   const config = parseConfig({ vocab_size: 60, max_position_embeddings: 16, n_layers: 2, n_heads: 2, dim: 8, hidden_dim: 16 });
   const params = new ParamStore(config);

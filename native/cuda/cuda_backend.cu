@@ -1,7 +1,8 @@
 // The CUDA backend: cuBLAS for every matrix product (cuBLASLt where a linear layer's bias can be
 // added in the product's epilogue; attention's per-head products as batched GEMMs over pointer
 // arrays), our own kernels for the rest (attention's masked softmax and dropout fused into one
-// kernel each way). Its contracts are the Backend methods' (../backend.h); the per-kernel suite
+// kernel each way; in bf16 with heads of 64, all of attention in fused kernels of its own,
+// attention_bf16.cuh). Its contracts are the Backend methods' (../backend.h); the per-kernel suite
 // checks it against the same references as the CPU backend. Dropout draws from the same
 // counter-based generator (../rng.h), so masks are the CPU's bit for bit; every reduction runs in a
 // fixed order (no float atomics), so a step is deterministic and a resumed run repeats an
@@ -31,6 +32,7 @@
 
 #include "../backend.h"
 #include "../rng.h"
+#include "attention_bf16.cuh"
 
 namespace engine {
 
@@ -602,6 +604,13 @@ class CudaBackend final : public Backend {
     const size_t nP = (size_t)B * H * Tq * T;
     const int64_t rows = (int64_t)B * H * Tq;
     const float scale = 1.0f / std::sqrt((float)dh), inv_keep = p > 0 ? 1.0f / (1.0f - p) : 1.0f;
+    flash::Kept kept{};
+    if (fused(probs, B, H, rows, T, dh, &kept)) {
+      flash::forward_kernel<<<dim3((Tq + flash::kRows - 1) / flash::kRows, B * H), flash::kThreads, flash::kForwardSmem>>>(
+          q, ldq, k, v, ldkv, mask, ctx, D, kept, probs != nullptr, H, Tq, T, scale, p, inv_keep, seed);
+      LAUNCH_CHECK("flash forward");
+      return;
+    }
     const Blocks Q = heads(q, ldq, Tq, B, D, H, 0), K = heads(k, ldkv, T, B, D, H, 1), V = heads(v, ldkv, T, B, D, H, 2);
     const void* A;  // the weights after dropout, as the next product reads them
     if (bf16_) {  // scores to scratch; probs gets the bf16 probabilities and the mask's bits
@@ -630,6 +639,19 @@ class CudaBackend final : public Backend {
     const size_t nP = (size_t)B * H * Tq * T;
     const int64_t rows = (int64_t)B * H * Tq;
     const float scale = 1.0f / std::sqrt((float)dh), inv_keep = p > 0 ? 1.0f / (1.0f - p) : 1.0f;
+    flash::Kept kept{};
+    if (fused(const_cast<float*>(probs), B, H, rows, T, dh, &kept)) {
+      flash::row_dot_kernel<<<blocks_for(rows * 32), kThreads>>>(dctx, D, kept, rows, H, Tq);
+      LAUNCH_CHECK("flash row_dot");
+      flash::backward_keys_kernel<<<dim3((T + flash::kRows - 1) / flash::kRows, B * H), flash::kThreads, flash::kKeysSmem>>>(
+          dctx, D, q, ldq, k, v, ldkv, kept, dk, dv, H, Tq, T, scale, p, inv_keep);
+      LAUNCH_CHECK("flash backward keys");
+      flash::backward_queries_kernel<<<dim3((Tq + flash::kRows - 1) / flash::kRows, B * H), flash::kThreads,
+                                       flash::kQueriesSmem>>>(dctx, D, q, ldq, k, v, ldkv, kept, dq, H, Tq, T, scale, p,
+                                                              inv_keep);
+      LAUNCH_CHECK("flash backward queries");
+      return;
+    }
     const Blocks Q = heads(q, ldq, Tq, B, D, H, 0), K = heads(k, ldkv, T, B, D, H, 1), V = heads(v, ldkv, T, B, D, H, 2),
                  dC = heads(dctx, D, Tq, B, D, H, 3);
     float* dA = scratch(scratch_b_, cap_b_, nP);
@@ -830,6 +852,20 @@ class CudaBackend final : public Backend {
     return plan;
   }
 
+  // Whether attention runs the fused kernels (attention_bf16.cuh): bf16, heads of 64, and where a
+  // backward follows (probs), room in probs for what they keep (*kept: where). Forward and backward
+  // decide alike from the same shapes.
+  bool fused(float* probs, int B, int H, int64_t rows, int T, int dh, flash::Kept* kept) {
+    if (!bf16_ || dh != flash::kDh || B * H > 65535 || (probs && !flash::kept_layout(probs, B, rows, T, kept))) return false;
+    if (!flash_ready_) {  // over the default 48 KiB of shared memory a block
+      check(cudaFuncSetAttribute(flash::forward_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)flash::kForwardSmem), "flash smem");
+      check(cudaFuncSetAttribute(flash::backward_keys_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)flash::kKeysSmem), "flash smem");
+      check(cudaFuncSetAttribute(flash::backward_queries_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)flash::kQueriesSmem), "flash smem");
+      flash_ready_ = true;
+    }
+    return true;
+  }
+
   // bf16 attention: where the dropout mask's bits go in the probs buffer (nP floats of room), after the
   // nP bf16 probabilities; null where they do not fit (T of 1 or 2), and backward draws again.
   static uint32_t* mask_bits(float* probs, size_t nP, int64_t rows, int T) {
@@ -955,6 +991,7 @@ class CudaBackend final : public Backend {
   std::map<std::tuple<int, int, int, uint32_t, uint32_t, uint32_t>, LtPlan> lt_plans_;
   cublasComputeType_t compute_ = CUBLAS_COMPUTE_32F;
   bool bf16_ = false;
+  bool flash_ready_ = false;  // the fused attention kernels' shared memory limits set
   static constexpr int kHalfSlots = 6;
   __nv_bfloat16* half_[kHalfSlots] = {};  // bf16 copies of products' operands (half())
   size_t half_cap_[kHalfSlots] = {};

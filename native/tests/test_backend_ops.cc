@@ -19,9 +19,17 @@
 
 #include "../backend.h"
 #include "../rng.h"
+#include "attention_reference.h"
 
 using engine::Backend;
-using Vec = std::vector<double>;
+using reference::AttnGrads;
+using reference::AttnShape;
+using reference::Vec;
+using reference::keep_scale;
+using reference::only_blocks;
+using reference::ref_attention;
+using reference::ref_attention_backward;
+using reference::rel_err;
 
 namespace {
 
@@ -37,15 +45,6 @@ void report(const std::string& backend, const std::string& name, double err, dou
   std::printf("%-4s %-9s %-58s err %.3g (bound %.3g)\n", ok ? "ok" : "FAIL", backend.c_str(), name.c_str(), err, bound);
 }
 
-// Max abs difference over the largest reference magnitude (at least `floor`, so that near-zero
-// outputs are compared absolutely).
-double rel_err(const std::vector<float>& got, const Vec& want, double floor = 1e-3) {
-  if (got.size() != want.size()) return INFINITY;
-  double mx = floor, e = 0;
-  for (double w : want) mx = std::max(mx, std::fabs(w));
-  for (size_t i = 0; i < got.size(); i++) e = std::max(e, std::fabs(got[i] - want[i]));
-  return e / mx;
-}
 
 struct Rng {
   std::mt19937_64 g;
@@ -188,106 +187,6 @@ double act_grad(double x, int a) {
   return x > 0 ? 1 : 0;
 }
 
-// The dropout multiplier of element i of a stream, computed as the kernels must.
-double keep_scale(uint64_t seed, uint64_t i, float p) {
-  return engine::uniform01(seed, i) < p ? 0.0 : 1.0 / (1.0 - (double)p);
-}
-
-struct AttnShape {
-  int B, Tq, T, D, H, ldq, ldkv;
-  float p;
-};
-
-// Attention in double. q [B*Tq rows, ldq], k/v [B*T rows, ldkv] (column blocks), ctx [B*Tq, D].
-// Also returns the softmax weights before dropout (probs).
-Vec ref_attention(const AttnShape& s, const Vec& q, const Vec& k, const Vec& v, const std::vector<int32_t>& mask,
-                  uint64_t seed, Vec* probs_out = nullptr) {
-  const int dh = s.D / s.H;
-  const double scale = 1 / std::sqrt((double)dh);
-  Vec ctx((size_t)s.B * s.Tq * s.D, 0.0);
-  if (probs_out) probs_out->assign((size_t)s.B * s.H * s.Tq * s.T, 0.0);
-  for (int b = 0; b < s.B; b++)
-    for (int h = 0; h < s.H; h++)
-      for (int i = 0; i < s.Tq; i++) {
-        Vec sc(s.T);
-        bool any = false;
-        for (int j = 0; j < s.T; j++) any |= mask[(size_t)b * s.T + j] != 0;
-        double mx = -INFINITY;
-        for (int j = 0; j < s.T; j++) {
-          double d = 0;
-          for (int c = 0; c < dh; c++)
-            d += q[((size_t)b * s.Tq + i) * s.ldq + h * dh + c] * k[((size_t)b * s.T + j) * s.ldkv + h * dh + c];
-          sc[j] = d * scale;
-          if (mask[(size_t)b * s.T + j]) mx = std::max(mx, sc[j]);
-        }
-        double sum = 0;
-        for (int j = 0; j < s.T; j++) {
-          // A fully masked row becomes uniform, as HF's masked_fill(finfo.min) + softmax does.
-          sc[j] = !any ? 1.0 : mask[(size_t)b * s.T + j] ? std::exp(sc[j] - mx) : 0.0;
-          sum += sc[j];
-        }
-        for (int j = 0; j < s.T; j++) {
-          const double pr = sc[j] / sum;
-          if (probs_out) (*probs_out)[(((size_t)b * s.H + h) * s.Tq + i) * s.T + j] = pr;
-          const double a = s.p > 0 ? pr * keep_scale(seed, (((uint64_t)b * s.H + h) * s.T + i) * s.T + j, s.p) : pr;
-          for (int c = 0; c < dh; c++)
-            ctx[((size_t)b * s.Tq + i) * s.D + h * dh + c] += a * v[((size_t)b * s.T + j) * s.ldkv + h * dh + c];
-        }
-      }
-  return ctx;
-}
-
-struct AttnGrads { Vec dq, dk, dv; };
-AttnGrads ref_attention_backward(const AttnShape& s, const Vec& dctx, const Vec& q, const Vec& k, const Vec& v,
-                                 const std::vector<int32_t>& mask, uint64_t seed) {
-  const int dh = s.D / s.H;
-  const double scale = 1 / std::sqrt((double)dh);
-  Vec probs;
-  ref_attention(s, q, k, v, mask, seed, &probs);
-  AttnGrads g{Vec(q.size(), 0.0), Vec(k.size(), 0.0), Vec(v.size(), 0.0)};
-  for (int b = 0; b < s.B; b++)
-    for (int h = 0; h < s.H; h++)
-      for (int i = 0; i < s.Tq; i++) {
-        Vec dA(s.T), pr(s.T);
-        for (int j = 0; j < s.T; j++) {
-          pr[j] = probs[(((size_t)b * s.H + h) * s.Tq + i) * s.T + j];
-          const double ks = s.p > 0 ? keep_scale(seed, (((uint64_t)b * s.H + h) * s.T + i) * s.T + j, s.p) : 1.0;
-          double d = 0;
-          for (int c = 0; c < dh; c++) {
-            const double dc = dctx[((size_t)b * s.Tq + i) * s.D + h * dh + c];
-            d += dc * v[((size_t)b * s.T + j) * s.ldkv + h * dh + c];
-            g.dv[((size_t)b * s.T + j) * s.ldkv + h * dh + c] += pr[j] * ks * dc;
-          }
-          dA[j] = d * ks;
-        }
-        double dotp = 0;
-        for (int j = 0; j < s.T; j++) dotp += dA[j] * pr[j];
-        for (int j = 0; j < s.T; j++) {
-          const double dS = pr[j] * (dA[j] - dotp) * scale;
-          for (int c = 0; c < dh; c++) {
-            g.dq[((size_t)b * s.Tq + i) * s.ldq + h * dh + c] += dS * k[((size_t)b * s.T + j) * s.ldkv + h * dh + c];
-            g.dk[((size_t)b * s.T + j) * s.ldkv + h * dh + c] += dS * q[((size_t)b * s.Tq + i) * s.ldq + h * dh + c];
-          }
-        }
-      }
-  return g;
-}
-
-// Zeroes the columns of a strided buffer that are not one of the q/k/v blocks (so that both
-// sides compare only what the kernel writes).
-Vec only_blocks(const Vec& x, int rows, int ld, int width) {
-  Vec y(x.size(), 0.0);
-  for (int r = 0; r < rows; r++)
-    for (int c = 0; c < width; c++) y[(size_t)r * ld + c] = x[(size_t)r * ld + c];
-  return y;
-}
-std::vector<float> only_blocks(const std::vector<float>& x, int rows, int ld, int width) {
-  std::vector<float> y(x.size(), 0.0f);
-  for (int r = 0; r < rows; r++)
-    for (int c = 0; c < width; c++) y[(size_t)r * ld + c] = x[(size_t)r * ld + c];
-  return y;
-}
-
 // ---------- cases ----------
 
 void test_linear(Backend* be, Rng& rng) {
@@ -361,6 +260,11 @@ void test_attention(Backend* be, Rng& rng) {
       {"[CLS] only with dropout 0.3", {3, 1, 8, 16, 2, 16, 32, 0.3f}, {8, 5, 1}},
       // Over 1024 keys: a GPU lane's 33rd key of a row and beyond (draws no longer kept as bits).
       {"1030 keys, dropout 0.2", {2, 2, 1030, 8, 2, 8, 8, 0.2f}, {1030, 700}},
+      // Heads of 64: CUDA's bf16 mode runs its fused kernels (native/cuda/attention_bf16.cuh): tiles of
+      // 64 queries and keys with partial last tiles, a fully masked sequence, the [CLS]-only form.
+      {"heads of 64, 130 queries, dropout 0.1", {2, 130, 130, 128, 2, 384, 384, 0.1f}, {130, 77}},
+      {"heads of 64, fully masked sequence", {2, 96, 96, 64, 1, 192, 192, 0.0f}, {96, 0}},
+      {"heads of 64, [CLS] only, 200 keys, dropout 0.2", {2, 1, 200, 128, 2, 128, 256, 0.2f}, {200, 150}},
   };
   const uint64_t seed = 12345;
   for (const C& c : cases) {
