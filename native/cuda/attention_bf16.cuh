@@ -2,7 +2,10 @@
 // queries) computes the masked softmax, the dropout and the product with v on chip, so that the
 // [B, H, Tq, T] scores and weights never reach memory (they were most of attention's time: each
 // was written and read back several times). Tensor-core products through WMMA (bf16 operands,
-// fp32 accumulation), as the unfused bf16 path's cuBLAS products are.
+// fp32 accumulation), as the unfused bf16 path's cuBLAS products are. q, k, v and dctx come as
+// dense bf16 copies ([rows, D], heads the column blocks), rounded once by the caller, so that a
+// tile is 16-byte loads (scalar fp32 loads of the tiles, one after another, made the first
+// version slower than the unfused path).
 //
 // Forward, per block: pass 1 the row maxima and sums of exps over the key tiles (online), pass 2
 // the weights w = exp(s - max) / sum, rounded to bf16 as the unfused path rounds them, times the
@@ -69,11 +72,18 @@ __device__ __forceinline__ int32_t bit(const uint32_t* words, int j) { return (w
 
 __device__ __forceinline__ float round_bf16(float x) { return __bfloat162float(__float2bfloat16_rn(x)); }
 
-// Rows [0, n) of a 64-wide tile of fp32 rows ld apart into a bf16 tile; the rows from n on are zeros.
-__device__ __forceinline__ void load_tile(const float* src, int64_t ld, int n, bf16* dst) {
-  for (int e = threadIdx.x; e < kRows * kDh; e += kThreads) {
-    const int r = e / kDh, c = e % kDh;
-    dst[r * kLdH + c] = __float2bfloat16_rn(r < n ? src[r * ld + c] : 0.0f);
+// Rows [0, n) of a 64-wide bf16 tile, rows ld apart, into shared memory; the rows from n on are
+// zeros. Eight values a load, every load issued before the first store.
+constexpr int kLoads = kRows * kDh / 8 / kThreads;
+__device__ __forceinline__ void load_tile(const bf16* src, int64_t ld, int n, bf16* dst) {
+  uint4 x[kLoads];
+  for (int u = 0; u < kLoads; u++) {
+    const int e = threadIdx.x + u * kThreads, r = e / 8, c = e % 8 * 8;
+    x[u] = r < n ? *reinterpret_cast<const uint4*>(src + r * ld + c) : make_uint4(0, 0, 0, 0);
+  }
+  for (int u = 0; u < kLoads; u++) {
+    const int e = threadIdx.x + u * kThreads;
+    *reinterpret_cast<uint4*>(dst + e / 8 * kLdH + e % 8 * 8) = x[u];
   }
 }
 
@@ -133,9 +143,8 @@ __device__ __forceinline__ float masked(float s, float scale, int32_t m) { retur
 // Forward. Grid (ceil(Tq / 64), B*H). Lane l of warp w handles query row 16w + l/2 of the block
 // and, of each 64-key tile, the 32 keys from 32 * (l % 2): one dropout word.
 __global__ void __launch_bounds__(kThreads)
-    forward_kernel(const float* q, int ldq, const float* k, const float* v, int ldkv, const int32_t* mask, float* ctx,
-                   int D, Kept kept, bool keep, int H, int Tq, int T, float scale, float p, float inv_keep,
-                   uint64_t seed) {
+    forward_kernel(const bf16* q, const bf16* k, const bf16* v, const int32_t* mask, float* ctx, int D, Kept kept,
+                   bool keep, int H, int Tq, int T, float scale, float p, float inv_keep, uint64_t seed) {
   FLASH_SHARED_MEMORY;
   bf16* Qs = reinterpret_cast<bf16*>(flash_smem);
   bf16* Ks = Qs + kRows * kLdH;
@@ -145,12 +154,12 @@ __global__ void __launch_bounds__(kThreads)
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, r = lane >> 1, half = lane & 1;
   const int bh = blockIdx.y, b = bh / H, h = bh % H, i0 = blockIdx.x * kRows, iw = i0 + warp * 16, i = iw + r;
   const int32_t* m = mask + (int64_t)b * T;
-  const float* kh = k + (int64_t)b * T * ldkv + h * kDh;
-  const float* vh = v + (int64_t)b * T * ldkv + h * kDh;
+  const bf16* kh = k + (int64_t)b * T * D + h * kDh;
+  const bf16* vh = v + (int64_t)b * T * D + h * kDh;
   const bf16* Qw = Qs + warp * 16 * kLdH;
   bf16* Aw = As + warp * 16 * kLdH;
   float* Sw = Ss + warp * 16 * kLdF;
-  load_tile(q + ((int64_t)b * Tq + i0) * ldq + h * kDh, ldq, Tq - i0, Qs);
+  load_tile(q + ((int64_t)b * Tq + i0) * D + h * kDh, D, Tq - i0, Qs);
   if (keep && h == 0 && blockIdx.x == 0)  // the key mask, for backward (it has no mask argument)
     for (int w = threadIdx.x; w < (T + 31) / 32; w += kThreads) {
       uint32_t word = 0;
@@ -161,7 +170,7 @@ __global__ void __launch_bounds__(kThreads)
   float mx = -FLT_MAX, sum = 0;  // pass 1 (this lane's half of the keys; the pair shares mx)
   for (int j0 = 0; j0 < T; j0 += kRows) {
     __syncthreads();
-    load_tile(kh + (int64_t)j0 * ldkv, ldkv, T - j0, Ks);
+    load_tile(kh + (int64_t)j0 * D, D, T - j0, Ks);
     __syncthreads();
     warp_abt(Qw, Ks, Sw);
     const float* s = Sw + r * kLdF + half * 32;
@@ -182,8 +191,8 @@ __global__ void __launch_bounds__(kThreads)
   zero(o);
   for (int j0 = 0; j0 < T; j0 += kRows) {  // pass 2
     __syncthreads();
-    load_tile(kh + (int64_t)j0 * ldkv, ldkv, T - j0, Ks);
-    load_tile(vh + (int64_t)j0 * ldkv, ldkv, T - j0, Vs);
+    load_tile(kh + (int64_t)j0 * D, D, T - j0, Ks);
+    load_tile(vh + (int64_t)j0 * D, D, T - j0, Vs);
     __syncthreads();
     warp_abt(Qw, Ks, Sw);
     const float* s = Sw + r * kLdF + half * 32;
@@ -233,8 +242,8 @@ __global__ void row_dot_kernel(const float* dctx, int D, Kept kept, int64_t rows
 // Backward, dk and dv. Grid (ceil(T / 64), B*H): a block's 64 keys (warp w: 16 of them) against
 // every tile of 64 queries. Lane l handles key 16w + l/2 and the tile's queries from 32 * (l % 2).
 __global__ void __launch_bounds__(kThreads)
-    backward_keys_kernel(const float* dctx, int D, const float* q, int ldq, const float* k, const float* v, int ldkv,
-                         Kept kept, float* dk, float* dv, int H, int Tq, int T, float scale, float p, float inv_keep) {
+    backward_keys_kernel(const bf16* dctx, const bf16* q, const bf16* k, const bf16* v, int D, Kept kept, float* dk,
+                         int ldk, float* dv, int H, int Tq, int T, float scale, float p, float inv_keep) {
   FLASH_SHARED_MEMORY;
   bf16* Ks = reinterpret_cast<bf16*>(flash_smem);
   bf16* Vs = Ks + kRows * kLdH;
@@ -253,8 +262,8 @@ __global__ void __launch_bounds__(kThreads)
   const int kl = warp * 16 + r, j = j0 + kl;  // this lane's key (in the block, in the sequence)
   const int words = (T + 31) / 32;
   const int32_t mj = j < T ? bit(kept.keys + (int64_t)b * words, j) : 0;
-  load_tile(k + ((int64_t)b * T + j0) * ldkv + h * kDh, ldkv, T - j0, Ks);
-  load_tile(v + ((int64_t)b * T + j0) * ldkv + h * kDh, ldkv, T - j0, Vs);
+  load_tile(k + ((int64_t)b * T + j0) * D + h * kDh, D, T - j0, Ks);
+  load_tile(v + ((int64_t)b * T + j0) * D + h * kDh, D, T - j0, Vs);
   float* Sw = Ss + warp * 16 * kLdF;
   float* dAw = dAs + warp * 16 * kLdF;
   bf16* Aw = As + warp * 16 * kLdH;
@@ -264,7 +273,7 @@ __global__ void __launch_bounds__(kThreads)
   zero(dv_acc);
   for (int i0 = 0; i0 < Tq; i0 += kRows) {
     __syncthreads();
-    load_tile(q + ((int64_t)b * Tq + i0) * ldq + h * kDh, ldq, Tq - i0, Qs);
+    load_tile(q + ((int64_t)b * Tq + i0) * D + h * kDh, D, Tq - i0, Qs);
     load_tile(dctx + ((int64_t)b * Tq + i0) * D + h * kDh, D, Tq - i0, Gs);
     for (int t = threadIdx.x; t < 2 * kRows; t += kThreads) {
       const int qi = t >> 1, i = i0 + qi, word = j0 / 32 + (t & 1);
@@ -296,17 +305,16 @@ __global__ void __launch_bounds__(kThreads)
     warp_ab_acc(dSw, Qs, dk_acc);  // dk += dS^T q (times scale below)
   }
   warp_stage(dk_acc, Sw);
-  warp_write_rows(Sw, scale, dk + ((int64_t)b * T + jw) * ldkv + h * kDh, ldkv, T - jw);
+  warp_write_rows(Sw, scale, dk + ((int64_t)b * T + jw) * ldk + h * kDh, ldk, T - jw);
   warp_stage(dv_acc, dAw);
-  warp_write_rows(dAw, 1.0f, dv + ((int64_t)b * T + jw) * ldkv + h * kDh, ldkv, T - jw);
+  warp_write_rows(dAw, 1.0f, dv + ((int64_t)b * T + jw) * ldk + h * kDh, ldk, T - jw);
 }
 
 // Backward, dq. Grid (ceil(Tq / 64), B*H): a block's 64 queries against every tile of 64 keys;
 // lanes as in forward.
 __global__ void __launch_bounds__(kThreads)
-    backward_queries_kernel(const float* dctx, int D, const float* q, int ldq, const float* k, const float* v,
-                            int ldkv, Kept kept, float* dq, int H, int Tq, int T, float scale, float p,
-                            float inv_keep) {
+    backward_queries_kernel(const bf16* dctx, const bf16* q, const bf16* k, const bf16* v, int D, Kept kept,
+                            float* dq, int ldq, int H, int Tq, int T, float scale, float p, float inv_keep) {
   FLASH_SHARED_MEMORY;
   bf16* Qs = reinterpret_cast<bf16*>(flash_smem);
   bf16* Gs = Qs + kRows * kLdH;  // dctx
@@ -322,7 +330,7 @@ __global__ void __launch_bounds__(kThreads)
   const uint32_t* m = kept.keys + (int64_t)b * words;
   const float mx = i < Tq ? kept.mx[row] : 0.0f, inv = i < Tq ? kept.inv[row] : 0.0f,
               dsum = i < Tq ? kept.dsum[row] : 0.0f;
-  load_tile(q + ((int64_t)b * Tq + i0) * ldq + h * kDh, ldq, Tq - i0, Qs);
+  load_tile(q + ((int64_t)b * Tq + i0) * D + h * kDh, D, Tq - i0, Qs);
   load_tile(dctx + ((int64_t)b * Tq + i0) * D + h * kDh, D, Tq - i0, Gs);
   float* Sw = Ss + warp * 16 * kLdF;
   float* dAw = dAs + warp * 16 * kLdF;
@@ -331,8 +339,8 @@ __global__ void __launch_bounds__(kThreads)
   zero(dq_acc);
   for (int j0 = 0; j0 < T; j0 += kRows) {
     __syncthreads();
-    load_tile(k + ((int64_t)b * T + j0) * ldkv + h * kDh, ldkv, T - j0, Ks);
-    load_tile(v + ((int64_t)b * T + j0) * ldkv + h * kDh, ldkv, T - j0, Vs);
+    load_tile(k + ((int64_t)b * T + j0) * D + h * kDh, D, T - j0, Ks);
+    load_tile(v + ((int64_t)b * T + j0) * D + h * kDh, D, T - j0, Vs);
     __syncthreads();
     warp_abt(Qs + warp * 16 * kLdH, Ks, Sw);  // scores
     warp_abt(Gs + warp * 16 * kLdH, Vs, dAw);  // dA = dctx v^T

@@ -605,9 +605,10 @@ class CudaBackend final : public Backend {
     const int64_t rows = (int64_t)B * H * Tq;
     const float scale = 1.0f / std::sqrt((float)dh), inv_keep = p > 0 ? 1.0f / (1.0f - p) : 1.0f;
     flash::Kept kept{};
-    if (fused(probs, B, H, rows, T, dh, &kept)) {
+    if (fused(probs, B, H, rows, T, D, dh, &kept)) {
       flash::forward_kernel<<<dim3((Tq + flash::kRows - 1) / flash::kRows, B * H), flash::kThreads, flash::kForwardSmem>>>(
-          q, ldq, k, v, ldkv, mask, ctx, D, kept, probs != nullptr, H, Tq, T, scale, p, inv_keep, seed);
+          dense(q, ldq, Tq, B, D, H, 0), dense(k, ldkv, T, B, D, H, 1), dense(v, ldkv, T, B, D, H, 2), mask, ctx, D, kept,
+          probs != nullptr, H, Tq, T, scale, p, inv_keep, seed);
       LAUNCH_CHECK("flash forward");
       return;
     }
@@ -640,15 +641,16 @@ class CudaBackend final : public Backend {
     const int64_t rows = (int64_t)B * H * Tq;
     const float scale = 1.0f / std::sqrt((float)dh), inv_keep = p > 0 ? 1.0f / (1.0f - p) : 1.0f;
     flash::Kept kept{};
-    if (fused(const_cast<float*>(probs), B, H, rows, T, dh, &kept)) {
+    if (fused(const_cast<float*>(probs), B, H, rows, T, D, dh, &kept)) {
       flash::row_dot_kernel<<<blocks_for(rows * 32), kThreads>>>(dctx, D, kept, rows, H, Tq);
       LAUNCH_CHECK("flash row_dot");
+      const flash::bf16 *Q = dense(q, ldq, Tq, B, D, H, 0), *K = dense(k, ldkv, T, B, D, H, 1),
+                        *V = dense(v, ldkv, T, B, D, H, 2), *G = dense(dctx, D, Tq, B, D, H, 3);
       flash::backward_keys_kernel<<<dim3((T + flash::kRows - 1) / flash::kRows, B * H), flash::kThreads, flash::kKeysSmem>>>(
-          dctx, D, q, ldq, k, v, ldkv, kept, dk, dv, H, Tq, T, scale, p, inv_keep);
+          G, Q, K, V, D, kept, dk, ldkv, dv, H, Tq, T, scale, p, inv_keep);
       LAUNCH_CHECK("flash backward keys");
       flash::backward_queries_kernel<<<dim3((Tq + flash::kRows - 1) / flash::kRows, B * H), flash::kThreads,
-                                       flash::kQueriesSmem>>>(dctx, D, q, ldq, k, v, ldkv, kept, dq, H, Tq, T, scale, p,
-                                                              inv_keep);
+                                       flash::kQueriesSmem>>>(G, Q, K, V, D, kept, dq, ldq, H, Tq, T, scale, p, inv_keep);
       LAUNCH_CHECK("flash backward queries");
       return;
     }
@@ -852,11 +854,13 @@ class CudaBackend final : public Backend {
     return plan;
   }
 
-  // Whether attention runs the fused kernels (attention_bf16.cuh): bf16, heads of 64, and where a
-  // backward follows (probs), room in probs for what they keep (*kept: where). Forward and backward
-  // decide alike from the same shapes.
-  bool fused(float* probs, int B, int H, int64_t rows, int T, int dh, flash::Kept* kept) {
-    if (!bf16_ || dh != flash::kDh || B * H > 65535 || (probs && !flash::kept_layout(probs, B, rows, T, kept))) return false;
+  // Whether attention runs the fused kernels (attention_bf16.cuh): bf16, heads of 64, rows of the
+  // dense bf16 copies 16-byte aligned (D a multiple of 8), and where a backward follows (probs),
+  // room in probs for what they keep (*kept: where). Forward and backward decide alike from the
+  // same shapes.
+  bool fused(float* probs, int B, int H, int64_t rows, int T, int D, int dh, flash::Kept* kept) {
+    if (!bf16_ || dh != flash::kDh || D % 8 || B * H > 65535 || (probs && !flash::kept_layout(probs, B, rows, T, kept)))
+      return false;
     if (!flash_ready_) {  // over the default 48 KiB of shared memory a block
       check(cudaFuncSetAttribute(flash::forward_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)flash::kForwardSmem), "flash smem");
       check(cudaFuncSetAttribute(flash::backward_keys_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)flash::kKeysSmem), "flash smem");
@@ -910,6 +914,10 @@ class CudaBackend final : public Backend {
     rows_to_bf16_kernel<<<dim3((unsigned)rows, blocks_for(D)), kThreads>>>(x, ld, h, D);
     LAUNCH_CHECK("rows_to_bf16");
     return {h, D, (int64_t)rows_per_seq * D, D / H};
+  }
+  // The same dense bf16 copy, for the fused attention kernels.
+  const flash::bf16* dense(const float* x, int ld, int rows_per_seq, int B, int D, int H, int slot) {
+    return static_cast<const flash::bf16*>(heads(x, ld, rows_per_seq, B, D, H, slot).p);
   }
   // A product's fp32 output with the same layout.
   static Blocks out_heads(float* x, int ld, int rows_per_seq, int dh) { return {x, ld, (int64_t)rows_per_seq * ld, dh}; }

@@ -26,6 +26,10 @@
 struct dim3 {
   unsigned x = 1, y = 1, z = 1;
 };
+struct alignas(16) uint4 {
+  unsigned x, y, z, w;
+};
+inline uint4 make_uint4(unsigned x, unsigned y, unsigned z, unsigned w) { return uint4{x, y, z, w}; }
 
 namespace emu {
 

@@ -31,6 +31,15 @@ void report(const std::string& name, double err, double bound) {
   std::printf("%-4s %-70s err %.3g (bound %.3g)\n", ok ? "ok" : "FAIL", name.c_str(), err, bound);
 }
 
+// The dense bf16 copy [rows, D] of the first D columns of rows ld apart, as the backend rounds
+// q, k, v and dctx for these kernels.
+std::vector<flash::bf16> dense_bf16(const std::vector<float>& x, int rows, int ld, int D) {
+  std::vector<flash::bf16> y((size_t)rows * D);
+  for (int r = 0; r < rows; r++)
+    for (int c = 0; c < D; c++) y[(size_t)r * D + c] = __float2bfloat16_rn(x[(size_t)r * ld + c]);
+  return y;
+}
+
 std::vector<float> normal(size_t n, std::mt19937_64& g) {
   std::normal_distribution<double> d(0.0, 1.0);
   std::vector<float> v(n);
@@ -58,6 +67,8 @@ void run(const Case& c, std::mt19937_64& g) {
   const std::vector<float> q = normal((size_t)s.B * s.Tq * s.ldq, g), k = normal((size_t)s.B * s.T * s.ldkv, g),
                            v = normal((size_t)s.B * s.T * s.ldkv, g), dctx = normal((size_t)s.B * s.Tq * s.D, g);
   const Vec qd(q.begin(), q.end()), kd(k.begin(), k.end()), vd(v.begin(), v.end()), dctxd(dctx.begin(), dctx.end());
+  const std::vector<flash::bf16> qh = dense_bf16(q, s.B * s.Tq, s.ldq, s.D), kh = dense_bf16(k, s.B * s.T, s.ldkv, s.D),
+                                 vh = dense_bf16(v, s.B * s.T, s.ldkv, s.D), gh = dense_bf16(dctx, s.B * s.Tq, s.D, s.D);
   const dim3 queries{(unsigned)((s.Tq + flash::kRows - 1) / flash::kRows), (unsigned)(s.B * s.H), 1};
   const dim3 keys{(unsigned)((s.T + flash::kRows - 1) / flash::kRows), (unsigned)(s.B * s.H), 1};
   const Vec want = reference::ref_attention(s, qd, kd, vd, mask, seed);
@@ -65,8 +76,8 @@ void run(const Case& c, std::mt19937_64& g) {
   // Inference: nothing kept.
   std::vector<float> ctx((size_t)s.B * s.Tq * s.D, 0.0f);
   emu::launch(queries, flash::kThreads, flash::kForwardSmem, [&] {
-    flash::forward_kernel(q.data(), s.ldq, k.data(), v.data(), s.ldkv, mask.data(), ctx.data(), s.D, flash::Kept{}, false,
-                          s.H, s.Tq, s.T, scale, s.p, inv_keep, seed);
+    flash::forward_kernel(qh.data(), kh.data(), vh.data(), mask.data(), ctx.data(), s.D, flash::Kept{}, false, s.H, s.Tq,
+                          s.T, scale, s.p, inv_keep, seed);
   });
   report("forward, nothing kept" + name, reference::rel_err(ctx, want), kBound);
   if (!c.backward) return;
@@ -79,8 +90,8 @@ void run(const Case& c, std::mt19937_64& g) {
   }
   std::fill(ctx.begin(), ctx.end(), 0.0f);
   emu::launch(queries, flash::kThreads, flash::kForwardSmem, [&] {
-    flash::forward_kernel(q.data(), s.ldq, k.data(), v.data(), s.ldkv, mask.data(), ctx.data(), s.D, kept, true, s.H,
-                          s.Tq, s.T, scale, s.p, inv_keep, seed);
+    flash::forward_kernel(qh.data(), kh.data(), vh.data(), mask.data(), ctx.data(), s.D, kept, true, s.H, s.Tq, s.T,
+                          scale, s.p, inv_keep, seed);
   });
   report("forward, state kept" + name, reference::rel_err(ctx, want), kBound);
   if (s.p > 0) {  // every kept bit of an unmasked key is the generator's draw
@@ -101,12 +112,12 @@ void run(const Case& c, std::mt19937_64& g) {
   emu::launch(dim3{(unsigned)((rows + 3) / 4), 1, 1}, 128, 0,
               [&] { flash::row_dot_kernel(dctx.data(), s.D, kept, rows, s.H, s.Tq); });
   emu::launch(keys, flash::kThreads, flash::kKeysSmem, [&] {
-    flash::backward_keys_kernel(dctx.data(), s.D, q.data(), s.ldq, k.data(), v.data(), s.ldkv, kept, dk.data(),
-                                dv.data(), s.H, s.Tq, s.T, scale, s.p, inv_keep);
+    flash::backward_keys_kernel(gh.data(), qh.data(), kh.data(), vh.data(), s.D, kept, dk.data(), s.ldkv, dv.data(), s.H,
+                                s.Tq, s.T, scale, s.p, inv_keep);
   });
   emu::launch(queries, flash::kThreads, flash::kQueriesSmem, [&] {
-    flash::backward_queries_kernel(dctx.data(), s.D, q.data(), s.ldq, k.data(), v.data(), s.ldkv, kept, dq.data(), s.H,
-                                   s.Tq, s.T, scale, s.p, inv_keep);
+    flash::backward_queries_kernel(gh.data(), qh.data(), kh.data(), vh.data(), s.D, kept, dq.data(), s.ldq, s.H, s.Tq,
+                                   s.T, scale, s.p, inv_keep);
   });
   const reference::AttnGrads want_g = reference::ref_attention_backward(s, dctxd, qd, kd, vd, mask, seed);
   using reference::only_blocks;
