@@ -1,25 +1,33 @@
 // Fused ("flash") attention for the bf16 mode, heads of 64: one block per (sequence, head, 64
 // queries) computes the masked softmax, the dropout and the product with v on chip, so that the
 // [B, H, Tq, T] scores and weights never reach memory (they were most of attention's time: each
-// was written and read back several times). Tensor-core products through WMMA (bf16 operands,
-// fp32 accumulation), as the unfused bf16 path's cuBLAS products are. q, k, v and dctx come as
-// dense bf16 copies ([rows, D], heads the column blocks), rounded once by the caller, so that a
-// tile is 16-byte loads (scalar fp32 loads of the tiles, one after another, made the first
-// version slower than the unfused path).
+// was written and read back several times). As FlashAttention-2 does, the products are the
+// tensor cores' mma.sync m16n8k16 (bf16 operands, fp32 accumulation) with each warp's scores in
+// registers: an accumulator's layout is the next product's operand layout, so the weights go from
+// one product to the next without shared memory. q, k, v and dctx come as dense bf16 copies ([rows,
+// D], heads the column blocks), rounded once by the caller, and tiles load in 16-byte pieces.
+// (Measured on an H200, a first version through WMMA, with the scores staged in shared memory
+// and 4-8 warps an SM, was slower than the unfused path.)
 //
-// Forward, per block: pass 1 the row maxima and sums of exps over the key tiles (online), pass 2
-// the weights w = exp(s - max) / sum, rounded to bf16 as the unfused path rounds them, times the
-// dropout scale from the shared generator (../rng.h, the same draws as every backend), and ctx += A v.
-// Forward keeps for backward, in the probs buffer: each row's max and 1/sum, the head's ctx row,
-// the dropout mask and the key mask as bits; backward recomputes the weights from them. Backward runs
-// FlashAttention-2's two passes with no float atomics (deterministic): one block per 64 keys
-// accumulates dk and dv over every query tile, one block per 64 queries accumulates dq over every
-// key tile; both take dS = w * (dA * scale - rowsum(dctx * ctx)).
+// Forward, per block and tile of 64 keys: scores, the online softmax (running max and sum, the
+// output rescaled), the weights exp(s - max) rounded to bf16 times the dropout scale from the
+// shared generator (../rng.h: the same draws as every backend), ctx += A v; ctx divided by the sum
+// at the end. Forward keeps for backward, in the probs buffer: each row's max and 1/sum, the head's
+// ctx row, the dropout mask and the key mask as bits; backward recomputes the normalized weights
+// w from them. Backward runs FlashAttention-2's two passes with no float atomics (deterministic):
+// one block per 64 keys accumulates dk and dv over every query tile, one block per 64 queries dq
+// over every key tile; both take dS = w * (dA * scale - rowsum(dctx * ctx)).
+//
+// Fragments (PTX ISA, mma.m16n8k16 .bf16; lane = 4g + t): A [16 x 16] in 4 registers of 2 values,
+// (row g, cols 2t, 2t+1), (g+8, 2t..), (g, 2t+8..), (g+8, 2t+8..); B [16 x 8] in 2, (rows 2t, 2t+1;
+// col g), (rows 2t+8, 2t+9; col g); C [16 x 8] 4 floats, (g, 2t), (g, 2t+1), (g+8, 2t), (g+8, 2t+1).
 //
 // This header is also compiled for the host by native/tests/cuda_emulation.h, which runs these
-// kernels thread by thread, so that the CPU build's tests check them against the reference.
+// kernels thread by thread (mma.sync from every lane's fragments), so that the CPU build's tests
+// check them against the reference.
 #pragma once
 #include <cfloat>
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 
@@ -27,27 +35,25 @@
 
 #ifdef __CUDACC__
 #include <cuda_bf16.h>
-#include <mma.h>
 #define FLASH_SHARED_MEMORY extern __shared__ __align__(16) unsigned char flash_smem[]
+#define FLASH_UNROLL _Pragma("unroll")  // fragments stay in registers only where indices are constants
+#else
+#define FLASH_UNROLL
 #endif
 
 namespace engine {
 namespace flash {
 
-namespace wmma = nvcuda::wmma;
 using bf16 = __nv_bfloat16;
-using Acc = wmma::fragment<wmma::accumulator, 16, 16, 16, float>;
 
 constexpr int kDh = 64;        // the head width these kernels take
 constexpr int kRows = 64;      // queries (forward, dq) or keys (dk, dv) per block
 constexpr int kThreads = 128;  // 4 warps, 16 of the rows each
-constexpr int kLdH = 72;       // bf16 tile row stride: WMMA wants a multiple of 8; 72 staggers the banks
-constexpr int kLdF = 68;       // fp32 tile row stride: a multiple of 4
+constexpr int kLdH = 72;       // tile row stride: 144 bytes, so that a fragment's 32 loads hit 32 banks
 constexpr size_t kTileH = (size_t)kRows * kLdH * sizeof(bf16);  // a 64 x 64 bf16 tile
-constexpr size_t kTileF = (size_t)kRows * kLdF * sizeof(float);  // a 64 x 64 fp32 tile (16 rows a warp)
-constexpr size_t kForwardSmem = 4 * kTileH + kTileF;                              // q, k, v, A; scores
-constexpr size_t kKeysSmem = 6 * kTileH + 2 * kTileF + 3 * kRows * 4 + 2 * kRows * 4;  // + row stats, mask words
-constexpr size_t kQueriesSmem = 5 * kTileH + 2 * kTileF;
+constexpr size_t kForwardSmem = 2 * kTileH + kRows * sizeof(float);   // k, v (q first); key flags
+constexpr size_t kKeysSmem = 2 * kTileH + 3 * kRows * 4 + 2 * kRows * 4;  // q, dctx (k, v first); row stats, mask words
+constexpr size_t kQueriesSmem = 2 * kTileH + kRows * sizeof(float);   // k, v (q, dctx first); key flags
 
 // What forward keeps for backward in the probs buffer (rows = B*H*Tq rows of T floats).
 struct Kept {
@@ -67,161 +73,233 @@ inline bool kept_layout(float* probs, int B, int64_t rows, int T, Kept* k) {
   return true;
 }
 
-// Key j's bit of a mask kept as words.
-__device__ __forceinline__ int32_t bit(const uint32_t* words, int j) { return (words[j / 32] >> (j % 32)) & 1u; }
+#ifdef __CUDACC__
+// d += a b for the warp.
+__device__ __forceinline__ void mma(float (&d)[4], const uint32_t (&a)[4], const uint32_t (&b)[2]) {
+  asm volatile(
+      "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, "
+      "{%0, %1, %2, %3};\n"
+      : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
+}
+#else
+using ::emu::mma;
+#endif
 
 __device__ __forceinline__ float round_bf16(float x) { return __bfloat162float(__float2bfloat16_rn(x)); }
+__device__ __forceinline__ uint32_t pack(float lo, float hi) {
+  return (uint32_t)__bfloat16_as_ushort(__float2bfloat16_rn(lo)) |
+         (uint32_t)__bfloat16_as_ushort(__float2bfloat16_rn(hi)) << 16;
+}
+__device__ __forceinline__ uint32_t pack(bf16 lo, bf16 hi) {
+  return (uint32_t)__bfloat16_as_ushort(lo) | (uint32_t)__bfloat16_as_ushort(hi) << 16;
+}
+__device__ __forceinline__ uint32_t word_at(const bf16* p) { return *reinterpret_cast<const uint32_t*>(p); }
+
+// A fragment of rows x (row-major, stride kLdH) from x's top left: the operand X.
+__device__ __forceinline__ void load_a(const bf16* x, uint32_t (&a)[4]) {
+  const int g = (threadIdx.x & 31) >> 2, t = threadIdx.x & 3;
+  a[0] = word_at(x + g * kLdH + 2 * t);
+  a[1] = word_at(x + (g + 8) * kLdH + 2 * t);
+  a[2] = word_at(x + g * kLdH + 2 * t + 8);
+  a[3] = word_at(x + (g + 8) * kLdH + 2 * t + 8);
+}
+// B fragment of the operand Y^T, Y row-major [8 x 16] from its top left (B(k, n) = Y[n][k]: the k of q k^T).
+__device__ __forceinline__ void load_b_transposed(const bf16* y, uint32_t (&b)[2]) {
+  const int g = (threadIdx.x & 31) >> 2, t = threadIdx.x & 3;
+  b[0] = word_at(y + g * kLdH + 2 * t);
+  b[1] = word_at(y + g * kLdH + 2 * t + 8);
+}
+// B fragment of the operand Y itself, row-major [16 x 8] (B(k, n) = Y[k][n]: the v of A v).
+__device__ __forceinline__ void load_b(const bf16* y, uint32_t (&b)[2]) {
+  const int g = (threadIdx.x & 31) >> 2, t = threadIdx.x & 3;
+  b[0] = pack(y[2 * t * kLdH + g], y[(2 * t + 1) * kLdH + g]);
+  b[1] = pack(y[(2 * t + 8) * kLdH + g], y[(2 * t + 9) * kLdH + g]);
+}
 
 // Rows [0, n) of a 64-wide bf16 tile, rows ld apart, into shared memory; the rows from n on are
 // zeros. Eight values a load, every load issued before the first store.
 constexpr int kLoads = kRows * kDh / 8 / kThreads;
 __device__ __forceinline__ void load_tile(const bf16* src, int64_t ld, int n, bf16* dst) {
   uint4 x[kLoads];
+  FLASH_UNROLL
   for (int u = 0; u < kLoads; u++) {
     const int e = threadIdx.x + u * kThreads, r = e / 8, c = e % 8 * 8;
     x[u] = r < n ? *reinterpret_cast<const uint4*>(src + r * ld + c) : make_uint4(0, 0, 0, 0);
   }
+  FLASH_UNROLL
   for (int u = 0; u < kLoads; u++) {
     const int e = threadIdx.x + u * kThreads;
     *reinterpret_cast<uint4*>(dst + e / 8 * kLdH + e % 8 * 8) = x[u];
   }
 }
 
-// One warp: C [16 x 64] (fp32, row stride kLdF) = A B^T, A the warp's 16 rows of a bf16 tile, B a
-// whole 64-row bf16 tile (scores q k^T, dA = dctx v^T, and their transposes).
-__device__ __forceinline__ void warp_abt(const bf16* A, const bf16* B, float* C) {
-  wmma::fragment<wmma::matrix_a, 16, 16, 16, bf16, wmma::row_major> a[4];
-  for (int kk = 0; kk < 4; kk++) wmma::load_matrix_sync(a[kk], A + kk * 16, kLdH);
-  for (int n = 0; n < 4; n++) {
-    Acc c;
-    wmma::fill_fragment(c, 0.0f);
+// The warp's 16 rows of a 64-wide tile as A fragments, one per 16 columns.
+__device__ __forceinline__ void load_rows(const bf16* tile, int warp, uint32_t (&a)[4][4]) {
+  FLASH_UNROLL
+  for (int kk = 0; kk < 4; kk++) load_a(tile + warp * 16 * kLdH + kk * 16, a[kk]);
+}
+
+// c[n] (n-th 8 columns) = X Y^T over 64: X the warp's rows (fragments x), Y rows n0 + [0, 8N) of a tile.
+template <int N>
+__device__ __forceinline__ void product_t(const uint32_t (&x)[4][4], const bf16* tile, int n0, float (&c)[N][4]) {
+  FLASH_UNROLL
+  for (int n = 0; n < N; n++) {
+    c[n][0] = c[n][1] = c[n][2] = c[n][3] = 0.0f;
+    FLASH_UNROLL
     for (int kk = 0; kk < 4; kk++) {
-      wmma::fragment<wmma::matrix_b, 16, 16, 16, bf16, wmma::col_major> b;
-      wmma::load_matrix_sync(b, B + n * 16 * kLdH + kk * 16, kLdH);
-      wmma::mma_sync(c, a[kk], b, c);
-    }
-    wmma::store_matrix_sync(C + n * 16, c, kLdF, wmma::mem_row_major);
-  }
-  __syncwarp();
-}
-
-// One warp: acc [16 x 64, four 16 x 16 blocks] += A B, A [16 x 64] bf16 rows of the warp, B a
-// whole bf16 tile [64 x 64].
-__device__ __forceinline__ void warp_ab_acc(const bf16* A, const bf16* B, Acc (&acc)[4]) {
-  for (int kk = 0; kk < 4; kk++) {
-    wmma::fragment<wmma::matrix_a, 16, 16, 16, bf16, wmma::row_major> a;
-    wmma::load_matrix_sync(a, A + kk * 16, kLdH);
-    for (int n = 0; n < 4; n++) {
-      wmma::fragment<wmma::matrix_b, 16, 16, 16, bf16, wmma::row_major> b;
-      wmma::load_matrix_sync(b, B + kk * 16 * kLdH + n * 16, kLdH);
-      wmma::mma_sync(acc[n], a, b, acc[n]);
+      uint32_t b[2];
+      load_b_transposed(tile + (n0 + n * 8) * kLdH + kk * 16, b);
+      mma(c[n], x[kk], b);
     }
   }
 }
 
-__device__ __forceinline__ void zero(Acc (&acc)[4]) {
-  for (int n = 0; n < 4; n++) wmma::fill_fragment(acc[n], 0.0f);
+// acc += P Y: P [16 x 16K] as A fragments p, Y rows k0 + [0, 16K) of a tile (all 64 columns).
+template <int K>
+__device__ __forceinline__ void accumulate(const uint32_t (&p)[K][4], const bf16* tile, int k0, float (&acc)[8][4]) {
+  FLASH_UNROLL
+  for (int n = 0; n < 8; n++)
+    FLASH_UNROLL
+    for (int kk = 0; kk < K; kk++) {
+      uint32_t b[2];
+      load_b(tile + (k0 + kk * 16) * kLdH + n * 8, b);
+      mma(acc[n], p[kk], b);
+    }
 }
 
-// One warp: its [16 x 64] result into C (fp32, row stride kLdF), readable by every lane after.
-__device__ __forceinline__ void warp_stage(const Acc (&acc)[4], float* C) {
-  for (int n = 0; n < 4; n++) wmma::store_matrix_sync(C + n * 16, acc[n], kLdF, wmma::mem_row_major);
-  __syncwarp();
+// The values c (2K accumulators of 8 columns) as K A fragments of 16 columns (bf16).
+template <int K>
+__device__ __forceinline__ void to_operand(const float (&c)[2 * K][4], uint32_t (&a)[K][4]) {
+  FLASH_UNROLL
+  for (int kk = 0; kk < K; kk++) {
+    a[kk][0] = pack(c[2 * kk][0], c[2 * kk][1]);
+    a[kk][1] = pack(c[2 * kk][2], c[2 * kk][3]);
+    a[kk][2] = pack(c[2 * kk + 1][0], c[2 * kk + 1][1]);
+    a[kk][3] = pack(c[2 * kk + 1][2], c[2 * kk + 1][3]);
+  }
 }
 
-// One warp: rows [0, n) of the staged C times s into dst (rows ld apart), a row at a time (coalesced).
-__device__ __forceinline__ void warp_write_rows(const float* C, float s, float* dst, int64_t ld, int n) {
-  const int lane = threadIdx.x & 31;
-  for (int r = 0; r < 16 && r < n; r++)
-    for (int c = lane; c < kDh; c += 32) dst[r * ld + c] = C[r * kLdF + c] * s;
+// The lane's rows g and g+8 of the warp's 16 x 64 result acc, times s[row], into dst (rows ld apart)
+// where the row is below n.
+__device__ __forceinline__ void write_rows(const float (&acc)[8][4], const float (&s)[2], float* dst, int64_t ld, int n) {
+  const int g = (threadIdx.x & 31) >> 2, t = threadIdx.x & 3;
+  FLASH_UNROLL
+  for (int r = 0; r < 2; r++) {
+    if (g + 8 * r >= n) continue;
+    float* d = dst + (g + 8 * r) * ld + 2 * t;
+    FLASH_UNROLL
+    for (int c = 0; c < 8; c++) d[c * 8] = acc[c][2 * r] * s[r], d[c * 8 + 1] = acc[c][2 * r + 1] * s[r];
+  }
 }
 
-// The masked, scaled score of key j: masked keys count as the lowest float, as in the unfused
-// path (a row whose keys are all masked becomes uniform, as in transformers).
-__device__ __forceinline__ float masked(float s, float scale, int32_t m) { return m ? s * scale : -FLT_MAX; }
+// A row's max across the 4 lanes that share it.
+__device__ __forceinline__ float group_max(float x) {
+  x = fmaxf(x, __shfl_xor_sync(0xffffffffu, x, 1));
+  return fmaxf(x, __shfl_xor_sync(0xffffffffu, x, 2));
+}
+__device__ __forceinline__ float group_sum(float x) {
+  x += __shfl_xor_sync(0xffffffffu, x, 1);
+  return x + __shfl_xor_sync(0xffffffffu, x, 2);
+}
 
-// Forward. Grid (ceil(Tq / 64), B*H). Lane l of warp w handles query row 16w + l/2 of the block
-// and, of each 64-key tile, the 32 keys from 32 * (l % 2): one dropout word.
+// A key's flag in the tile: 1 attended, 0 masked (the lowest float, as the unfused path and
+// transformers: a row with no attended key becomes uniform), -1 past T (no part in the row at all).
+__device__ __forceinline__ float score(float s, float scale, float flag) {
+  return flag > 0 ? s * scale : flag == 0 ? -FLT_MAX : -INFINITY;
+}
+
+// Forward. Grid (ceil(Tq / 64), B*H); warp w takes queries 16w.. of the block.
 __global__ void __launch_bounds__(kThreads)
     forward_kernel(const bf16* q, const bf16* k, const bf16* v, const int32_t* mask, float* ctx, int D, Kept kept,
                    bool keep, int H, int Tq, int T, float scale, float p, float inv_keep, uint64_t seed) {
   FLASH_SHARED_MEMORY;
-  bf16* Qs = reinterpret_cast<bf16*>(flash_smem);
-  bf16* Ks = Qs + kRows * kLdH;
+  bf16* Ks = reinterpret_cast<bf16*>(flash_smem);
   bf16* Vs = Ks + kRows * kLdH;
-  bf16* As = Vs + kRows * kLdH;
-  float* Ss = reinterpret_cast<float*>(As + kRows * kLdH);
-  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, r = lane >> 1, half = lane & 1;
-  const int bh = blockIdx.y, b = bh / H, h = bh % H, i0 = blockIdx.x * kRows, iw = i0 + warp * 16, i = iw + r;
+  float* flags = reinterpret_cast<float*>(Vs + kRows * kLdH);
+  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
+  const int bh = blockIdx.y, b = bh / H, h = bh % H, i0 = blockIdx.x * kRows, iw = i0 + warp * 16;
   const int32_t* m = mask + (int64_t)b * T;
-  const bf16* kh = k + (int64_t)b * T * D + h * kDh;
-  const bf16* vh = v + (int64_t)b * T * D + h * kDh;
-  const bf16* Qw = Qs + warp * 16 * kLdH;
-  bf16* Aw = As + warp * 16 * kLdH;
-  float* Sw = Ss + warp * 16 * kLdF;
-  load_tile(q + ((int64_t)b * Tq + i0) * D + h * kDh, D, Tq - i0, Qs);
+  const int words = (T + 31) / 32;
   if (keep && h == 0 && blockIdx.x == 0)  // the key mask, for backward (it has no mask argument)
-    for (int w = threadIdx.x; w < (T + 31) / 32; w += kThreads) {
+    for (int w = threadIdx.x; w < words; w += kThreads) {
       uint32_t word = 0;
       for (int l = 0; l < 32 && 32 * w + l < T; l++) word |= (m[32 * w + l] ? 1u : 0u) << l;
-      kept.keys[(int64_t)b * ((T + 31) / 32) + w] = word;
+      kept.keys[(int64_t)b * words + w] = word;
     }
+  uint32_t qf[4][4];  // the warp's queries, kept in registers
+  load_tile(q + ((int64_t)b * Tq + i0) * D + h * kDh, D, Tq - i0, Ks);
+  __syncthreads();
+  load_rows(Ks, warp, qf);
 
-  float mx = -FLT_MAX, sum = 0;  // pass 1 (this lane's half of the keys; the pair shares mx)
+  float o[8][4] = {}, mx[2] = {-INFINITY, -INFINITY}, sum[2] = {0.0f, 0.0f};  // rows g, g+8
+  const int64_t row0 = (int64_t)bh * Tq + iw + g;  // the lane's first row (b, h, i)
+  const uint64_t first[2] = {((uint64_t)bh * T + (uint64_t)(iw + g)) * T, ((uint64_t)bh * T + (uint64_t)(iw + g + 8)) * T};
   for (int j0 = 0; j0 < T; j0 += kRows) {
     __syncthreads();
-    load_tile(kh + (int64_t)j0 * D, D, T - j0, Ks);
+    load_tile(k + ((int64_t)b * T + j0) * D + h * kDh, D, T - j0, Ks);
+    load_tile(v + ((int64_t)b * T + j0) * D + h * kDh, D, T - j0, Vs);
+    if (threadIdx.x < kRows) flags[threadIdx.x] = j0 + (int)threadIdx.x >= T ? -1.0f : m[j0 + threadIdx.x] ? 1.0f : 0.0f;
     __syncthreads();
-    warp_abt(Qw, Ks, Sw);
-    const float* s = Sw + r * kLdF + half * 32;
-    const int jb = j0 + half * 32;
-    float tmx = -FLT_MAX;
-    for (int c = 0; c < 32 && jb + c < T; c++) tmx = fmaxf(tmx, masked(s[c], scale, m[jb + c]));
-    const float nmx = fmaxf(mx, fmaxf(tmx, __shfl_xor_sync(0xffffffffu, tmx, 1)));
-    sum *= expf(mx - nmx);
-    for (int c = 0; c < 32 && jb + c < T; c++) sum += expf(masked(s[c], scale, m[jb + c]) - nmx);
-    mx = nmx;
-  }
-  const float inv = 1.0f / (sum + __shfl_xor_sync(0xffffffffu, sum, 1));
-
-  const int64_t row = (int64_t)bh * Tq + i;
-  const uint64_t first = ((uint64_t)bh * T + (uint64_t)i) * T;  // element (b,h,i,0)'s draw
-  const int words = (T + 31) / 32;
-  Acc o[4];
-  zero(o);
-  for (int j0 = 0; j0 < T; j0 += kRows) {  // pass 2
-    __syncthreads();
-    load_tile(kh + (int64_t)j0 * D, D, T - j0, Ks);
-    load_tile(vh + (int64_t)j0 * D, D, T - j0, Vs);
-    __syncthreads();
-    warp_abt(Qw, Ks, Sw);
-    const float* s = Sw + r * kLdF + half * 32;
-    bf16* a = Aw + r * kLdH + half * 32;
-    const int jb = j0 + half * 32;
-    uint32_t bits = 0;
-    for (int c = 0; c < 32; c++) {
-      const int j = jb + c;
-      float w = 0.0f;
-      if (j < T) {
-        const float e = expf(masked(s[c], scale, m[j]) - mx) * inv;
-        w = round_bf16(e);
+    float s[8][4];
+    product_t(qf, Ks, 0, s);
+    float tmx[2] = {-INFINITY, -INFINITY};
+    FLASH_UNROLL
+    for (int n = 0; n < 8; n++)
+      FLASH_UNROLL
+      for (int e = 0; e < 4; e++) {
+        s[n][e] = score(s[n][e], scale, flags[n * 8 + 2 * t + (e & 1)]);
+        tmx[e >> 1] = fmaxf(tmx[e >> 1], s[n][e]);
+      }
+    float alpha[2];
+    FLASH_UNROLL
+    for (int r = 0; r < 2; r++) {  // tile 0 holds key 0, so the max is at least -FLT_MAX from there on
+      const float nmx = fmaxf(mx[r], group_max(tmx[r]));
+      alpha[r] = expf(mx[r] - nmx);
+      mx[r] = nmx;
+      sum[r] *= alpha[r];
+    }
+    FLASH_UNROLL
+    for (int n = 0; n < 8; n++) o[n][0] *= alpha[0], o[n][1] *= alpha[0], o[n][2] *= alpha[1], o[n][3] *= alpha[1];
+    uint32_t bits[2][2] = {};  // rows g, g+8; the tile's keys 0-31, 32-63
+    FLASH_UNROLL
+    for (int n = 0; n < 8; n++)
+      FLASH_UNROLL
+      for (int e = 0; e < 4; e++) {
+        const int r = e >> 1, c = n * 8 + 2 * t + (e & 1);
+        const float x = expf(s[n][e] - mx[r]);
+        sum[r] += x;
+        float w = round_bf16(x);
         if (p > 0) {  // a weight of exactly 0 (a masked key) needs no draw: 0 times either scale is 0
-          const float sc = e != 0.0f ? dropout_scale(seed, first + j, p, inv_keep) : 0.0f;
-          if (sc != 0.0f) bits |= 1u << c;
+          const float sc = x != 0.0f ? dropout_scale(seed, first[r] + j0 + c, p, inv_keep) : 0.0f;
+          if (sc != 0.0f) bits[r][n >> 2] |= 1u << (c & 31);
           w *= sc;
         }
+        s[n][e] = w;
       }
-      a[c] = __float2bfloat16_rn(w);
-    }
-    if (keep && p > 0 && i < Tq && jb < T) kept.bits[row * words + jb / 32] = bits;
-    __syncwarp();
-    warp_ab_acc(Aw, Vs, o);
+    if (keep && p > 0)
+      FLASH_UNROLL
+      for (int r = 0; r < 2; r++)
+        FLASH_UNROLL
+        for (int w = 0; w < 2; w++) {
+          uint32_t x = bits[r][w];
+          x |= __shfl_xor_sync(0xffffffffu, x, 1);
+          x |= __shfl_xor_sync(0xffffffffu, x, 2);
+          if (t == 0 && iw + g + 8 * r < Tq && j0 + 32 * w < T) kept.bits[(row0 + 8 * r) * words + j0 / 32 + w] = x;
+        }
+    uint32_t a[4][4];
+    to_operand(s, a);
+    accumulate(a, Vs, 0, o);
   }
-  warp_stage(o, Sw);
-  warp_write_rows(Sw, 1.0f, ctx + ((int64_t)b * Tq + iw) * D + h * kDh, D, Tq - iw);
+  float inv[2];
+  FLASH_UNROLL
+  for (int r = 0; r < 2; r++) inv[r] = 1.0f / group_sum(sum[r]);
+  write_rows(o, inv, ctx + ((int64_t)b * Tq + iw) * D + h * kDh, D, Tq - iw);
   if (keep) {
-    warp_write_rows(Sw, 1.0f, kept.out + ((int64_t)bh * Tq + iw) * kDh, kDh, Tq - iw);
-    if (half == 0 && i < Tq) kept.mx[row] = mx, kept.inv[row] = inv;
+    write_rows(o, inv, kept.out + ((int64_t)bh * Tq + iw) * kDh, kDh, Tq - iw);
+    FLASH_UNROLL
+    for (int r = 0; r < 2; r++)
+      if (t == 0 && iw + g + 8 * r < Tq) kept.mx[row0 + 8 * r] = mx[r], kept.inv[row0 + 8 * r] = inv[r];
   }
 }
 
@@ -239,128 +317,152 @@ __global__ void row_dot_kernel(const float* dctx, int D, Kept kept, int64_t rows
   if (lane == 0) kept.dsum[row] = s;
 }
 
-// Backward, dk and dv. Grid (ceil(T / 64), B*H): a block's 64 keys (warp w: 16 of them) against
-// every tile of 64 queries. Lane l handles key 16w + l/2 and the tile's queries from 32 * (l % 2).
+// Backward, dk and dv. Grid (ceil(T / 64), B*H): a block's 64 keys (warp w: 16 of them, in
+// registers) against every tile of 64 queries, 32 queries at a time. Lane 4g + t holds keys g, g+8.
 __global__ void __launch_bounds__(kThreads)
     backward_keys_kernel(const bf16* dctx, const bf16* q, const bf16* k, const bf16* v, int D, Kept kept, float* dk,
                          int ldk, float* dv, int H, int Tq, int T, float scale, float p, float inv_keep) {
   FLASH_SHARED_MEMORY;
-  bf16* Ks = reinterpret_cast<bf16*>(flash_smem);
-  bf16* Vs = Ks + kRows * kLdH;
-  bf16* Qs = Vs + kRows * kLdH;
-  bf16* Gs = Qs + kRows * kLdH;   // dctx
-  bf16* As = Gs + kRows * kLdH;   // A^T: the weights after dropout, keys x queries
-  bf16* dSs = As + kRows * kLdH;  // dS^T
-  float* Ss = reinterpret_cast<float*>(dSs + kRows * kLdH);  // scores^T
-  float* dAs = Ss + kRows * kLdF;                            // dA^T
-  float* smx = dAs + kRows * kLdF;
+  bf16* Qs = reinterpret_cast<bf16*>(flash_smem);
+  bf16* Gs = Qs + kRows * kLdH;  // dctx
+  float* smx = reinterpret_cast<float*>(Gs + kRows * kLdH);
   float* sinv = smx + kRows;
   float* sdsum = sinv + kRows;
   uint32_t* sbits = reinterpret_cast<uint32_t*>(sdsum + kRows);  // per query: this block's 2 mask words
-  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, r = lane >> 1, half = lane & 1;
+  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
   const int bh = blockIdx.y, b = bh / H, h = bh % H, j0 = blockIdx.x * kRows, jw = j0 + warp * 16;
-  const int kl = warp * 16 + r, j = j0 + kl;  // this lane's key (in the block, in the sequence)
   const int words = (T + 31) / 32;
-  const int32_t mj = j < T ? bit(kept.keys + (int64_t)b * words, j) : 0;
-  load_tile(k + ((int64_t)b * T + j0) * D + h * kDh, D, T - j0, Ks);
-  load_tile(v + ((int64_t)b * T + j0) * D + h * kDh, D, T - j0, Vs);
-  float* Sw = Ss + warp * 16 * kLdF;
-  float* dAw = dAs + warp * 16 * kLdF;
-  bf16* Aw = As + warp * 16 * kLdH;
-  bf16* dSw = dSs + warp * 16 * kLdH;
-  Acc dk_acc[4], dv_acc[4];
-  zero(dk_acc);
-  zero(dv_acc);
+  float flag[2];  // keys jw + g and jw + g + 8
+  FLASH_UNROLL
+  for (int r = 0; r < 2; r++) {
+    const int j = jw + g + 8 * r;
+    flag[r] = j >= T ? -1.0f : (kept.keys[(int64_t)b * words + j / 32] >> (j % 32)) & 1u ? 1.0f : 0.0f;
+  }
+  uint32_t kf[4][4], vf[4][4];  // the warp's keys and values, kept in registers
+  load_tile(k + ((int64_t)b * T + j0) * D + h * kDh, D, T - j0, Qs);
+  load_tile(v + ((int64_t)b * T + j0) * D + h * kDh, D, T - j0, Gs);
+  __syncthreads();
+  load_rows(Qs, warp, kf);
+  load_rows(Gs, warp, vf);
+  float dk_acc[8][4] = {}, dv_acc[8][4] = {};
   for (int i0 = 0; i0 < Tq; i0 += kRows) {
     __syncthreads();
     load_tile(q + ((int64_t)b * Tq + i0) * D + h * kDh, D, Tq - i0, Qs);
     load_tile(dctx + ((int64_t)b * Tq + i0) * D + h * kDh, D, Tq - i0, Gs);
-    for (int t = threadIdx.x; t < 2 * kRows; t += kThreads) {
-      const int qi = t >> 1, i = i0 + qi, word = j0 / 32 + (t & 1);
+    for (int x = threadIdx.x; x < 2 * kRows; x += kThreads) {
+      const int qi = x >> 1, i = i0 + qi, word = j0 / 32 + (x & 1);
       const int64_t row = (int64_t)bh * Tq + i;
-      sbits[t] = p > 0 && i < Tq && word < words ? kept.bits[row * words + word] : 0u;
-      if ((t & 1) == 0) {  // rows past Tq: weight 0 (inv 0), so they add nothing
+      sbits[x] = p > 0 && i < Tq && word < words ? kept.bits[row * words + word] : 0u;
+      if ((x & 1) == 0) {  // rows past Tq: weight 0 (inv 0), so they add nothing
         smx[qi] = i < Tq ? kept.mx[row] : 0.0f;
         sinv[qi] = i < Tq ? kept.inv[row] : 0.0f;
         sdsum[qi] = i < Tq ? kept.dsum[row] : 0.0f;
       }
     }
     __syncthreads();
-    warp_abt(Ks + warp * 16 * kLdH, Qs, Sw);   // scores^T: the warp's keys x the tile's queries
-    warp_abt(Vs + warp * 16 * kLdH, Gs, dAw);  // dA^T
-    for (int c = 0; c < 32; c++) {
-      const int qi = half * 32 + c;
-      float a = 0.0f, ds = 0.0f;
-      if (j < T) {
-        const float w = round_bf16(expf(masked(Sw[r * kLdF + qi], scale, mj) - smx[qi]) * sinv[qi]);
-        const float sc = p > 0 ? ((sbits[qi * 2 + kl / 32] >> (kl % 32)) & 1u ? inv_keep : 0.0f) : 1.0f;
-        a = w * sc;
-        ds = w * (dAw[r * kLdF + qi] * sc - sdsum[qi]);
-      }
-      Aw[r * kLdH + qi] = __float2bfloat16_rn(a);
-      dSw[r * kLdH + qi] = __float2bfloat16_rn(ds);
+    FLASH_UNROLL
+    for (int half = 0; half < 2; half++) {
+      float st[4][4], dat[4][4];  // scores^T and dA^T: the warp's keys x 32 queries
+      product_t(kf, Qs, half * 32, st);
+      product_t(vf, Gs, half * 32, dat);
+      FLASH_UNROLL
+      for (int n = 0; n < 4; n++)
+        FLASH_UNROLL
+        for (int e = 0; e < 4; e++) {
+          const int r = e >> 1, qi = half * 32 + n * 8 + 2 * t + (e & 1), kl = warp * 16 + g + 8 * r;
+          float a = 0.0f, ds = 0.0f;
+          if (flag[r] >= 0) {
+            const float w = round_bf16(expf(score(st[n][e], scale, flag[r]) - smx[qi]) * sinv[qi]);
+            const float sc = p > 0 ? ((sbits[qi * 2 + kl / 32] >> (kl % 32)) & 1u ? inv_keep : 0.0f) : 1.0f;
+            a = w * sc;
+            ds = w * (dat[n][e] * sc - sdsum[qi]);
+          }
+          st[n][e] = a;
+          dat[n][e] = ds;
+        }
+      uint32_t pa[2][4], pds[2][4];
+      to_operand(st, pa);
+      to_operand(dat, pds);
+      accumulate(pa, Gs, half * 32, dv_acc);   // dv += A^T dctx
+      accumulate(pds, Qs, half * 32, dk_acc);  // dk += dS^T q (times scale below)
     }
-    __syncwarp();
-    warp_ab_acc(Aw, Gs, dv_acc);   // dv += A^T dctx
-    warp_ab_acc(dSw, Qs, dk_acc);  // dk += dS^T q (times scale below)
   }
-  warp_stage(dk_acc, Sw);
-  warp_write_rows(Sw, scale, dk + ((int64_t)b * T + jw) * ldk + h * kDh, ldk, T - jw);
-  warp_stage(dv_acc, dAw);
-  warp_write_rows(dAw, 1.0f, dv + ((int64_t)b * T + jw) * ldk + h * kDh, ldk, T - jw);
+  const float s_dk[2] = {scale, scale}, s_dv[2] = {1.0f, 1.0f};
+  write_rows(dk_acc, s_dk, dk + ((int64_t)b * T + jw) * ldk + h * kDh, ldk, T - jw);
+  write_rows(dv_acc, s_dv, dv + ((int64_t)b * T + jw) * ldk + h * kDh, ldk, T - jw);
 }
 
-// Backward, dq. Grid (ceil(Tq / 64), B*H): a block's 64 queries against every tile of 64 keys;
-// lanes as in forward.
+// Backward, dq. Grid (ceil(Tq / 64), B*H): a block's 64 queries (warp w: 16, in registers) against
+// every tile of 64 keys, 32 keys at a time. Lane 4g + t holds queries g, g+8.
 __global__ void __launch_bounds__(kThreads)
     backward_queries_kernel(const bf16* dctx, const bf16* q, const bf16* k, const bf16* v, int D, Kept kept,
                             float* dq, int ldq, int H, int Tq, int T, float scale, float p, float inv_keep) {
   FLASH_SHARED_MEMORY;
-  bf16* Qs = reinterpret_cast<bf16*>(flash_smem);
-  bf16* Gs = Qs + kRows * kLdH;  // dctx
-  bf16* Ks = Gs + kRows * kLdH;
+  bf16* Ks = reinterpret_cast<bf16*>(flash_smem);
   bf16* Vs = Ks + kRows * kLdH;
-  bf16* dSs = Vs + kRows * kLdH;
-  float* Ss = reinterpret_cast<float*>(dSs + kRows * kLdH);
-  float* dAs = Ss + kRows * kLdF;
-  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, r = lane >> 1, half = lane & 1;
-  const int bh = blockIdx.y, b = bh / H, h = bh % H, i0 = blockIdx.x * kRows, iw = i0 + warp * 16, i = iw + r;
-  const int64_t row = (int64_t)bh * Tq + i;
+  float* flags = reinterpret_cast<float*>(Vs + kRows * kLdH);
+  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
+  const int bh = blockIdx.y, b = bh / H, h = bh % H, i0 = blockIdx.x * kRows, iw = i0 + warp * 16;
   const int words = (T + 31) / 32;
-  const uint32_t* m = kept.keys + (int64_t)b * words;
-  const float mx = i < Tq ? kept.mx[row] : 0.0f, inv = i < Tq ? kept.inv[row] : 0.0f,
-              dsum = i < Tq ? kept.dsum[row] : 0.0f;
-  load_tile(q + ((int64_t)b * Tq + i0) * D + h * kDh, D, Tq - i0, Qs);
-  load_tile(dctx + ((int64_t)b * Tq + i0) * D + h * kDh, D, Tq - i0, Gs);
-  float* Sw = Ss + warp * 16 * kLdF;
-  float* dAw = dAs + warp * 16 * kLdF;
-  bf16* dSw = dSs + warp * 16 * kLdH;
-  Acc dq_acc[4];
-  zero(dq_acc);
+  const uint32_t* keys = kept.keys + (int64_t)b * words;
+  const int64_t row0 = (int64_t)bh * Tq + iw + g;
+  float mx[2], inv[2], dsum[2];  // rows g, g+8 (past Tq: weight 0)
+  FLASH_UNROLL
+  for (int r = 0; r < 2; r++) {
+    const bool in = iw + g + 8 * r < Tq;
+    mx[r] = in ? kept.mx[row0 + 8 * r] : 0.0f;
+    inv[r] = in ? kept.inv[row0 + 8 * r] : 0.0f;
+    dsum[r] = in ? kept.dsum[row0 + 8 * r] : 0.0f;
+  }
+  uint32_t qf[4][4], gf[4][4];  // the warp's queries and their dctx, kept in registers
+  load_tile(q + ((int64_t)b * Tq + i0) * D + h * kDh, D, Tq - i0, Ks);
+  load_tile(dctx + ((int64_t)b * Tq + i0) * D + h * kDh, D, Tq - i0, Vs);
+  __syncthreads();
+  load_rows(Ks, warp, qf);
+  load_rows(Vs, warp, gf);
+  float dq_acc[8][4] = {};
   for (int j0 = 0; j0 < T; j0 += kRows) {
     __syncthreads();
     load_tile(k + ((int64_t)b * T + j0) * D + h * kDh, D, T - j0, Ks);
     load_tile(v + ((int64_t)b * T + j0) * D + h * kDh, D, T - j0, Vs);
-    __syncthreads();
-    warp_abt(Qs + warp * 16 * kLdH, Ks, Sw);  // scores
-    warp_abt(Gs + warp * 16 * kLdH, Vs, dAw);  // dA = dctx v^T
-    const int jb = j0 + half * 32;
-    const uint32_t bits = p > 0 && i < Tq && jb < T ? kept.bits[row * words + jb / 32] : 0u;
-    for (int c = 0; c < 32; c++) {
-      const int jc = jb + c, col = half * 32 + c;
-      float ds = 0.0f;
-      if (jc < T) {
-        const float w = round_bf16(expf(masked(Sw[r * kLdF + col], scale, bit(m, jc)) - mx) * inv);
-        const float sc = p > 0 ? ((bits >> c) & 1u ? inv_keep : 0.0f) : 1.0f;
-        ds = w * (dAw[r * kLdF + col] * sc - dsum);
-      }
-      dSw[r * kLdH + col] = __float2bfloat16_rn(ds);
+    if (threadIdx.x < kRows) {
+      const int j = j0 + threadIdx.x;
+      flags[threadIdx.x] = j >= T ? -1.0f : (keys[j / 32] >> (j % 32)) & 1u ? 1.0f : 0.0f;
     }
-    __syncwarp();
-    warp_ab_acc(dSw, Ks, dq_acc);  // dq += dS k (times scale below)
+    __syncthreads();
+    uint32_t bits[2][2] = {};  // rows g, g+8; the tile's keys 0-31, 32-63
+    if (p > 0)
+      FLASH_UNROLL
+      for (int r = 0; r < 2; r++)
+        FLASH_UNROLL
+        for (int w = 0; w < 2; w++)
+          if (iw + g + 8 * r < Tq && j0 + 32 * w < T) bits[r][w] = kept.bits[(row0 + 8 * r) * words + j0 / 32 + w];
+    FLASH_UNROLL
+    for (int half = 0; half < 2; half++) {
+      float s[4][4], da[4][4];  // scores and dA = dctx v^T: the warp's queries x 32 keys
+      product_t(qf, Ks, half * 32, s);
+      product_t(gf, Vs, half * 32, da);
+      FLASH_UNROLL
+      for (int n = 0; n < 4; n++)
+        FLASH_UNROLL
+        for (int e = 0; e < 4; e++) {
+          const int r = e >> 1, c = half * 32 + n * 8 + 2 * t + (e & 1);
+          const float f = flags[c];
+          float ds = 0.0f;
+          if (f >= 0) {
+            const float w = round_bf16(expf(score(s[n][e], scale, f) - mx[r]) * inv[r]);
+            const float sc = p > 0 ? ((bits[r][half] >> (c & 31)) & 1u ? inv_keep : 0.0f) : 1.0f;
+            ds = w * (da[n][e] * sc - dsum[r]);
+          }
+          da[n][e] = ds;
+        }
+      uint32_t pds[2][4];
+      to_operand(da, pds);
+      accumulate(pds, Ks, half * 32, dq_acc);  // dq += dS k (times scale below)
+    }
   }
-  warp_stage(dq_acc, Sw);
-  warp_write_rows(Sw, scale, dq + ((int64_t)b * Tq + iw) * ldq + h * kDh, ldq, Tq - iw);
+  const float s_dq[2] = {scale, scale};
+  write_rows(dq_acc, s_dq, dq + ((int64_t)b * Tq + iw) * ldq + h * kDh, ldq, Tq - iw);
 }
 
 }  // namespace flash

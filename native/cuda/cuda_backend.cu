@@ -859,15 +859,8 @@ class CudaBackend final : public Backend {
   // room in probs for what they keep (*kept: where). Forward and backward decide alike from the
   // same shapes.
   bool fused(float* probs, int B, int H, int64_t rows, int T, int D, int dh, flash::Kept* kept) {
-    if (!bf16_ || dh != flash::kDh || D % 8 || B * H > 65535 || (probs && !flash::kept_layout(probs, B, rows, T, kept)))
-      return false;
-    if (!flash_ready_) {  // over the default 48 KiB of shared memory a block
-      check(cudaFuncSetAttribute(flash::forward_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)flash::kForwardSmem), "flash smem");
-      check(cudaFuncSetAttribute(flash::backward_keys_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)flash::kKeysSmem), "flash smem");
-      check(cudaFuncSetAttribute(flash::backward_queries_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)flash::kQueriesSmem), "flash smem");
-      flash_ready_ = true;
-    }
-    return true;
+    return bf16_ && dh == flash::kDh && D % 8 == 0 && B * H <= 65535 &&
+           (!probs || flash::kept_layout(probs, B, rows, T, kept));
   }
 
   // bf16 attention: where the dropout mask's bits go in the probs buffer (nP floats of room), after the
@@ -999,7 +992,6 @@ class CudaBackend final : public Backend {
   std::map<std::tuple<int, int, int, uint32_t, uint32_t, uint32_t>, LtPlan> lt_plans_;
   cublasComputeType_t compute_ = CUBLAS_COMPUTE_32F;
   bool bf16_ = false;
-  bool flash_ready_ = false;  // the fused attention kernels' shared memory limits set
   static constexpr int kHalfSlots = 6;
   __nv_bfloat16* half_[kHalfSlots] = {};  // bf16 copies of products' operands (half())
   size_t half_cap_[kHalfSlots] = {};

@@ -1,17 +1,15 @@
 // Just enough of CUDA to run kernels written for blocks and warps on the host, one std::thread
 // per CUDA thread, so that the CPU build's tests check GPU kernel code on machines without a GPU
 // (native/cuda/attention_bf16.cuh). Barriers are real (__syncthreads, __syncwarp, shuffles), so a
-// missing synchronization shows up as a race; WMMA fragments hold whole 16 x 16 tiles in every
-// lane (products in fp32, as tensor cores accumulate bf16 products), and only lane 0 stores them,
-// so that a lane that reads another's result without __syncwarp reads stale data. Blocks run one
-// after another. Speed is not the point: small shapes only.
+// missing synchronization shows up as a race. mma.sync gathers the warp's fragments, in the PTX
+// ISA's layouts, and multiplies in fp32 (bf16 products are exact in fp32, as in the tensor cores).
+// Blocks run one after another. Speed is not the point: small shapes only.
 #pragma once
-#include <condition_variable>
+#include <atomic>
 #include <cstdint>
 #include <cstring>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <thread>
 #include <type_traits>
 #include <vector>
@@ -33,32 +31,31 @@ inline uint4 make_uint4(unsigned x, unsigned y, unsigned z, unsigned w) { return
 
 namespace emu {
 
-class Barrier {  // a reusable barrier for n threads
+class Barrier {  // a reusable barrier for n threads (spins, yielding: waits are short and many)
  public:
   explicit Barrier(int n) : n_(n) {}
   void wait() {
-    std::unique_lock<std::mutex> lock(mu_);
-    const long gen = gen_;
-    if (++waiting_ == n_) {
-      waiting_ = 0, gen_++;
-      cv_.notify_all();
+    const long gen = gen_.load(std::memory_order_acquire);
+    if (waiting_.fetch_add(1, std::memory_order_acq_rel) + 1 == n_) {
+      waiting_.store(0, std::memory_order_relaxed);
+      gen_.fetch_add(1, std::memory_order_acq_rel);
     } else {
-      cv_.wait(lock, [&] { return gen_ != gen; });
+      while (gen_.load(std::memory_order_acquire) == gen) std::this_thread::yield();
     }
   }
 
  private:
-  std::mutex mu_;
-  std::condition_variable cv_;
-  int n_, waiting_ = 0;
-  long gen_ = 0;
+  const int n_;
+  std::atomic<int> waiting_{0};
+  std::atomic<long> gen_{0};
 };
 
 struct Block {
   std::vector<unsigned char> smem;
   std::unique_ptr<Barrier> all;
   std::vector<std::unique_ptr<Barrier>> warps;
-  std::vector<uint32_t> exchange;  // one word per thread, for shuffles
+  std::vector<uint32_t> exchange;    // one word per thread, for shuffles
+  std::vector<uint32_t> mma_stage;   // six words per thread: its mma fragments
 };
 
 inline thread_local dim3 thread_idx, block_idx;
@@ -78,6 +75,7 @@ inline void launch(dim3 grid, unsigned threads, size_t smem, const std::function
       for (unsigned w = 0; w < (threads + 31) / 32; w++)
         blk.warps.push_back(std::make_unique<Barrier>((int)std::min(32u, threads - 32 * w)));
       blk.exchange.assign(threads, 0);
+      blk.mma_stage.assign(6 * (size_t)threads, 0);
       std::vector<std::thread> pool;
       for (unsigned t = 0; t < threads; t++)
         pool.emplace_back([&, t] {
@@ -130,6 +128,7 @@ inline __nv_bfloat16 __float2bfloat16_rn(float f) {
   u += 0x7fffu + ((u >> 16) & 1u);
   return __nv_bfloat16{(uint16_t)(u >> 16)};
 }
+inline uint16_t __bfloat16_as_ushort(__nv_bfloat16 h) { return h.bits; }
 inline float __bfloat162float(__nv_bfloat16 h) {
   const uint32_t u = (uint32_t)h.bits << 16;
   float f;
@@ -137,50 +136,34 @@ inline float __bfloat162float(__nv_bfloat16 h) {
   return f;
 }
 
-namespace nvcuda {
-namespace wmma {
-struct matrix_a {};
-struct matrix_b {};
-struct accumulator {};
-struct row_major {};
-struct col_major {};
-enum layout_t { mem_row_major, mem_col_major };
+namespace emu {
 
-// Element (row, col) of the logical 16 x 16 matrix at x[row * 16 + col], in every lane.
-template <class Use, int M, int N, int K, class T, class Layout = void>
-struct fragment {
-  float x[256];
-};
+// mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 for the warp: d += a b, from every lane's
+// fragments in the PTX ISA's layouts (lane = 4g + t; see native/cuda/attention_bf16.cuh).
+inline void mma(float (&d)[4], const uint32_t (&a)[4], const uint32_t (&b)[2]) {
+  const unsigned tid = thread_idx.x, base = tid & ~31u, lane = tid - base;
+  uint32_t* mine = &block->mma_stage[tid * 6];
+  for (int i = 0; i < 4; i++) mine[i] = a[i];
+  mine[4] = b[0], mine[5] = b[1];
+  block->warps[tid / 32]->wait();
+  float A[16][16], B[16][8];
+  for (unsigned l = 0; l < 32; l++) {
+    const uint32_t* f = &block->mma_stage[(base + l) * 6];
+    const int g = (int)l >> 2, t = (int)l & 3;
+    for (int reg = 0; reg < 4; reg++)
+      for (int hi = 0; hi < 2; hi++)
+        A[g + (reg & 1) * 8][2 * t + hi + (reg & 2) * 4] = __bfloat162float(__nv_bfloat16{(uint16_t)(f[reg] >> (16 * hi))});
+    for (int reg = 0; reg < 2; reg++)
+      for (int hi = 0; hi < 2; hi++) B[2 * t + hi + reg * 8][g] = __bfloat162float(__nv_bfloat16{(uint16_t)(f[4 + reg] >> (16 * hi))});
+  }
+  block->warps[tid / 32]->wait();
+  const int g = (int)lane >> 2, t = (int)lane & 3;
+  for (int e = 0; e < 4; e++) {
+    const int row = g + (e >> 1) * 8, col = 2 * t + (e & 1);
+    float s = d[e];
+    for (int k = 0; k < 16; k++) s += A[row][k] * B[k][col];
+    d[e] = s;
+  }
+}
 
-inline float value(float f) { return f; }
-inline float value(__nv_bfloat16 h) { return __bfloat162float(h); }
-
-template <class Use, class T, class Layout>
-void load_matrix_sync(fragment<Use, 16, 16, 16, T, Layout>& f, const T* p, unsigned ldm) {
-  for (int r = 0; r < 16; r++)
-    for (int c = 0; c < 16; c++)
-      f.x[r * 16 + c] = value(std::is_same<Layout, col_major>::value ? p[c * ldm + r] : p[r * ldm + c]);
-}
-template <class Use, class T, class Layout>
-void fill_fragment(fragment<Use, 16, 16, 16, T, Layout>& f, float v) {
-  for (float& e : f.x) e = v;
-}
-template <class TA, class LA, class TB, class LB>
-void mma_sync(fragment<accumulator, 16, 16, 16, float>& d, const fragment<matrix_a, 16, 16, 16, TA, LA>& a,
-              const fragment<matrix_b, 16, 16, 16, TB, LB>& b, const fragment<accumulator, 16, 16, 16, float>& c) {
-  float out[256];
-  for (int r = 0; r < 16; r++)
-    for (int n = 0; n < 16; n++) {
-      float s = c.x[r * 16 + n];
-      for (int k = 0; k < 16; k++) s += a.x[r * 16 + k] * b.x[k * 16 + n];
-      out[r * 16 + n] = s;
-    }
-  std::memcpy(d.x, out, sizeof(out));
-}
-inline void store_matrix_sync(float* p, const fragment<accumulator, 16, 16, 16, float>& f, unsigned ldm, layout_t l) {
-  if (!emu::lane0()) return;
-  for (int r = 0; r < 16; r++)
-    for (int c = 0; c < 16; c++) (l == mem_row_major ? p[r * ldm + c] : p[c * ldm + r]) = f.x[r * 16 + c];
-}
-}  // namespace wmma
-}  // namespace nvcuda
+}  // namespace emu
