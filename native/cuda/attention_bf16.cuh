@@ -50,10 +50,26 @@ constexpr int kDh = 64;        // the head width these kernels take
 constexpr int kRows = 64;      // queries (forward, dq) or keys (dk, dv) per block
 constexpr int kThreads = 128;  // 4 warps, 16 of the rows each
 constexpr int kLdH = 72;       // tile row stride: 144 bytes, so that a fragment's 32 loads hit 32 banks
-constexpr size_t kTileH = (size_t)kRows * kLdH * sizeof(bf16);  // a 64 x 64 bf16 tile
-constexpr size_t kForwardSmem = 2 * kTileH + kRows * sizeof(float);   // k, v (q first); key flags
-constexpr size_t kKeysSmem = 2 * kTileH + 3 * kRows * 4 + 2 * kRows * 4;  // q, dctx (k, v first); row stats, mask words
-constexpr size_t kQueriesSmem = 2 * kTileH + kRows * sizeof(float);   // k, v (q, dctx first); key flags
+
+// What a block reads per tile, in shared memory, twice: the next tile loads (cp.async) while the
+// block works on this one.
+struct KeyTile {  // forward: 64 keys and values, and the key mask
+  bf16 k[kRows * kLdH], v[kRows * kLdH];
+  int32_t mask[kRows];
+};
+struct QueryTile {  // backward, dk and dv: 64 queries, their dctx, row statistics and mask words
+  bf16 q[kRows * kLdH], g[kRows * kLdH];
+  float mx[kRows], inv[kRows], dsum[kRows];
+  uint32_t bits[2 * kRows];  // query qi: words 2qi, 2qi + 1 (the block's 64 keys)
+};
+struct KeyTileBackward {  // backward, dq: 64 keys and values, their mask word pair, the dropout words
+  bf16 k[kRows * kLdH], v[kRows * kLdH];
+  uint32_t bits[2 * kRows];  // query row r of the block: words 2r, 2r + 1 (this tile's keys)
+  uint32_t keys[4];          // the tile's 2 key mask words (and padding to 16 bytes)
+};
+constexpr size_t kForwardSmem = 2 * sizeof(KeyTile);
+constexpr size_t kKeysSmem = 2 * sizeof(QueryTile);
+constexpr size_t kQueriesSmem = 2 * sizeof(KeyTileBackward);
 
 // What forward keeps for backward in the probs buffer (rows = B*H*Tq rows of T floats).
 struct Kept {
@@ -82,8 +98,28 @@ __device__ __forceinline__ void mma(float (&d)[4], const uint32_t (&a)[4], const
       : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
       : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
 }
+// Copies of 16 and 4 bytes to shared memory in flight while the block computes (cp.async, sm_80+);
+// where !valid, zeros (src-size 0: nothing is read). wait_tiles<N>() waits for all but the newest N
+// committed groups.
+__device__ __forceinline__ void copy16(void* dst, const void* src, bool valid) {
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"((unsigned)__cvta_generic_to_shared(dst)), "l"(src),
+               "r"(valid ? 16 : 0));
+}
+__device__ __forceinline__ void copy4(void* dst, const void* src, bool valid) {
+  asm volatile("cp.async.ca.shared.global [%0], [%1], 4, %2;\n" ::"r"((unsigned)__cvta_generic_to_shared(dst)), "l"(src),
+               "r"(valid ? 4 : 0));
+}
+__device__ __forceinline__ void commit_tiles() { asm volatile("cp.async.commit_group;\n" ::); }
+template <int N>
+__device__ __forceinline__ void wait_tiles() {
+  asm volatile("cp.async.wait_group %0;\n" ::"n"(N));
+}
 #else
+using ::emu::commit_tiles;
+using ::emu::copy16;
+using ::emu::copy4;
 using ::emu::mma;
+using ::emu::wait_tiles;
 #endif
 
 __device__ __forceinline__ float round_bf16(float x) { return __bfloat162float(__float2bfloat16_rn(x)); }
@@ -131,6 +167,15 @@ __device__ __forceinline__ void load_tile(const bf16* src, int64_t ld, int n, bf
   for (int u = 0; u < kLoads; u++) {
     const int e = threadIdx.x + u * kThreads;
     *reinterpret_cast<uint4*>(dst + e / 8 * kLdH + e % 8 * 8) = x[u];
+  }
+}
+
+// The same, in flight (commit_tiles() and wait_tiles() around it).
+__device__ __forceinline__ void load_tile_async(const bf16* src, int64_t ld, int n, bf16* dst) {
+  FLASH_UNROLL
+  for (int u = 0; u < kLoads; u++) {
+    const int e = threadIdx.x + u * kThreads, r = e / 8, c = e % 8 * 8;
+    copy16(dst + r * kLdH + c, r < n ? src + r * ld + c : src, r < n);
   }
 }
 
@@ -210,16 +255,25 @@ __device__ __forceinline__ float score(float s, float scale, float flag) {
 }
 
 // Forward. Grid (ceil(Tq / 64), B*H); warp w takes queries 16w.. of the block.
-__global__ void __launch_bounds__(kThreads)
+__device__ __forceinline__ void prefetch_keys(KeyTile& kt, const bf16* k, const bf16* v, const int32_t* m, int D, int T,
+                                              int j0) {
+  load_tile_async(k + (int64_t)j0 * D, D, T - j0, kt.k);
+  load_tile_async(v + (int64_t)j0 * D, D, T - j0, kt.v);
+  for (int x = threadIdx.x; x < kRows; x += kThreads) copy4(&kt.mask[x], j0 + x < T ? m + j0 + x : m, j0 + x < T);
+  commit_tiles();
+}
+
+// (Bounded to 128 registers, 24 bytes spilled, so that 4 blocks fit an SM instead of 3.)
+__global__ void __launch_bounds__(kThreads, 4)
     forward_kernel(const bf16* q, const bf16* k, const bf16* v, const int32_t* mask, float* ctx, int D, Kept kept,
                    bool keep, int H, int Tq, int T, float scale, float p, float inv_keep, uint64_t seed) {
   FLASH_SHARED_MEMORY;
-  bf16* Ks = reinterpret_cast<bf16*>(flash_smem);
-  bf16* Vs = Ks + kRows * kLdH;
-  float* flags = reinterpret_cast<float*>(Vs + kRows * kLdH);
+  KeyTile* tiles = reinterpret_cast<KeyTile*>(flash_smem);
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
   const int bh = blockIdx.y, b = bh / H, h = bh % H, i0 = blockIdx.x * kRows, iw = i0 + warp * 16;
   const int32_t* m = mask + (int64_t)b * T;
+  const bf16* kh = k + (int64_t)b * T * D + h * kDh;
+  const bf16* vh = v + (int64_t)b * T * D + h * kDh;
   const int words = (T + 31) / 32;
   if (keep && h == 0 && blockIdx.x == 0)  // the key mask, for backward (it has no mask argument)
     for (int w = threadIdx.x; w < words; w += kThreads) {
@@ -227,28 +281,31 @@ __global__ void __launch_bounds__(kThreads)
       for (int l = 0; l < 32 && 32 * w + l < T; l++) word |= (m[32 * w + l] ? 1u : 0u) << l;
       kept.keys[(int64_t)b * words + w] = word;
     }
-  uint32_t qf[4][4];  // the warp's queries, kept in registers
-  load_tile(q + ((int64_t)b * Tq + i0) * D + h * kDh, D, Tq - i0, Ks);
+  uint32_t qf[4][4];  // the warp's queries, kept in registers (staged in the second buffer)
+  load_tile(q + ((int64_t)b * Tq + i0) * D + h * kDh, D, Tq - i0, tiles[1].k);
+  prefetch_keys(tiles[0], kh, vh, m, D, T, 0);
   __syncthreads();
-  load_rows(Ks, warp, qf);
+  load_rows(tiles[1].k, warp, qf);
+  __syncthreads();
 
   float o[8][4] = {}, mx[2] = {-INFINITY, -INFINITY}, sum[2] = {0.0f, 0.0f};  // rows g, g+8
   const int64_t row0 = (int64_t)bh * Tq + iw + g;  // the lane's first row (b, h, i)
   const uint64_t first[2] = {((uint64_t)bh * T + (uint64_t)(iw + g)) * T, ((uint64_t)bh * T + (uint64_t)(iw + g + 8)) * T};
-  for (int j0 = 0; j0 < T; j0 += kRows) {
+  for (int j0 = 0, it = 0; j0 < T; j0 += kRows, it++) {
+    if (j0 + kRows < T) prefetch_keys(tiles[(it + 1) & 1], kh, vh, m, D, T, j0 + kRows);
+    else commit_tiles();  // an empty group, so that the wait below always leaves one
+    wait_tiles<1>();
     __syncthreads();
-    load_tile(k + ((int64_t)b * T + j0) * D + h * kDh, D, T - j0, Ks);
-    load_tile(v + ((int64_t)b * T + j0) * D + h * kDh, D, T - j0, Vs);
-    if (threadIdx.x < kRows) flags[threadIdx.x] = j0 + (int)threadIdx.x >= T ? -1.0f : m[j0 + threadIdx.x] ? 1.0f : 0.0f;
-    __syncthreads();
+    const KeyTile& kt = tiles[it & 1];
     float s[8][4];
-    product_t(qf, Ks, 0, s);
+    product_t(qf, kt.k, 0, s);
     float tmx[2] = {-INFINITY, -INFINITY};
     FLASH_UNROLL
     for (int n = 0; n < 8; n++)
       FLASH_UNROLL
       for (int e = 0; e < 4; e++) {
-        s[n][e] = score(s[n][e], scale, flags[n * 8 + 2 * t + (e & 1)]);
+        const int c = n * 8 + 2 * t + (e & 1);
+        s[n][e] = score(s[n][e], scale, j0 + c >= T ? -1.0f : kt.mask[c] ? 1.0f : 0.0f);
         tmx[e >> 1] = fmaxf(tmx[e >> 1], s[n][e]);
       }
     float alpha[2];
@@ -277,7 +334,7 @@ __global__ void __launch_bounds__(kThreads)
         }
         s[n][e] = w;
       }
-    if (keep && p > 0)
+    if (keep && p > 0) {
       FLASH_UNROLL
       for (int r = 0; r < 2; r++)
         FLASH_UNROLL
@@ -287,9 +344,11 @@ __global__ void __launch_bounds__(kThreads)
           x |= __shfl_xor_sync(0xffffffffu, x, 2);
           if (t == 0 && iw + g + 8 * r < Tq && j0 + 32 * w < T) kept.bits[(row0 + 8 * r) * words + j0 / 32 + w] = x;
         }
+    }
     uint32_t a[4][4];
     to_operand(s, a);
-    accumulate(a, Vs, 0, o);
+    accumulate(a, kt.v, 0, o);
+    __syncthreads();  // this buffer is the next prefetch's
   }
   float inv[2];
   FLASH_UNROLL
@@ -319,52 +378,61 @@ __global__ void row_dot_kernel(const float* dctx, int D, Kept kept, int64_t rows
 
 // Backward, dk and dv. Grid (ceil(T / 64), B*H): a block's 64 keys (warp w: 16 of them, in
 // registers) against every tile of 64 queries, 32 queries at a time. Lane 4g + t holds keys g, g+8.
-__global__ void __launch_bounds__(kThreads)
+__device__ __forceinline__ void prefetch_queries(QueryTile& qt, const bf16* q, const bf16* g, const Kept& kept, int D,
+                                                 int64_t bh, int Tq, int words, int j0, int i0, float p) {
+  load_tile_async(q + (int64_t)i0 * D, D, Tq - i0, qt.q);
+  load_tile_async(g + (int64_t)i0 * D, D, Tq - i0, qt.g);
+  for (int x = threadIdx.x; x < 2 * kRows; x += kThreads) {  // rows past Tq: zeros (weight 0: they add nothing)
+    const int qi = x >> 1, i = i0 + qi, word = j0 / 32 + (x & 1);
+    const int64_t row = bh * Tq + i;
+    const bool in = i < Tq, ok = p > 0 && in && word < words;
+    copy4(&qt.bits[x], kept.bits + (ok ? row * words + word : 0), ok);
+    if ((x & 1) == 0) {
+      copy4(&qt.mx[qi], kept.mx + (in ? row : 0), in);
+      copy4(&qt.inv[qi], kept.inv + (in ? row : 0), in);
+      copy4(&qt.dsum[qi], kept.dsum + (in ? row : 0), in);
+    }
+  }
+  commit_tiles();
+}
+
+// (Bounded to 168 registers, about 100 bytes spilled, so that 3 blocks fit an SM instead of 2.)
+__global__ void __launch_bounds__(kThreads, 3)
     backward_keys_kernel(const bf16* dctx, const bf16* q, const bf16* k, const bf16* v, int D, Kept kept, float* dk,
                          int ldk, float* dv, int H, int Tq, int T, float scale, float p, float inv_keep) {
   FLASH_SHARED_MEMORY;
-  bf16* Qs = reinterpret_cast<bf16*>(flash_smem);
-  bf16* Gs = Qs + kRows * kLdH;  // dctx
-  float* smx = reinterpret_cast<float*>(Gs + kRows * kLdH);
-  float* sinv = smx + kRows;
-  float* sdsum = sinv + kRows;
-  uint32_t* sbits = reinterpret_cast<uint32_t*>(sdsum + kRows);  // per query: this block's 2 mask words
+  QueryTile* tiles = reinterpret_cast<QueryTile*>(flash_smem);
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
   const int bh = blockIdx.y, b = bh / H, h = bh % H, j0 = blockIdx.x * kRows, jw = j0 + warp * 16;
   const int words = (T + 31) / 32;
+  const bf16* qh = q + (int64_t)b * Tq * D + h * kDh;
+  const bf16* gh = dctx + (int64_t)b * Tq * D + h * kDh;
   float flag[2];  // keys jw + g and jw + g + 8
   FLASH_UNROLL
   for (int r = 0; r < 2; r++) {
     const int j = jw + g + 8 * r;
     flag[r] = j >= T ? -1.0f : (kept.keys[(int64_t)b * words + j / 32] >> (j % 32)) & 1u ? 1.0f : 0.0f;
   }
-  uint32_t kf[4][4], vf[4][4];  // the warp's keys and values, kept in registers
-  load_tile(k + ((int64_t)b * T + j0) * D + h * kDh, D, T - j0, Qs);
-  load_tile(v + ((int64_t)b * T + j0) * D + h * kDh, D, T - j0, Gs);
+  uint32_t kf[4][4], vf[4][4];  // the warp's keys and values, kept in registers (staged in the second buffer)
+  load_tile(k + ((int64_t)b * T + j0) * D + h * kDh, D, T - j0, tiles[1].q);
+  load_tile(v + ((int64_t)b * T + j0) * D + h * kDh, D, T - j0, tiles[1].g);
+  prefetch_queries(tiles[0], qh, gh, kept, D, bh, Tq, words, j0, 0, p);
   __syncthreads();
-  load_rows(Qs, warp, kf);
-  load_rows(Gs, warp, vf);
+  load_rows(tiles[1].q, warp, kf);
+  load_rows(tiles[1].g, warp, vf);
+  __syncthreads();
   float dk_acc[8][4] = {}, dv_acc[8][4] = {};
-  for (int i0 = 0; i0 < Tq; i0 += kRows) {
+  for (int i0 = 0, it = 0; i0 < Tq; i0 += kRows, it++) {
+    if (i0 + kRows < Tq) prefetch_queries(tiles[(it + 1) & 1], qh, gh, kept, D, bh, Tq, words, j0, i0 + kRows, p);
+    else commit_tiles();
+    wait_tiles<1>();
     __syncthreads();
-    load_tile(q + ((int64_t)b * Tq + i0) * D + h * kDh, D, Tq - i0, Qs);
-    load_tile(dctx + ((int64_t)b * Tq + i0) * D + h * kDh, D, Tq - i0, Gs);
-    for (int x = threadIdx.x; x < 2 * kRows; x += kThreads) {
-      const int qi = x >> 1, i = i0 + qi, word = j0 / 32 + (x & 1);
-      const int64_t row = (int64_t)bh * Tq + i;
-      sbits[x] = p > 0 && i < Tq && word < words ? kept.bits[row * words + word] : 0u;
-      if ((x & 1) == 0) {  // rows past Tq: weight 0 (inv 0), so they add nothing
-        smx[qi] = i < Tq ? kept.mx[row] : 0.0f;
-        sinv[qi] = i < Tq ? kept.inv[row] : 0.0f;
-        sdsum[qi] = i < Tq ? kept.dsum[row] : 0.0f;
-      }
-    }
-    __syncthreads();
+    const QueryTile& qt = tiles[it & 1];
     FLASH_UNROLL
     for (int half = 0; half < 2; half++) {
       float st[4][4], dat[4][4];  // scores^T and dA^T: the warp's keys x 32 queries
-      product_t(kf, Qs, half * 32, st);
-      product_t(vf, Gs, half * 32, dat);
+      product_t(kf, qt.q, half * 32, st);
+      product_t(vf, qt.g, half * 32, dat);
       FLASH_UNROLL
       for (int n = 0; n < 4; n++)
         FLASH_UNROLL
@@ -372,10 +440,10 @@ __global__ void __launch_bounds__(kThreads)
           const int r = e >> 1, qi = half * 32 + n * 8 + 2 * t + (e & 1), kl = warp * 16 + g + 8 * r;
           float a = 0.0f, ds = 0.0f;
           if (flag[r] >= 0) {
-            const float w = round_bf16(expf(score(st[n][e], scale, flag[r]) - smx[qi]) * sinv[qi]);
-            const float sc = p > 0 ? ((sbits[qi * 2 + kl / 32] >> (kl % 32)) & 1u ? inv_keep : 0.0f) : 1.0f;
+            const float w = round_bf16(expf(score(st[n][e], scale, flag[r]) - qt.mx[qi]) * qt.inv[qi]);
+            const float sc = p > 0 ? ((qt.bits[qi * 2 + kl / 32] >> (kl % 32)) & 1u ? inv_keep : 0.0f) : 1.0f;
             a = w * sc;
-            ds = w * (dat[n][e] * sc - sdsum[qi]);
+            ds = w * (dat[n][e] * sc - qt.dsum[qi]);
           }
           st[n][e] = a;
           dat[n][e] = ds;
@@ -383,9 +451,10 @@ __global__ void __launch_bounds__(kThreads)
       uint32_t pa[2][4], pds[2][4];
       to_operand(st, pa);
       to_operand(dat, pds);
-      accumulate(pa, Gs, half * 32, dv_acc);   // dv += A^T dctx
-      accumulate(pds, Qs, half * 32, dk_acc);  // dk += dS^T q (times scale below)
+      accumulate(pa, qt.g, half * 32, dv_acc);   // dv += A^T dctx
+      accumulate(pds, qt.q, half * 32, dk_acc);  // dk += dS^T q (times scale below)
     }
+    __syncthreads();  // this buffer is the next prefetch's
   }
   const float s_dk[2] = {scale, scale}, s_dv[2] = {1.0f, 1.0f};
   write_rows(dk_acc, s_dk, dk + ((int64_t)b * T + jw) * ldk + h * kDh, ldk, T - jw);
@@ -394,18 +463,34 @@ __global__ void __launch_bounds__(kThreads)
 
 // Backward, dq. Grid (ceil(Tq / 64), B*H): a block's 64 queries (warp w: 16, in registers) against
 // every tile of 64 keys, 32 keys at a time. Lane 4g + t holds queries g, g+8.
-__global__ void __launch_bounds__(kThreads)
+__device__ __forceinline__ void prefetch_keys_backward(KeyTileBackward& kt, const bf16* k, const bf16* v,
+                                                       const Kept& kept, int D, int64_t row_block, int b, int Tq,
+                                                       int T, int words, int i0, int j0, float p) {
+  load_tile_async(k + (int64_t)j0 * D, D, T - j0, kt.k);
+  load_tile_async(v + (int64_t)j0 * D, D, T - j0, kt.v);
+  for (int x = threadIdx.x; x < 2 * kRows; x += kThreads) {
+    const int r = x >> 1, word = j0 / 32 + (x & 1);
+    const bool ok = p > 0 && i0 + r < Tq && word < words;
+    copy4(&kt.bits[x], kept.bits + (ok ? (row_block + r) * words + word : 0), ok);
+  }
+  for (int x = threadIdx.x; x < 2; x += kThreads) {
+    const int word = j0 / 32 + x;
+    copy4(&kt.keys[x], kept.keys + (word < words ? (int64_t)b * words + word : 0), word < words);
+  }
+  commit_tiles();
+}
+
+__global__ void __launch_bounds__(kThreads, 3)
     backward_queries_kernel(const bf16* dctx, const bf16* q, const bf16* k, const bf16* v, int D, Kept kept,
                             float* dq, int ldq, int H, int Tq, int T, float scale, float p, float inv_keep) {
   FLASH_SHARED_MEMORY;
-  bf16* Ks = reinterpret_cast<bf16*>(flash_smem);
-  bf16* Vs = Ks + kRows * kLdH;
-  float* flags = reinterpret_cast<float*>(Vs + kRows * kLdH);
+  KeyTileBackward* tiles = reinterpret_cast<KeyTileBackward*>(flash_smem);
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
   const int bh = blockIdx.y, b = bh / H, h = bh % H, i0 = blockIdx.x * kRows, iw = i0 + warp * 16;
   const int words = (T + 31) / 32;
-  const uint32_t* keys = kept.keys + (int64_t)b * words;
-  const int64_t row0 = (int64_t)bh * Tq + iw + g;
+  const bf16* kh = k + (int64_t)b * T * D + h * kDh;
+  const bf16* vh = v + (int64_t)b * T * D + h * kDh;
+  const int64_t row_block = (int64_t)bh * Tq + i0, row0 = row_block + warp * 16 + g;
   float mx[2], inv[2], dsum[2];  // rows g, g+8 (past Tq: weight 0)
   FLASH_UNROLL
   for (int r = 0; r < 2; r++) {
@@ -414,42 +499,37 @@ __global__ void __launch_bounds__(kThreads)
     inv[r] = in ? kept.inv[row0 + 8 * r] : 0.0f;
     dsum[r] = in ? kept.dsum[row0 + 8 * r] : 0.0f;
   }
-  uint32_t qf[4][4], gf[4][4];  // the warp's queries and their dctx, kept in registers
-  load_tile(q + ((int64_t)b * Tq + i0) * D + h * kDh, D, Tq - i0, Ks);
-  load_tile(dctx + ((int64_t)b * Tq + i0) * D + h * kDh, D, Tq - i0, Vs);
+  uint32_t qf[4][4], gf[4][4];  // the warp's queries and their dctx, kept in registers (staged in the second buffer)
+  load_tile(q + ((int64_t)b * Tq + i0) * D + h * kDh, D, Tq - i0, tiles[1].k);
+  load_tile(dctx + ((int64_t)b * Tq + i0) * D + h * kDh, D, Tq - i0, tiles[1].v);
+  prefetch_keys_backward(tiles[0], kh, vh, kept, D, row_block, b, Tq, T, words, i0, 0, p);
   __syncthreads();
-  load_rows(Ks, warp, qf);
-  load_rows(Vs, warp, gf);
+  load_rows(tiles[1].k, warp, qf);
+  load_rows(tiles[1].v, warp, gf);
+  __syncthreads();
   float dq_acc[8][4] = {};
-  for (int j0 = 0; j0 < T; j0 += kRows) {
+  for (int j0 = 0, it = 0; j0 < T; j0 += kRows, it++) {
+    if (j0 + kRows < T) prefetch_keys_backward(tiles[(it + 1) & 1], kh, vh, kept, D, row_block, b, Tq, T, words, i0, j0 + kRows, p);
+    else commit_tiles();
+    wait_tiles<1>();
     __syncthreads();
-    load_tile(k + ((int64_t)b * T + j0) * D + h * kDh, D, T - j0, Ks);
-    load_tile(v + ((int64_t)b * T + j0) * D + h * kDh, D, T - j0, Vs);
-    if (threadIdx.x < kRows) {
-      const int j = j0 + threadIdx.x;
-      flags[threadIdx.x] = j >= T ? -1.0f : (keys[j / 32] >> (j % 32)) & 1u ? 1.0f : 0.0f;
-    }
-    __syncthreads();
-    uint32_t bits[2][2] = {};  // rows g, g+8; the tile's keys 0-31, 32-63
-    if (p > 0)
-      FLASH_UNROLL
-      for (int r = 0; r < 2; r++)
-        FLASH_UNROLL
-        for (int w = 0; w < 2; w++)
-          if (iw + g + 8 * r < Tq && j0 + 32 * w < T) bits[r][w] = kept.bits[(row0 + 8 * r) * words + j0 / 32 + w];
+    const KeyTileBackward& kt = tiles[it & 1];
+    uint32_t bits[2][2];  // rows g, g+8; the tile's keys 0-31, 32-63
+    FLASH_UNROLL
+    for (int r = 0; r < 2; r++) bits[r][0] = kt.bits[(warp * 16 + g + 8 * r) * 2], bits[r][1] = kt.bits[(warp * 16 + g + 8 * r) * 2 + 1];
     FLASH_UNROLL
     for (int half = 0; half < 2; half++) {
       float s[4][4], da[4][4];  // scores and dA = dctx v^T: the warp's queries x 32 keys
-      product_t(qf, Ks, half * 32, s);
-      product_t(gf, Vs, half * 32, da);
+      product_t(qf, kt.k, half * 32, s);
+      product_t(gf, kt.v, half * 32, da);
       FLASH_UNROLL
       for (int n = 0; n < 4; n++)
         FLASH_UNROLL
         for (int e = 0; e < 4; e++) {
           const int r = e >> 1, c = half * 32 + n * 8 + 2 * t + (e & 1);
-          const float f = flags[c];
           float ds = 0.0f;
-          if (f >= 0) {
+          if (j0 + c < T) {
+            const float f = (kt.keys[half] >> (c & 31)) & 1u ? 1.0f : 0.0f;
             const float w = round_bf16(expf(score(s[n][e], scale, f) - mx[r]) * inv[r]);
             const float sc = p > 0 ? ((bits[r][half] >> (c & 31)) & 1u ? inv_keep : 0.0f) : 1.0f;
             ds = w * (da[n][e] * sc - dsum[r]);
@@ -458,8 +538,9 @@ __global__ void __launch_bounds__(kThreads)
         }
       uint32_t pds[2][4];
       to_operand(da, pds);
-      accumulate(pds, Ks, half * 32, dq_acc);  // dq += dS k (times scale below)
+      accumulate(pds, kt.k, half * 32, dq_acc);  // dq += dS k (times scale below)
     }
+    __syncthreads();  // this buffer is the next prefetch's
   }
   const float s_dq[2] = {scale, scale};
   write_rows(dq_acc, s_dq, dq + ((int64_t)b * Tq + iw) * ldq + h * kDh, ldq, Tq - iw);

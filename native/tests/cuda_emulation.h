@@ -166,4 +166,17 @@ inline void mma(float (&d)[4], const uint32_t (&a)[4], const uint32_t (&b)[2]) {
   }
 }
 
+// cp.async: the copy happens at once (zeros where !valid); commit and wait have nothing to do.
+inline void copy16(void* dst, const void* src, bool valid) {
+  if (valid) std::memcpy(dst, src, 16);
+  else std::memset(dst, 0, 16);
+}
+inline void copy4(void* dst, const void* src, bool valid) {
+  if (valid) std::memcpy(dst, src, 4);
+  else std::memset(dst, 0, 4);
+}
+inline void commit_tiles() {}
+template <int N>
+void wait_tiles() {}
+
 }  // namespace emu
