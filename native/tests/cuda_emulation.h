@@ -1,8 +1,9 @@
 // Just enough of CUDA to run kernels written for blocks and warps on the host, one std::thread
 // per CUDA thread, so that the CPU build's tests check GPU kernel code on machines without a GPU
-// (native/cuda/attention_bf16.cuh). Barriers are real (__syncthreads, __syncwarp, shuffles), so a
-// missing synchronization shows up as a race. mma.sync gathers the warp's fragments, in the PTX
-// ISA's layouts, and multiplies in fp32 (bf16 products are exact in fp32, as in the tensor cores).
+// (native/cuda/attention_bf16.cuh). Barriers are real (__syncthreads, and the warp's inside
+// shuffles and mma.sync), so a missing synchronization shows up as a race. mma.sync gathers the
+// warp's fragments, in the PTX ISA's layouts, and multiplies in fp32 (bf16 products are exact in
+// fp32, as in the tensor cores).
 // Blocks run one after another. Speed is not the point: small shapes only.
 #pragma once
 #include <atomic>
@@ -11,7 +12,6 @@
 #include <functional>
 #include <memory>
 #include <thread>
-#include <type_traits>
 #include <vector>
 
 #include <math.h>  // expf and fmaxf in the global namespace, as CUDA has them
@@ -60,12 +60,11 @@ struct Block {
 
 inline thread_local dim3 thread_idx, block_idx;
 inline thread_local Block* block = nullptr;
-inline dim3 block_dim, grid_dim;
+inline dim3 block_dim;
 
 // Runs kernel() (a call of the kernel with its arguments) on grid x threads, smem bytes of
 // dynamic shared memory a block.
 inline void launch(dim3 grid, unsigned threads, size_t smem, const std::function<void()>& kernel) {
-  grid_dim = grid;
   block_dim = dim3{threads, 1, 1};
   for (unsigned by = 0; by < grid.y; by++)
     for (unsigned bx = 0; bx < grid.x; bx++) {
@@ -102,17 +101,13 @@ T shfl_xor(T v, int lane_mask) {
   return v;
 }
 
-inline bool lane0() { return (thread_idx.x & 31) == 0; }
-
 }  // namespace emu
 
 #define threadIdx (emu::thread_idx)
 #define blockIdx (emu::block_idx)
 #define blockDim (emu::block_dim)
-#define gridDim (emu::grid_dim)
 #define FLASH_SHARED_MEMORY unsigned char* flash_smem = emu::block->smem.data()
 inline void __syncthreads() { emu::block->all->wait(); }
-inline void __syncwarp() { emu::block->warps[emu::thread_idx.x / 32]->wait(); }
 template <class T>
 T __shfl_xor_sync(unsigned, T v, int lane_mask) {
   return emu::shfl_xor(v, lane_mask);
