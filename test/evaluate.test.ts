@@ -43,6 +43,35 @@ describe('TF-IDF features (hand-computed)', () => {
     got.forEach((g, i) => assert.ok(Math.abs(g - want[i]) < 1e-6));
     assert.equal(X.indptr[1], 4);
   });
+
+  it('minDf drops rare terms and renumbers the kept ones in order of first appearance', () => {
+    const v = new TfidfVectorizer(2);
+    const X = v.fitTransform(['a1 b1', 'a1 c1', 'a1 b1 d1']);
+    // df: a1 3, b1 2, "a1 b1" 2; c1, d1, "a1 c1", "b1 d1" once each, dropped. n = 3. The
+    // second text keeps a1 alone; the third the same three terms as the first.
+    assert.deepEqual(v.state().terms, ['a1', 'b1', 'a1 b1']);
+    const idf = Math.log(4 / 3) + 1;
+    assert.deepEqual(Array.from(v.state().idf), [1, idf, idf]);
+    assert.deepEqual(Array.from(X.indptr), [0, 3, 4, 7]);
+    assert.deepEqual(Array.from(X.indices), [0, 1, 2, 0, 0, 1, 2]);
+    const norm = Math.hypot(1, idf, idf);
+    const first = [1 / norm, idf / norm, idf / norm];
+    const want = [...first, 1, ...first];
+    Array.from(X.values).forEach((x, i) => assert.ok(Math.abs(x - want[i]) < 1e-6, `value ${i}: ${x} against ${want[i]}`));
+  });
+
+  it('fitTransform gives what transform gives for the same texts, for both analyzers', () => {
+    const texts = ['Re: the 486 DX2 and its cache', 'cache cache, the disk controller', 'Orbit of the moon; the 486?', 'ÉCOLE école'];
+    for (const analyzer of ['word', 'char_wb'] as const) {
+      for (const minDf of [1, 2]) {
+        const v = new TfidfVectorizer(minDf, analyzer);
+        const once = v.fitTransform(texts);
+        const again = v.transform(texts);
+        assert.ok(once.cols > 0 && once.indices.length > 0, `${analyzer} minDf ${minDf}: some features`);
+        assert.deepEqual(once, again, `${analyzer} minDf ${minDf}`);
+      }
+    }
+  });
 });
 
 describe('evaluate and baseline commands', () => {

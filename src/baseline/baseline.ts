@@ -17,7 +17,7 @@ export class TfidfBaseline {
   constructor(readonly vectorizer = new TfidfVectorizer()) {}
 
   fit(texts: string[], labels: Int32Array, classes: number): this {
-    this.svm.fit(this.vectorizer.fit(texts).transform(texts), labels, classes);
+    this.svm.fit(this.vectorizer.fitTransform(texts), labels, classes);
     return this;
   }
 

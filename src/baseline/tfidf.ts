@@ -80,48 +80,75 @@ export class TfidfVectorizer {
   }
 
   fit(texts: string[]): this {
-    let df: number[] = [];
-    for (const t of texts) {
-      for (const g of new Set(ANALYZE[this.analyzer](t))) {
+    this.fitTransform(texts);
+    return this;
+  }
+
+  /**
+   * fit(texts) then transform(texts) in one pass over the texts: each text is analyzed and its terms
+   * looked up once, not twice (string hashing is most of the cost; on the card split's training part
+   * the char_wb part's transform took longer than its SVM).
+   */
+  fitTransform(texts: string[]): Csr {
+    this.vocab = new Map();
+    const df: number[] = [];
+    const lastText: number[] = [];
+    const ids = texts.map((t, r) => {
+      const grams = ANALYZE[this.analyzer](t);
+      const out = new Int32Array(grams.length);
+      grams.forEach((g, k) => {
         let j = this.vocab.get(g);
         if (j === undefined) {
           j = this.vocab.size;
           this.vocab.set(g, j);
           df.push(0);
+          lastText.push(-1);
         }
-        df[j]++;
-      }
+        if (lastText[j] !== r) {
+          lastText[j] = r;
+          df[j]++;
+        }
+        out[k] = j;
+      });
+      return out;
+    });
+    // Terms in fewer than minDf texts are dropped; the kept ones renumbered in order of first appearance.
+    const column = new Int32Array(df.length).fill(-1);
+    const keptDf: number[] = [];
+    const kept = new Map<string, number>();
+    for (const [g, j] of this.vocab) {
+      if (df[j] < this.minDf) continue;
+      column[j] = kept.size;
+      kept.set(g, kept.size);
+      keptDf.push(df[j]);
     }
+    this.vocab = kept;
     const n = texts.length;
-    if (this.minDf > 1) {
-      // Renumber the kept terms in their order of first appearance.
-      const kept = new Map<string, number>();
-      const keptDf: number[] = [];
-      for (const [g, j] of this.vocab) {
-        if (df[j] < this.minDf) continue;
-        kept.set(g, kept.size);
-        keptDf.push(df[j]);
-      }
-      this.vocab = kept;
-      df = keptDf;
-    }
-    this.idf = Float64Array.from(df, (d) => Math.log((1 + n) / (1 + d)) + 1);
-    return this;
+    this.idf = Float64Array.from(keptDf, (d) => Math.log((1 + n) / (1 + d)) + 1);
+    return this.rows(ids.map((row) => row.map((j) => column[j])));
   }
 
   /** Terms not seen by fit() are ignored, as in scikit-learn. */
   transform(texts: string[]): Csr {
-    const indptr = new Int32Array(texts.length + 1);
+    return this.rows(texts.map((t) => Int32Array.from(ANALYZE[this.analyzer](t), (g) => this.vocab.get(g) ?? -1)));
+  }
+
+  /** TF-IDF rows from each text's term columns (-1: not a feature), columns in increasing order. */
+  private rows(termColumns: Int32Array[]): Csr {
+    const indptr = new Int32Array(termColumns.length + 1);
     const idx: number[] = [];
     const val: number[] = [];
-    texts.forEach((t, r) => {
-      const counts = new Map<number, number>();
-      for (const g of ANALYZE[this.analyzer](t)) {
-        const j = this.vocab.get(g);
-        if (j !== undefined) counts.set(j, (counts.get(j) ?? 0) + 1);
+    const counts = new Float64Array(this.vocab.size);
+    termColumns.forEach((terms, r) => {
+      const cols: number[] = [];
+      for (const j of terms) {
+        if (j < 0) continue;
+        if (counts[j] === 0) cols.push(j);
+        counts[j]++;
       }
-      const cols = [...counts.keys()].sort((a, b) => a - b);
-      const w = cols.map((j) => (1 + Math.log(counts.get(j)!)) * this.idf[j]);
+      cols.sort((a, b) => a - b);
+      const w = cols.map((j) => (1 + Math.log(counts[j])) * this.idf[j]);
+      for (const j of cols) counts[j] = 0;
       // A sum of squares, not Math.hypot(...w): a long text's char n-grams overflow the argument list.
       let sq = 0;
       for (const x of w) sq += x * x;
@@ -132,6 +159,6 @@ export class TfidfVectorizer {
       });
       indptr[r + 1] = idx.length;
     });
-    return { rows: texts.length, cols: this.vocab.size, indptr, indices: Int32Array.from(idx), values: Float32Array.from(val) };
+    return { rows: termColumns.length, cols: this.vocab.size, indptr, indices: Int32Array.from(idx), values: Float32Array.from(val) };
   }
 }
