@@ -80,7 +80,7 @@ export class TfidfVectorizer {
   }
 
   fit(texts: string[]): this {
-    this.fitTransform(texts);
+    this.learnTerms(texts);
     return this;
   }
 
@@ -90,6 +90,11 @@ export class TfidfVectorizer {
    * the char_wb part's transform took longer than its SVM).
    */
   fitTransform(texts: string[]): Csr {
+    return this.rows(this.learnTerms(texts));
+  }
+
+  /** Learns the terms and their idf from the texts; returns each text's term columns (-1: dropped). */
+  private learnTerms(texts: string[]): Int32Array[] {
     this.vocab = new Map();
     const df: number[] = [];
     const lastText: number[] = [];
@@ -125,7 +130,7 @@ export class TfidfVectorizer {
     this.vocab = kept;
     const n = texts.length;
     this.idf = Float64Array.from(keptDf, (d) => Math.log((1 + n) / (1 + d)) + 1);
-    return this.rows(ids.map((row) => row.map((j) => column[j])));
+    return ids.map((row) => row.map((j) => column[j]));
   }
 
   /** Terms not seen by fit() are ignored, as in scikit-learn. */
