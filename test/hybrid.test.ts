@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { TfidfBaseline } from '../src/baseline/baseline';
-import { analyzeCharWb } from '../src/baseline/tfidf';
+import { sideBySide, TfidfBaseline } from '../src/baseline/baseline';
+import { analyzeCharWb, TfidfVectorizer } from '../src/baseline/tfidf';
 import { chooseLambdas, fuse, Hybrid } from '../src/hybrid/hybrid';
 import { fusionSlice } from '../src/hybrid/build';
 import { loadModelDir } from '../src/io/model_dir';
@@ -83,6 +83,39 @@ describe('late fusion', () => {
     a.forEach((x, i) => assert.ok(Math.abs(x - b[i]) < 1e-6, `${x} vs ${b[i]}`));
   });
 
+  it('side by side: each block\'s columns shifted past the ones before, values scaled by 1/sqrt(blocks), worked by hand', () => {
+    // Block A (2 x 2): row 0 = (0.6, 0.8), row 1 = (0, 1). Block B (2 x 3): row 0 = (0, 0, 1), row 1 empty.
+    const A = { rows: 2, cols: 2, indptr: Int32Array.from([0, 2, 3]), indices: Int32Array.from([0, 1, 1]), values: Float32Array.from([0.6, 0.8, 1]) };
+    const B = { rows: 2, cols: 3, indptr: Int32Array.from([0, 1, 1]), indices: Int32Array.from([2]), values: Float32Array.from([1]) };
+    const m = sideBySide([A, B]);
+    const h = Math.SQRT1_2;
+    assert.equal(m.cols, 5);
+    assert.deepEqual([...m.indptr], [0, 3, 4]);
+    assert.deepEqual([...m.indices], [0, 1, 4, 1]);
+    [0.6 * h, 0.8 * h, h, h].forEach((v, i) => assert.ok(Math.abs(m.values[i] - v) < 1e-7, `${m.values[i]} vs ${v}`));
+    assert.equal(sideBySide([A]), A, 'one block is left as it is');
+  });
+
+  it('a part of two analyzers: unit-norm rows, and saved it scores as the fitted one', () => {
+    const texts = ['the god of the orbit', 'pixel engine and the', 'orbit orbit god', 'engine pixel pixel'];
+    const m = new TfidfBaseline([new TfidfVectorizer(1, 'word'), new TfidfVectorizer(1, 'char_wb')], 4).fit(texts, Int32Array.from([0, 1, 0, 1]), 2);
+    assert.equal(m.features, m.vectorizers[0].features + m.vectorizers[1].features);
+    // Each block's row has unit norm, so a side-by-side row of two has (1/2 + 1/2) = 1.
+    const X = sideBySide(m.vectorizers.map((v) => v.transform(['god pixel orbit', 'engine'])));
+    for (let r = 0; r < X.rows; r++) {
+      let sq = 0;
+      for (let k = X.indptr[r]; k < X.indptr[r + 1]; k++) sq += X.values[k] ** 2;
+      assert.ok(Math.abs(sq - 1) < 1e-6, `row ${r}: ${sq}`);
+    }
+    const dir = mkdtempSync(join(tmpdir(), 'tfidf-union-'));
+    m.save(dir);
+    assert.deepEqual(readdirSync(dir).sort(), ['model.safetensors', 'terms-char_wb.txt', 'terms-word.txt']);
+    const back = TfidfBaseline.load(dir, ['word', 'char_wb'], 4);
+    const a = m.scores(['god pixel orbit', 'engine']), b = back.scores(['god pixel orbit', 'engine']);
+    a.forEach((x, i) => assert.ok(Math.abs(x - b[i]) < 1e-6, `${x} vs ${b[i]}`));
+    assert.throws(() => TfidfBaseline.load(dir, ['word']), /terms.txt is missing/);
+  });
+
   it('a hybrid.json written when the word part was the only one still loads', () => {
     const texts = ['the god of the orbit', 'pixel engine and the', 'orbit orbit god', 'engine pixel pixel'];
     const m = new TfidfBaseline().fit(texts, Int32Array.from([0, 1, 0, 1]), 2);
@@ -90,13 +123,18 @@ describe('late fusion', () => {
     m.save(join(dir, 'tfidf'));
     writeFileSync(join(dir, 'hybrid.json'), JSON.stringify({ lambda: 3, minDf: 1, selection: { slice: 4, seed: 1, accuracy: { transformer: 0.5, tfidf: 0.75, hybrid: 1 } } }));
     const h = Hybrid.load(dir)!;
-    assert.deepEqual(h.spec.parts, [{ analyzer: 'word', dir: 'tfidf', minDf: 1, lambda: 3 }]);
+    assert.deepEqual(h.spec.parts, [{ analyzers: ['word'], dir: 'tfidf', minDf: [1], C: 1, lambda: 3 }]);
     assert.deepEqual(h.spec.selection.accuracy, { transformer: 0.5, parts: [0.75], hybrid: 1 });
     const { tfidfScores } = h.combine(Float64Array.from([0.5, 0.5]), ['god orbit'], 2);
     const want = m.scores(['god orbit']);
     tfidfScores[0].forEach((x, i) => assert.ok(Math.abs(x - want[i]) < 1e-6, `${x} vs ${want[i]}`));
+    // As written when each part had one analyzer: read as that analyzer alone, C 1.
+    writeFileSync(join(dir, 'hybrid.json'), JSON.stringify({ parts: [{ analyzer: 'word', dir: 'tfidf', minDf: 1, lambda: 2 }], selection: { slice: 4, seed: 1, accuracy: { transformer: 0.5, parts: [0.75], hybrid: 1 } } }));
+    assert.deepEqual(Hybrid.load(dir)!.spec.parts, [{ analyzers: ['word'], dir: 'tfidf', minDf: [1], C: 1, lambda: 2 }]);
     writeFileSync(join(dir, 'hybrid.json'), JSON.stringify({ parts: [{ analyzer: 'bpe', dir: 'tfidf', minDf: 1, lambda: 1 }] }));
     assert.throws(() => Hybrid.load(dir), /unknown analyzer "bpe"/);
+    writeFileSync(join(dir, 'hybrid.json'), JSON.stringify({ parts: [{ analyzers: ['word'], dir: 'tfidf', minDf: [1], C: 0, lambda: 1 }] }));
+    assert.throws(() => Hybrid.load(dir), /C must be a positive number/);
   });
 });
 
@@ -106,18 +144,21 @@ describe('train --hybrid', () => {
     const out = mkdtempSync(join(tmpdir(), 'hybrid-'));
     const t = cli('train', '--data', data, '--init', 'scratch', '--vocab', makeVocab(), '--preset', 'small', '--layers', '1', '--dim', '16',
       '--heads', '2', '--ffn', '32', '--max-length', '16', '--batch-size', '8', '--epochs', '3', '--lr', '1e-2', '--no-progress',
-      '--hybrid', '--fusion-fraction', '0.1', '--out', out);
+      '--hybrid', '--hybrid-parts', 'word,word+char_wb', '--fusion-fraction', '0.1', '--out', out);
     assert.equal(t.status, 0, t.stderr);
     // 160 posts, card split: floor(16) validation, 144 training, of which round(14.4) = 14 held out.
     assert.match(t.stderr, /hybrid: 14 training texts held out/);
-    assert.match(t.stderr, /hybrid: lambda word \d+, lambda char_wb \d+/);
+    assert.match(t.stderr, /hybrid: lambda word \d+, lambda word\+char_wb \d+/);
     const model = join(out, 'model');
-    for (const f of ['hybrid.json', 'tfidf/terms.txt', 'tfidf/model.safetensors', 'tfidf-char/terms.txt', 'tfidf-char/model.safetensors']) assert.ok(existsSync(join(model, f)), f);
+    const union = 'tfidf-word-char_wb';
+    for (const f of ['hybrid.json', 'tfidf/terms.txt', 'tfidf/model.safetensors', `${union}/terms-word.txt`, `${union}/terms-char_wb.txt`, `${union}/model.safetensors`]) {
+      assert.ok(existsSync(join(model, f)), f);
+    }
     const spec = JSON.parse(readFileSync(join(model, 'hybrid.json'), 'utf8'));
     assert.equal(spec.selection.slice, 14);
-    assert.deepEqual(spec.parts.map((p: { analyzer: string; dir: string }) => [p.analyzer, p.dir]), [['word', 'tfidf'], ['char_wb', 'tfidf-char']]);
+    assert.deepEqual(spec.parts.map((p: { analyzers: string[]; dir: string; C: number }) => [p.analyzers, p.dir, p.C]), [[['word'], 'tfidf', 1], [['word', 'char_wb'], union, 2]]);
     // A char n-gram term: a 3- to 5-character piece of a space-padded word.
-    assert.ok(readFileSync(join(model, 'tfidf-char', 'terms.txt'), 'utf8').split('\n').includes(' god'));
+    assert.ok(readFileSync(join(model, union, 'terms-char_wb.txt'), 'utf8').split('\n').includes(' god'));
     assert.match(readFileSync(join(model, 'README.md'), 'utf8'), /## Hybrid/);
 
     const p = cli('predict', '--model', model, '--json', 'god god orbit the');
@@ -128,16 +169,16 @@ describe('train --hybrid', () => {
     const e = cli('evaluate', '--model', model, '--data', data, '--json');
     assert.equal(e.status, 0, e.stderr);
     const r = JSON.parse(e.stdout);
-    assert.deepEqual(r.hybrid.parts.map((p: { analyzer: string; lambda: number }) => [p.analyzer, p.lambda]), spec.parts.map((p: { analyzer: string; lambda: number }) => [p.analyzer, p.lambda]));
+    assert.deepEqual(r.hybrid.parts.map((p: { part: string; lambda: number }) => [p.part, p.lambda]), [['word', spec.parts[0].lambda], ['word+char_wb', spec.parts[1].lambda]]);
     for (const k of ['accuracy', 'macro_f1']) {
       assert.equal(typeof r[k], 'number');
       assert.equal(typeof r.hybrid.transformer[k], 'number');
       for (const p of r.hybrid.parts) assert.equal(typeof p[k], 'number');
     }
     const text = cli('evaluate', '--model', model, '--data', data);
-    assert.match(text.stdout, /side by side: hybrid .*; its transformer alone: accuracy .*; its TF-IDF word part alone: accuracy .*; its TF-IDF char_wb part alone: accuracy/);
+    assert.match(text.stdout, /side by side: hybrid .*; its transformer alone: accuracy .*; its TF-IDF word part alone: accuracy .*; its TF-IDF word\+char_wb part alone: accuracy/);
 
-    // The server (and its page) use the hybrid: its scores are softmax(log p + lw * s_word + lc * s_char)
+    // The server (and its page) use the hybrid: its scores are softmax(log p + lw * s_word + lc * s_union)
     // of the transformer's probabilities and the stored TF-IDF parts' decision values, recomputed here.
     const loaded = loadModelDir(model);
     const texts = ['god orbit the pixel', 'engine engine of a'];
@@ -145,7 +186,7 @@ describe('train --hybrid', () => {
     const C = loaded.config.id2label.length;
     const probs = softmaxRows(predictLogits(new DistilBert(loaded.config, loadModelDir(model).params), enc, loaded.tokenizer.padId), C);
     const svm = TfidfBaseline.load(join(model, 'tfidf')).scores(texts);
-    const svmChar = TfidfBaseline.load(join(model, 'tfidf-char'), 'char_wb').scores(texts);
+    const svmChar = TfidfBaseline.load(join(model, union), ['word', 'char_wb'], 2).scores(texts);
     const [lw, lc] = spec.parts.map((p: { lambda: number }) => p.lambda);
     const app = buildServer(new Classifier(loaded), { ...DEFAULT_SERVER_OPTIONS, modelName: 'hybrid' });
     try {
@@ -171,19 +212,25 @@ describe('train --hybrid', () => {
     assert.ok(existsSync(join(out, 'onnx', 'onnx', 'model.onnx')));
   });
 
-  it('--hybrid-parts word stores the word part only; an unknown part is refused', () => {
+  it('by default one part reads words and character n-grams side by side; --hybrid-parts word stores the word part only; unknown or repeated names are refused', () => {
     const data = makeNewsgroupsFolder(10);
     const out = mkdtempSync(join(tmpdir(), 'hybrid-word-'));
     const args = ['train', '--data', data, '--init', 'scratch', '--vocab', makeVocab(), '--preset', 'small', '--layers', '1', '--dim', '16',
       '--heads', '2', '--ffn', '32', '--max-length', '16', '--batch-size', '8', '--epochs', '1', '--no-progress', '--hybrid'];
-    const t = cli(...args, '--hybrid-parts', 'word', '--out', out);
+    const d = cli(...args, '--out', join(out, 'default'));
+    assert.equal(d.status, 0, d.stderr);
+    assert.deepEqual(JSON.parse(readFileSync(join(out, 'default', 'model', 'hybrid.json'), 'utf8')).parts.map((p: { analyzers: string[] }) => p.analyzers), [['word', 'char_wb']]);
+    const t = cli(...args, '--hybrid-parts', 'word', '--out', join(out, 'word'));
     assert.equal(t.status, 0, t.stderr);
-    assert.ok(existsSync(join(out, 'model', 'tfidf', 'terms.txt')));
-    assert.ok(!existsSync(join(out, 'model', 'tfidf-char')));
-    assert.equal(JSON.parse(readFileSync(join(out, 'model', 'hybrid.json'), 'utf8')).parts.length, 1);
-    const bad = cli(...args, '--hybrid-parts', 'word,chars', '--out', join(out, 'bad'));
-    assert.equal(bad.status, 1);
-    assert.match(bad.stderr, /unknown part "chars": choose from word, char_wb/);
+    assert.ok(existsSync(join(out, 'word', 'model', 'tfidf', 'terms.txt')));
+    assert.deepEqual(readdirSync(join(out, 'word', 'model')).filter((f) => f.startsWith('tfidf')), ['tfidf']);
+    assert.equal(JSON.parse(readFileSync(join(out, 'word', 'model', 'hybrid.json'), 'utf8')).parts.length, 1);
+    for (const [parts, message] of [['word,chars', /unknown analyzer "chars": choose from word, char_wb/], ['word+word', /an analyzer is named twice in "word\+word"/], ['char_wb,char_wb', /a part is named twice/]] as const) {
+      const bad = cli(...args, '--hybrid-parts', parts, '--out', join(out, 'bad'));
+      assert.equal(bad.status, 1);
+      assert.match(bad.stderr, message);
+      assert.ok(!existsSync(join(out, 'bad')), 'a refused command writes nothing');
+    }
   });
 
   it('--fusion-fraction needs --hybrid', () => {

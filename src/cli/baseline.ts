@@ -9,7 +9,7 @@ export function runBaseline(d: SplitTexts): { predictions: Int32Array; metrics: 
   const model = new TfidfBaseline().fit(d.train.texts, d.train.labels, d.labels.length);
   const predictions = model.predict(d.test.texts);
   const seconds = (Date.now() - t0) / 1000;
-  return { predictions, metrics: computeMetrics(d.test.labels, predictions, d.labels), seconds, features: model.vectorizer.features };
+  return { predictions, metrics: computeMetrics(d.test.labels, predictions, d.labels), seconds, features: model.features };
 }
 
 export function baselineCommand(): Command {

@@ -6,6 +6,7 @@ import { ensureWritableDir } from '../io/atomic';
 import { resolveModel } from '../io/hub';
 import { loadModelDir } from '../io/model_dir';
 import { Classifier } from '../model/classifier';
+import { partName } from '../hybrid/hybrid';
 import { argmaxRow } from '../model/inference';
 import { runBaseline } from './baseline';
 import { addDeviceOptions, applyThreads, DeviceOptions, intOption } from './common';
@@ -60,7 +61,7 @@ export function evaluateCommand(): Command {
       const hybridParts = classifier.hybrid?.spec.parts ?? [];
       if (parts) {
         systems.push({ name: 'its transformer alone', metrics: score(parts.transformer), seconds: systems[0].seconds });
-        parts.tfidf.forEach((s, k) => systems.push({ name: `its TF-IDF ${hybridParts[k].analyzer} part alone`, metrics: score(s), seconds: systems[0].seconds }));
+        parts.tfidf.forEach((s, k) => systems.push({ name: `its TF-IDF ${partName(hybridParts[k].analyzers)} part alone`, metrics: score(s), seconds: systems[0].seconds }));
       }
       if (o.baseline) {
         const b = runBaseline(d);
@@ -75,7 +76,7 @@ export function evaluateCommand(): Command {
         if (parts) {
           out.hybrid = {
             transformer: metricsJson(systems[1].metrics),
-            parts: hybridParts.map((p, k) => ({ analyzer: p.analyzer, lambda: p.lambda, ...metricsJson(systems[2 + k].metrics) })),
+            parts: hybridParts.map((p, k) => ({ part: partName(p.analyzers), lambda: p.lambda, ...metricsJson(systems[2 + k].metrics) })),
           };
         }
         if (o.baseline) out.baseline = { system: 'tfidf-linear-svm', seconds: systems.at(-1)!.seconds, ...metricsJson(systems.at(-1)!.metrics) };

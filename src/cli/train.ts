@@ -14,6 +14,7 @@ import { ParamStore } from '../io/params';
 import { BertTokenizer } from '../tokenizer';
 import { EpochRow, loadCheckpoint } from '../train/checkpoint';
 import { buildHybrid, fusionSlice } from '../hybrid/build';
+import { partName } from '../hybrid/hybrid';
 import { initialModel } from '../train/initial_model';
 import { formatTable, modelCard } from '../train/model_card';
 import { PRESETS, TrainSettings } from '../train/presets';
@@ -28,7 +29,7 @@ interface TrainOptions extends DeviceOptions, DataOptions, RunOptions {
   optimizer?: 'adam' | 'adamw';
   weightDecay?: number;
   hybrid?: boolean;
-  hybridParts?: Analyzer[];
+  hybridParts?: Analyzer[][];
   fusionFraction?: number;
 }
 
@@ -45,9 +46,10 @@ interface RunRecord {
   strip: string[];
   /**
    * A hybrid run: the share of the training part held out to choose the fusion weights, its seed,
-   * and the TF-IDF parts (absent in runs recorded when the word part was the only one).
+   * and the TF-IDF parts, each its analyzers joined by '+' (absent in runs recorded when the word
+   * part was the only one).
    */
-  hybrid?: { fraction: number; seed: number; parts?: Analyzer[] };
+  hybrid?: { fraction: number; seed: number; parts?: string[] };
   config: Record<string, unknown>;
   command: string;
 }
@@ -153,7 +155,7 @@ async function run(o: TrainOptions): Promise<void> {
       split: { name: o.split, seed: o.splitSeed, validationList: o.validationList, fraction: o.validationFraction, validationData: o.validationData },
       ...(dataset.kind === 'files' ? { fields: { textField: o.textField, labelField: o.labelField, encoding: o.encoding } } : {}),
       strip: parseStrip(o.strip), config: configToJson(config), command: commandLine(),
-      ...(o.hybrid ? { hybrid: { fraction: o.fusionFraction ?? 0.05, seed: st.seed, parts: o.hybridParts ?? DEFAULT_HYBRID_PARTS } } : {}),
+      ...(o.hybrid ? { hybrid: { fraction: o.fusionFraction ?? 0.05, seed: st.seed, parts: (o.hybridParts ?? DEFAULT_HYBRID_PARTS).map(partName) } } : {}),
     };
     if (started) process.stderr.write(`${o.out} holds a run that stopped before its first checkpoint: starting it afresh\n`);
     writeRunStart(o.out, tokenizer, record);
@@ -201,19 +203,19 @@ async function run(o: TrainOptions): Promise<void> {
   let hybridNote = '';
   if (fusion) {
     const t1 = Date.now();
-    const analyzers = record.hybrid!.parts ?? ['word'];
-    const hybrid = buildHybrid({ model, tokenizer, maxLength: st.maxLength, labels: config.id2label, ...fusion, stripParts, seed: record.hybrid!.seed, analyzers });
+    const hybrid = buildHybrid({ model, tokenizer, maxLength: st.maxLength, labels: config.id2label, ...fusion, stripParts, seed: record.hybrid!.seed,
+      parts: (record.hybrid!.parts ?? ['word']).map(parsePart) });
     hybrid.save(modelDir);
     const a = hybrid.spec.selection.accuracy;
-    const parts = hybrid.spec.parts.map((p, k) => ({ ...p, features: hybrid.models[k].vectorizer.features, accuracy: a.parts[k] }));
+    const parts = hybrid.spec.parts.map((p, k) => ({ ...p, name: partName(p.analyzers), features: hybrid.models[k].features, accuracy: a.parts[k] }));
     hybridNote = `\n## Hybrid\n\nThis folder also holds TF-IDF + linear SVM parts fused with the transformer as softmax(log p + ` +
-      parts.map((p) => `${p.lambda} x ${p.analyzer} SVM decision`).join(' + ') + `) (hybrid.json): ` +
-      parts.map((p) => `${p.dir}/ (${p.analyzer}: terms in at least ${p.minDf} training texts, ${p.features} features)`).join(', ') +
+      parts.map((p) => `${p.lambda} x ${p.name} SVM decision`).join(' + ') + `) (hybrid.json): ` +
+      parts.map((p) => `${p.dir}/ (${p.name}: terms in at least ${p.minDf.join(', ')} training texts, ${p.features} features, C ${p.C})`).join(', ') +
       `. The weights were chosen on ${fusion.slice.length} training texts held out from every part: accuracy there ` +
-      `transformer ${a.transformer.toFixed(4)}, ` + parts.map((p) => `TF-IDF ${p.analyzer} ${p.accuracy.toFixed(4)}`).join(', ') + `, hybrid ${a.hybrid.toFixed(4)}.\n`;
-    process.stderr.write(`hybrid: ` + parts.map((p) => `lambda ${p.analyzer} ${p.lambda}`).join(', ') + ` (held-out accuracy: transformer ${a.transformer.toFixed(4)}, ` +
-      parts.map((p) => `TF-IDF ${p.analyzer} ${p.accuracy.toFixed(4)}`).join(', ') + `, hybrid ${a.hybrid.toFixed(4)}); ` +
-      parts.map((p) => `${p.analyzer} part of ${p.features} features`).join(', ') + ` in ${((Date.now() - t1) / 1000).toFixed(0)} s\n`);
+      `transformer ${a.transformer.toFixed(4)}, ` + parts.map((p) => `TF-IDF ${p.name} ${p.accuracy.toFixed(4)}`).join(', ') + `, hybrid ${a.hybrid.toFixed(4)}.\n`;
+    process.stderr.write(`hybrid: ` + parts.map((p) => `lambda ${p.name} ${p.lambda}`).join(', ') + ` (held-out accuracy: transformer ${a.transformer.toFixed(4)}, ` +
+      parts.map((p) => `TF-IDF ${p.name} ${p.accuracy.toFixed(4)}`).join(', ') + `, hybrid ${a.hybrid.toFixed(4)}); ` +
+      parts.map((p) => `${p.name} part of ${p.features} features`).join(', ') + ` in ${((Date.now() - t1) / 1000).toFixed(0)} s\n`);
   }
   const stepsPerEpoch = Math.floor(trainSet.labels.length / st.batchSize);
   writeFileAtomic(join(modelDir, 'README.md'), [Buffer.from(modelCard({
@@ -224,14 +226,24 @@ async function run(o: TrainOptions): Promise<void> {
   process.stderr.write(`model saved to ${modelDir}\n`);
 }
 
-/** Both: the parts read different things, so their errors differ (README: "The main job's recipe"). */
-const DEFAULT_HYBRID_PARTS: Analyzer[] = ['word', 'char_wb'];
+/**
+ * Words and character n-grams side by side in one SVM: the two read different things, so their errors
+ * differ, and one part leaves one weight to choose on the held-out texts (README: "The main job's recipe").
+ */
+const DEFAULT_HYBRID_PARTS: Analyzer[][] = [['word', 'char_wb']];
 
-function hybridParts(value: string): Analyzer[] {
-  const parts = value.split(',').map((p) => p.trim());
-  for (const p of parts) if (!ANALYZERS.includes(p as Analyzer)) throw new InvalidArgumentError(`unknown part ${JSON.stringify(p)}: choose from ${ANALYZERS.join(', ')}`);
-  if (new Set(parts).size !== parts.length) throw new InvalidArgumentError('a part is named twice');
-  return parts as Analyzer[];
+/** A part as --hybrid-parts names it: analyzers joined by '+'. */
+function parsePart(value: string): Analyzer[] {
+  const analyzers = value.split('+').map((a) => a.trim());
+  for (const a of analyzers) if (!ANALYZERS.includes(a as Analyzer)) throw new InvalidArgumentError(`unknown analyzer ${JSON.stringify(a)}: choose from ${ANALYZERS.join(', ')}`);
+  if (new Set(analyzers).size !== analyzers.length) throw new InvalidArgumentError(`an analyzer is named twice in ${JSON.stringify(value)}`);
+  return analyzers as Analyzer[];
+}
+
+function hybridParts(value: string): Analyzer[][] {
+  const parts = value.split(',').map(parsePart);
+  if (new Set(parts.map(partName)).size !== parts.length) throw new InvalidArgumentError('a part is named twice');
+  return parts;
 }
 
 export function trainCommand(): Command {
@@ -246,7 +258,7 @@ export function trainCommand(): Command {
     .addOption(new Option('--optimizer <name>', 'adam: Keras Adam as on the card (default); adamw: torch AdamW with weight decay, not on biases and LayerNorm weights').choices(['adam', 'adamw']))
     .option('--weight-decay <x>', 'AdamW weight decay (default 0.01)', floatOption(0))
     .option('--hybrid', 'also store TF-IDF + linear SVM parts, fused with the transformer (weights chosen on held-out training texts)')
-    .option('--hybrid-parts <list>', `the hybrid's TF-IDF parts, comma-separated: word (uni+bigrams), char_wb (character 3-5-grams in words) (default ${DEFAULT_HYBRID_PARTS.join(',')})`, hybridParts)
+    .option('--hybrid-parts <list>', `the hybrid's TF-IDF parts, comma-separated, each with its own weight; a part is an analyzer, word (uni+bigrams) or char_wb (character 3-5-grams in words), or several joined by + whose features one SVM reads side by side (default ${DEFAULT_HYBRID_PARTS.map(partName).join(',')})`, hybridParts)
     .option('--fusion-fraction <f>', 'share of the training part held out from both parts to choose the fusion weight (default 0.05)', floatOption(0.001, 0.5))
     .action(run);
 }

@@ -7,16 +7,20 @@ import { writeFileAtomic } from '../io/atomic';
 /**
  * The hybrid classifier: the transformer and TF-IDF + linear SVM models combined by late fusion,
  *   score = log p_transformer + sum_k lambda_k * svm_k_decision,  p_hybrid = softmax(score),
- * with the lambdas chosen on a slice of the training part that no model was trained on. The parts
- * differ in what they read (word uni+bigrams, character n-grams), so their errors differ too. They
- * live in the model folder beside the transformer: hybrid.json and one folder per part.
+ * with the lambdas chosen on a slice of the training part that no model was trained on. The TF-IDF
+ * models read the text differently from the transformer (word uni+bigrams, character n-grams), so
+ * their errors differ too. They live in the model folder beside the transformer: hybrid.json and one
+ * folder per part.
  */
 export interface HybridPart {
-  analyzer: Analyzer;
+  /** What the part's SVM reads: one analyzer's features, or several side by side. */
+  analyzers: Analyzer[];
   /** The part's folder inside the model folder. */
   dir: string;
-  /** TF-IDF terms kept: those in at least this many training texts. */
-  minDf: number;
+  /** TF-IDF terms kept, per analyzer: those in at least this many training texts. */
+  minDf: number[];
+  /** The SVM's C. */
+  C: number;
   lambda: number;
 }
 
@@ -31,8 +35,16 @@ const LAMBDAS = [0, 1, 2, 5, 10, 20, 30, 50, 75, 100, 200, 500];
 
 export const HYBRID_FILE = 'hybrid.json';
 
-/** Each analyzer's folder; the word part keeps the name it had when it was the only part. */
-export const PART_DIRS: Record<Analyzer, string> = { word: 'tfidf', char_wb: 'tfidf-char' };
+/** A part's folder; the word part keeps the name it had when it was the only part. */
+export function partDir(analyzers: Analyzer[]): string {
+  if (analyzers.length === 1) return { word: 'tfidf', char_wb: 'tfidf-char' }[analyzers[0]];
+  return `tfidf-${analyzers.join('-')}`;
+}
+
+/** A part's name in flags and reports: its analyzers joined by '+', as --hybrid-parts takes them. */
+export function partName(analyzers: Analyzer[]): string {
+  return analyzers.join('+');
+}
 
 export class Hybrid {
   constructor(readonly models: TfidfBaseline[], readonly spec: HybridSpec) {
@@ -50,7 +62,7 @@ export class Hybrid {
       throw new Error(`${path}: invalid JSON: ${(e as Error).message}`);
     }
     const spec = readSpec(raw, path);
-    return new Hybrid(spec.parts.map((p) => TfidfBaseline.load(join(modelDir, p.dir), p.analyzer)), spec);
+    return new Hybrid(spec.parts.map((p) => TfidfBaseline.load(join(modelDir, p.dir), p.analyzers, p.C)), spec);
   }
 
   /** The TF-IDF parts first, hybrid.json last: a folder with hybrid.json has complete parts. */
@@ -68,21 +80,29 @@ export class Hybrid {
 }
 
 /**
- * hybrid.json as written now, or as written when the word part was the only one
- * ({ lambda, minDf, selection.accuracy.tfidf }): model folders trained then still load.
+ * hybrid.json as written now, or as written before: when the word part was the only one
+ * ({ lambda, minDf, selection.accuracy.tfidf }), or when each part had one analyzer
+ * ({ analyzer, minDf: number }, C 1). Model folders trained then still load.
  */
 function readSpec(raw: unknown, path: string): HybridSpec {
   const o = (raw ?? {}) as Record<string, unknown>;
   if (typeof o.lambda === 'number' && o.parts === undefined) {
     const old = o as { lambda: number; minDf?: number; selection?: { slice: number; seed: number; accuracy?: { transformer: number; tfidf: number; hybrid: number } } };
     const a = old.selection?.accuracy;
-    o.parts = [{ analyzer: 'word', dir: PART_DIRS.word, minDf: old.minDf ?? 1, lambda: old.lambda }];
+    o.parts = [{ analyzer: 'word', dir: partDir(['word']), minDf: old.minDf ?? 1, lambda: old.lambda }];
     if (old.selection && a) o.selection = { ...old.selection, accuracy: { transformer: a.transformer, parts: [a.tfidf], hybrid: a.hybrid } };
   }
   const parts = o.parts;
   if (!Array.isArray(parts) || parts.length === 0) throw new Error(`${path}: "parts" must list the TF-IDF parts`);
-  for (const p of parts as HybridPart[]) {
-    if (!ANALYZERS.includes(p.analyzer)) throw new Error(`${path}: unknown analyzer ${JSON.stringify(p.analyzer)} (known: ${ANALYZERS.join(', ')})`);
+  o.parts = parts.map((p: Record<string, unknown>) => {
+    if (p.analyzers !== undefined) return p;
+    const { analyzer, minDf, ...rest } = p;
+    return { analyzers: [analyzer], minDf: [minDf ?? 1], C: 1, ...rest };
+  });
+  for (const p of o.parts as HybridPart[]) {
+    if (!Array.isArray(p.analyzers) || p.analyzers.length === 0) throw new Error(`${path}: a part's "analyzers" must list its analyzers`);
+    for (const a of p.analyzers) if (!ANALYZERS.includes(a)) throw new Error(`${path}: unknown analyzer ${JSON.stringify(a)} (known: ${ANALYZERS.join(', ')})`);
+    if (typeof p.C !== 'number' || !(p.C > 0)) throw new Error(`${path}: a part's C must be a positive number`);
     if (typeof p.lambda !== 'number' || !(p.lambda >= 0)) throw new Error(`${path}: lambda must be a non-negative number`);
     if (typeof p.dir !== 'string' || p.dir === '' || p.dir.includes('..')) throw new Error(`${path}: a part's dir must name a folder inside the model folder`);
   }
