@@ -210,7 +210,7 @@ async function run(o: TrainOptions): Promise<void> {
     const parts = hybrid.spec.parts.map((p, k) => ({ ...p, name: partName(p.analyzers), features: hybrid.models[k].features, accuracy: a.parts[k] }));
     hybridNote = `\n## Hybrid\n\nThis folder also holds TF-IDF + linear SVM parts fused with the transformer as softmax(log p + ` +
       parts.map((p) => `${p.lambda} x ${p.name} SVM decision`).join(' + ') + `) (hybrid.json): ` +
-      parts.map((p) => `${p.dir}/ (${p.name}: terms in at least ${p.minDf.join(', ')} training texts, ${p.features} features, C ${p.C})`).join(', ') +
+      parts.map((p) => `${p.dir}/ (${p.name}: terms in at least ${p.analyzers.map((a, i) => `${p.minDf[i]} (${a})`).join(', ')} training texts, ${p.features} features, C ${p.C})`).join(', ') +
       `. The weights were chosen on ${fusion.slice.length} training texts held out from every part: accuracy there ` +
       `transformer ${a.transformer.toFixed(4)}, ` + parts.map((p) => `TF-IDF ${p.name} ${p.accuracy.toFixed(4)}`).join(', ') + `, hybrid ${a.hybrid.toFixed(4)}.\n`;
     process.stderr.write(`hybrid: ` + parts.map((p) => `lambda ${p.name} ${p.lambda}`).join(', ') + ` (held-out accuracy: transformer ${a.transformer.toFixed(4)}, ` +
@@ -259,6 +259,6 @@ export function trainCommand(): Command {
     .option('--weight-decay <x>', 'AdamW weight decay (default 0.01)', floatOption(0))
     .option('--hybrid', 'also store TF-IDF + linear SVM parts, fused with the transformer (weights chosen on held-out training texts)')
     .option('--hybrid-parts <list>', `the hybrid's TF-IDF parts, comma-separated, each with its own weight; a part is an analyzer, word (uni+bigrams) or char_wb (character 3-5-grams in words), or several joined by + whose features one SVM reads side by side (default ${DEFAULT_HYBRID_PARTS.map(partName).join(',')})`, hybridParts)
-    .option('--fusion-fraction <f>', 'share of the training part held out from both parts to choose the fusion weight (default 0.05)', floatOption(0.001, 0.5))
+    .option('--fusion-fraction <f>', 'share of the training part held out from every model to choose the fusion weights (default 0.05)', floatOption(0.001, 0.5))
     .action(run);
 }
