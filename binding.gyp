@@ -15,20 +15,7 @@
     {
       "target_name": "engine_core",
       "type": "static_library",
-      "sources": [
-        "native/backends.cc",
-        "native/cpu/cpu_backend.cc",
-        "native/cpu/linear.cc",
-        "native/cpu/matmul.cc",
-        "native/cpu/layernorm.cc",
-        "native/cpu/attention.cc",
-        "native/cpu/elementwise.cc",
-        "native/cpu/embedding.cc",
-        "native/cpu/loss.cc",
-        "native/cpu/adam.cc",
-        "native/model/config.cc",
-        "native/model/distilbert.cc"
-      ]
+      "sources": ["<!@(grep '[.]cc$' native/sources.txt | grep -v '^#' | sed 's|^|native/|')"]
     },
     {
       "target_name": "engine",

@@ -33,9 +33,10 @@ if [ -n "$missing" ]; then
 fi
 gencode=()
 for a in ${CUDA_ARCHS:-80 90}; do gencode+=("-gencode=arch=compute_$a,code=sm_$a"); done
+mapfile -t sources < <(sed -n 's#^\([^#].*\.cu\)$#native/\1#p' native/sources.txt)
 mkdir -p build/Release
 "$nvcc" -std=c++17 -O3 -shared -Xcompiler -fPIC "${gencode[@]}" -I"$blas_inc" -o build/Release/engine_cuda.so.tmp \
-  native/cuda/cuda_backend.cu -Xlinker "$blas_lib" -Xlinker "$lt_lib" -L"$cuda/lib64" -lcudart \
+  "${sources[@]}" -Xlinker "$blas_lib" -Xlinker "$lt_lib" -L"$cuda/lib64" -lcudart \
   -Xlinker -rpath -Xlinker "$cuda/lib64" -Xlinker -rpath -Xlinker "$(dirname "$blas_lib")"
 mv build/Release/engine_cuda.so.tmp build/Release/engine_cuda.so
 echo "build-cuda: built build/Release/engine_cuda.so" >&2

@@ -40,6 +40,25 @@ describe('CUDA attention kernels run on the host (native/tests/test_attention_em
   });
 });
 
+/** Why the CUDA sources cannot be compiled here, or undefined where nvcc is found. */
+function nvccSkip(): string | undefined {
+  const found = spawnSync('bash', ['-c', 'command -v nvcc || test -x "${CUDA_HOME:-/usr/local/cuda}/bin/nvcc"'], { encoding: 'utf8' });
+  return found.status === 0 ? undefined : 'no nvcc on this machine: the CUDA sources are compiled where the toolkit is';
+}
+
+describe('CUDA sources compile (native/tests/compile_cuda.sh)', { skip: nvccSkip() }, () => {
+  // The backend's translation unit and each kernel header alone (each includes what it uses),
+  // with nvcc -c; cuBLAS declared by native/tests/cublas_stub where its headers are absent.
+  it('cuda_backend.cu and every header of native/cuda compile with nvcc', () => {
+    const r = spawnSync('bash', [join(__dirname, '..', '..', 'native', 'tests', 'compile_cuda.sh')], { encoding: 'utf8' });
+    const lines = r.stdout.trim().split('\n');
+    assert.deepEqual(lines.filter((l) => l.startsWith('FAIL')), [], r.stdout);
+    assert.equal(r.status, 0, r.stderr);
+    assert.ok(lines.includes('ok   cuda/cuda_backend.cu'), 'the translation unit was compiled');
+    assert.match(lines.pop() ?? '', /^[1-9]\d* passed, 0 failed$/);
+  });
+});
+
 describe('model step seam', () => {
   const config = parseConfig({ vocab_size: 60, max_position_embeddings: 16, n_layers: 2, n_heads: 2, dim: 8, hidden_dim: 16 });
   const params = new ParamStore(config);

@@ -1,4 +1,7 @@
+// DistilBertModel's runner: parameters, forward (embeddings, layers, heads), loss and backward on a
+// backend. workspace.cc plans the activation buffers; optimizers.cc holds the updates.
 #include "distilbert.h"
+#include "workspace.h"
 
 #include <algorithm>
 #include <cmath>
@@ -17,122 +20,6 @@ uint64_t site_seed(uint64_t seed, int site) { return seed * 64 + (uint64_t)site;
 // An inference workspace larger than this is freed after the forward that needed it, so that a
 // server that once saw one long batch does not keep its memory.
 constexpr size_t kKeepInferenceBytes = 64u << 20;
-
-}  // namespace
-
-// Offsets of one layer's parameters in the flat buffer (q, k, v weights adjacent, then their biases).
-struct LayerParams {
-  int64_t q_w, k_w, q_b, k_b, out_w, out_b, sa_w, sa_b, lin1_w, lin1_b, lin2_w, lin2_b, out_ln_w, out_ln_b;
-};
-
-// Activations of one layer kept from forward for backward (inference: one shared set).
-struct LayerActs {
-  float *qkv, *probs, *ctx, *sa_sum, *sa_mean, *sa_rstd, *sa_out, *h1, *ffn_sum, *out_mean, *out_rstd, *out;
-};
-
-// Every buffer of a forward (and backward) pass, carved out of one device allocation.
-struct DistilBertModel::Workspace {
-  float *emb_sum, *emb_mean, *emb_rstd, *emb_out, *act, *cls_in, *cls, *pre_h, *pre_a, *logits, *losses;
-  float *d_logits, *d_pre, *d_cls, *d_cls_in, *d_res, *dA, *dB, *dH2, *dA1, *d_ctx, *d_qkv;
-  // Masked-LM head on the predicted rows: input, transform, activation, LayerNorm (and its stats), gradients.
-  float *mlm_x, *mlm_t, *mlm_g, *mlm_mean, *mlm_rstd, *mlm_y, *d_mlm_y, *d_mlm_g, *d_mlm_x;
-  std::vector<LayerActs> layers;
-  std::vector<LayerParams> lp;
-  const float* cls_rows = nullptr;  // the head's input rows [B, D] of the last forward
-};
-
-namespace {
-
-// Lays buffers out in an arena: a first pass with base == nullptr counts, a second assigns.
-class Carver {
- public:
-  explicit Carver(float* base) : base_(base) {}
-  float* take(int64_t n) {
-    float* p = base_ ? base_ + used_ : nullptr;
-    used_ += (n + 15) / 16 * 16;  // 64-byte aligned pieces
-    return p;
-  }
-  int64_t used() const { return used_; }
-
- private:
-  float* base_;
-  int64_t used_ = 0;
-};
-
-// P: the masked LM's predicted rows (0 for the classifier).
-int64_t plan(DistilBertModel::Workspace& w, const ModelConfig& c, float* base, int B, int T, int P, bool grad,
-             bool all_hidden) {
-  const int64_t D = c.dim, F = c.hidden_dim, H = c.n_heads, N = (int64_t)B * T;
-  const bool mlm = c.head == MASKED_LM;
-  // Rows and width of the logits.
-  const int64_t R = mlm ? P : B, C = mlm ? c.vocab_size : c.num_labels;
-  Carver cv(base);
-  w.emb_sum = cv.take(N * D);
-  w.emb_mean = cv.take(N);
-  w.emb_rstd = cv.take(N);
-  w.emb_out = cv.take(N * D);
-  w.cls_in = cv.take(B * D);
-  w.cls = cv.take(B * D);
-  w.pre_h = cv.take(B * D);
-  w.pre_a = cv.take(B * D);
-  w.logits = cv.take(R * C);
-  w.losses = cv.take(R);
-  const int64_t Pm = mlm ? P : 0;
-  w.mlm_x = cv.take(Pm * D);
-  w.mlm_t = cv.take(Pm * D);
-  w.mlm_g = cv.take(Pm * D);
-  w.mlm_mean = cv.take(Pm);
-  w.mlm_rstd = cv.take(Pm);
-  w.mlm_y = cv.take(Pm * D);
-  w.layers.assign(c.n_layers, LayerActs{});
-  auto layer = [&](LayerActs& L) {
-    L.qkv = cv.take(3 * N * D);
-    L.probs = grad ? cv.take(B * H * T * T) : nullptr;  // inference keeps no attention weights
-    L.ctx = cv.take(N * D);
-    L.sa_sum = cv.take(N * D);
-    L.sa_mean = cv.take(N);
-    L.sa_rstd = cv.take(N);
-    L.sa_out = cv.take(N * D);
-    L.h1 = cv.take(N * F);
-    L.ffn_sum = cv.take(N * D);
-    L.out_mean = cv.take(N);
-    L.out_rstd = cv.take(N);
-    L.out = cv.take(N * D);
-  };
-  if (grad) {
-    for (auto& L : w.layers) layer(L);
-    w.act = cv.take(N * F);  // the FFN activation, recomputed in backward instead of kept per layer
-    w.d_logits = cv.take(R * C);
-    w.d_mlm_y = cv.take(Pm * D);
-    w.d_mlm_g = cv.take(Pm * D);
-    w.d_mlm_x = cv.take(Pm * D);
-    w.d_pre = cv.take(B * D);
-    w.d_cls = cv.take(B * D);
-    w.d_cls_in = cv.take(B * D);
-    w.d_res = cv.take(B * D);
-    w.dA = cv.take(N * D);
-    w.dB = cv.take(N * D);
-    w.dH2 = cv.take(N * D);
-    w.dA1 = cv.take(N * F);
-    w.d_ctx = cv.take(N * D);
-    w.d_qkv = cv.take(3 * N * D);
-  } else if (c.n_layers > 0) {
-    // Inference: every layer shares one set of buffers; outputs alternate between two (or are
-    // kept per layer when all hidden states are asked for), and the activation is in place.
-    LayerActs shared{};
-    layer(shared);
-    float* second_out = cv.take(N * D);
-    for (int l = 0; l < c.n_layers; l++) {
-      w.layers[l] = shared;
-      if (all_hidden) w.layers[l].out = l == 0 ? shared.out : cv.take(N * D);
-      else w.layers[l].out = l % 2 ? second_out : shared.out;
-    }
-    w.act = nullptr;
-    w.d_logits = w.d_pre = w.d_cls = w.d_cls_in = w.d_res = w.dA = w.dB = w.dH2 = w.dA1 = w.d_ctx = w.d_qkv = nullptr;
-    w.d_mlm_y = w.d_mlm_g = w.d_mlm_x = nullptr;
-  }
-  return cv.used();
-}
 
 }  // namespace
 
@@ -280,12 +167,12 @@ void DistilBertModel::forward(const int32_t* ids, const int32_t* mask, int B, in
   Workspace& w = *ws_;
   DeviceBuffer<float>& arena = opts.grad ? train_arena_ : infer_arena_;
   const int n_pred = run_.opts.n_predict;
-  const int64_t need = plan(w, c_, nullptr, B, T, n_pred, opts.grad, opts.all_hidden);
+  const int64_t need = plan_workspace(w, c_, nullptr, B, T, n_pred, opts.grad, opts.all_hidden);
   if ((int64_t)arena.size() < need) {
     arena.reset();
     arena = DeviceBuffer<float>(be_.get(), need);
   }
-  plan(w, c_, arena.get(), B, T, n_pred, opts.grad, opts.all_hidden);
+  plan_workspace(w, c_, arena.get(), B, T, n_pred, opts.grad, opts.all_hidden);
   upload_ints(ids_, ids, N);
   upload_ints(mask_, mask, N);
   if (mlm) upload_ints(predict_, opts.predict, n_pred);
@@ -528,86 +415,6 @@ float* DistilBertModel::layer_backward(int l, float* d_out) {
     e.linear_backward(w.d_qkv, x_in, P(lp.k_w), d_in, 1, G(lp.k_w), G(lp.k_b), N, D, 2 * D);
   }
   return d_in;
-}
-
-void DistilBertModel::zero_grads() {
-  if (!grads_.get()) return;  // nothing accumulated yet
-  // Densely for every parameter but the word embeddings, and only the touched rows of those
-  // (the other rows are still zero), which saves clearing vocab x dim floats.
-  const int64_t word_end = word_offset_ + (int64_t)c_.vocab_size * c_.dim;
-  if (word_offset_ > 0) be_->fill_zero(G(0), sizeof(float) * word_offset_);
-  be_->fill_zero(G(word_end), sizeof(float) * (n_params_ - word_end));
-  if (!touched_.empty()) {
-    upload_ints(rows_, touched_.data(), touched_.size());
-    be_->zero_rows(G(word_offset_), rows_.get(), (int64_t)touched_.size(), c_.dim);
-  }
-  for (int32_t r : touched_) touched_mark_[r] = 0;
-  touched_.clear();
-}
-
-void DistilBertModel::adam_step(float alpha, float beta1, float beta2, float eps, double clip_norm, bool sparse) {
-  need_grads();
-  need_moments();
-  Backend& e = *be_;
-  clip_gradients(clip_norm);
-  for (int32_t r : touched_) {
-    if (!seen_mark_[r]) {
-      seen_mark_[r] = 1;
-      seen_.push_back(r);
-    }
-  }
-  if (!sparse) {
-    e.adam_update(params_.get(), grads_.get(), m_.get(), v_.get(), n_params_, alpha, beta1, beta2, eps);
-  } else {
-    // Rows that never had a gradient have zero moments, so Adam would leave them unchanged;
-    // rows that had one keep being updated every step (their moments decay): exact.
-    const int64_t word_end = word_offset_ + (int64_t)c_.vocab_size * c_.dim;
-    auto dense = [&](int64_t a, int64_t b) {
-      if (b > a) e.adam_update(P(a), G(a), m_.get() + a, v_.get() + a, b - a, alpha, beta1, beta2, eps);
-    };
-    dense(0, word_offset_);
-    dense(word_end, n_params_);
-    if (!seen_.empty()) {
-      upload_ints(rows_, seen_.data(), seen_.size());
-      e.adam_update_rows(P(word_offset_), G(word_offset_), m_.get() + word_offset_, v_.get() + word_offset_,
-                         rows_.get(), (int64_t)seen_.size(), c_.dim, alpha, beta1, beta2, eps);
-    }
-  }
-  e.weights_changed();
-  zero_grads();
-  e.synchronize();  // the step is done when this returns (timings, and errors surface here)
-}
-
-// Global-norm clipping (tf.clip_by_global_norm, torch's clip_grad_norm_); clip_norm <= 0: none.
-void DistilBertModel::clip_gradients(double clip_norm) {
-  if (clip_norm <= 0) return;
-  const double norm = std::sqrt(be_->sum_squares(grads_.get(), n_params_));
-  if (norm > clip_norm) be_->scale(grads_.get(), (float)(clip_norm / norm), n_params_);
-}
-
-void DistilBertModel::adamw_step(float lr, float beta1, float beta2, float eps, float weight_decay, int64_t t,
-                                 double clip_norm) {
-  if (t < 1) throw std::invalid_argument("AdamW's update number starts at 1");
-  need_grads();
-  need_moments();
-  clip_gradients(clip_norm);
-  // Dense: the decay moves every weight, and every moment decays, whether or not it had a gradient.
-  const float bc1 = 1.0f - (float)std::pow((double)beta1, (double)t);
-  const float bc2_sqrt = (float)std::sqrt(1.0 - std::pow((double)beta2, (double)t));
-  int64_t at = 0;
-  auto update = [&](int64_t a, int64_t b, float wd) {
-    if (b > a)
-      be_->adamw_update(P(a), G(a), m_.get() + a, v_.get() + a, b - a, lr, wd, beta1, beta2, eps, bc1, bc2_sqrt);
-  };
-  for (const auto& [a, b] : decayed_) {
-    update(at, a, 0.0f);
-    update(a, b, weight_decay);
-    at = b;
-  }
-  update(at, n_params_, 0.0f);
-  be_->weights_changed();
-  zero_grads();
-  be_->synchronize();
 }
 
 void DistilBertModel::hidden_state(int i, float* host) const {

@@ -1,6 +1,6 @@
 // Just enough of CUDA to run kernels written for blocks and warps on the host, one std::thread
 // per CUDA thread, so that the CPU build's tests check GPU kernel code on machines without a GPU
-// (native/cuda/attention_bf16.cuh). Barriers are real (__syncthreads, and the warp's inside
+// (native/cuda/attention_bf16_*.cuh). Barriers are real (__syncthreads, and the warp's inside
 // shuffles and mma.sync), so a missing synchronization shows up as a race. mma.sync gathers the
 // warp's fragments, in the PTX ISA's layouts, and multiplies in fp32 (bf16 products are exact in
 // fp32, as in the tensor cores).
@@ -134,7 +134,7 @@ inline float __bfloat162float(__nv_bfloat16 h) {
 namespace emu {
 
 // mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 for the warp: d += a b, from every lane's
-// fragments in the PTX ISA's layouts (lane = 4g + t; see native/cuda/attention_bf16.cuh).
+// fragments in the PTX ISA's layouts (lane = 4g + t; see native/cuda/attention_bf16_tiles.cuh).
 inline void mma(float (&d)[4], const uint32_t (&a)[4], const uint32_t (&b)[2]) {
   const unsigned tid = thread_idx.x, base = tid & ~31u, lane = tid - base;
   uint32_t* mine = &block->mma_stage[tid * 6];

@@ -1,4 +1,4 @@
-// The CUDA backend's fused bf16 attention kernels (native/cuda/attention_bf16.cuh), run on the
+// The CUDA backend's fused bf16 attention kernels (native/cuda/attention_bf16_*.cuh), run on the
 // host thread by thread (cuda_emulation.h), against the double-precision reference the per-kernel
 // suite uses: forward with and without what it keeps for backward, backward's dq, dk and dv, and
 // the dropout bits forward keeps against the shared generator. So these kernels are checked in
@@ -12,7 +12,8 @@
 
 #include "cuda_emulation.h"
 // clang-format off (the emulation must come first)
-#include "../cuda/attention_bf16.cuh"
+#include "../cuda/attention_bf16_backward.cuh"
+#include "../cuda/attention_bf16_forward.cuh"
 #include "attention_reference.h"
 // clang-format on
 

@@ -260,7 +260,7 @@ void test_attention(Backend* be, Rng& rng) {
       {"[CLS] only with dropout 0.3", {3, 1, 8, 16, 2, 16, 32, 0.3f}, {8, 5, 1}},
       // Over 1024 keys: a GPU lane's 33rd key of a row and beyond (draws no longer kept as bits).
       {"1030 keys, dropout 0.2", {2, 2, 1030, 8, 2, 8, 8, 0.2f}, {1030, 700}},
-      // Heads of 64: CUDA's bf16 mode runs its fused kernels (native/cuda/attention_bf16.cuh): tiles of
+      // Heads of 64: CUDA's bf16 mode runs its fused kernels (native/cuda/attention_bf16_*.cuh): tiles of
       // 64 queries and keys with partial last tiles, a fully masked sequence, the [CLS]-only form.
       {"heads of 64, 130 queries, dropout 0.1", {2, 130, 130, 128, 2, 384, 384, 0.1f}, {130, 77}},
       {"heads of 64, fully masked sequence", {2, 96, 96, 64, 1, 192, 192, 0.0f}, {96, 0}},
