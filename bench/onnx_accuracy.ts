@@ -10,7 +10,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { loadSplitTexts } from '../src/cli/data_options';
-import { readConfig } from '../src/io/config';
+import { readConfig } from '../src/model/config';
 import { BertTokenizer, padBatch } from '../src/tokenizer';
 import { arg, optionalArg } from './args';
 
@@ -18,7 +18,7 @@ async function main(): Promise<void> {
   const dir = arg('export');
   const labels = readConfig(join(dir, 'config.json')).id2label;
   const tokenizer = BertTokenizer.load(dir);
-  const d = await loadSplitTexts({ data: arg('data'), split: arg('split', 'card') as 'card' | 'bydate', validationList: optionalArg('validation-list'), splitSeed: 42 });
+  const d = await loadSplitTexts({ data: arg('data'), split: arg('split', 'card') as 'card' | 'bydate', validationList: optionalArg('validation-list'), splitSeed: 42 }, []);
   const truth = Array.from(d.test.labels, (l) => labels.indexOf(d.labels[l]));
   const enc = d.test.texts.map((t) => tokenizer.encode(t, { maxLength: tokenizer.modelMaxLength }));
   const order = enc.map((_, i) => i).sort((a, b) => enc[a].ids.length - enc[b].ids.length);

@@ -4,8 +4,8 @@ import { existsSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { FastifyInstance } from 'fastify';
 import { chromium } from 'playwright-core';
-import { loadModelDir } from '../src/io/model_dir';
-import { Classifier } from '../src/model/classifier';
+import { loadModelDir } from '../src/model/model_dir';
+import { Classifier } from '../src/pipeline/classifier';
 import { buildServer, DEFAULT_SERVER_OPTIONS } from '../src/serve/server';
 import { makeModelDir } from './fixtures';
 
@@ -16,7 +16,7 @@ describe('web page in a real browser', { skip }, () => {
   let app: FastifyInstance;
   let base = '';
   before(async () => {
-    app = buildServer(new Classifier(loadModelDir(makeModelDir(32))), { ...DEFAULT_SERVER_OPTIONS, modelName: 'fixture' });
+    app = buildServer(Classifier.load(loadModelDir(makeModelDir(32))), { ...DEFAULT_SERVER_OPTIONS, modelName: 'fixture' });
     base = await app.listen({ host: '127.0.0.1', port: 0 });
   });
   after(() => app.close());

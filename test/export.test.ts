@@ -6,7 +6,7 @@ import { basename, dirname, join } from 'node:path';
 import { describe, it } from 'node:test';
 import { onnx } from 'onnx-proto';
 import * as ort from 'onnxruntime-node';
-import { loadModelDir } from '../src/io/model_dir';
+import { loadModelDir } from '../src/model/model_dir';
 import { readSafetensors } from '../src/io/safetensors';
 import { DistilBert } from '../src/model/distilbert';
 import { GROUPS, makeModelDir, makeNewsgroupsFolder, makeVocab } from './fixtures';

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
-import { loadModelDir } from '../src/io/model_dir';
+import { loadModelDir } from '../src/model/model_dir';
 import { readSafetensors } from '../src/io/safetensors';
 import { DistilBert } from '../src/model/distilbert';
 import { sharedPath, skipUnlessShared } from './shared';

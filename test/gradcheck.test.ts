@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Random } from '../src/data/random';
-import { DistilBertConfig, ModelHead, parseConfig } from '../src/io/config';
+import { DistilBertConfig, ModelHead, parseConfig } from '../src/model/config';
 import { DistilBert } from '../src/model/distilbert';
 import { DistilBertMaskedLM } from '../src/model/masked_lm';
 import { ParamStore } from '../src/io/params';

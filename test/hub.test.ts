@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { resolveModel } from '../src/io/hub';
-import { loadModelDir } from '../src/io/model_dir';
+import { loadModelDir } from '../src/model/model_dir';
 import { makeModelDir } from './fixtures';
 
 const CLI = join(__dirname, '..', 'src', 'cli', 'main.js');

@@ -7,11 +7,12 @@ import { describe, it } from 'node:test';
 import { sideBySide, TfidfBaseline } from '../src/baseline/baseline';
 import { analyzeCharWb, TfidfVectorizer } from '../src/baseline/tfidf';
 import { chooseLambdas, fuse, Hybrid } from '../src/hybrid/hybrid';
-import { fusionSlice } from '../src/hybrid/build';
-import { loadModelDir } from '../src/io/model_dir';
-import { Classifier } from '../src/model/classifier';
+import { fusionSlice } from '../src/hybrid_build/build';
+import { loadModelDir } from '../src/model/model_dir';
+import { Classifier } from '../src/pipeline/classifier';
 import { DistilBert } from '../src/model/distilbert';
-import { predictLogits, softmaxRows } from '../src/model/inference';
+import { softmaxRows } from '../src/maths/rows';
+import { predictLogits } from '../src/model/inference';
 import { buildServer, DEFAULT_SERVER_OPTIONS } from '../src/serve/server';
 import { makeNewsgroupsFolder, makeVocab } from './fixtures';
 
@@ -188,7 +189,7 @@ describe('train --hybrid', () => {
     const svm = TfidfBaseline.load(join(model, 'tfidf')).scores(texts);
     const svmChar = TfidfBaseline.load(join(model, union), ['word', 'char_wb'], 2).scores(texts);
     const [lw, lc] = spec.parts.map((p: { lambda: number }) => p.lambda);
-    const app = buildServer(new Classifier(loaded), { ...DEFAULT_SERVER_OPTIONS, modelName: 'hybrid' });
+    const app = buildServer(Classifier.load(loaded), { ...DEFAULT_SERVER_OPTIONS, modelName: 'hybrid' });
     try {
       const base = await app.listen({ host: '127.0.0.1', port: 0 });
       assert.match(await (await fetch(`${base}/`)).text(), /Hybrid: the transformer fused with TF-IDF \+ linear SVM models/);

@@ -3,8 +3,8 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { parseConfig } from '../src/io/config';
-import { loadModelDir } from '../src/io/model_dir';
+import { parseConfig } from '../src/model/config';
+import { loadModelDir } from '../src/model/model_dir';
 import { halfToFloat, readSafetensors, writeSafetensors } from '../src/io/safetensors';
 import { sharedPath, skipUnlessShared } from './shared';
 

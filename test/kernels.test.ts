@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { Random } from '../src/data/random';
 import { engine } from '../src/engine/native';
-import { parseConfig } from '../src/io/config';
+import { parseConfig } from '../src/model/config';
 import { DistilBert } from '../src/model/distilbert';
 import { ParamStore } from '../src/io/params';
 import { initParams } from '../src/train/init';

@@ -8,7 +8,7 @@ describe('library entry point', () => {
     // The package's "main", resolved as a user's require would.
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const lib = require(join(__dirname, '..', '..')) as typeof import('../src/index');
-    const classifier = new lib.Classifier(lib.loadModelDir(makeModelDir(32)));
+    const classifier = lib.Classifier.load(makeModelDir(32));
     const [r] = classifier.classify(['the engine of the orbit'], 3);
     assert.equal(r.predictions.length, 3);
     assert.ok(r.predictions.every((p) => NEWSGROUPS.includes(p.label)));

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
-import { readConfig } from '../src/io/config';
+import { readConfig } from '../src/model/config';
 import { ParamStore } from '../src/io/params';
 import { readSafetensors, Tensor } from '../src/io/safetensors';
 import { DistilBertMaskedLM } from '../src/model/masked_lm';

@@ -6,8 +6,8 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { loadData } from '../src/data/source';
 import { makeSplit } from '../src/data/split';
-import { loadModelDir } from '../src/io/model_dir';
-import { Classifier } from '../src/model/classifier';
+import { loadModelDir } from '../src/model/model_dir';
+import { Classifier } from '../src/pipeline/classifier';
 import { buildServer, DEFAULT_SERVER_OPTIONS } from '../src/serve/server';
 import { makeVocab } from './fixtures';
 
@@ -67,7 +67,7 @@ describe('your own data: CSV, JSON Lines, a folder per label', () => {
       assert.ok(report.accuracy >= 0.75, `transformer accuracy ${report.accuracy}`);
       assert.ok(report.baseline.accuracy >= 0.75, `baseline accuracy ${report.baseline.accuracy}`);
 
-      const app = buildServer(new Classifier(loadModelDir(model)), { ...DEFAULT_SERVER_OPTIONS, modelName: format });
+      const app = buildServer(Classifier.load(loadModelDir(model)), { ...DEFAULT_SERVER_OPTIONS, modelName: format });
       try {
         const base = await app.listen({ host: '127.0.0.1', port: 0 });
         assert.deepEqual(((await (await fetch(`${base}/v1/labels`)).json()) as { labels: string[] }).labels, ['cars', 'graphics', 'religion', 'space']);

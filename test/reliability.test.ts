@@ -7,9 +7,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { cachedDownload, PINNED_SHA256 } from '../src/io/download';
-import { loadModelDir } from '../src/io/model_dir';
+import { loadModelDir } from '../src/model/model_dir';
 import { readSafetensors } from '../src/io/safetensors';
-import { Classifier } from '../src/model/classifier';
+import { Classifier } from '../src/pipeline/classifier';
 import { buildServer, DEFAULT_SERVER_OPTIONS } from '../src/serve/server';
 import { makeModelDir, makeNewsgroupsFolder, makeVocab } from './fixtures';
 
@@ -240,7 +240,7 @@ describe('server under slow clients', () => {
   });
 
   it('200 stalled bodies: health and classify answer within 1 s, and the stalled ones are cut off after the timeout', async () => {
-    const classifier = new Classifier(loadModelDir(makeModelDir(32)));
+    const classifier = Classifier.load(loadModelDir(makeModelDir(32)));
     const app = buildServer(classifier, { ...DEFAULT_SERVER_OPTIONS, modelName: 'fixture', requestTimeoutMs: 1500 });
     const base = await app.listen({ host: '127.0.0.1', port: 0 });
     const port = Number(new URL(base).port);
@@ -264,7 +264,7 @@ describe('server under slow clients', () => {
   });
 
   it('Expect: 100-continue over the body limit gets 413 before the body', async () => {
-    const classifier = new Classifier(loadModelDir(makeModelDir(32)));
+    const classifier = Classifier.load(loadModelDir(makeModelDir(32)));
     const app = buildServer(classifier, { ...DEFAULT_SERVER_OPTIONS, modelName: 'fixture', bodyLimit: 4096 });
     const base = await app.listen({ host: '127.0.0.1', port: 0 });
     try {

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { FastifyInstance } from 'fastify';
-import { loadModelDir } from '../src/io/model_dir';
-import { Classifier } from '../src/model/classifier';
+import { loadModelDir } from '../src/model/model_dir';
+import { Classifier } from '../src/pipeline/classifier';
 import { buildServer, DEFAULT_SERVER_OPTIONS } from '../src/serve/server';
 import { makeModelDir, NEWSGROUPS } from './fixtures';
 
@@ -11,7 +11,7 @@ describe('HTTP API over loopback', () => {
   let base = '';
   let classifier: Classifier;
   before(async () => {
-    classifier = new Classifier(loadModelDir(makeModelDir(32)));
+    classifier = Classifier.load(loadModelDir(makeModelDir(32)));
     app = buildServer(classifier, { ...DEFAULT_SERVER_OPTIONS, modelName: 'fixture', maxTexts: 8, bodyLimit: 4096 });
     base = await app.listen({ host: '127.0.0.1', port: 0 });
   });

@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { loadModelDir, missingMessage } from '../src/io/model_dir';
+import { loadModelDir, missingMessage } from '../src/model/model_dir';
 import { readSafetensors } from '../src/io/safetensors';
 import { pytorchName, readTfH5, stringList, tfVariableFor } from '../src/io/tf_h5';
 import { makeModelDir, makeNewsgroupsFolder } from './fixtures';

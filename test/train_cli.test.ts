@@ -4,7 +4,7 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { loadModelDir } from '../src/io/model_dir';
+import { loadModelDir } from '../src/model/model_dir';
 import { readSafetensors, writeSafetensors } from '../src/io/safetensors';
 import { GROUPS, makeNewsgroupsFolder, makeVocab } from './fixtures';
 import { sharedPath, skipUnlessShared } from './shared';

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { Random } from '../src/data/random';
-import { parseConfig, readConfig } from '../src/io/config';
+import { parseConfig, readConfig } from '../src/model/config';
 import { readSafetensors } from '../src/io/safetensors';
 import { DistilBert } from '../src/model/distilbert';
 import { ParamStore } from '../src/io/params';

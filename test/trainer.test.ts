@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Random } from '../src/data/random';
-import { parseConfig } from '../src/io/config';
+import { parseConfig } from '../src/model/config';
 import { ParamStore } from '../src/io/params';
 import { DistilBert } from '../src/model/distilbert';
 import { padBatch } from '../src/tokenizer';
 import { initParams } from '../src/train/init';
-import { stepMicroBatches } from '../src/train/trainer';
+import { stepMicroBatches } from '../src/train/loop';
 
 describe('micro-batches of a step ordered by length', () => {
   const lengths = [5, 1, 4, 2, 3, 6, 2, 5];

@@ -1,4 +1,5 @@
 import { Random } from '../data/random';
+import { argmaxRows } from '../maths/rows';
 import { Csr } from './tfidf';
 
 export interface SvmOptions {
@@ -88,10 +89,6 @@ export class LinearSvm {
   predict(X: Csr): Int32Array {
     const C = this.weights.length;
     const scores = this.decision(X);
-    return Int32Array.from({ length: X.rows }, (_, r) => {
-      let best = 0;
-      for (let c = 1; c < C; c++) if (scores[r * C + c] > scores[r * C + best]) best = c;
-      return best;
-    });
+    return argmaxRows(scores, C);
   }
 }

@@ -2,10 +2,10 @@ import { join } from 'node:path';
 import { Random } from '../data/random';
 import { engine } from '../engine/native';
 import { exportOnnx } from '../export/export_onnx';
-import { DistilBertConfig, parseConfig } from '../io/config';
-import { loadModelDir, saveModelDir } from '../io/model_dir';
+import { DistilBertConfig, parseConfig } from '../model/config';
+import { saveModelDir } from '../model/model_dir';
 import { ParamStore } from '../io/params';
-import { Classifier } from '../model/classifier';
+import { Classifier } from '../pipeline/classifier';
 import { DistilBert } from '../model/distilbert';
 import { DeviceChoice } from '../model/model';
 import { BertTokenizer, Vocab } from '../tokenizer';
@@ -121,7 +121,7 @@ export function timeSteps(step: () => unknown, reps: number): CaseTiming {
 export function runCase(c: CaseSpec, reps: number, device: DeviceChoice = {}, modelDir?: string): CaseTiming {
   if (c.kind === 'text') {
     if (!modelDir) throw new Error(`case ${c.name} needs a model folder`);
-    const classifier = new Classifier(loadModelDir(modelDir), c.seqLen, device);
+    const classifier = Classifier.load(modelDir, { maxLength: c.seqLen, device });
     const text = caseText(c);
     return timeSteps(() => classifier.classify([text]), reps);
   }

@@ -1,7 +1,7 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { engine } from '../engine/native';
-import { parseConfig } from '../io/config';
+import { parseConfig } from '../model/config';
 import { CaseSpec, CaseTiming, GPU_CASES } from './cases';
 
 /** One row of `bench --device cuda`: ours and PyTorch on the same GPU in the same run. */

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { engine } from '../engine/native';
+import { DeviceChoice } from '../model/model';
 
 /** Integer option parser for commander that rejects junk with a clear message. */
 export function intOption(min: number) {
@@ -24,6 +25,11 @@ export interface DeviceOptions {
   precision: string;
   /** The hub revision (branch, tag or commit) when a model is given by id. */
   revision: string;
+}
+
+/** The typed device choice of --device and --precision. */
+export function deviceChoice(o: DeviceOptions): DeviceChoice {
+  return { device: o.device, precision: o.precision };
 }
 
 /** --device and --precision: where the model step runs (the engine's backends). */

@@ -2,7 +2,7 @@ import { Command, Option } from 'commander';
 import { loadData } from '../data/source';
 import { makeSplit, Split, SplitName } from '../data/split';
 import { Newsgroups } from '../data/newsgroups';
-import { parseStrip, strip } from '../data/strip';
+import { strip, StripPart } from '../data/strip';
 import { floatOption, intOption } from './common';
 
 export interface DataOptions {
@@ -47,10 +47,9 @@ export interface SplitTexts {
   test: { texts: string[]; labels: Int32Array };
 }
 
-/** Loads the data, splits it, strips what was asked, and maps groups to label ids (alphabetical). */
-export async function loadSplitTexts(o: DataOptions): Promise<SplitTexts> {
+/** Loads the data, splits it, applies the strip rules, and maps groups to label ids (alphabetical). */
+export async function loadSplitTexts(o: DataOptions, parts: StripPart[]): Promise<SplitTexts> {
   const { data, split } = await loadSplit(o);
-  const parts = parseStrip(o.strip);
   const index = new Map(data.labels.map((l, i) => [l, i]));
   const side = (posts: Split['train']) => ({ texts: posts.map((p) => strip(p.text, parts)), labels: Int32Array.from(posts, (p) => index.get(p.group)!) });
   return { split, labels: data.labels, train: side(split.train), test: side(split.test) };

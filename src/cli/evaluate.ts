@@ -1,15 +1,16 @@
 import { Command } from 'commander';
 import { computeMetrics, formatMetrics, metricsJson } from '../eval/metrics';
 import { writeReport } from '../eval/report';
-import { configToJson } from '../io/config';
+import { configToJson } from '../model/config';
 import { ensureWritableDir } from '../io/atomic';
 import { resolveModel } from '../io/hub';
-import { loadModelDir } from '../io/model_dir';
-import { Classifier } from '../model/classifier';
+import { loadModelDir } from '../model/model_dir';
+import { Classifier } from '../pipeline/classifier';
 import { partName } from '../hybrid/hybrid';
-import { argmaxRow } from '../model/inference';
+import { argmaxRows } from '../maths/rows';
 import { runBaseline } from './baseline';
-import { addDeviceOptions, applyThreads, DeviceOptions, intOption } from './common';
+import { parseStrip } from '../data/strip';
+import { addDeviceOptions, applyThreads, deviceChoice, DeviceOptions, intOption } from './common';
 import { addDataOptions, DataOptions, loadSplitTexts } from './data_options';
 
 interface EvaluateOptions extends DataOptions, DeviceOptions {
@@ -47,14 +48,15 @@ export function evaluateCommand(): Command {
       applyThreads(o.threads);
       if (o.out) ensureWritableDir(o.out);  // before the work, not after it
       const loaded = loadModelDir(await resolveModel(o.model, '--model <folder>', o.revision));
-      const d = await loadSplitTexts(o);
+      // The classifier applies the model's strip rules itself: the texts come as the data has them.
+      const classifier = Classifier.load(loaded, { maxLength: o.maxLength, device: deviceChoice(o), strip: parseStrip(o.strip) });
+      const d = await loadSplitTexts(o, []);
       const map = labelMap(d.labels, loaded.config.id2label);
-      const classifier = new Classifier(loaded, o.maxLength, o);
       const t0 = Date.now();
       const { probs, parts } = classifier.probabilities(d.test.texts, o.batchSize);
       const C = classifier.labels.length;
       const truth = Int32Array.from(d.test.labels, (l) => map[l]);
-      const score = (p: ArrayLike<number>) => computeMetrics(truth, Int32Array.from(truth, (_, r) => argmaxRow(p, r, C)), classifier.labels);
+      const score = (p: ArrayLike<number>) => computeMetrics(truth, argmaxRows(p, C), classifier.labels);
       const metrics = score(probs);
       const systems = [{ name: `${parts ? 'hybrid ' : 'model '}${o.model}`, metrics, seconds: (Date.now() - t0) / 1000 }];
       // A hybrid's parts side by side: the transformer alone and each TF-IDF part alone.
@@ -64,7 +66,7 @@ export function evaluateCommand(): Command {
         parts.tfidf.forEach((s, k) => systems.push({ name: `its TF-IDF ${partName(hybridParts[k].analyzers)} part alone`, metrics: score(s), seconds: systems[0].seconds }));
       }
       if (o.baseline) {
-        const b = runBaseline(d);
+        const b = runBaseline({ ...d, train: { ...d.train, texts: d.train.texts.map((t) => classifier.preprocess(t)) }, test: { ...d.test, texts: d.test.texts.map((t) => classifier.preprocess(t)) } });
         // In the model's label order, so both systems share one table.
         systems.push({ name: 'TF-IDF + linear SVM', metrics: computeMetrics(truth, Int32Array.from(b.predictions, (l) => map[l]), classifier.labels), seconds: b.seconds });
       }

@@ -4,7 +4,7 @@ import { Command } from 'commander';
 import { exportOnnx } from '../export/export_onnx';
 import { HYBRID_FILE } from '../hybrid/hybrid';
 import { resolveModel } from '../io/hub';
-import { loadModelDir } from '../io/model_dir';
+import { loadModelDir } from '../model/model_dir';
 
 interface ExportOptions {
   model: string;

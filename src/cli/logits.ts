@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { resolveModel } from '../io/hub';
-import { loadModelDir } from '../io/model_dir';
+import { loadModelDir } from '../model/model_dir';
 import { DistilBert } from '../model/distilbert';
 import { addDeviceOptions, applyThreads, DeviceOptions, intOption } from './common';
 

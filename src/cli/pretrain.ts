@@ -1,22 +1,17 @@
-import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { Command, Option } from 'commander';
-import { parseStrip, strip } from '../data/strip';
-import { configToJson, DistilBertConfig, parseConfig } from '../io/config';
-import { faultPoint } from '../io/fault';
-import { saveModelDir } from '../io/model_dir';
-import { ParamStore } from '../io/params';
+import { strip } from '../data/strip';
 import { DistilBertMaskedLM } from '../model/masked_lm';
+import { saveModelDir } from '../model/model_dir';
 import { MaskingVocab } from '../pretrain/masking';
-import { pretrain, PretrainEpochRow, PretrainSettings } from '../pretrain/pretrainer';
+import { pretrain, PretrainEpochRow, PretrainJob, PretrainSettings } from '../pretrain/pretrainer';
 import { textWindows } from '../pretrain/windows';
 import { BertTokenizer } from '../tokenizer';
-import { Checkpoint, loadCheckpoint } from '../train/checkpoint';
-import { initialModel } from '../train/initial_model';
 import { PRESETS } from '../train/presets';
-import { addDeviceOptions, applyThreads, DeviceOptions, floatOption, intOption } from './common';
-import { addDataOptions, DataOptions, loadSplit } from './data_options';
-import { addRunOptions, commandLine, exitIfInterrupted, RunOptions, writeRunStart, progressBar, removeInterruptedWrites, stopOnSignal } from './run_folder';
+import { addDeviceOptions, applyThreads, deviceChoice, DeviceOptions, floatOption, intOption } from './common';
+import { addDataOptions, DataOptions } from './data_options';
+import { addRunOptions, commandHooks, exitIfInterrupted, RunOptions, RunRecord, startRun } from './run_folder';
+
+type PretrainStep = Parameters<NonNullable<NonNullable<PretrainJob['hooks']>['onStep']>>[0];
 
 interface PretrainOptions extends DeviceOptions, DataOptions, RunOptions {
   warmupSteps?: number;
@@ -28,18 +23,6 @@ interface PretrainOptions extends DeviceOptions, DataOptions, RunOptions {
 }
 
 type Settings = PretrainSettings & { arch: (typeof PRESETS)['small']['arch']; dropout: number; attentionDropout: number };
-
-/** What a run records at its start, so that --resume needs no other flag. */
-interface PretrainRecord {
-  settings: Settings;
-  init: string;
-  data: string;
-  split: { name: DataOptions['split']; seed: number; validationList?: string; fraction?: number; validationData?: string };
-  fields?: { textField?: string; labelField?: string; encoding?: 'utf-8' | 'latin1' };
-  strip: string[];
-  config: Record<string, unknown>;
-  command: string;
-}
 
 /** Flags that set a run's hyperparameters or start: a resumed run keeps the ones it recorded. */
 const SETTING_FLAGS: [keyof PretrainOptions, string][] = [
@@ -74,94 +57,32 @@ function maskingVocab(t: BertTokenizer): MaskingVocab {
   };
 }
 
-function readRecord(path: string): PretrainRecord {
-  try {
-    const r = JSON.parse(readFileSync(path, 'utf8')) as PretrainRecord;
-    if (typeof r !== 'object' || r === null || !r.settings?.masking || !r.config || !r.split) throw new Error('fields are missing');
-    return r;
-  } catch (e) {
-    throw new Error(`${path}: not a readable pretraining record (${(e as Error).message}); start the run again with another --out`);
-  }
-}
-
 async function run(o: PretrainOptions): Promise<void> {
   applyThreads(o.threads);
-  const runFile = join(o.out, 'run.json'), ckptFile = join(o.out, 'checkpoint.safetensors');
-  const tokDir = join(o.out, 'tokenizer'), modelDir = join(o.out, 'model');
-  removeInterruptedWrites([o.out, tokDir, modelDir]);
-  const started = existsSync(runFile);
-  let record: PretrainRecord, config: DistilBertConfig, params: ParamStore, tokenizer: BertTokenizer;
-  let resume: Checkpoint<PretrainEpochRow> | undefined;
-  let loaded;
-  if (o.resume) {
-    if (!started) throw new Error(`${runFile} not found: nothing to resume in ${o.out}`);
-    const given = SETTING_FLAGS.filter(([k]) => o[k] !== undefined).map(([, flag]) => flag);
-    if (given.length) throw new Error(`--resume continues ${o.out} with the settings it recorded: ${given.join(', ')} cannot change them (start a new run with another --out)`);
-    record = readRecord(runFile);
-    const r = record.split;
-    loaded = await loadSplit({ data: o.data ?? record.data, split: r.name, splitSeed: r.seed, validationList: r.validationList,
-      validationFraction: r.fraction, validationData: r.validationData, ...record.fields });
-    config = { ...parseConfig(record.config, runFile), head: 'masked-lm' };
-    tokenizer = BertTokenizer.load(tokDir);
-    if (existsSync(ckptFile)) {
-      resume = loadCheckpoint<PretrainEpochRow>(ckptFile);
-      params = new ParamStore(config);
-      process.stderr.write(`resuming ${o.out} at epoch ${resume.state.epoch}, step ${resume.state.stepInEpoch}\n`);
-    } else {
-      process.stderr.write(`${o.out} has no checkpoint yet: starting its recorded run from step 0\n`);
-      ({ params } = await initialModel({ ...o, init: record.init, vocab: join(tokDir, 'vocab.txt') }, { ...record.settings, seqClassifDropout: 0 }, [], 'masked-lm'));
-    }
-  } else {
-    if (!o.init) throw new Error('--init is required: a model folder, a Hugging Face model id, or scratch');
-    if (started && (existsSync(ckptFile) || existsSync(join(modelDir, 'model.safetensors')))) {
-      throw new Error(`${o.out} already holds a run: add --resume to continue it, or choose another --out`);
-    }
-    loaded = await loadSplit(o);
-    const st = settingsFrom(o);
-    ({ config, params, tokenizer } = await initialModel({ ...o, init: o.init }, { ...st, seqClassifDropout: 0 }, [], 'masked-lm'));
-    maskingVocab(tokenizer);
-    if (st.maxLength > config.maxPositionEmbeddings) throw new Error(`--max-length ${st.maxLength} exceeds the model's ${config.maxPositionEmbeddings} positions`);
-    if (st.batchSize > loaded.split.train.length) throw new Error(`--batch-size ${st.batchSize} is larger than the ${loaded.split.train.length} training texts`);
-    record = {
-      settings: st, init: o.init, data: loaded.source,
-      split: { name: o.split, seed: o.splitSeed, validationList: o.validationList, fraction: o.validationFraction, validationData: o.validationData },
-      ...(loaded.data.kind === 'files' ? { fields: { textField: o.textField, labelField: o.labelField, encoding: o.encoding } } : {}),
-      strip: parseStrip(o.strip), config: configToJson(config), command: commandLine(),
-    };
-    writeRunStart(o.out, tokenizer, record);
-  }
-  faultPoint('data-loaded');
+  const { record, split, config, params, tokenizer, resume, ckptFile, modelDir } = await startRun<Settings, RunRecord<Settings>>({
+    command: 'pretrain', o, settingFlags: SETTING_FLAGS, head: 'masked-lm', noun: 'training texts',
+    isRecord: (r) => r.settings.masking !== undefined,
+    settings: () => settingsFrom(o),
+    modelSettings: (st) => ({ ...st, seqClassifDropout: 0 }),
+    labels: () => [],
+    checkTokenizer: maskingVocab,
+  });
   const st = record.settings;
   // Only the training part's texts: validation and test texts are never seen, not even unlabelled.
-  const stripParts = parseStrip(record.strip.join(',')), windows = st.windows ?? 1;
-  const sequences = loaded.split.train.flatMap((p) =>
-    textWindows(tokenizer.tokenize(strip(p.text, stripParts)), st.maxLength, windows, tokenizer.clsId, tokenizer.sepId));
-  process.stderr.write(`pretraining on the ${loaded.split.train.length} texts of the training part (${loaded.split.description}): ` +
-    `${sequences.length} sequences of up to ${st.maxLength} tokens, at most ${windows} from each text\n`);
+  const sequences = split.train.flatMap((p) =>
+    textWindows(tokenizer.tokenize(strip(p.text, record.strip)), st.maxLength, st.windows, tokenizer.clsId, tokenizer.sepId));
+  process.stderr.write(`pretraining on the ${split.train.length} texts of the training part (${split.description}): ` +
+    `${sequences.length} sequences of up to ${st.maxLength} tokens, at most ${st.windows} from each text\n`);
 
-  const model = new DistilBertMaskedLM(config, params, o);
-  const stop = stopOnSignal();
-  const bar = progressBar('epoch {epoch} |{bar}| {value}/{total} | mlm loss {loss} | {tps} tok/s | ETA {eta_formatted}', o.progress);
-  let printedHeader = false;
-  const result = await pretrain({
-    model, sequences, vocab: maskingVocab(tokenizer), padId: tokenizer.padId, settings: st, checkpointPath: ckptFile, resume,
-    hooks: {
-      onEpochStart: (epoch, start, total) => {
-        if (o.progress) bar.start(total, start, { epoch: `${epoch + 1}/${st.epochs}`, loss: '-', tps: '-' });
-      },
-      onStep: (i) => {
-        if (o.progress) bar.update(i.step, { loss: i.loss.toFixed(4), tps: i.tokensPerSecond.toFixed(0) });
-      },
-      onEpochEnd: (row) => {
-        if (o.progress) bar.stop();
-        if (!printedHeader) process.stdout.write('| epoch | mlm loss | perplexity | predicted tokens | seconds |\n|---|---|---|---|---|\n');
-        printedHeader = true;
-        process.stdout.write(`| ${row.epoch + 1} | ${row.loss.toFixed(4)} | ${row.perplexity.toFixed(1)} | ${row.predicted} | ${row.seconds.toFixed(0)} |\n`);
-      },
-      shouldStop: () => stop.requested,
-    },
+  const model = new DistilBertMaskedLM(config, params, deviceChoice(o));
+  const hooks = commandHooks({
+    progress: o.progress, epochs: st.epochs, format: 'mlm loss {loss} | {tps} tok/s', blank: { loss: '-', tps: '-' },
+    fields: (i: PretrainStep) => ({ loss: i.loss.toFixed(4), tps: i.tokensPerSecond.toFixed(0) }),
+    header: '| epoch | mlm loss | perplexity | predicted tokens | seconds |\n|---|---|---|---|---|\n',
+    row: (row: PretrainEpochRow) => `| ${row.epoch + 1} | ${row.loss.toFixed(4)} | ${row.perplexity.toFixed(1)} | ${row.predicted} | ${row.seconds.toFixed(0)} |\n`,
   });
-  if (o.progress) bar.stop();
+  const result = await pretrain({ model, sequences, vocab: maskingVocab(tokenizer), padId: tokenizer.padId, settings: st, checkpointPath: ckptFile, resume, hooks });
+  hooks.done();
   exitIfInterrupted(result, 'pretrain', o.out, ckptFile);
   saveModelDir(modelDir, config, model.readParams(), tokenizer.withMaxLength(st.maxLength));
   process.stderr.write(`masked-LM model saved to ${modelDir}: fine-tune it with train --init ${modelDir}\n`);

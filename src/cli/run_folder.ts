@@ -1,10 +1,23 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { SingleBar } from 'cli-progress';
 import { Command } from 'commander';
-import { PresetName } from '../train/presets';
-import { floatOption, intOption } from './common';
-import { join } from 'node:path';
-import { ensureWritableDir, removeStaleTemps, writeFileAtomic } from '../io/atomic';
+import { Newsgroups } from '../data/newsgroups';
+import { Split, SplitName } from '../data/split';
+import { checkStripParts, parseStrip, StripPart } from '../data/strip';
+import { removeStaleTemps, writeFileAtomic } from '../io/atomic';
+import { faultPoint } from '../io/fault';
+import { FORMATS, migrateRunRecord } from '../io/migrations';
+import { ParamStore } from '../io/params';
+import { saveTokenizer } from '../io/save_tokenizer';
+import { configToJson, DistilBertConfig, ModelHead, parseConfig } from '../model/config';
 import { BertTokenizer } from '../tokenizer';
+import { Checkpoint, loadCheckpoint } from '../train/checkpoint';
+import { initialModel, ModelSettings } from '../train/initial_model';
+import { LoopHooks } from '../train/loop';
+import { PresetName } from '../train/presets';
+import { DeviceOptions, floatOption, intOption } from './common';
+import { DataOptions, loadSplit } from './data_options';
 
 /** What was typed, quoted where needed, for run records and model cards. */
 export function commandLine(): string {
@@ -12,7 +25,7 @@ export function commandLine(): string {
 }
 
 /** Removes temporary files that an interrupted atomic write left in a run's folders. */
-export function removeInterruptedWrites(dirs: string[]): void {
+function removeInterruptedWrites(dirs: string[]): void {
   for (const dir of dirs) {
     const stale = removeStaleTemps(dir);
     if (stale.length) process.stderr.write(`removed ${stale.length} temporary file(s) of an interrupted write in ${dir}\n`);
@@ -23,7 +36,7 @@ export function removeInterruptedWrites(dirs: string[]): void {
  * Ctrl-C (or SIGTERM) asks the training loop to stop after its current step and save a
  * checkpoint; a second one quits at once.
  */
-export function stopOnSignal(): { readonly requested: boolean } {
+function stopOnSignal(): { readonly requested: boolean } {
   const flag = { requested: false };
   const onSignal = () => {
     if (flag.requested) process.exit(130);
@@ -36,10 +49,43 @@ export function stopOnSignal(): { readonly requested: boolean } {
 }
 
 /** The training progress bar: redrawn on a terminal, a line every 30 s elsewhere when `progress`. */
-export function progressBar(format: string, progress: boolean): SingleBar {
+function progressBar(format: string, progress: boolean): SingleBar {
   return new SingleBar({
     format, hideCursor: process.stderr.isTTY === true, noTTYOutput: progress, notTTYSchedule: 30_000, etaBuffer: 20, barsize: 25,
   });
+}
+
+/**
+ * The loop's hooks on a command line: a progress bar on stderr (`progress`), each epoch's row on
+ * stdout as it ends, and Ctrl-C / SIGTERM asking for a checkpoint and a stop. `done()` clears the bar.
+ */
+export function commandHooks<Step extends { step: number }, Row>(x: {
+  progress: boolean; epochs: number; format: string;
+  /** The bar's fields before the first step of an epoch, and after each step. */
+  blank: Record<string, string>; fields(step: Step): Record<string, string>;
+  /** stdout lines of an epoch's row; the header is printed before the first. */
+  header: string; row(row: Row): string;
+}): LoopHooks<Step, Row> & { done(): void } {
+  const stop = stopOnSignal();
+  const bar = progressBar(`epoch {epoch} |{bar}| {value}/{total} | ${x.format} | ETA {eta_formatted}`, x.progress);
+  let printedHeader = false;
+  return {
+    onEpochStart: (epoch, start, total) => {
+      if (x.progress) bar.start(total, start, { epoch: `${epoch + 1}/${x.epochs}`, ...x.blank });
+    },
+    onStep: (i) => {
+      if (x.progress) bar.update(i.step, x.fields(i));
+    },
+    onEpochEnd: (row) => {
+      if (x.progress) bar.stop();
+      process.stdout.write((printedHeader ? '' : x.header) + x.row(row));
+      printedHeader = true;
+    },
+    shouldStop: () => stop.requested,
+    done: () => {
+      if (x.progress) bar.stop();
+    },
+  };
 }
 
 /** The options of addRunOptions (and --preset, --epochs, --lr, --seed, which each command describes its own way). */
@@ -93,11 +139,139 @@ export function exitIfInterrupted(result: { interrupted: boolean; state: { epoch
   process.exit(130);
 }
 
+/** What every run records at its start, so that --resume needs no other flag; tasks add their own fields. */
+export interface RunRecord<S> {
+  format?: number;
+  settings: S;
+  init: string;
+  data: string;
+  split: { name: SplitName; seed: number; validationList?: string; fraction?: number; validationData?: string };
+  /** How the user's own data files are read (absent for 20 Newsgroups runs). */
+  fields?: { textField?: string; labelField?: string; encoding?: 'utf-8' | 'latin1' };
+  strip: StripPart[];
+  config: Record<string, unknown>;
+  command: string;
+}
+
+/** What startRun reads of a task's settings. */
+export interface RunSettings {
+  maxLength: number;
+  batchSize: number;
+}
+
+/** How a command starts a fresh run or resumes one: the task's parts. */
+export interface RunStart<S extends RunSettings, R extends RunRecord<S>> {
+  command: 'train' | 'pretrain';
+  o: RunOptions & DataOptions & DeviceOptions;
+  /** Flags that set a run's hyperparameters or start (option key, flag): a resumed run keeps the ones it recorded. */
+  settingFlags: [string, string][];
+  head: ModelHead;
+  /** What the training part's examples are called in messages. */
+  noun: string;
+  /** The record of this task: its own fields are present (run.json, migrated). */
+  isRecord(r: R): boolean;
+  /** Flags checked before anything is read or written (a fresh run only). */
+  checkFlags?(): void;
+  /** The fresh run's settings, parsed once from the flags. */
+  settings(): S;
+  /** What initialModel reads of the settings (recorded or fresh). */
+  modelSettings(settings: S): ModelSettings;
+  /** The task's own fields of a fresh run's record. */
+  extraRecord?(settings: S): Partial<R>;
+  /** Labels of the data set, for the classifier's head (none for masked LM). */
+  labels(data: Newsgroups): string[];
+  /** A fresh run's checks of its tokenizer, before any file is written. */
+  checkTokenizer?(tokenizer: BertTokenizer): void;
+}
+
+export interface StartedRun<R> {
+  record: R;
+  data: Newsgroups;
+  split: Split;
+  config: DistilBertConfig;
+  params: ParamStore;
+  tokenizer: BertTokenizer;
+  resume?: Checkpoint<never>;
+  ckptFile: string;
+  modelDir: string;
+}
+
+/** run.json, brought to the current form and checked (one line naming the file when it cannot be read). */
+function readRunRecord<R>(path: string, isRecord: (r: R) => boolean): R {
+  try {
+    const r = migrateRunRecord(JSON.parse(readFileSync(path, 'utf8')), path) as unknown as R & RunRecord<unknown>;
+    if (!r.settings || !r.config || !r.split || !isRecord(r)) throw new Error('fields are missing');
+    r.strip = checkStripParts(r.strip, 'strip');
+    return r;
+  } catch (e) {
+    throw new Error(`${path}: not a readable run record (${(e as Error).message}); start the run again with another --out`);
+  }
+}
+
+/**
+ * The run lifecycle on the command's side, shared by train and pretrain: a fresh run checks
+ * everything it can, then writes its tokenizer and record before its first step; --resume reads
+ * them back with the split and the last checkpoint (or starts the recorded run from step 0 when it
+ * stopped before one).
+ */
+export async function startRun<S extends RunSettings, R extends RunRecord<S>>(x: RunStart<S, R>): Promise<StartedRun<R>> {
+  const o = x.o;
+  const runFile = join(o.out, 'run.json'), ckptFile = join(o.out, 'checkpoint.safetensors');
+  const tokDir = join(o.out, 'tokenizer'), modelDir = join(o.out, 'model');
+  removeInterruptedWrites([o.out, tokDir, modelDir]);
+  const started = existsSync(runFile);
+  const options = o as unknown as Record<string, unknown>;
+  let out: StartedRun<R>;
+  if (o.resume) {
+    if (!started) throw new Error(`${runFile} not found: nothing to resume in ${o.out}`);
+    const given = x.settingFlags.filter(([k]) => options[k] !== undefined).map(([, flag]) => flag);
+    if (given.length) throw new Error(`--resume continues ${o.out} with the settings it recorded: ${given.join(', ')} cannot change them (start a new run with another --out)`);
+    const record = readRunRecord<R>(runFile, x.isRecord);
+    const r = record.split;
+    const { data, split } = await loadSplit({ data: o.data ?? record.data, split: r.name, splitSeed: r.seed, validationList: r.validationList,
+      validationFraction: r.fraction, validationData: r.validationData, ...record.fields });
+    const config: DistilBertConfig = { ...parseConfig(record.config, runFile), head: x.head };
+    const tokenizer = BertTokenizer.load(tokDir);
+    let params: ParamStore, resume: Checkpoint<never> | undefined;
+    if (existsSync(ckptFile)) {
+      resume = loadCheckpoint<never>(ckptFile);
+      params = new ParamStore(config);
+      process.stderr.write(`resuming ${o.out} at epoch ${resume.state.epoch}, step ${resume.state.stepInEpoch}\n`);
+    } else {
+      // Stopped before its first checkpoint: the recorded run from step 0 (same seeds, same start).
+      process.stderr.write(`${o.out} has no checkpoint yet: starting its recorded run from step 0\n`);
+      ({ params } = await initialModel({ init: record.init, vocab: join(tokDir, 'vocab.txt'), revision: o.revision }, x.modelSettings(record.settings), x.labels(data), x.head));
+    }
+    out = { record, data, split, config, params, tokenizer, resume, ckptFile, modelDir };
+  } else {
+    if (!o.init) throw new Error('--init is required: a model folder, a Hugging Face model id, or scratch');
+    x.checkFlags?.();
+    if (started && (existsSync(ckptFile) || existsSync(join(modelDir, 'model.safetensors')))) {
+      throw new Error(`${o.out} already holds a run: add --resume to continue it, or choose another --out`);
+    }
+    const st = x.settings();
+    const { data, split, source } = await loadSplit(o);
+    const { config, params, tokenizer } = await initialModel({ init: o.init, vocab: o.vocab, revision: o.revision }, x.modelSettings(st), x.labels(data), x.head);
+    x.checkTokenizer?.(tokenizer);
+    if (st.maxLength > config.maxPositionEmbeddings) throw new Error(`--max-length ${st.maxLength} exceeds the model's ${config.maxPositionEmbeddings} positions`);
+    if (st.batchSize > split.train.length) throw new Error(`--batch-size ${st.batchSize} is larger than the ${split.train.length} ${x.noun}`);
+    const record = {
+      settings: st, init: o.init, data: source,
+      split: { name: o.split, seed: o.splitSeed, validationList: o.validationList, fraction: o.validationFraction, validationData: o.validationData },
+      ...(data.kind === 'files' ? { fields: { textField: o.textField, labelField: o.labelField, encoding: o.encoding } } : {}),
+      strip: parseStrip(o.strip), config: configToJson(config), command: commandLine(),
+      ...x.extraRecord?.(st),
+    } as R;
+    if (started) process.stderr.write(`${o.out} holds a run that stopped before its first checkpoint: starting it afresh\n`);
+    writeRunStart(o.out, tokenizer, record);
+    out = { record, data, split, config, params, tokenizer, ckptFile, modelDir };
+  }
+  faultPoint('data-loaded');
+  return out;
+}
+
 /** A fresh run's files before its first step: its tokenizer (vocab.txt, tokenizer_config.json) and its record (run.json). */
-export function writeRunStart(out: string, tokenizer: BertTokenizer, record: object): void {
-  const tokDir = join(out, 'tokenizer');
-  ensureWritableDir(tokDir);
-  writeFileAtomic(join(tokDir, 'vocab.txt'), [Buffer.from(tokenizer.vocab.idToToken.join('\n') + '\n')]);
-  writeFileAtomic(join(tokDir, 'tokenizer_config.json'), [Buffer.from(JSON.stringify({ do_lower_case: tokenizer.lowercase, model_max_length: tokenizer.modelMaxLength }) + '\n')]);
-  writeFileAtomic(join(out, 'run.json'), [Buffer.from(JSON.stringify(record, null, 2) + '\n')]);
+function writeRunStart(out: string, tokenizer: BertTokenizer, record: RunRecord<unknown>): void {
+  saveTokenizer(join(out, 'tokenizer'), tokenizer);
+  writeFileAtomic(join(out, 'run.json'), [Buffer.from(JSON.stringify({ format: FORMATS.run, ...record }, null, 2) + '\n')]);
 }

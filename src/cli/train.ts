@@ -1,27 +1,22 @@
-import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { Analyzer, ANALYZERS } from '../baseline/tfidf';
 import { encodePosts } from '../data/dataset';
-import { SplitName } from '../data/split';
-import { parseStrip } from '../data/strip';
-import { configToJson, DistilBertConfig, parseConfig } from '../io/config';
-import { saveModelDir } from '../io/model_dir';
-import { writeFileAtomic } from '../io/atomic';
-import { faultPoint } from '../io/fault';
-import { DistilBert } from '../model/distilbert';
-import { ParamStore } from '../io/params';
-import { BertTokenizer } from '../tokenizer';
-import { EpochRow, loadCheckpoint } from '../train/checkpoint';
-import { buildHybrid, fusionSlice } from '../hybrid/build';
 import { partName } from '../hybrid/hybrid';
-import { initialModel } from '../train/initial_model';
+import { buildHybrid, fusionSlice } from '../hybrid_build/build';
+import { writeFileAtomic } from '../io/atomic';
+import { DistilBert } from '../model/distilbert';
+import { saveModelDir } from '../model/model_dir';
+import { Classifier } from '../pipeline/classifier';
+import { EpochRow } from '../train/checkpoint';
 import { formatTable, modelCard } from '../train/model_card';
 import { PRESETS, TrainSettings } from '../train/presets';
-import { train } from '../train/trainer';
-import { addDeviceOptions, applyThreads, DeviceOptions, floatOption, intOption } from './common';
-import { addDataOptions, DataOptions, loadSplit } from './data_options';
-import { addRunOptions, commandLine, exitIfInterrupted, RunOptions, writeRunStart, progressBar, removeInterruptedWrites, stopOnSignal } from './run_folder';
+import { train, TrainHooks } from '../train/trainer';
+import { addDeviceOptions, applyThreads, deviceChoice, DeviceOptions, floatOption, intOption } from './common';
+import { addDataOptions, DataOptions } from './data_options';
+import { addRunOptions, commandHooks, exitIfInterrupted, RunOptions, RunRecord, startRun } from './run_folder';
+
+type TrainStep = Parameters<NonNullable<TrainHooks['onStep']>>[0];
 
 interface TrainOptions extends DeviceOptions, DataOptions, RunOptions {
   classifierDropout?: number;
@@ -35,23 +30,10 @@ interface TrainOptions extends DeviceOptions, DataOptions, RunOptions {
 
 type Settings = TrainSettings & { microBatch: number };
 
-/** What a run records at its start, so that --resume needs no other flag. */
-interface RunRecord {
-  settings: Settings;
-  init: string;
-  data: string;
-  split: { name: SplitName; seed: number; validationList?: string; fraction?: number; validationData?: string };
-  /** How the user's own data files are read (absent for 20 Newsgroups runs). */
-  fields?: { textField?: string; labelField?: string; encoding?: 'utf-8' | 'latin1' };
-  strip: string[];
-  /**
-   * A hybrid run: the share of the training part held out to choose the fusion weights, its seed,
-   * and the TF-IDF parts, each its analyzers joined by '+' (absent in runs recorded when the word
-   * part was the only one).
-   */
-  hybrid?: { fraction: number; seed: number; parts?: string[] };
-  config: Record<string, unknown>;
-  command: string;
+/** What a training run records at its start: with a hybrid, the share of the training part held
+ * out to choose the fusion weights, its seed, and the TF-IDF parts (each its analyzers joined by '+'). */
+interface TrainRecord extends RunRecord<Settings> {
+  hybrid?: { fraction: number; seed: number; parts: string[] };
 }
 
 function settingsFrom(o: TrainOptions): Settings {
@@ -86,125 +68,53 @@ const SETTING_FLAGS: [keyof TrainOptions, string][] = [
   ['heads', '--heads'], ['ffn', '--ffn'], ['hybrid', '--hybrid'], ['fusionFraction', '--fusion-fraction'], ['hybridParts', '--hybrid-parts'],
 ];
 
-function readRunRecord(path: string): RunRecord {
-  try {
-    const r = JSON.parse(readFileSync(path, 'utf8')) as RunRecord;
-    if (typeof r !== 'object' || r === null || !r.settings || !r.config || !r.split) throw new Error('fields are missing');
-    return r;
-  } catch (e) {
-    throw new Error(`${path}: not a readable run record (${(e as Error).message}); start the run again with another --out`);
-  }
-}
-
-/** Everything about a run that can be checked before any of its files is written. */
-function checkRun(st: Settings, config: DistilBertConfig, trainCount: number): void {
-  if (st.maxLength > config.maxPositionEmbeddings) throw new Error(`--max-length ${st.maxLength} exceeds the model's ${config.maxPositionEmbeddings} positions`);
-  if (st.batchSize > trainCount) throw new Error(`--batch-size ${st.batchSize} is larger than the ${trainCount} training examples`);
-}
-
 async function run(o: TrainOptions): Promise<void> {
   applyThreads(o.threads);
-  const runFile = join(o.out, 'run.json');
-  const ckptFile = join(o.out, 'checkpoint.safetensors');
-  const tokDir = join(o.out, 'tokenizer');
-  const modelDir = join(o.out, 'model');
-  removeInterruptedWrites([o.out, tokDir, modelDir]);
-  const started = existsSync(runFile);
-  let record: RunRecord;
-  let config: DistilBertConfig, params: ParamStore, tokenizer: BertTokenizer;
-  let resume;
-  let dataset;
-  let split;
-  if (o.resume) {
-    if (!started) throw new Error(`${runFile} not found: nothing to resume in ${o.out}`);
-    const given = SETTING_FLAGS.filter(([k]) => o[k] !== undefined).map(([, flag]) => flag);
-    if (given.length) {
-      throw new Error(`--resume continues ${o.out} with the settings it recorded: ${given.join(', ')} cannot change them (start a new run with another --out)`);
-    }
-    record = readRunRecord(runFile);
-    const r = record.split;
-    ({ data: dataset, split } = await loadSplit({
-      data: o.data ?? record.data, split: r.name, splitSeed: r.seed, validationList: r.validationList, validationFraction: r.fraction,
-      validationData: r.validationData, ...record.fields,
-    }));
-    config = parseConfig(record.config, runFile);
-    tokenizer = BertTokenizer.load(tokDir);
-    if (existsSync(ckptFile)) {
-      resume = loadCheckpoint(ckptFile);
-      params = new ParamStore(config);
-      process.stderr.write(`resuming ${o.out} at epoch ${resume.state.epoch}, step ${resume.state.stepInEpoch}\n`);
-    } else {
-      // Stopped before its first checkpoint: the recorded run from step 0 (same seeds, same start).
-      process.stderr.write(`${o.out} has no checkpoint yet: starting its recorded run from step 0\n`);
-      ({ params } = await initialModel({ ...o, init: record.init, vocab: join(tokDir, 'vocab.txt') }, record.settings, dataset.labels, 'classifier'));
-    }
-  } else {
-    if (!o.init) throw new Error('--init is required: a model folder, a Hugging Face model id, or scratch');
-    if (o.fusionFraction !== undefined && !o.hybrid) throw new Error('--fusion-fraction is for --hybrid runs: add --hybrid');
-    if (o.hybridParts !== undefined && !o.hybrid) throw new Error('--hybrid-parts is for --hybrid runs: add --hybrid');
-    if (started && (existsSync(ckptFile) || existsSync(join(modelDir, 'model.safetensors')))) {
-      throw new Error(`${o.out} already holds a run: add --resume to continue it, or choose another --out`);
-    }
-    const st = settingsFrom(o);
-    const loaded = await loadSplit(o);
-    ({ data: dataset, split } = loaded);
-    ({ config, params, tokenizer } = await initialModel({ ...o, init: o.init }, st, dataset.labels, 'classifier'));
-    checkRun(st, config, split.train.length);
-    record = {
-      settings: st, init: o.init, data: loaded.source,
-      split: { name: o.split, seed: o.splitSeed, validationList: o.validationList, fraction: o.validationFraction, validationData: o.validationData },
-      ...(dataset.kind === 'files' ? { fields: { textField: o.textField, labelField: o.labelField, encoding: o.encoding } } : {}),
-      strip: parseStrip(o.strip), config: configToJson(config), command: commandLine(),
-      ...(o.hybrid ? { hybrid: { fraction: o.fusionFraction ?? 0.05, seed: st.seed, parts: (o.hybridParts ?? DEFAULT_HYBRID_PARTS).map(partName) } } : {}),
-    };
-    if (started) process.stderr.write(`${o.out} holds a run that stopped before its first checkpoint: starting it afresh\n`);
-    writeRunStart(o.out, tokenizer, record);
-  }
-  faultPoint('data-loaded');
+  const { record, split, config, params, tokenizer, resume, ckptFile, modelDir } = await startRun<Settings, TrainRecord>({
+    command: 'train', o, settingFlags: SETTING_FLAGS, head: 'classifier', noun: 'training examples',
+    isRecord: () => true,
+    checkFlags: () => {
+      if (o.fusionFraction !== undefined && !o.hybrid) throw new Error('--fusion-fraction is for --hybrid runs: add --hybrid');
+      if (o.hybridParts !== undefined && !o.hybrid) throw new Error('--hybrid-parts is for --hybrid runs: add --hybrid');
+    },
+    settings: () => settingsFrom(o),
+    modelSettings: (st) => st,
+    labels: (data) => data.labels,
+    extraRecord: (st) => (o.hybrid ? { hybrid: { fraction: o.fusionFraction ?? 0.05, seed: st.seed, parts: (o.hybridParts ?? DEFAULT_HYBRID_PARTS).map(partName) } } : {}),
+  });
   const st = record.settings;
-  const stripParts = parseStrip(record.strip.join(','));
   const t0 = Date.now();
   const fusion = record.hybrid ? fusionSlice(split.train, record.hybrid.fraction, record.hybrid.seed) : undefined;
   if (fusion) process.stderr.write(`hybrid: ${fusion.slice.length} training texts held out to choose the fusion weights\n`);
-  const trainSet = encodePosts(fusion?.fit ?? split.train, config.id2label, tokenizer, st.maxLength, stripParts);
-  const valSet = encodePosts(split.test, config.id2label, tokenizer, st.maxLength, stripParts);
+  const trainSet = encodePosts(fusion?.fit ?? split.train, config.id2label, tokenizer, st.maxLength, record.strip);
+  const valSet = encodePosts(split.test, config.id2label, tokenizer, st.maxLength, record.strip);
   process.stderr.write(`${split.description}; tokenized in ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
 
-  const model = new DistilBert(config, params, o);
-  const stop = stopOnSignal();
-  const bar = progressBar('epoch {epoch} |{bar}| {value}/{total} | loss {loss} | acc {acc} | {tps} tok/s | ETA {eta_formatted}', o.progress);
-  let printedHeader = false;
-  const result = await train({
-    model, train: trainSet, validation: valSet, settings: st, padId: tokenizer.padId, checkpointPath: ckptFile, resume,
-    hooks: {
-      onEpochStart: (epoch, start, total) => {
-        if (o.progress) bar.start(total, start, { epoch: `${epoch + 1}/${st.epochs}`, loss: '-', acc: '-', tps: '-' });
-      },
-      onStep: (i) => {
-        if (o.progress) bar.update(i.step, { loss: i.loss.toFixed(4), acc: i.accuracy.toFixed(4), tps: i.tokensPerSecond.toFixed(0) });
-      },
-      onEpochEnd: (row: EpochRow) => {
-        if (o.progress) bar.stop();
-        if (row.tokens) {
-          process.stderr.write(`epoch ${row.epoch + 1}: ${row.tokens.toLocaleString('en')} token positions computed, ` +
-            `${(row.paddingTokens ?? 0).toLocaleString('en')} of them padding (${((100 * (row.paddingTokens ?? 0)) / row.tokens).toFixed(1)}%)\n`);
-        }
-        const table = formatTable([row]).split('\n');
-        process.stdout.write((printedHeader ? '' : table.slice(0, 2).join('\n') + '\n') + table[2] + '\n');
-        printedHeader = true;
-      },
-      shouldStop: () => stop.requested,
+  const model = new DistilBert(config, params, deviceChoice(o));
+  const table = formatTable([]) + '\n';
+  const hooks = commandHooks({
+    progress: o.progress, epochs: st.epochs, format: 'loss {loss} | acc {acc} | {tps} tok/s',
+    blank: { loss: '-', acc: '-', tps: '-' },
+    fields: (i: TrainStep) => ({ loss: i.loss.toFixed(4), acc: i.accuracy.toFixed(4), tps: i.tokensPerSecond.toFixed(0) }),
+    header: table,
+    row: (row: EpochRow) => {
+      if (row.tokens) {
+        process.stderr.write(`epoch ${row.epoch + 1}: ${row.tokens.toLocaleString('en')} token positions computed, ` +
+          `${(row.paddingTokens ?? 0).toLocaleString('en')} of them padding (${((100 * (row.paddingTokens ?? 0)) / row.tokens).toFixed(1)}%)\n`);
+      }
+      return formatTable([row]).split('\n')[2] + '\n';
     },
   });
-  if (o.progress) bar.stop();
+  const result = await train({ model, train: trainSet, validation: valSet, settings: st, padId: tokenizer.padId, checkpointPath: ckptFile, resume, hooks });
+  hooks.done();
   exitIfInterrupted(result, 'train', o.out, ckptFile);
   // model_max_length = the training length: positions beyond it were never trained (from scratch).
-  saveModelDir(modelDir, config, model.readParams(), tokenizer.withMaxLength(st.maxLength));
+  saveModelDir(modelDir, config, model.readParams(), tokenizer.withMaxLength(st.maxLength), { strip: record.strip, maxLength: st.maxLength });
   let hybridNote = '';
   if (fusion) {
     const t1 = Date.now();
-    const hybrid = buildHybrid({ model, tokenizer, maxLength: st.maxLength, labels: config.id2label, ...fusion, stripParts, seed: record.hybrid!.seed,
-      parts: (record.hybrid!.parts ?? ['word']).map(parsePart) });
+    const transformer = new Classifier({ model, tokenizer, labels: config.id2label, maxLength: st.maxLength, strip: record.strip });
+    const hybrid = buildHybrid({ transformer, ...fusion, seed: record.hybrid!.seed, parts: record.hybrid!.parts.map(parsePart) });
     hybrid.save(modelDir);
     const a = hybrid.spec.selection.accuracy;
     const parts = hybrid.spec.parts.map((p, k) => ({ ...p, name: partName(p.analyzers), features: hybrid.models[k].features, accuracy: a.parts[k] }));

@@ -29,13 +29,24 @@ function pyStrip(s: string): string {
   return s.replace(/^[\s\x1c-\x1f\x85]+|[\s\x1c-\x1f\x85]+$/g, '');
 }
 
+const STRIP_PARTS: readonly string[] = ['headers', 'footers', 'quotes'];
+
+/** The --strip flag's value as rules. */
 export function parseStrip(spec: string | undefined): StripPart[] {
   if (!spec) return [];
   const parts = spec.split(',').map((s) => s.trim()).filter(Boolean);
   for (const p of parts) {
-    if (p !== 'headers' && p !== 'footers' && p !== 'quotes') throw new Error(`--strip takes headers, footers and quotes, not ${JSON.stringify(p)}`);
+    if (!STRIP_PARTS.includes(p)) throw new Error(`--strip takes headers, footers and quotes, not ${JSON.stringify(p)}`);
   }
   return parts as StripPart[];
+}
+
+/** Rules as a file records them (a run record, a model folder): an array of rule names, else an error naming `what`. */
+export function checkStripParts(value: unknown, what: string): StripPart[] {
+  if (!Array.isArray(value) || !value.every((p) => typeof p === 'string' && STRIP_PARTS.includes(p))) {
+    throw new Error(`${what} must list strip rules (headers, footers, quotes), got ${JSON.stringify(value)}`);
+  }
+  return value as StripPart[];
 }
 
 /** Applies the parts in scikit-learn's order: headers, footers, quotes. */

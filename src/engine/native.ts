@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import type { DistilBertConfig } from '../io/config';
+import type { DistilBertConfig } from '../model/config';
 
 /** Where one named parameter lives in the flat buffer. Names and shapes mirror Hugging Face's. */
 export interface ParamSlot {

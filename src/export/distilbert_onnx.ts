@@ -1,4 +1,4 @@
-import { DistilBertConfig, LAYER_NORM_EPS } from '../io/config';
+import { DistilBertConfig, LAYER_NORM_EPS } from '../model/config';
 import { ParamStore } from '../io/params';
 import { FLOAT, OnnxGraph } from './onnx_graph';
 

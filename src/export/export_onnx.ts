@@ -1,10 +1,10 @@
 import { join } from 'node:path';
 import { ensureWritableDir, writeFileAtomic } from '../io/atomic';
-import { configToJson, DistilBertConfig } from '../io/config';
-import { LoadedModel } from '../io/model_dir';
+import { configToJson, DistilBertConfig } from '../model/config';
+import { LoadedModel } from '../model/model_dir';
 import { ParamStore } from '../io/params';
+import { saveTokenizer } from '../io/save_tokenizer';
 import { distilBertGraph, OPSET } from './distilbert_onnx';
-import { tokenizerConfigJson, tokenizerJson } from './tokenizer_json';
 
 export interface ExportResult {
   files: string[];
@@ -44,7 +44,6 @@ export function exportOnnx(model: LoadedModel, outDir: string, quantize: boolean
   write('onnx/model.onnx', [onnxModel(model.config, model.params, false)]);
   if (quantize) write('onnx/model_quantized.onnx', [onnxModel(model.config, model.params, true)]);
   write('config.json', json(configToJson(model.config)));
-  write('tokenizer.json', json(tokenizerJson(model.tokenizer)));
-  write('tokenizer_config.json', json(tokenizerConfigJson(model.tokenizer)));
+  files.push(...saveTokenizer(outDir, model.tokenizer, { tokenizerJson: true, noVocabTxt: true }));
   return { files };
 }

@@ -3,6 +3,8 @@ import { join } from 'node:path';
 import { TfidfBaseline } from '../baseline/baseline';
 import { Analyzer, ANALYZERS } from '../baseline/tfidf';
 import { writeFileAtomic } from '../io/atomic';
+import { FORMATS, migrateHybridSpec } from '../io/migrations';
+import { accuracy, softmaxRows } from '../maths/rows';
 
 /**
  * The hybrid classifier: the transformer and TF-IDF + linear SVM models combined by late fusion,
@@ -68,7 +70,7 @@ export class Hybrid {
   /** The TF-IDF parts first, hybrid.json last: a folder with hybrid.json has complete parts. */
   save(modelDir: string): void {
     this.models.forEach((m, k) => m.save(join(modelDir, this.spec.parts[k].dir)));
-    writeFileAtomic(join(modelDir, HYBRID_FILE), [Buffer.from(JSON.stringify(this.spec, null, 2) + '\n')]);
+    writeFileAtomic(join(modelDir, HYBRID_FILE), [Buffer.from(JSON.stringify({ format: FORMATS.hybrid, ...this.spec }, null, 2) + '\n')]);
   }
 
   /** Fused probabilities of texts whose transformer probabilities are given; also each part's SVM decision values. */
@@ -79,26 +81,11 @@ export class Hybrid {
   }
 }
 
-/**
- * hybrid.json as written now, or as written before: when the word part was the only one
- * ({ lambda, minDf, selection.accuracy.tfidf }), or when each part had one analyzer
- * ({ analyzer, minDf: number }, C 1). Model folders trained then still load.
- */
+/** hybrid.json after migrateHybridSpec (io/migrations.ts brings older forms to this one), checked. */
 function readSpec(raw: unknown, path: string): HybridSpec {
-  const o = (raw ?? {}) as Record<string, unknown>;
-  if (typeof o.lambda === 'number' && o.parts === undefined) {
-    const old = o as { lambda: number; minDf?: number; selection?: { slice: number; seed: number; accuracy?: { transformer: number; tfidf: number; hybrid: number } } };
-    const a = old.selection?.accuracy;
-    o.parts = [{ analyzer: 'word', dir: partDir(['word']), minDf: old.minDf ?? 1, lambda: old.lambda }];
-    if (old.selection && a) o.selection = { ...old.selection, accuracy: { transformer: a.transformer, parts: [a.tfidf], hybrid: a.hybrid } };
-  }
+  const o = migrateHybridSpec(raw, path);
   const parts = o.parts;
   if (!Array.isArray(parts) || parts.length === 0) throw new Error(`${path}: "parts" must list the TF-IDF parts`);
-  o.parts = parts.map((p: Record<string, unknown>) => {
-    if (p.analyzers !== undefined) return p;
-    const { analyzer, minDf, ...rest } = p;
-    return { analyzers: [analyzer], minDf: [minDf ?? 1], C: 1, ...rest };
-  });
   for (const p of o.parts as HybridPart[]) {
     if (!Array.isArray(p.analyzers) || p.analyzers.length === 0) throw new Error(`${path}: a part's "analyzers" must list its analyzers`);
     for (const a of p.analyzers) if (!ANALYZERS.includes(a)) throw new Error(`${path}: unknown analyzer ${JSON.stringify(a)} (known: ${ANALYZERS.join(', ')})`);
@@ -111,31 +98,12 @@ function readSpec(raw: unknown, path: string): HybridSpec {
 
 /** softmax(log p + sum_k lambda_k * s_k) row by row. */
 export function fuse(p: Float64Array, s: Float64Array[], lambdas: number[], C: number): Float64Array {
-  const out = new Float64Array(p.length);
-  for (let r = 0; r < p.length / C; r++) {
-    let mx = -Infinity;
-    for (let c = 0; c < C; c++) {
-      const i = r * C + c;
-      let z = Math.log(Math.max(p[i], 1e-300));
-      s.forEach((sk, k) => (z += lambdas[k] * sk[i]));
-      out[i] = z;
-      mx = Math.max(mx, z);
-    }
-    let sum = 0;
-    for (let c = 0; c < C; c++) sum += (out[r * C + c] = Math.exp(out[r * C + c] - mx));
-    for (let c = 0; c < C; c++) out[r * C + c] /= sum;
+  const z = new Float64Array(p.length);
+  for (let i = 0; i < p.length; i++) {
+    z[i] = Math.log(Math.max(p[i], 1e-300));
+    s.forEach((sk, k) => (z[i] += lambdas[k] * sk[i]));
   }
-  return out;
-}
-
-function accuracy(scores: Float64Array, labels: Int32Array, C: number): number {
-  let ok = 0;
-  labels.forEach((l, r) => {
-    let best = 0;
-    for (let c = 1; c < C; c++) if (scores[r * C + c] > scores[r * C + best]) best = c;
-    if (best === l) ok++;
-  });
-  return ok / labels.length;
+  return softmaxRows(z, C, z);
 }
 
 function logLoss(p: Float64Array, labels: Int32Array, C: number): number {

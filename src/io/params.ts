@@ -1,6 +1,6 @@
 import { totalmem } from 'node:os';
 import { engine, ParamSlot } from '../engine/native';
-import { DistilBertConfig } from './config';
+import { DistilBertConfig } from '../model/config';
 import { readSafetensors, Tensor } from './safetensors';
 
 export type { ParamSlot } from '../engine/native';

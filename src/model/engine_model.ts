@@ -1,5 +1,5 @@
 import { engine, NativeModel } from '../engine/native';
-import { DistilBertConfig } from '../io/config';
+import { DistilBertConfig } from './config';
 import { ParamStore } from '../io/params';
 import { AdamStep, AdamWStep, DeviceChoice, OptimizedModel } from './model';
 

@@ -17,22 +17,3 @@ export function predictLogits(model: SequenceClassifierModel, encodings: Encodin
   }
   return out;
 }
-
-/** Row-wise softmax of logits [n, C], in float64 for the sums. */
-export function softmaxRows(logits: Float32Array, C: number): Float64Array {
-  const p = new Float64Array(logits.length);
-  for (let r = 0; r < logits.length / C; r++) {
-    let mx = -Infinity;
-    for (let c = 0; c < C; c++) mx = Math.max(mx, logits[r * C + c]);
-    let s = 0;
-    for (let c = 0; c < C; c++) s += (p[r * C + c] = Math.exp(logits[r * C + c] - mx));
-    for (let c = 0; c < C; c++) p[r * C + c] /= s;
-  }
-  return p;
-}
-
-export function argmaxRow(logits: ArrayLike<number>, r: number, C: number): number {
-  let best = 0;
-  for (let c = 1; c < C; c++) if (logits[r * C + c] > logits[r * C + best]) best = c;
-  return best;
-}

@@ -1,4 +1,4 @@
-import { DistilBertConfig } from '../io/config';
+import { DistilBertConfig } from './config';
 import { ParamStore } from '../io/params';
 
 export interface ForwardOptions {

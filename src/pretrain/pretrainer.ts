@@ -1,11 +1,10 @@
 import { Random } from '../data/random';
-import { faultPoint } from '../io/fault';
 import { DistilBertMaskedLM } from '../model/masked_lm';
 import { padBatch } from '../tokenizer';
 import { AdamW } from '../train/adamw';
-import { Checkpoint, checkpointModel, TrainState } from '../train/checkpoint';
+import { Checkpoint } from '../train/checkpoint';
 import { LinearWarmupDecay } from '../train/schedule';
-import { epochOrder, LoopHooks, stepMicroBatches } from '../train/trainer';
+import { fullBatches, LoopHooks, LoopResult, runLoop, stepMicroBatches } from '../train/loop';
 import { maskSequence, MaskingOptions, MaskingVocab } from './masking';
 
 /** Pretraining hyperparameters (HF Trainer's names in comments). */
@@ -24,8 +23,8 @@ export interface PretrainSettings {
   beta2: number;
   epsilon: number;
   maxLength: number;
-  /** Windows of maxLength read from each text (textWindows); runs recorded before it have 1. */
-  windows?: number;
+  /** Windows of maxLength read from each text (textWindows). */
+  windows: number;
   seed: number;
   masking: MaskingOptions;
 }
@@ -64,32 +63,18 @@ function dropoutSeed(seed: number, globalStep: number, micro: number): number {
  * step's loss the mean over all its predicted tokens (HF's), AdamW with warmup and linear decay.
  * Checkpoints after every epoch and on stop. TrainState's `correct` counts predicted tokens.
  */
-export async function pretrain(job: PretrainJob): Promise<{ history: PretrainEpochRow[]; interrupted: boolean; state: TrainState<PretrainEpochRow> }> {
-  const { model, settings: st, hooks = {} } = job;
-  const n = job.sequences.length, B = st.batchSize;
-  const stepsPerEpoch = Math.floor(n / B);
-  if (stepsPerEpoch < 1) throw new Error(`batch size ${B} is larger than the ${n} sequences`);
-  const total = st.epochs * stepsPerEpoch;
+export async function pretrain(job: PretrainJob): Promise<LoopResult<PretrainEpochRow>> {
+  const { model, settings: st } = job;
+  const B = st.batchSize;
+  const total = st.epochs * fullBatches(job.sequences.length, B, 'sequences');
   const adamw = new AdamW(new LinearWarmupDecay(st.lr, Math.min(st.warmupSteps ?? Math.round(0.06 * total), total), total), {
     beta1: st.beta1, beta2: st.beta2, epsilon: st.epsilon, weightDecay: st.weightDecay, clipNorm: st.clipNorm || undefined,
   });
-  const fresh = () => ({ lossSum: 0, correct: 0, seen: 0, seconds: 0, tokens: 0 });
-  const state: TrainState<PretrainEpochRow> = job.resume?.state ?? { epoch: 0, stepInEpoch: 0, globalStep: 0, history: [], partial: fresh() };
-  if (job.resume) {
-    model.writeParams(job.resume.params);
-    model.writeMoments(job.resume.adamM, job.resume.adamV);
-    adamw.step = state.globalStep;
-  }
-  const history = state.history;
-  const save = () => checkpointModel(job.checkpointPath, state, model);
-
-  while (state.epoch < st.epochs) {
-    const order = epochOrder(st.seed, state.epoch, n);
-    hooks.onEpochStart?.(state.epoch, state.stepInEpoch, stepsPerEpoch);
-    const p = state.partial;
-    for (; state.stepInEpoch < stepsPerEpoch; ) {
-      const t0 = process.hrtime.bigint();
-      const idx = order.slice(state.stepInEpoch * B, (state.stepInEpoch + 1) * B);
+  return runLoop({
+    model, optimizer: adamw, examples: job.sequences.length, noun: 'sequences', batchSize: B, epochs: st.epochs, seed: st.seed,
+    checkpointPath: job.checkpointPath, resume: job.resume, hooks: job.hooks,
+    step: (idx, state) => {
+      const p = state.partial;
       const masked = new Map(idx.map((i) => [i, maskSequence(job.sequences[i], job.vocab, st.masking,
         Random.derive(st.seed, state.epoch, i, 0x6d6c6d)) ]));
       const stepPredicted = idx.reduce((s, i) => s + masked.get(i)!.positions.length, 0);
@@ -113,25 +98,14 @@ export async function pretrain(job: PretrainJob): Promise<{ history: PretrainEpo
       p.lossSum += stepLoss * stepPredicted;
       p.correct += stepPredicted;
       p.seen += B;
-      state.globalStep++;
-      state.stepInEpoch++;
-      faultPoint('step');
-      p.seconds += Number(process.hrtime.bigint() - t0) / 1e9;
-      hooks.onStep?.({ epoch: state.epoch, step: state.stepInEpoch, stepsPerEpoch, loss: p.lossSum / p.correct, tokensPerSecond: p.tokens / p.seconds });
-      await new Promise((r) => setImmediate(r));
-      if (hooks.shouldStop?.()) {
-        save();
-        return { history, interrupted: true, state };
-      }
-    }
-    const loss = p.lossSum / p.correct;
-    const row: PretrainEpochRow = { epoch: state.epoch, loss, perplexity: Math.exp(loss), predicted: p.correct, seconds: p.seconds, tokensPerSecond: p.tokens / p.seconds };
-    history.push(row);
-    state.epoch++;
-    state.stepInEpoch = 0;
-    state.partial = fresh();
-    save();
-    hooks.onEpochEnd?.(row);
-  }
-  return { history, interrupted: false, state };
+    },
+    progress: (state, stepsPerEpoch) => {
+      const p = state.partial;
+      return { epoch: state.epoch, step: state.stepInEpoch, stepsPerEpoch, loss: p.lossSum / p.correct, tokensPerSecond: p.tokens / p.seconds };
+    },
+    epochRow: (state) => {
+      const p = state.partial, loss = p.lossSum / p.correct;
+      return { epoch: state.epoch, loss, perplexity: Math.exp(loss), predicted: p.correct, seconds: p.seconds, tokensPerSecond: p.tokens / p.seconds };
+    },
+  });
 }

@@ -1,4 +1,4 @@
-import { Classification, Classifier } from '../model/classifier';
+import { Classification, Classifier } from '../pipeline/classifier';
 
 interface Pending {
   texts: string[];

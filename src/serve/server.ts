@@ -1,6 +1,6 @@
 import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http';
 import Fastify, { FastifyInstance } from 'fastify';
-import { Classifier } from '../model/classifier';
+import { Classifier } from '../pipeline/classifier';
 import { MicroBatcher } from './batcher';
 import { createMetrics } from './metrics';
 import { pageHtml } from './page';

@@ -1,5 +1,5 @@
 import { Random } from '../data/random';
-import { DistilBertConfig, ModelHead } from '../io/config';
+import { DistilBertConfig, ModelHead } from '../model/config';
 import { ParamStore } from '../io/params';
 
 /** The classification head, which a pretrained DistilBERT checkpoint does not have. */

@@ -1,9 +1,9 @@
 import { join } from 'node:path';
 import { Random } from '../data/random';
-import { DistilBertConfig, ModelHead, parseConfig, readConfig } from '../io/config';
+import { DistilBertConfig, ModelHead, parseConfig, readConfig } from '../model/config';
 import { cachedDownload, PINNED_SHA256, SOURCES } from '../io/download';
 import { resolveModel } from '../io/hub';
-import { missingMessage, readWeights, weightsFile } from '../io/model_dir';
+import { missingMessage, readWeights, weightsFile } from '../model/model_dir';
 import { ParamStore } from '../io/params';
 import { BertTokenizer } from '../tokenizer';
 import { headParams, initParams } from './init';
@@ -16,7 +16,7 @@ export interface InitSource {
   revision?: string;
 }
 
-type ModelSettings = Pick<TrainSettings, 'seed' | 'dropout' | 'attentionDropout' | 'seqClassifDropout' | 'arch'>;
+export type ModelSettings = Pick<TrainSettings, 'seed' | 'dropout' | 'attentionDropout' | 'seqClassifDropout' | 'arch'>;
 
 /**
  * Model config, tokenizer and initial weights of a fresh run with the given head. From a

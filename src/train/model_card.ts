@@ -1,4 +1,4 @@
-import { DistilBertConfig } from '../io/config';
+import { DistilBertConfig } from '../model/config';
 import { EpochRow } from './checkpoint';
 import { TrainSettings } from './presets';
 

@@ -2,11 +2,8 @@ import { TfidfBaseline } from '../baseline/baseline';
 import { Analyzer, TfidfVectorizer } from '../baseline/tfidf';
 import { Random } from '../data/random';
 import { Post } from '../data/newsgroups';
-import { strip, StripPart } from '../data/strip';
-import { predictLogits, softmaxRows } from '../model/inference';
-import { SequenceClassifierModel } from '../model/model';
-import { BertTokenizer } from '../tokenizer';
-import { chooseLambdas, Hybrid, partDir } from './hybrid';
+import { Classifier } from '../pipeline/classifier';
+import { chooseLambdas, Hybrid, partDir } from '../hybrid/hybrid';
 
 /**
  * Terms kept by each part. The word part keeps every term, as the baseline does. Measured on the
@@ -41,13 +38,10 @@ export function fusionSlice(posts: Post[], fraction: number, seed: number): { fi
 }
 
 export interface HybridInputs {
-  model: SequenceClassifierModel;
-  tokenizer: BertTokenizer;
-  maxLength: number;
-  labels: string[];
+  /** The trained transformer as a pipeline (no hybrid of its own): its probabilities, its preprocessing. */
+  transformer: Classifier;
   fit: Post[];
   slice: Post[];
-  stripParts: StripPart[];
   seed: number;
   /** Each part's analyzers (one, or several side by side). */
   parts: Analyzer[][];
@@ -58,14 +52,13 @@ export interface HybridInputs {
  * slice with every model's scores there, then fits the stored parts on the whole training part.
  */
 export function buildHybrid(x: HybridInputs): Hybrid {
-  const C = x.labels.length;
-  const index = new Map(x.labels.map((l, i) => [l, i]));
-  const side = (posts: Post[]) => ({ texts: posts.map((p) => strip(p.text, x.stripParts)), labels: Int32Array.from(posts, (p) => index.get(p.group)!) });
+  const labels = x.transformer.labels, C = labels.length;
+  const index = new Map(labels.map((l, i) => [l, i]));
+  const side = (posts: Post[]) => ({ texts: posts.map((p) => x.transformer.preprocess(p.text)), labels: Int32Array.from(posts, (p) => index.get(p.group)!) });
   const fit = side(x.fit), slice = side(x.slice);
   const part = (as: Analyzer[]) => new TfidfBaseline(as.map((a) => new TfidfVectorizer(HYBRID_MIN_DF[a], a)), hybridC(as));
   const scores = x.parts.map((as) => part(as).fit(fit.texts, fit.labels, C).scores(slice.texts));
-  const enc = slice.texts.map((t) => x.tokenizer.encode(t, { maxLength: x.maxLength }));
-  const probs = softmaxRows(predictLogits(x.model, enc, x.tokenizer.padId), C);
+  const probs = x.transformer.probabilities(x.slice.map((p) => p.text)).probs;
   const chosen = chooseLambdas(probs, scores, slice.labels, C);
   const all = { texts: [...fit.texts, ...slice.texts], labels: Int32Array.from([...fit.labels, ...slice.labels]) };
   const models = x.parts.map((as) => part(as).fit(all.texts, all.labels, C));

@@ -1,4 +1,4 @@
-import { BertTokenizer } from '../tokenizer';
+import { BertTokenizer } from './tokenizer';
 
 const SPECIALS = ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]'];
 
@@ -55,4 +55,22 @@ export function tokenizerConfigJson(tok: BertTokenizer): Record<string, unknown>
     mask_token: '[MASK]',
     clean_up_tokenization_spaces: true,
   };
+}
+
+/** Which files of a tokenizer folder to write: vocab.txt and tokenizer_config.json always. */
+export interface TokenizerFileChoice {
+  /** Also tokenizer.json (transformers.js and every HF tokenizers binding read it). */
+  tokenizerJson?: boolean;
+  /** Leave vocab.txt out (a folder that transformers.js alone reads needs tokenizer.json only). */
+  noVocabTxt?: boolean;
+}
+
+/** The files of a tokenizer folder, by name: the one place their contents are made. */
+export function tokenizerFiles(tok: BertTokenizer, choice: TokenizerFileChoice = {}): { name: string; text: string }[] {
+  const json = (v: unknown) => JSON.stringify(v, null, 2) + '\n';
+  return [
+    ...(choice.noVocabTxt ? [] : [{ name: 'vocab.txt', text: tok.vocab.idToToken.join('\n') + '\n' }]),
+    ...(choice.tokenizerJson ? [{ name: 'tokenizer.json', text: json(tokenizerJson(tok)) }] : []),
+    { name: 'tokenizer_config.json', text: json(tokenizerConfigJson(tok)) },
+  ];
 }

@@ -1,17 +1,46 @@
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { ParamStore } from './params';
+import { ParamStore } from '../io/params';
 import { BertTokenizer } from '../tokenizer';
 import { DistilBertConfig, readConfig, writeConfig } from './config';
-import { ensureWritableDir, writeFileAtomic } from './atomic';
-import { readSafetensors, Tensor, writeSafetensors } from './safetensors';
-import { readTfH5, tfVariableFor } from './tf_h5';
+import { ensureWritableDir, writeFileAtomic } from '../io/atomic';
+import { saveTokenizer } from '../io/save_tokenizer';
+import { checkStripParts, StripPart } from '../data/strip';
+import { readSafetensors, Tensor, writeSafetensors } from '../io/safetensors';
+import { readTfH5, tfVariableFor } from '../io/tf_h5';
 
 export interface LoadedModel {
   dir: string;
   config: DistilBertConfig;
   params: ParamStore;
   tokenizer: BertTokenizer;
+  /** What the model was trained to read (preprocessing.json); absent in folders that do not record it. */
+  preprocessing?: Preprocessing;
+}
+
+/** The preprocessing a model was trained with, applied by the pipeline before its tokenizer. */
+export interface Preprocessing {
+  /** scikit-learn's strip rules, in the order given at training. */
+  strip: StripPart[];
+  /** Tokens per text at training, [CLS] and [SEP] included. */
+  maxLength: number;
+}
+
+export const PREPROCESSING_FILE = 'preprocessing.json';
+
+function readPreprocessing(dir: string): Preprocessing | undefined {
+  const path = join(dir, PREPROCESSING_FILE);
+  if (!existsSync(path)) return undefined;
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (e) {
+    throw new Error(`${path}: invalid JSON: ${(e as Error).message}`);
+  }
+  const o = (raw ?? {}) as { strip?: unknown; max_length?: unknown };
+  const maxLength = o.max_length;
+  if (!Number.isInteger(maxLength) || (maxLength as number) < 2) throw new Error(`${path}: max_length must be an integer >= 2`);
+  return { strip: checkStripParts(o.strip, `${path}: strip`), maxLength: maxLength as number };
 }
 
 /** The weights file of a model folder: model.safetensors, else tf_model.h5 (transformers' order). */
@@ -48,18 +77,21 @@ export function loadModelDir(dir: string): LoadedModel {
   if (tokenizer.vocab.size > config.vocabSize) {
     throw new Error(`${dir}: the vocabulary has ${tokenizer.vocab.size} tokens but config.json's vocab_size is ${config.vocabSize}`);
   }
-  return { dir, config, params, tokenizer };
+  return { dir, config, params, tokenizer, preprocessing: readPreprocessing(dir) };
 }
 
 /**
  * Writes a model folder that our loader and HF transformers both read: config.json,
- * model.safetensors (HF names, F32), vocab.txt and tokenizer_config.json. Each file is atomic.
+ * model.safetensors (HF names, F32), vocab.txt and tokenizer_config.json, and with `preprocessing`
+ * preprocessing.json (what the pipeline applies before the tokenizer). Each file is atomic.
  */
-export function saveModelDir(dir: string, config: DistilBertConfig, params: ParamStore, tokenizer: BertTokenizer): void {
+export function saveModelDir(dir: string, config: DistilBertConfig, params: ParamStore, tokenizer: BertTokenizer, preprocessing?: Preprocessing): void {
   ensureWritableDir(dir);
   writeSafetensors(join(dir, 'model.safetensors'), params.tensors(), { format: 'pt' });
   writeConfig(join(dir, 'config.json'), config);
-  writeFileAtomic(join(dir, 'vocab.txt'), [Buffer.from(tokenizer.vocab.idToToken.join('\n') + '\n')]);
-  const tokCfg = { do_lower_case: tokenizer.lowercase, model_max_length: tokenizer.modelMaxLength, tokenizer_class: 'DistilBertTokenizer' };
-  writeFileAtomic(join(dir, 'tokenizer_config.json'), [Buffer.from(JSON.stringify(tokCfg, null, 2) + '\n')]);
+  saveTokenizer(dir, tokenizer);
+  if (preprocessing) {
+    const json = { strip: preprocessing.strip, max_length: preprocessing.maxLength };
+    writeFileAtomic(join(dir, PREPROCESSING_FILE), [Buffer.from(JSON.stringify(json, null, 2) + '\n')]);
+  }
 }

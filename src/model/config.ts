@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { writeFileAtomic } from './atomic';
+import { writeFileAtomic } from '../io/atomic';
 
 /** DistilBertForSequenceClassification's head, or DistilBertForMaskedLM's (pretraining). */
 export type ModelHead = 'classifier' | 'masked-lm';

@@ -1,0 +1,120 @@
+import { strip, StripPart } from '../data/strip';
+import { Hybrid } from '../hybrid/hybrid';
+import { softmaxRows } from '../maths/rows';
+import { DistilBert } from '../model/distilbert';
+import { predictLogits } from '../model/inference';
+import { DeviceChoice, SequenceClassifierModel } from '../model/model';
+import { LoadedModel, loadModelDir, Preprocessing } from '../model/model_dir';
+import { BertTokenizer } from '../tokenizer';
+
+export interface Prediction {
+  label: string;
+  score: number;
+}
+
+export interface Classification {
+  /** Labels ranked by probability, the top k. */
+  predictions: Prediction[];
+  /** True when the text had more tokens than the model takes and was cut. */
+  truncated: boolean;
+  tokens: number;
+}
+
+/** What a classifier is built from: every part given, nothing read from disk. */
+export interface ClassifierParts {
+  model: SequenceClassifierModel;
+  tokenizer: BertTokenizer;
+  /** Label names in the model's order. */
+  labels: string[];
+  /** Tokens per text, [CLS] and [SEP] included. */
+  maxLength: number;
+  /** TF-IDF parts fused with the transformer (hybrid model folders). */
+  hybrid?: Hybrid;
+  /** Strip rules applied to every text before the tokenizer and the hybrid's parts read it. */
+  strip?: StripPart[];
+}
+
+export interface LoadOptions {
+  /** Tokens per text (default: the model folder's, else its tokenizer's model_max_length). */
+  maxLength?: number;
+  /** Where the model step runs (default: the CPU in fp32). */
+  device?: DeviceChoice;
+  /**
+   * Strip rules for a folder that does not record its own; for one that does, the same rules or
+   * nothing (different rules are refused: the model was trained on text stripped its way).
+   */
+  strip?: StripPart[];
+}
+
+/**
+ * Text in, ranked labels out: preprocessing + tokenizer + model + softmax, batched; for a hybrid,
+ * fused with its TF-IDF parts (hybrid/hybrid.ts). The pipeline of transformers.js, in TypeScript.
+ */
+export class Classifier {
+  readonly model: SequenceClassifierModel;
+  readonly hybrid?: Hybrid;
+  readonly tokenizer: BertTokenizer;
+  readonly labels: string[];
+  readonly maxLength: number;
+  readonly strip: StripPart[];
+
+  constructor(parts: ClassifierParts) {
+    this.model = parts.model;
+    this.tokenizer = parts.tokenizer;
+    this.labels = parts.labels;
+    this.maxLength = parts.maxLength;
+    this.hybrid = parts.hybrid;
+    this.strip = parts.strip ?? [];
+  }
+
+  /** The classifier of a model folder (a path, or a folder loadModelDir has read). */
+  static load(model: string | LoadedModel, opts: LoadOptions = {}): Classifier {
+    const loaded = typeof model === 'string' ? loadModelDir(model) : model;
+    return new Classifier({
+      model: new DistilBert(loaded.config, loaded.params, opts.device),
+      tokenizer: loaded.tokenizer,
+      labels: loaded.config.id2label,
+      maxLength: Math.min(opts.maxLength ?? loaded.preprocessing?.maxLength ?? loaded.tokenizer.modelMaxLength, loaded.config.maxPositionEmbeddings),
+      hybrid: Hybrid.load(loaded.dir),
+      strip: stripRules(loaded.dir, loaded.preprocessing, opts.strip),
+    });
+  }
+
+  /** A text as the model reads it: with the strip rules it was trained with applied. */
+  preprocess(text: string): string {
+    return this.strip.length ? strip(text, this.strip) : text;
+  }
+
+  /**
+   * Probabilities [n, labels] (float64) and per-text truncation flags; for a hybrid, the fused
+   * probabilities, with the transformer's own and each TF-IDF part's decision values (hybrid.spec.parts' order) in `parts`.
+   */
+  probabilities(texts: string[], batchSize = 32): { probs: Float64Array; truncated: boolean[]; tokens: number[]; parts?: { transformer: Float64Array; tfidf: Float64Array[] } } {
+    const read = texts.map((t) => this.preprocess(t));
+    const enc = read.map((t) => this.tokenizer.encode(t, { maxLength: this.maxLength }));
+    const logits = predictLogits(this.model, enc, this.tokenizer.padId, batchSize);
+    const transformer = softmaxRows(logits, this.labels.length);
+    const flags = { truncated: enc.map((e) => e.truncated), tokens: enc.map((e) => e.ids.length) };
+    if (!this.hybrid) return { probs: transformer, ...flags };
+    const { probs, tfidfScores } = this.hybrid.combine(transformer, read, this.labels.length);
+    return { probs, ...flags, parts: { transformer, tfidf: tfidfScores } };
+  }
+
+  classify(texts: string[], topK = this.labels.length): Classification[] {
+    const C = this.labels.length;
+    const { probs, truncated, tokens } = this.probabilities(texts);
+    return texts.map((_, r) => {
+      const ranked = this.labels.map((label, c) => ({ label, score: probs[r * C + c] })).sort((a, b) => b.score - a.score);
+      return { predictions: ranked.slice(0, Math.min(topK, C)), truncated: truncated[r], tokens: tokens[r] };
+    });
+  }
+}
+
+/** The folder's recorded rules; asked-for rules where it records none; an error where they differ. */
+function stripRules(dir: string, saved: Preprocessing | undefined, asked: StripPart[] | undefined): StripPart[] {
+  if (!saved) return asked ?? [];
+  if (asked && asked.length && [...asked].sort().join() !== [...saved.strip].sort().join()) {
+    throw new Error(`${dir} was trained with --strip ${saved.strip.join(',') || '(none)'} and applies it itself: drop --strip ${asked.join(',')}`);
+  }
+  return saved.strip;
+}
