@@ -1,6 +1,26 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import type { DistilBertConfig } from '../model/config';
+
+/**
+ * The model shape the engine builds (native/addon.cc reads these fields): DistilBertConfig
+ * (src/model/config.ts) is one, so that the engine, at the bottom of the layers, names no model type.
+ */
+export interface EngineConfig {
+  head: 'classifier' | 'masked-lm';
+  vocabSize: number;
+  maxPositionEmbeddings: number;
+  sinusoidalPosEmbds: boolean;
+  nLayers: number;
+  nHeads: number;
+  dim: number;
+  hiddenDim: number;
+  dropout: number;
+  attentionDropout: number;
+  seqClassifDropout: number;
+  activation: 'gelu' | 'gelu_new' | 'relu';
+  /** The classifier's labels (their count sizes the head). */
+  id2label: string[];
+}
 
 /** Where one named parameter lives in the flat buffer. Names and shapes mirror Hugging Face's. */
 export interface ParamSlot {
@@ -51,11 +71,11 @@ export interface NativeModel {
 /** The native engine (native/, built by node-gyp at npm install). */
 export interface Engine {
   /** device "cpu" or "cuda"; precision of the matrix products: "fp32" (default), on CUDA also "tf32", "bf16". */
-  Model: new (config: DistilBertConfig, device: string, precision?: string) => NativeModel;
+  Model: new (config: EngineConfig, device: string, precision?: string) => NativeModel;
   setThreads(n: number): void;
   getThreads(): number;
   /** The architecture's one parameter table (native/model/config.cc). */
-  paramLayout(config: DistilBertConfig): ParamSlot[];
+  paramLayout(config: EngineConfig): ParamSlot[];
   /** Backends this build holds ("cpu", and "cuda" where it was built with CUDA). */
   backends(): string[];
   /** GFLOP/s of an n^3 product: fp32 / bf16 as the linear layers run it (oneDNN), or OpenBLAS's sgemm. */

@@ -1,22 +1,21 @@
 import { totalmem } from 'node:os';
-import { engine, ParamSlot } from '../engine/native';
-import { DistilBertConfig } from '../model/config';
+import { engine, EngineConfig, ParamSlot } from '../engine/native';
 import { readSafetensors, Tensor } from './safetensors';
 
 export type { ParamSlot } from '../engine/native';
 
 /** The ordered list of every parameter of DistilBertForSequenceClassification (the engine's table). */
-export function paramShapes(c: DistilBertConfig): ParamSlot[] {
+export function paramShapes(c: EngineConfig): ParamSlot[] {
   return engine().paramLayout(c);
 }
 
 /** All parameters in one flat Float32Array (llm.c style); gradients and Adam moments reuse the layout. */
-export class ParamStore {
+export class ParamStore<C extends EngineConfig = EngineConfig> {
   readonly slots: ParamSlot[];
   readonly byName: Map<string, ParamSlot>;
   readonly data: Float32Array;
 
-  constructor(readonly config: DistilBertConfig, data?: Float32Array) {
+  constructor(readonly config: C, data?: Float32Array) {
     this.slots = paramShapes(config);
     const last = this.slots[this.slots.length - 1];
     const offset = last.offset + last.size;

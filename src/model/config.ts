@@ -1,11 +1,12 @@
 import { readFileSync } from 'node:fs';
+import type { EngineConfig } from '../engine/native';
 import { writeFileAtomic } from '../io/atomic';
 
 /** DistilBertForSequenceClassification's head, or DistilBertForMaskedLM's (pretraining). */
-export type ModelHead = 'classifier' | 'masked-lm';
+export type ModelHead = EngineConfig['head'];
 
 /** The fields of a Hugging Face DistilBertConfig that the engine uses, HF defaults filled in. */
-export interface DistilBertConfig {
+export interface DistilBertConfig extends EngineConfig {
   /** Which head the engine builds: always 'classifier' from parseConfig (a masked-LM checkpoint
    * loads as a classifier's body); pretraining sets 'masked-lm'. */
   head: ModelHead;

@@ -17,7 +17,7 @@ export function headParams(head: ModelHead): string[] {
  * Embedding weights ~ normal(0, initializer_range), biases 0, the padding token's embedding 0,
  * LayerNorm weight 1 and bias 0, and fixed sinusoidal position embeddings when configured.
  */
-export function initParams(params: ParamStore, rng: Random, names: string[] = params.slots.map((s) => s.name)): void {
+export function initParams(params: ParamStore<DistilBertConfig>, rng: Random, names: string[] = params.slots.map((s) => s.name)): void {
   const c = params.config;
   for (const name of names) {
     const t = params.get(name);
