@@ -1,8 +1,8 @@
-import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { TfidfBaseline } from '../baseline/baseline';
 import { Analyzer, ANALYZERS } from '../baseline/tfidf';
 import { writeFileAtomic } from '../io/atomic';
+import { readJsonIfExists } from '../io/json_file';
 import { FORMATS, migrateHybridSpec } from '../io/migrations';
 import { accuracy, softmaxRows } from '../maths/rows';
 
@@ -56,13 +56,8 @@ export class Hybrid {
   /** The hybrid of a model folder, or undefined when the folder holds a transformer alone. */
   static load(modelDir: string): Hybrid | undefined {
     const path = join(modelDir, HYBRID_FILE);
-    if (!existsSync(path)) return undefined;
-    let raw: unknown;
-    try {
-      raw = JSON.parse(readFileSync(path, 'utf8'));
-    } catch (e) {
-      throw new Error(`${path}: invalid JSON: ${(e as Error).message}`);
-    }
+    const raw = readJsonIfExists(path);
+    if (raw === undefined) return undefined;
     const spec = readSpec(raw, path);
     return new Hybrid(spec.parts.map((p) => TfidfBaseline.load(join(modelDir, p.dir), p.analyzers, p.C)), spec);
   }

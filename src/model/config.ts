@@ -5,25 +5,14 @@ import { writeFileAtomic } from '../io/atomic';
 /** DistilBertForSequenceClassification's head, or DistilBertForMaskedLM's (pretraining). */
 export type ModelHead = EngineConfig['head'];
 
-/** The fields of a Hugging Face DistilBertConfig that the engine uses, HF defaults filled in. */
+/**
+ * A Hugging Face DistilBertConfig, HF defaults filled in: the shape the engine builds (EngineConfig,
+ * whose `head` is always 'classifier' from parseConfig, a masked-LM checkpoint loading as a
+ * classifier's body; pretraining sets 'masked-lm'), and the fields initialization reads.
+ */
 export interface DistilBertConfig extends EngineConfig {
-  /** Which head the engine builds: always 'classifier' from parseConfig (a masked-LM checkpoint
-   * loads as a classifier's body); pretraining sets 'masked-lm'. */
-  head: ModelHead;
-  vocabSize: number;
-  maxPositionEmbeddings: number;
-  sinusoidalPosEmbds: boolean;
-  nLayers: number;
-  nHeads: number;
-  dim: number;
-  hiddenDim: number;
-  dropout: number;
-  attentionDropout: number;
-  activation: 'gelu' | 'gelu_new' | 'relu';
   initializerRange: number;
-  seqClassifDropout: number;
   padTokenId: number;
-  id2label: string[];
   /** Every field of the file as read, so that writing it back keeps what we do not use. */
   raw: Record<string, unknown>;
 }

@@ -1,4 +1,5 @@
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
+import { readJsonIfExists } from '../io/json_file';
 import { join } from 'node:path';
 import { ParamStore } from '../io/params';
 import { BertTokenizer } from '../tokenizer';
@@ -30,13 +31,8 @@ export const PREPROCESSING_FILE = 'preprocessing.json';
 
 function readPreprocessing(dir: string): Preprocessing | undefined {
   const path = join(dir, PREPROCESSING_FILE);
-  if (!existsSync(path)) return undefined;
-  let raw: unknown;
-  try {
-    raw = JSON.parse(readFileSync(path, 'utf8'));
-  } catch (e) {
-    throw new Error(`${path}: invalid JSON: ${(e as Error).message}`);
-  }
+  const raw = readJsonIfExists(path);
+  if (raw === undefined) return undefined;
   const o = (raw ?? {}) as { strip?: unknown; max_length?: unknown };
   const maxLength = o.max_length;
   if (!Number.isInteger(maxLength) || (maxLength as number) < 2) throw new Error(`${path}: max_length must be an integer >= 2`);
