@@ -39,7 +39,7 @@ std::unique_ptr<Backend> load_cuda_backend(const std::string& precision) {
     if (why.find("No such file") != std::string::npos && why.find(path) != std::string::npos)
       throw std::runtime_error("--device cuda: this install has no CUDA backend (" + path +
                                " was not built: nvcc and cuBLAS were not found at npm install; install the CUDA "
-                               "toolkit and run npm rebuild, see README 'GPU')");
+                               "toolkit and run npm rebuild, see docs/gpu.md)");
     throw std::runtime_error("--device cuda: cannot load the CUDA backend (" + why +
                              "): the CUDA toolkit's runtime libraries (libcudart, libcublas) are missing");
   }

@@ -4,7 +4,7 @@
 # 8 epochs, steps cut into length-ordered micro-batches of 16 to skip most padding; fused with a
 # TF-IDF SVM over words and character n-grams side by side, its weight chosen on held-out training
 # posts); evaluate it beside the TF-IDF baseline on the card's 90/10 split; then serve it. About
-# 46 minutes on 2 cores (README: "The main job's recipe").
+# 46 minutes on 2 cores (docs/recipes.md).
 # Uses ../shared (data, vocabulary, the card's validation list) when it is there; otherwise the
 # commands download what they need into ~/.cache/bert-20news. Rerunning resumes or reuses the runs.
 set -euo pipefail

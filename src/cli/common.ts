@@ -35,7 +35,7 @@ export function deviceChoice(o: DeviceOptions): DeviceChoice {
 /** --device and --precision: where the model step runs (the engine's backends). */
 export function addDeviceOptions(cmd: Command): Command {
   return cmd
-    .addOption(new Option('--device <name>', 'where the model runs: cpu, or cuda (NVIDIA GPU; needs the CUDA backend, see README)').choices(['cpu', 'cuda']).default('cpu'))
+    .addOption(new Option('--device <name>', 'where the model runs: cpu, or cuda (NVIDIA GPU; needs the CUDA backend, see docs/gpu.md)').choices(['cpu', 'cuda']).default('cpu'))
     .addOption(new Option('--precision <p>', 'matrix products: fp32; bf16 (bfloat16 operands, fp32 accumulation and weights: cuda, or a CPU with AVX512_BF16/AMX); tf32 (cuda)').choices(['fp32', 'tf32', 'bf16']).default('fp32'))
     .option('--revision <rev>', 'hub revision (branch, tag or commit) of a model given by id', 'main');
 }

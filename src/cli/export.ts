@@ -27,5 +27,7 @@ export function exportCommand(): Command {
       if (existsSync(join(model.dir, HYBRID_FILE))) {
         process.stderr.write(`note: ${model.dir} is a hybrid; the export carries its transformer part only (ONNX has no place for the TF-IDF parts and the fusion)\n`);
       }
+      const strip = model.preprocessing?.strip ?? [];
+      if (strip.length) process.stderr.write(`note: ${model.dir} was trained on texts with --strip ${strip.join(',')}: strip them so before the exported model reads them\n`);
     });
 }

@@ -138,7 +138,7 @@ async function run(o: TrainOptions): Promise<void> {
 
 /**
  * Words and character n-grams side by side in one SVM: the two read different things, so their errors
- * differ, and one part leaves one weight to choose on the held-out texts (README: "The main job's recipe").
+ * differ, and one part leaves one weight to choose on the held-out texts (docs/recipes.md).
  */
 const DEFAULT_HYBRID_PARTS: Analyzer[][] = [['word', 'char_wb']];
 
