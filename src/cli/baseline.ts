@@ -1,5 +1,4 @@
 import { Command } from 'commander';
-import { parseStrip } from '../data/strip';
 import { TfidfBaseline } from '../baseline/baseline';
 import { computeMetrics, formatMetrics, Metrics, metricsJson } from '../eval/metrics';
 import { addDataOptions, DataOptions, loadSplitTexts, SplitTexts } from './data_options';
@@ -18,7 +17,7 @@ export function baselineCommand(): Command {
     .description('train and evaluate a TF-IDF (unigrams + bigrams, sublinear tf) + linear SVM classifier on a split')
     .option('--json', 'print one JSON object: accuracy, macro_f1, per_class, confusion, seconds')
     .action(async (o: DataOptions & { json?: boolean }) => {
-      const d = await loadSplitTexts(o, parseStrip(o.strip));
+      const d = await loadSplitTexts(o, o.strip ?? []);
       const r = runBaseline(d);
       if (o.json) {
         process.stdout.write(JSON.stringify({ system: 'tfidf-linear-svm', split: d.split.description, seconds: r.seconds, features: r.features, ...metricsJson(r.metrics) }) + '\n');

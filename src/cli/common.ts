@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { engine } from '../engine/native';
+import { parseStrip, StripPart } from '../data/strip';
 import { DeviceChoice } from '../model/model';
 
 /** Integer option parser for commander that rejects junk with a clear message. */
@@ -25,6 +26,15 @@ export interface DeviceOptions {
   precision: string;
   /** The hub revision (branch, tag or commit) when a model is given by id. */
   revision: string;
+}
+
+/** --strip's parser: the rules, typed, once (commander reports a bad one with the flag's name). */
+export function stripOption(value: string): StripPart[] {
+  try {
+    return parseStrip(value);
+  } catch (e) {
+    throw new InvalidArgumentError((e as Error).message);
+  }
 }
 
 /** The typed device choice of --device and --precision. */

@@ -3,14 +3,14 @@ import { loadData } from '../data/source';
 import { makeSplit, Split, SplitName } from '../data/split';
 import { Newsgroups } from '../data/newsgroups';
 import { strip, StripPart } from '../data/strip';
-import { floatOption, intOption } from './common';
+import { floatOption, intOption, stripOption } from './common';
 
 export interface DataOptions {
   data?: string;
   split: SplitName;
   validationList?: string;
   splitSeed: number;
-  strip?: string;
+  strip?: StripPart[];
   textField?: string;
   labelField?: string;
   encoding?: 'utf-8' | 'latin1';
@@ -30,7 +30,7 @@ export function addDataOptions(cmd: Command): Command {
     .option('--text-field <name>', 'CSV column / JSON key of the text in your own data', 'text')
     .option('--label-field <name>', 'CSV column / JSON key of the label in your own data', 'label')
     .addOption(new Option('--encoding <name>', 'encoding of your own data files').choices(['utf-8', 'latin1']).default('utf-8'))
-    .option('--strip <parts>', 'remove headers,footers,quotes (scikit-learn rules)');
+    .option('--strip <parts>', 'remove headers,footers,quotes (scikit-learn rules)', stripOption);
 }
 
 /** Loads --data and splits it as the options say. */

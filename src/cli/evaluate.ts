@@ -9,7 +9,6 @@ import { Classifier } from '../pipeline/classifier';
 import { partName } from '../hybrid/hybrid';
 import { argmaxRows } from '../maths/rows';
 import { runBaseline } from './baseline';
-import { parseStrip } from '../data/strip';
 import { addDeviceOptions, applyThreads, deviceChoice, DeviceOptions, intOption } from './common';
 import { addDataOptions, DataOptions, loadSplitTexts } from './data_options';
 
@@ -49,7 +48,7 @@ export function evaluateCommand(): Command {
       if (o.out) ensureWritableDir(o.out);  // before the work, not after it
       const loaded = loadModelDir(await resolveModel(o.model, '--model <folder>', o.revision));
       // The classifier applies the model's strip rules itself: the texts come as the data has them.
-      const classifier = Classifier.load(loaded, { maxLength: o.maxLength, device: deviceChoice(o), strip: parseStrip(o.strip) });
+      const classifier = Classifier.load(loaded, { maxLength: o.maxLength, device: deviceChoice(o), strip: o.strip });
       const d = await loadSplitTexts(o, []);
       const map = labelMap(d.labels, loaded.config.id2label);
       const t0 = Date.now();

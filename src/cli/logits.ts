@@ -3,7 +3,7 @@ import { Command } from 'commander';
 import { resolveModel } from '../io/hub';
 import { loadModelDir } from '../model/model_dir';
 import { DistilBert } from '../model/distilbert';
-import { addDeviceOptions, applyThreads, DeviceOptions, intOption } from './common';
+import { addDeviceOptions, applyThreads, deviceChoice, DeviceOptions, intOption } from './common';
 
 function matrix(v: unknown, name: string, file: string): number[][] {
   if (!Array.isArray(v) || v.length === 0 || !v.every((r) => Array.isArray(r))) throw new Error(`${file}: ${name} must be a non-empty array of rows`);
@@ -40,7 +40,7 @@ export function logitsCommand(): Command {
       mask.forEach((row, b) => row.forEach((v, t) => {
         if (v !== 0 && v !== 1) throw new Error(`${opts.inputs}: attention_mask[${b}][${t}] = ${v}: must be 0 or 1`);
       }));
-      const logits = new DistilBert(m.config, m.params, opts).forward(Int32Array.from(ids.flat()), Int32Array.from(mask.flat()), B, T, { grad: false });
+      const logits = new DistilBert(m.config, m.params, deviceChoice(opts)).forward(Int32Array.from(ids.flat()), Int32Array.from(mask.flat()), B, T, { grad: false });
       const rows = Array.from({ length: B }, (_, b) => Array.from(logits.subarray(b * C, (b + 1) * C)));
       process.stdout.write(JSON.stringify({ logits: rows }) + '\n');
     });

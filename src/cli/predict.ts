@@ -2,8 +2,8 @@ import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { resolveModel } from '../io/hub';
 import { Classifier } from '../pipeline/classifier';
-import { parseStrip } from '../data/strip';
-import { addDeviceOptions, applyThreads, deviceChoice, DeviceOptions, intOption, lines, readStdin } from './common';
+import { StripPart } from '../data/strip';
+import { addDeviceOptions, applyThreads, deviceChoice, DeviceOptions, intOption, stripOption, lines, readStdin } from './common';
 
 interface PredictOptions extends DeviceOptions {
   model: string;
@@ -12,7 +12,7 @@ interface PredictOptions extends DeviceOptions {
   file?: string;
   threads?: number;
   maxLength?: number;
-  strip?: string;
+  strip?: StripPart[];
 }
 
 export function predictCommand(): Command {
@@ -25,7 +25,7 @@ export function predictCommand(): Command {
     .option('--file <path>', 'read texts from a file, one per line')
     .option('--max-length <n>', 'tokens per text, [CLS] and [SEP] included (default: the model\'s model_max_length)', intOption(2))
     .option('--threads <n>', 'CPU threads', intOption(1))
-    .option('--strip <parts>', 'remove headers,footers,quotes before classifying (a model trained with --strip records and applies its own)')
+    .option('--strip <parts>', 'remove headers,footers,quotes before classifying (a model trained with --strip records and applies its own)', stripOption)
     .action(async (texts: string[], opts: PredictOptions) => {
       applyThreads(opts.threads);
       let inputs = texts;
@@ -43,7 +43,7 @@ export function predictCommand(): Command {
       if (inputs.length === 0 && !opts.file) inputs = lines(readStdin());
       if (inputs.length === 0) throw new Error('no text to classify: give texts as arguments, --file, or lines on stdin');
       const classifier = Classifier.load(await resolveModel(opts.model, '--model <folder>', opts.revision),
-        { maxLength: opts.maxLength, device: deviceChoice(opts), strip: parseStrip(opts.strip) });
+        { maxLength: opts.maxLength, device: deviceChoice(opts), strip: opts.strip });
       const results = classifier.classify(inputs, opts.topK);
       const out: string[] = [];
       results.forEach((r, i) => {

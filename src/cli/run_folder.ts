@@ -4,7 +4,7 @@ import { SingleBar } from 'cli-progress';
 import { Command } from 'commander';
 import { Newsgroups } from '../data/newsgroups';
 import { Split, SplitName } from '../data/split';
-import { checkStripParts, parseStrip, StripPart } from '../data/strip';
+import { checkStripParts, StripPart } from '../data/strip';
 import { removeStaleTemps, writeFileAtomic } from '../io/atomic';
 import { faultPoint } from '../io/fault';
 import { FORMATS, migrateRunRecord } from '../io/migrations';
@@ -259,7 +259,7 @@ export async function startRun<S extends RunSettings, R extends RunRecord<S>>(x:
       settings: st, init: o.init, data: source,
       split: { name: o.split, seed: o.splitSeed, validationList: o.validationList, fraction: o.validationFraction, validationData: o.validationData },
       ...(data.kind === 'files' ? { fields: { textField: o.textField, labelField: o.labelField, encoding: o.encoding } } : {}),
-      strip: parseStrip(o.strip), config: configToJson(config), command: commandLine(),
+      strip: o.strip ?? [], config: configToJson(config), command: commandLine(),
       ...x.extraRecord?.(st),
     } as R;
     if (started) process.stderr.write(`${o.out} holds a run that stopped before its first checkpoint: starting it afresh\n`);

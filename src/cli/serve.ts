@@ -2,8 +2,8 @@ import { Command } from 'commander';
 import { resolveModel } from '../io/hub';
 import { Classifier } from '../pipeline/classifier';
 import { buildServer, DEFAULT_SERVER_OPTIONS } from '../serve/server';
-import { parseStrip } from '../data/strip';
-import { addDeviceOptions, applyThreads, deviceChoice, DeviceOptions, intOption } from './common';
+import { StripPart } from '../data/strip';
+import { addDeviceOptions, applyThreads, deviceChoice, DeviceOptions, intOption, stripOption } from './common';
 
 interface ServeOptions {
   model: string;
@@ -17,7 +17,7 @@ interface ServeOptions {
   keepAliveTimeout: number;
   maxConnections: number;
   drain: number;
-  strip?: string;
+  strip?: StripPart[];
 }
 
 export function serveCommand(): Command {
@@ -30,7 +30,7 @@ export function serveCommand(): Command {
     .option('--max-body <bytes>', 'largest request body', intOption(1), DEFAULT_SERVER_OPTIONS.bodyLimit)
     .option('--max-length <n>', 'tokens per text, [CLS] and [SEP] included (default: the model\'s model_max_length)', intOption(2))
     .option('--threads <n>', 'CPU threads', intOption(1))
-    .option('--strip <parts>', 'remove headers,footers,quotes from each text (a model trained with --strip records and applies its own)')
+    .option('--strip <parts>', 'remove headers,footers,quotes from each text (a model trained with --strip records and applies its own)', stripOption)
     .option('--request-timeout <ms>', 'time for a whole request, body included (a stalled client is cut off)', intOption(100), DEFAULT_SERVER_OPTIONS.requestTimeoutMs)
     .option('--keep-alive-timeout <ms>', 'how long an idle keep-alive connection is kept', intOption(1), DEFAULT_SERVER_OPTIONS.keepAliveTimeoutMs)
     .option('--max-connections <n>', 'connections served at once (more are refused)', intOption(1), DEFAULT_SERVER_OPTIONS.maxConnections)
@@ -38,7 +38,7 @@ export function serveCommand(): Command {
     .action(async (o: DeviceOptions & ServeOptions) => {
       applyThreads(o.threads);
       const classifier = Classifier.load(await resolveModel(o.model, '--model <folder>', o.revision),
-        { maxLength: o.maxLength, device: deviceChoice(o), strip: parseStrip(o.strip) });
+        { maxLength: o.maxLength, device: deviceChoice(o), strip: o.strip });
       const app = buildServer(classifier, {
         ...DEFAULT_SERVER_OPTIONS, modelName: o.model, maxTexts: o.maxTexts, bodyLimit: o.maxBody,
         requestTimeoutMs: o.requestTimeout, keepAliveTimeoutMs: o.keepAliveTimeout, maxConnections: o.maxConnections,
