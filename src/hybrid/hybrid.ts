@@ -37,7 +37,7 @@ const LAMBDAS = [0, 1, 2, 5, 10, 20, 30, 50, 75, 100, 200, 500];
 
 export const HYBRID_FILE = 'hybrid.json';
 
-/** A part's folder; the word part keeps the name it had when it was the only part. */
+/** A part's folder: tfidf/ and tfidf-char/ for one analyzer, tfidf-A-B/ for several side by side. */
 export function partDir(analyzers: Analyzer[]): string {
   if (analyzers.length === 1) return { word: 'tfidf', char_wb: 'tfidf-char' }[analyzers[0]];
   return `tfidf-${analyzers.join('-')}`;

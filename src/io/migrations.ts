@@ -6,11 +6,14 @@
  * run.json      1: no `format`; a pretraining run without settings.windows read one window per
  *                  text, a hybrid run without hybrid.parts had the word part alone.
  *               2: both recorded; `format` written.
+ * checkpoint    1: no `format` in the state; a state without partial.realTokens (padding not counted
+ *                  yet) counts its real tokens from the resume on.
+ *               2: realTokens recorded; `format` written.
  * hybrid.json   1: the word part alone ({ lambda, minDf, selection.accuracy.tfidf }).
  *               2: parts of one analyzer each ({ analyzer, minDf: number }, C 1).
  *               3: parts of one or more analyzers side by side ({ analyzers, minDf: number[], C }); `format` written.
  */
-export const FORMATS = { run: 2, hybrid: 3 } as const;
+export const FORMATS = { run: 2, checkpoint: 2, hybrid: 3 } as const;
 
 type Json = Record<string, unknown>;
 
@@ -37,6 +40,17 @@ export function migrateRunRecord(raw: unknown, path: string): Json {
     if (hybrid && typeof hybrid === 'object' && hybrid.parts === undefined) o.hybrid = { ...hybrid, parts: ['word'] };
   }
   o.format = FORMATS.run;
+  return o;
+}
+
+/** A checkpoint's training state (its safetensors metadata) in its current form (format 2). */
+export function migrateCheckpointState(raw: unknown, path: string): Json {
+  const o = { ...object(raw, path) };
+  if (version(o, path, FORMATS.checkpoint) < 2) {
+    const partial = o.partial as Json | undefined;
+    if (partial && typeof partial === 'object' && partial.realTokens === undefined) o.partial = { ...partial, realTokens: 0 };
+  }
+  o.format = FORMATS.checkpoint;
   return o;
 }
 

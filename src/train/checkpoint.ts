@@ -1,4 +1,5 @@
 import { existsSync } from 'node:fs';
+import { FORMATS, migrateCheckpointState } from '../io/migrations';
 import { readSafetensorsWithMetadata, writeSafetensors } from '../io/safetensors';
 
 /** One row of the card's per-epoch table (epoch is 0-based, as Keras prints it on the card). */
@@ -23,9 +24,10 @@ export interface TrainState<Row = EpochRow> {
   stepInEpoch: number;
   /** Optimizer updates done in total. */
   globalStep: number;
-  /** Running sums of the unfinished epoch's training metrics. */
-  /** realTokens: tokens that were not padding (absent in checkpoints written before it was counted). */
-  partial: { lossSum: number; correct: number; seen: number; seconds: number; tokens: number; realTokens?: number };
+  /** Running sums of the unfinished epoch's training metrics; realTokens: tokens that were not padding. */
+  partial: { lossSum: number; correct: number; seen: number; seconds: number; tokens: number; realTokens: number };
+  /** The state's form (io/migrations.ts). */
+  format?: number;
   history: Row[];
 }
 
@@ -45,7 +47,7 @@ export function saveCheckpoint<Row>(path: string, c: Checkpoint<Row>): void {
       { name: 'adam.m', shape: [c.adamM.length], data: c.adamM },
       { name: 'adam.v', shape: [c.adamV.length], data: c.adamV },
     ],
-    { state: JSON.stringify(c.state) },
+    { state: JSON.stringify({ ...c.state, format: FORMATS.checkpoint }) },
   );
 }
 
@@ -59,7 +61,13 @@ export function loadCheckpoint<Row = EpochRow>(path: string): Checkpoint<Row> {
   };
   const state = metadata.state;
   if (!state) throw new Error(`${path}: checkpoint has no training state`);
-  return { state: JSON.parse(state) as TrainState<Row>, params: get('params'), adamM: get('adam.m'), adamV: get('adam.v') };
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(state);
+  } catch (e) {
+    throw new Error(`${path}: the training state is not JSON: ${(e as Error).message}`);
+  }
+  return { state: migrateCheckpointState(parsed, path) as unknown as TrainState<Row>, params: get('params'), adamM: get('adam.m'), adamV: get('adam.v') };
 }
 
 /** A checkpoint of a model's device state (weights and moments) with the loop's state. */

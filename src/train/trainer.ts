@@ -76,7 +76,7 @@ export async function train(job: TrainJob): Promise<TrainResult> {
         stepLoss += model.loss(lab, part.length / B) * (part.length / B);
         model.backward();
         p.tokens += part.length * batch.seqLen;
-        p.realTokens = (p.realTokens ?? 0) + part.reduce((s, i) => s + job.train.encodings[i].ids.length, 0);
+        p.realTokens += part.reduce((s, i) => s + job.train.encodings[i].ids.length, 0);
       }
       adam.update(model);
       p.lossSum += stepLoss;
@@ -92,7 +92,7 @@ export async function train(job: TrainJob): Promise<TrainResult> {
       return {
         epoch: state.epoch, trainLoss: p.lossSum / stepsPerEpoch, trainAccuracy: p.correct / p.seen,
         validationLoss: val.loss, validationAccuracy: val.accuracy, seconds: p.seconds, tokensPerSecond: p.tokens / p.seconds,
-        tokens: p.tokens, paddingTokens: p.tokens - (p.realTokens ?? p.tokens),
+        tokens: p.tokens, paddingTokens: p.tokens - p.realTokens,
       };
     },
   });
