@@ -85,7 +85,7 @@ Napi::Value guarded(const Napi::CallbackInfo& info, F f) {
   }
 }
 
-// The model configuration from the TypeScript DistilBertConfig object (src/io/config.ts).
+// The model configuration from the TypeScript EngineConfig object (src/engine/native.ts).
 engine::ModelConfig read_config(const Napi::Object& o) {
   auto num = [&](const char* k) {
     Napi::Value v = o.Get(k);

@@ -9,7 +9,7 @@ import { Analyzer, Csr, TfidfVectorizer } from './tfidf';
  * The classical baseline: TF-IDF (word uni+bigrams by default, or character n-grams; sublinear tf)
  * + one-vs-rest linear SVM. minDf > 1 drops rare terms: minDf 3 keeps 0.31 M of the 1.56 M word
  * features of the card split's training part (a 26 MB file instead of 130 MB), at some accuracy
- * (see hybrid/build.ts). Several vectorizers put their features side by side (scikit-learn's
+ * (see hybrid_build/build.ts). Several vectorizers put their features side by side (scikit-learn's
  * FeatureUnion), each block scaled by 1/sqrt(blocks) so that a text's row keeps unit norm; one SVM
  * reads them all.
  */
