@@ -6,6 +6,8 @@ describe('older file forms brought to the current one (io/migrations.ts)', () =>
   it('run.json 1: a pretraining run read one window per text; a hybrid run had the word part alone', () => {
     const pre = migrateRunRecord({ settings: { masking: { probability: 0.15 }, maxLength: 128 }, strip: [] }, 'run.json');
     assert.deepEqual(pre.settings, { masking: { probability: 0.15 }, maxLength: 128, windows: 1 });
+    // Before micro-batches, a step was one batch.
+    assert.deepEqual(migrateRunRecord({ settings: { batchSize: 80 } }, 'run.json').settings, { batchSize: 80, microBatch: 80 });
     const hybrid = migrateRunRecord({ settings: { lr: 1 }, hybrid: { fraction: 0.05, seed: 42 } }, 'run.json');
     assert.deepEqual(hybrid.hybrid, { fraction: 0.05, seed: 42, parts: ['word'] });
     assert.equal(hybrid.format, FORMATS.run);

@@ -101,6 +101,30 @@ describe('training runs: interruptions and bad settings', () => {
     assert.equal(c.status, 1);
     assert.match(c.stderr, /run\.json: not a readable run record/);
   });
+
+  it('recorded settings are checked as strictly as the flags: a bad field is one line naming it, nothing trained', () => {
+    const out = join(mkdtempSync(join(tmpdir(), 'runs-')), 'r');
+    assert.equal(cli(trainArgs(out, 1)).status, 0);
+    const record = readFileSync(join(out, 'run.json'), 'utf8');
+    const weights = readFileSync(join(out, 'model', 'model.safetensors'));
+    for (const [field, value, message] of [
+      ['microBatch', 0, /settings\.microBatch must be an integer from 1 up, got 0/],
+      ['lr', 'abc', /settings\.lr must be a number in \[0, Infinity\], got "abc"/],
+      ['batchSize', -1, /settings\.batchSize must be an integer from 1 up, got -1/],
+      ['dropout', 2, /settings\.dropout must be a number in \[0, 0\.99\], got 2/],
+      ['optimizer', 'sgd', /settings\.optimizer must be one of "adam", "adamw", got "sgd"/],
+    ] as const) {
+      const bad = JSON.parse(record);
+      bad.settings[field] = value;
+      writeFileSync(join(out, 'run.json'), JSON.stringify(bad));
+      const r = cli(['train', '--out', out, '--resume']);
+      assert.equal(r.status, 1, `${field}: ${r.stderr}`);
+      assert.match(r.stderr, message);
+      assert.match(r.stderr, /run\.json: not a readable run record/);
+      oneLine(r.stderr);
+    }
+    assert.ok(readFileSync(join(out, 'model', 'model.safetensors')).equals(weights), 'the model is left as it was');
+  });
 });
 
 describe('model files: sizes, values and messages', () => {

@@ -9,6 +9,7 @@ import { BertTokenizer } from '../tokenizer';
 import { PRESETS } from '../train/presets';
 import { addDeviceOptions, applyThreads, deviceChoice, DeviceOptions, floatOption, intOption } from './common';
 import { addDataOptions, DataOptions } from './data_options';
+import { bool, int, num, optional, RUN_SCHEMA } from './record_check';
 import { addRunOptions, commandHooks, exitIfInterrupted, RunOptions, RunRecord, startRun } from './run_folder';
 
 type PretrainStep = Parameters<NonNullable<NonNullable<PretrainJob['hooks']>['onStep']>>[0];
@@ -61,7 +62,10 @@ async function run(o: PretrainOptions): Promise<void> {
   applyThreads(o.threads);
   const { record, split, config, params, tokenizer, resume, ckptFile, modelDir } = await startRun<Settings, RunRecord<Settings>>({
     command: 'pretrain', o, settingFlags: SETTING_FLAGS, head: 'masked-lm', noun: 'training texts',
-    isRecord: (r) => r.settings.masking !== undefined,
+    settingsSchema: {
+      ...RUN_SCHEMA, warmupSteps: optional(int(0)), weightDecay: num(0), clipNorm: num(0), windows: int(1),
+      masking: { probability: num(0.001, 1), wholeWord: bool },
+    },
     settings: () => settingsFrom(o),
     modelSettings: (st) => ({ ...st, seqClassifDropout: 0 }),
     labels: () => [],

@@ -18,6 +18,7 @@ import { LoopHooks } from '../train/loop';
 import { PresetName } from '../train/presets';
 import { DeviceOptions, floatOption, intOption } from './common';
 import { DataOptions, loadSplit } from './data_options';
+import { checkSettings, Schema } from './record_check';
 
 /** What was typed, quoted where needed, for run records and model cards. */
 export function commandLine(): string {
@@ -168,8 +169,8 @@ export interface RunStart<S extends RunSettings, R extends RunRecord<S>> {
   head: ModelHead;
   /** What the training part's examples are called in messages. */
   noun: string;
-  /** The record of this task: its own fields are present (run.json, migrated). */
-  isRecord(r: R): boolean;
+  /** The task's settings in a record (run.json, migrated), checked as strictly as its flags. */
+  settingsSchema: Schema;
   /** Flags checked before anything is read or written (a fresh run only). */
   checkFlags?(): void;
   /** The fresh run's settings, parsed once from the flags. */
@@ -197,15 +198,18 @@ export interface StartedRun<R> {
 }
 
 /** run.json, brought to the current form and checked (one line naming the file when it cannot be read). */
-function readRunRecord<R>(path: string, isRecord: (r: R) => boolean): R {
+function readRunRecord<R>(path: string, schema: Schema): R {
+  let r: R & RunRecord<unknown>;
   try {
-    const r = migrateRunRecord(JSON.parse(readFileSync(path, 'utf8')), path) as unknown as R & RunRecord<unknown>;
-    if (!r.settings || !r.config || !r.split || !isRecord(r)) throw new Error('fields are missing');
+    r = migrateRunRecord(JSON.parse(readFileSync(path, 'utf8')), path) as unknown as R & RunRecord<unknown>;
+    if (!r.settings || !r.config || !r.split) throw new Error('fields are missing');
     r.strip = checkStripParts(r.strip, 'strip');
-    return r;
+    const st = checkSettings<RunSettings & { microBatch: number }>(r.settings, schema);
+    if (st.microBatch > st.batchSize) throw new Error(`settings.microBatch ${st.microBatch} is over settings.batchSize ${st.batchSize}`);
   } catch (e) {
     throw new Error(`${path}: not a readable run record (${(e as Error).message}); start the run again with another --out`);
   }
+  return r;
 }
 
 /**
@@ -226,7 +230,7 @@ export async function startRun<S extends RunSettings, R extends RunRecord<S>>(x:
     if (!started) throw new Error(`${runFile} not found: nothing to resume in ${o.out}`);
     const given = x.settingFlags.filter(([k]) => options[k] !== undefined).map(([, flag]) => flag);
     if (given.length) throw new Error(`--resume continues ${o.out} with the settings it recorded: ${given.join(', ')} cannot change them (start a new run with another --out)`);
-    const record = readRunRecord<R>(runFile, x.isRecord);
+    const record = readRunRecord<R>(runFile, x.settingsSchema);
     const r = record.split;
     const { data, split } = await loadSplit({ data: o.data ?? record.data, split: r.name, splitSeed: r.seed, validationList: r.validationList,
       validationFraction: r.fraction, validationData: r.validationData, ...record.fields });

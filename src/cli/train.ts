@@ -14,6 +14,7 @@ import { PRESETS, TrainSettings } from '../train/presets';
 import { train, TrainHooks } from '../train/trainer';
 import { addDeviceOptions, applyThreads, deviceChoice, DeviceOptions, floatOption, intOption } from './common';
 import { addDataOptions, DataOptions } from './data_options';
+import { num, oneOf, optional, RUN_SCHEMA } from './record_check';
 import { addRunOptions, commandHooks, exitIfInterrupted, RunOptions, RunRecord, startRun } from './run_folder';
 
 type TrainStep = Parameters<NonNullable<TrainHooks['onStep']>>[0];
@@ -72,7 +73,7 @@ async function run(o: TrainOptions): Promise<void> {
   applyThreads(o.threads);
   const { record, split, config, params, tokenizer, resume, ckptFile, modelDir } = await startRun<Settings, TrainRecord>({
     command: 'train', o, settingFlags: SETTING_FLAGS, head: 'classifier', noun: 'training examples',
-    isRecord: () => true,
+    settingsSchema: { ...RUN_SCHEMA, seqClassifDropout: num(0, 0.99), clipNorm: optional(num(0)), optimizer: optional(oneOf('adam', 'adamw')), weightDecay: optional(num(0)) },
     checkFlags: () => {
       if (o.fusionFraction !== undefined && !o.hybrid) throw new Error('--fusion-fraction is for --hybrid runs: add --hybrid');
       if (o.hybridParts !== undefined && !o.hybrid) throw new Error('--hybrid-parts is for --hybrid runs: add --hybrid');

@@ -67,7 +67,13 @@ function record(where: string, fields: Record<string, unknown>, o: TextFileOptio
 function readCsv(path: string, o: TextFileOptions): LabelledText[] {
   let rows: { record: Record<string, string>; info: { lines: number }; raw: string }[];
   try {
-    rows = parse(decode(path, readBytes(path), o.encoding), { columns: true, bom: true, info: true, raw: true, skip_empty_lines: true });
+    // A header that names a column twice would read the last one silently: refused.
+    const columns = (header: string[]) => {
+      const twice = header.find((h, i) => header.indexOf(h) !== i);
+      if (twice !== undefined) throw new Error(`${path}:1: the header names the column ${JSON.stringify(twice)} twice`);
+      return header;
+    };
+    rows = parse(decode(path, readBytes(path), o.encoding), { columns, bom: true, info: true, raw: true, skip_empty_lines: true });
   } catch (e) {
     if ((e as Error).message.startsWith(path)) throw e;
     throw new Error(`${path}: ${(e as Error).message}`);

@@ -4,7 +4,8 @@
  * Readers call migrate() first and validate the current form alone.
  *
  * run.json      1: no `format`; a pretraining run without settings.windows read one window per
- *                  text, a hybrid run without hybrid.parts had the word part alone.
+ *                  text, a hybrid run without hybrid.parts had the word part alone, a run without
+ *                  settings.microBatch took each step as one micro-batch.
  *               2: both recorded; `format` written.
  * checkpoint    1: no `format` in the state; a state without partial.realTokens (padding not counted
  *                  yet) counts its real tokens from the resume on.
@@ -36,6 +37,8 @@ export function migrateRunRecord(raw: unknown, path: string): Json {
   if (version(o, path, FORMATS.run) < 2) {
     const settings = o.settings as Json | undefined;
     if (settings && typeof settings === 'object' && settings.masking !== undefined && settings.windows === undefined) o.settings = { ...settings, windows: 1 };
+    const s = o.settings as Json | undefined;
+    if (s && typeof s === 'object' && s.microBatch === undefined && s.batchSize !== undefined) o.settings = { ...s, microBatch: s.batchSize };
     const hybrid = o.hybrid as Json | undefined;
     if (hybrid && typeof hybrid === 'object' && hybrid.parts === undefined) o.hybrid = { ...hybrid, parts: ['word'] };
   }
