@@ -60,6 +60,13 @@ describe('CLI on the golden tiny model', { skip }, () => {
     const r = run(['logits', '--model', tiny, '--inputs', f]);
     assert.equal(r.status, 1);
     assert.match(r.stderr, /input id 99999 at position 1 is outside the vocabulary/);
+    for (const [body, message] of [['null', /in\.json: must be a JSON object with input_ids/], ['{"input_ids": [[]]}', /in\.json: input_ids must be a non-empty array of non-empty rows/]] as const) {
+      writeFileSync(f, body);
+      const e = run(['logits', '--model', tiny, '--inputs', f]);
+      assert.equal(e.status, 1);
+      assert.match(e.stderr.trim(), message);
+      assert.equal(e.stderr.trim().split('\n').length, 1);
+    }
   });
 });
 

@@ -14,7 +14,7 @@ import { DistilBert } from '../src/model/distilbert';
 import { softmaxRows } from '../src/maths/rows';
 import { predictLogits } from '../src/model/inference';
 import { buildServer, DEFAULT_SERVER_OPTIONS } from '../src/serve/server';
-import { makeNewsgroupsFolder, makeVocab } from './fixtures';
+import { makeModelDir, makeNewsgroupsFolder, makeVocab } from './fixtures';
 
 const CLI = join(__dirname, '..', 'src', 'cli', 'main.js');
 const cli = (...args: string[]) => spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8' });
@@ -136,6 +136,16 @@ describe('late fusion', () => {
     assert.throws(() => Hybrid.load(dir), /unknown analyzer "bpe"/);
     writeFileSync(join(dir, 'hybrid.json'), JSON.stringify({ parts: [{ analyzers: ['word'], dir: 'tfidf', minDf: [1], C: 0, lambda: 1 }] }));
     assert.throws(() => Hybrid.load(dir), /C must be a positive number/);
+  });
+
+  it('TF-IDF parts without hybrid.json are refused in one line, not read as the transformer alone', () => {
+    const model = makeModelDir(32);
+    assert.equal(cli('predict', '--model', model, 'god').status, 0);
+    new TfidfBaseline().fit(['the god of the orbit', 'pixel engine and the'], Int32Array.from([0, 1]), 2).save(join(model, 'tfidf'));
+    const r = cli('predict', '--model', model, 'god');
+    assert.equal(r.status, 1);
+    assert.match(r.stderr.trim(), /holds TF-IDF parts \(tfidf\/\) but no hybrid\.json: an unfinished hybrid .* remove those folders to use the transformer alone$/);
+    assert.equal(r.stderr.trim().split('\n').length, 1);
   });
 });
 

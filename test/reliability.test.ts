@@ -89,6 +89,19 @@ describe('training runs: interruptions and bad settings', () => {
     assert.match(again.stderr, /stopped before its first checkpoint: starting it afresh/);
   });
 
+  it('a run killed before run.json was written: --resume says to start it without --resume, and its temporary files go', () => {
+    const out = join(mkdtempSync(join(tmpdir(), 'runs-')), 'r');
+    assert.equal(cli(trainArgs(out), { env: { BERT20NEWS_FAULT: 'atomic-write' } }).signal, 'SIGKILL');
+    const temps = () => readdirSync(join(out, 'tokenizer')).filter((f) => f.endsWith('.tmp'));
+    assert.equal(temps().length, 1, 'killed halfway through its first file');
+    const r = cli(['train', '--out', out, '--resume']);
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /stopped before its run record \(run\.json\) was written: run the same command without --resume to start it/);
+    oneLine(r.stderr.split('\n').filter((l) => !l.startsWith('removed ')).join('\n'));
+    assert.deepEqual(temps(), [], 'the interrupted write is removed');
+    assert.equal(cli(trainArgs(out, 1)).status, 0, 'the same command without --resume starts it');
+  });
+
   it('--resume refuses settings it would ignore; a corrupt run.json is named', () => {
     const out = join(mkdtempSync(join(tmpdir(), 'runs-')), 'r');
     assert.equal(cli(trainArgs(out, 1)).status, 0);

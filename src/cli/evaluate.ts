@@ -30,7 +30,9 @@ function labelMap(dataLabels: string[], modelLabels: string[]): number[] {
     process.stderr.write(`note: the model's labels (${modelLabels[0]}, ...) are not group names; taking them in alphabetical group order\n`);
     return dataLabels.map((_, i) => i);
   }
-  throw new Error(`the model's ${modelLabels.length} labels do not match the ${dataLabels.length} newsgroups`);
+  const some = (labels: string[]) => labels.slice(0, 5).join(', ') + (labels.length > 5 ? `, ... (${labels.length})` : '');
+  const missing = dataLabels.filter((l) => !byName.has(l));
+  throw new Error(`the data's labels (${some(dataLabels)}) are not the model's (${some(modelLabels)}): ${some(missing)} ${missing.length === 1 ? 'is' : 'are'} not among them`);
 }
 
 export function evaluateCommand(): Command {

@@ -6,7 +6,7 @@ import { DistilBert } from '../model/distilbert';
 import { addDeviceOptions, applyThreads, deviceChoice, DeviceOptions, intOption } from './common';
 
 function matrix(v: unknown, name: string, file: string): number[][] {
-  if (!Array.isArray(v) || v.length === 0 || !v.every((r) => Array.isArray(r))) throw new Error(`${file}: ${name} must be a non-empty array of rows`);
+  if (!Array.isArray(v) || v.length === 0 || !v.every((r) => Array.isArray(r) && r.length > 0)) throw new Error(`${file}: ${name} must be a non-empty array of non-empty rows`);
   const T = (v[0] as unknown[]).length;
   for (const r of v as unknown[][]) {
     if (r.length !== T || !r.every((x) => Number.isInteger(x))) throw new Error(`${file}: ${name} rows must be integers, all of length ${T}`);
@@ -22,14 +22,16 @@ export function logitsCommand(): Command {
     .option('--threads <n>', 'CPU threads', intOption(1))
     .action(async (opts: DeviceOptions & { model: string; inputs: string; threads?: number }) => {
       applyThreads(opts.threads);
-      let raw: Record<string, unknown>;
+      let raw: unknown;
       try {
         raw = JSON.parse(readFileSync(opts.inputs, 'utf8'));
       } catch (e) {
         throw new Error(`${opts.inputs}: ${(e as Error).message}`);
       }
-      const ids = matrix(raw.input_ids, 'input_ids', opts.inputs);
-      const mask = raw.attention_mask === undefined ? ids.map((r) => r.map(() => 1)) : matrix(raw.attention_mask, 'attention_mask', opts.inputs);
+      if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new Error(`${opts.inputs}: must be a JSON object with input_ids (and attention_mask)`);
+      const ids = matrix((raw as Record<string, unknown>).input_ids, 'input_ids', opts.inputs);
+      const given = (raw as Record<string, unknown>).attention_mask;
+      const mask = given === undefined ? ids.map((r) => r.map(() => 1)) : matrix(given, 'attention_mask', opts.inputs);
       if (mask.length !== ids.length || mask[0].length !== ids[0].length) throw new Error(`${opts.inputs}: attention_mask must have the shape of input_ids`);
       const m = loadModelDir(await resolveModel(opts.model, '--model <folder>', opts.revision));
       const B = ids.length, T = ids[0].length, C = m.config.id2label.length;

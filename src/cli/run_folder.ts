@@ -227,7 +227,11 @@ export async function startRun<S extends RunSettings, R extends RunRecord<S>>(x:
   const options = o as unknown as Record<string, unknown>;
   let out: StartedRun<R>;
   if (o.resume) {
-    if (!started) throw new Error(`${runFile} not found: nothing to resume in ${o.out}`);
+    if (!started) {
+      // Killed before its record was written, the run has nothing to resume from: it starts again.
+      if (existsSync(o.out)) throw new Error(`${o.out} stopped before its run record (run.json) was written: run the same command without --resume to start it`);
+      throw new Error(`${runFile} not found: nothing to resume in ${o.out}`);
+    }
     const given = x.settingFlags.filter(([k]) => options[k] !== undefined).map(([, flag]) => flag);
     if (given.length) throw new Error(`--resume continues ${o.out} with the settings it recorded: ${given.join(', ')} cannot change them (start a new run with another --out)`);
     const record = readRunRecord<R>(runFile, x.settingsSchema);

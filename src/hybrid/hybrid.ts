@@ -1,3 +1,4 @@
+import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { TfidfBaseline } from '../baseline/baseline';
 import { Analyzer, ANALYZERS } from '../baseline/tfidf';
@@ -57,7 +58,14 @@ export class Hybrid {
   static load(modelDir: string): Hybrid | undefined {
     const path = join(modelDir, HYBRID_FILE);
     const raw = readJsonIfExists(path);
-    if (raw === undefined) return undefined;
+    if (raw === undefined) {
+      // Parts are written before hybrid.json: parts without it are an unfinished or damaged hybrid.
+      const orphans = readdirSync(modelDir, { withFileTypes: true }).filter((e) => e.isDirectory() && /^tfidf(-|$)/.test(e.name)).map((e) => `${e.name}/`);
+      if (orphans.length) {
+        throw new Error(`${modelDir} holds TF-IDF parts (${orphans.join(', ')}) but no ${HYBRID_FILE}: an unfinished hybrid (train --out RUN --resume finishes it) or a damaged one; remove those folders to use the transformer alone`);
+      }
+      return undefined;
+    }
     const spec = readSpec(raw, path);
     return new Hybrid(spec.parts.map((p) => TfidfBaseline.load(join(modelDir, p.dir), p.analyzers, p.C)), spec);
   }
