@@ -125,6 +125,15 @@ describe('pretrain command', () => {
     assert.ok(readFileSync(join(part, 'model', 'model.safetensors')).equals(readFileSync(join(full, 'model', 'model.safetensors'))),
       'resumed weights equal the uninterrupted run byte for byte');
 
+    // `pretrain ... | head -1`: the reader goes after the first line; the run goes on to its model.
+    const piped = join(root, 'piped');
+    const head = spawn(process.execPath, args(piped), { stdio: ['ignore', 'pipe', 'pipe'] });
+    let err = '';
+    head.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+    head.stdout!.once('data', () => head.stdout!.destroy());
+    assert.equal(await waitExit(head), 0, err);
+    assert.ok(readFileSync(join(piped, 'model', 'model.safetensors')).equals(readFileSync(join(full, 'model', 'model.safetensors'))), 'a closed stdout does not end the run');
+
     const cls = join(root, 'cls');
     const t = spawnSync(process.execPath, [CLI, 'train', '--data', data, '--init', join(full, 'model'), '--max-length', '24', '--batch-size', '8',
       '--epochs', '2', '--lr', '1e-2', '--optimizer', 'adamw', '--no-progress', '--out', cls], { encoding: 'utf8' });

@@ -25,8 +25,14 @@ const program = new Command('bert-20news')
   .addCommand(exportCommand())
   .addCommand(benchCommand());
 
-// A closed pipe (`... | head -1`) ends the command quietly with exit code 0, as Unix tools do.
+// A closed pipe (`... | head -1`) ends the command quietly with exit code 0, as Unix tools do;
+// a training run only stops printing: its model is what it is for.
+let running = '';
+program.hook('preAction', (_program, action) => {
+  running = action.name();
+});
 process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+  if ((e.code === 'EPIPE' || e.code === 'ERR_STREAM_DESTROYED') && (running === 'train' || running === 'pretrain')) return;
   if (e.code === 'EPIPE') process.exit(0);
   process.stderr.write(`bert-20news: error: stdout: ${e.message}\n`);
   process.exit(1);
