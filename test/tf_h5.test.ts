@@ -104,10 +104,10 @@ describe('TensorFlow weights of another configuration (written with h5wasm as Ke
     for (const [name, t] of tf) assert.equal(kerasVariable(name, 'tf_distil_bert_for_sequence_classification_2').variable, t.origin, name);
   });
 
-  it('3 layers, dim 24, 3 heads, relu, 5 labels, split layer_names: every tensor and the logits equal the safetensors copy', async () => {
+  /** A TF folder of `src`'s weights as Keras lays them out, each dataset's data as `store` gives it. */
+  async function writeKeras(src: string, store: (variable: string, data: Float32Array) => Float32Array | Float64Array | Int32Array = (_, d) => d): Promise<string> {
     const h5 = await importEsm('h5wasm/node');
     await h5.ready;
-    const src = makeModelDir(48, { n_layers: 3, dim: 24, n_heads: 3, hidden_dim: 40, activation: 'relu', id2label: { 0: 'a', 1: 'b', 2: 'c', 3: 'd', 4: 'e' } });
     const model = loadModelDir(src);
     const dir = mkdtempSync(join(tmpdir(), 'tf-'));
     for (const f of ['config.json', 'vocab.txt', 'tokenizer_config.json']) writeFileSync(join(dir, f), readFileSync(join(src, f)));
@@ -136,11 +136,17 @@ describe('TensorFlow weights of another configuration (written with h5wasm as Ke
           const g = [layer, ...path.slice(0, k)].join('/');
           if (!file.get(g)) file.create_group(g);
         }
-        (file.get([layer, ...path.slice(0, -1)].join('/')) as InstanceType<typeof h5.Group>).create_dataset({ name: path[path.length - 1], data: w.data, shape: w.shape });
+        (file.get([layer, ...path.slice(0, -1)].join('/')) as InstanceType<typeof h5.Group>).create_dataset({ name: path[path.length - 1], data: store(w.variable, w.data), shape: w.shape });
       }
     }
     file.close();
+    return dir;
+  }
 
+  it('3 layers, dim 24, 3 heads, relu, 5 labels, split layer_names: every tensor and the logits equal the safetensors copy', async () => {
+    const src = makeModelDir(48, { n_layers: 3, dim: 24, n_heads: 3, hidden_dim: 40, activation: 'relu', id2label: { 0: 'a', 1: 'b', 2: 'c', 3: 'd', 4: 'e' } });
+    const model = loadModelDir(src);
+    const dir = await writeKeras(src);
     const loaded = loadModelDir(dir);
     assert.equal(loaded.config.nLayers, 3);
     for (const t of model.params.tensors()) assert.deepEqual(loaded.params.get(t.name), t.data, t.name);
@@ -154,5 +160,19 @@ describe('TensorFlow weights of another configuration (written with h5wasm as Ke
     const want = logits(src);
     assert.equal(want[0].length, 5);
     assert.deepEqual(logits(dir), want);
+  });
+
+  it('float64 datasets load as the same values; an integer dataset is refused naming its TF variable, by predict and export alike', async () => {
+    const src = makeModelDir(32);
+    const model = loadModelDir(src);
+    const f64 = loadModelDir(await writeKeras(src, (_, d) => Float64Array.from(d)));
+    for (const t of model.params.tensors()) assert.deepEqual(f64.params.get(t.name), t.data, t.name);
+    const ints = await writeKeras(src, (v, d) => (v.endsWith('pre_classifier/bias:0') ? Int32Array.from(d, (x) => Math.round(x * 1e6)) : d));
+    for (const command of [['predict', '--model', ints, 'god'], ['export', '--model', ints, '--out', join(ints, 'onnx-out')]]) {
+      const r = spawnSync(process.execPath, [CLI, ...command], { encoding: 'utf8' });
+      assert.equal(r.status, 1, command[0]);
+      assert.match(r.stderr.trim(), /tf_model\.h5: TF variable .*\/pre_classifier\/bias:0 is stored as "<i4", not as little-endian floats \(F16, F32, F64\): refused$/);
+      assert.equal(r.stderr.trim().split('\n').length, 1);
+    }
   });
 });
