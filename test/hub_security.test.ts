@@ -5,6 +5,7 @@ import { createServer, IncomingMessage, ServerResponse } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { cachedDownload } from '../src/io/download';
 import { checkRevision, resolveModel } from '../src/io/hub';
 import { makeModelDir } from './fixtures';
 
@@ -46,6 +47,26 @@ describe('a hostile hub cannot write outside the cache, and oversized answers ar
     if (org === 'evil' && name === 'etag') return void res.writeHead(200, { ...plain, etag: '"../../../victim/owned"' }).end(body);
     if (org === 'evil' && name === 'linked') return void res.writeHead(302, { location: `/org/tiny/resolve/main/${file}`, 'x-repo-commit': COMMIT, 'x-linked-etag': '"../../../../victim/owned"' }).end();
     if (org === 'evil' && name === 'bigconfig' && file === 'config.json') return void res.writeHead(200, { ...plain, etag: `"${'e'.repeat(40)}"`, 'content-length': big.length }).end(big);
+    if (org === 'slow' && file === 'model.safetensors') {
+      // The whole file takes about 2.4 s, a chunk every 0.3 s: longer than the idle timeout, never idle that long.
+      res.writeHead(200, plain);
+      const step = Math.ceil(body.length / 8);
+      let k = 0;
+      const timer = setInterval(() => {
+        res.write(body.subarray(k * step, (k + 1) * step));
+        if (++k === 8) {
+          clearInterval(timer);
+          res.end();
+        }
+      }, 300);
+      return;
+    }
+    if (org === 'stall' && file === 'model.safetensors') {
+      // Half the file, then nothing: the connection stays open.
+      res.writeHead(200, plain);
+      res.write(body.subarray(0, body.length >> 1));
+      return;
+    }
     if (org === 'org' && name === 'nosize' && file === 'model.safetensors') {
       // A redirect that carries no X-Linked-Size, with the redirect's own Content-Length: 0.
       return void res.writeHead(302, { location: `/org/tiny/resolve/main/${file}`, 'x-repo-commit': COMMIT, 'x-linked-etag': `"${sha1(body)}"`, 'content-length': 0 }).end();
@@ -57,7 +78,10 @@ describe('a hostile hub cannot write outside the cache, and oversized answers ar
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
     endpoint = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
   });
-  after(() => server.close());
+  after(() => {
+    server.closeAllConnections();
+    server.close();
+  });
 
   /** A root holding the cache and a user's folder beside it; the hub's env pointed at both for `run`. */
   async function inRoot(run: () => Promise<unknown>): Promise<{ root: string; before: Record<string, string>; after: Record<string, string> }> {
@@ -112,5 +136,27 @@ describe('a hostile hub cannot write outside the cache, and oversized answers ar
       assert.ok(readFileSync(join(snap, 'model.safetensors')).equals(files.get('model.safetensors')!));
     });
     assert.deepEqual(ok.after, ok.before);
+  });
+
+  it('downloads time out when idle, not after a fixed time: a slow file completes, a stalled one breaks off and is kept to resume', async () => {
+    process.env.BERT20NEWS_DOWNLOAD_IDLE_S = '1';
+    try {
+      const slow = await inRoot(async () => {
+        const snap = await resolveModel('slow/model', '--model <folder>');
+        assert.ok(readFileSync(join(snap, 'model.safetensors')).equals(files.get('model.safetensors')!));
+      });
+      assert.deepEqual(slow.after, slow.before);
+      const t0 = Date.now();
+      const stalled = await inRoot(() => assert.rejects(resolveModel('stall/model', '--model <folder>'), /the download of .*model\.safetensors broke off at byte \d+ \(no byte for 1 s\); run the command again to resume it/));
+      assert.ok(Date.now() - t0 < 10_000, `${Date.now() - t0} ms`);
+      assert.ok(readdirSync(join(stalled.root, 'cache', 'models--stall--model', 'blobs')).some((f) => f.endsWith('.incomplete')), 'the part is kept for the resume');
+      process.env.BERT20NEWS_CACHE = mkdtempSync(join(tmpdir(), 'cache-'));
+      const t1 = Date.now();
+      await assert.rejects(cachedDownload(`${endpoint}/stall/model/resolve/main/model.safetensors`, 'stalled.bin', '--data <file>'), /cannot download .* \(no byte for 1 s\); give a local copy with --data <file>/);
+      assert.ok(Date.now() - t1 < 10_000);
+    } finally {
+      delete process.env.BERT20NEWS_DOWNLOAD_IDLE_S;
+      delete process.env.BERT20NEWS_CACHE;
+    }
   });
 });

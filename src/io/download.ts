@@ -3,6 +3,7 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { writeFileAtomic } from './atomic';
+import { idleTimeout } from './idle';
 
 /** Official sources of what the commands fetch when no local path is given (mirrors via environment). */
 export const SOURCES = {
@@ -35,14 +36,22 @@ export async function cachedDownload(url: string, relPath: string, localFlag: st
   mkdirSync(join(dest, '..'), { recursive: true });
   process.stderr.write(`downloading ${url} -> ${dest}\n`);
   let body: Buffer;
+  const idle = idleTimeout();
   try {
-    const res = await fetch(url, { signal: AbortSignal.timeout(10 * 60_000) });
+    const res = await fetch(url, { signal: idle.signal });
     if (!res.ok) throw new Error(`HTTP ${res.status} ${res.statusText}`);
-    body = Buffer.from(await res.arrayBuffer());
+    const chunks: Uint8Array[] = [];
+    for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+      idle.touch();
+      chunks.push(chunk);
+    }
+    body = Buffer.concat(chunks);
   } catch (e) {
     const err = e as Error & { cause?: Error };
     const why = err.cause?.message ?? err.message;
     throw new Error(`cannot download ${url} (${why}); give a local copy with ${localFlag}`);
+  } finally {
+    idle.clear();
   }
   if (sha256) {
     const got = createHash('sha256').update(body).digest('hex');

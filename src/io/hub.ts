@@ -4,6 +4,7 @@ import { homedir } from 'node:os';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { SingleBar } from 'cli-progress';
 import { writeFileAtomic } from './atomic';
+import { IdleTimeout, idleTimeout } from './idle';
 
 /**
  * Hugging Face hub models by id, in the Hugging Face cache itself (the layout huggingface_hub
@@ -91,6 +92,8 @@ function cachedSnapshot(repo: string, revision: string): string | undefined {
 interface Remote {
   /** The final response (after redirects), or undefined for 404. */
   res?: Response;
+  /** Its idle timeout: touched for every chunk of the body. */
+  idle?: IdleTimeout;
   commit?: string;
   etag?: string;
   size?: number;
@@ -99,13 +102,18 @@ interface Remote {
 /** GET with redirects followed by hand, keeping the hub's own headers (commit, ETag, size) from the first answer. */
 async function request(url: string, headers: Record<string, string>, id: string, localFlag: string): Promise<Remote> {
   let res: Response;
+  const idle = idleTimeout();
   try {
-    res = await fetch(url, { headers, redirect: 'manual', signal: AbortSignal.timeout(60_000) });
+    res = await fetch(url, { headers, redirect: 'manual', signal: idle.signal });
   } catch (e) {
+    idle.clear();
     const err = e as Error & { cause?: Error };
     throw new Error(`cannot reach ${url} (${err.cause?.message ?? err.message}); give a folder with ${localFlag}, or set HF_HUB_OFFLINE=1 to use the cache`);
   }
-  if (res.status === 404) return {};
+  if (res.status === 404) {
+    idle.clear();
+    return {};
+  }
   if (res.status === 401 || res.status === 403) {
     throw new Error(`${id} is gated or private (HTTP ${res.status} from ${url}): set HF_TOKEN to a token with access`);
   }
@@ -119,7 +127,8 @@ async function request(url: string, headers: Record<string, string>, id: string,
     if (!location || hops > 5) throw new Error(`${url}: too many or empty redirects`);
     // The CDN gets no token: only the hub itself is sent credentials.
     const plain = Object.fromEntries(Object.entries(headers).filter(([k]) => k !== 'authorization'));
-    res = await fetch(new URL(location, url), { headers: plain, redirect: 'manual', signal: AbortSignal.timeout(60_000) });
+    idle.touch();
+    res = await fetch(new URL(location, url), { headers: plain, redirect: 'manual', signal: idle.signal });
   }
   if (!res.ok && res.status !== 206) throw new Error(`${url}: HTTP ${res.status} ${res.statusText}`);
   // Without X-Linked-Size, the size is the file's own Content-Length: the final answer's, never a redirect's.
@@ -129,6 +138,7 @@ async function request(url: string, headers: Record<string, string>, id: string,
   }
   if (remote.size !== undefined && !(Number.isSafeInteger(remote.size) && remote.size >= 0)) throw new Error(`${url}: the announced size ${JSON.stringify(linked ?? res.headers.get('content-length'))} is not a byte count: refused`);
   remote.res = res;
+  remote.idle = idle;
   return remote;
 }
 
@@ -192,10 +202,13 @@ async function fetchBlob(url: string, first: Remote, blob: string, headers: Reco
   if (first.size !== undefined && first.size > free.bavail * free.bsize) await refuse(`the hub announces ${first.size} bytes, more than the ${free.bavail * free.bsize} bytes free in ${dirname(blob)}`);
   let have = existsSync(part) ? statSync(part).size : 0;
   let res = first.res!;
+  let idle = first.idle!;
   if (have > 0) {
     await res.body?.cancel();
+    idle.clear();
     const again = await request(url, { ...headers, range: `bytes=${have}-` }, id, localFlag);
     res = again.res!;
+    idle = again.idle!;
     if (res.status !== 206) have = 0;  // the server ignored the range: start over
   }
   const total = first.size;
@@ -205,6 +218,7 @@ async function fetchBlob(url: string, first: Remote, blob: string, headers: Reco
   let cutOff: string | undefined;
   try {
     for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+      idle.touch();
       if (have + chunk.length > limit || (total !== undefined && have + chunk.length > total)) {
         cutOff = `more than ${total !== undefined && total < limit ? `the ${total} bytes announced` : `the ${limit} bytes allowed for ${file}`}`;
         break;
@@ -217,6 +231,7 @@ async function fetchBlob(url: string, first: Remote, blob: string, headers: Reco
   } catch (e) {
     throw new Error(`the download of ${url} broke off at byte ${have} (${(e as Error).message}); run the command again to resume it`);
   } finally {
+    idle.clear();
     closeSync(fd);
     bar?.stop();
   }
