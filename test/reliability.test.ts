@@ -344,6 +344,52 @@ describe('server under slow clients', () => {
   });
 });
 
+describe('server drain', () => {
+  it('SIGTERM: every request whose headers were sent before it is answered, with Connection: close, on keep-alive connections', async () => {
+    const child = spawn(process.execPath, [CLI, 'serve', '--model', makeModelDir(512), '--port', '0', '--drain', '10000'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const port = await new Promise<number>((resolve) => {
+      let out = '';
+      child.stdout!.on('data', (d: Buffer) => {
+        out += d.toString();
+        const m = /on http:\/\/127\.0\.0\.1:(\d+)/.exec(out);
+        if (m) resolve(Number(m[1]));
+      });
+    });
+    const post = (texts: string[]) => {
+      const body = JSON.stringify({ texts });
+      return `POST /v1/classify HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`;
+    };
+    const small = post(['the orbit of the engine']);
+    // A request that keeps the server busy for a while (64 texts of 512 tokens).
+    const heavy = post(Array.from({ length: 64 }, (_, i) => `the orbit ${i} of the engine `.repeat(80)));
+    // Five keep-alive connections, each with one request answered; their texts, as they come.
+    const clients = await Promise.all(Array.from({ length: 5 }, () => new Promise<{ s: Socket; got: () => string; closed: Promise<void> }>((resolve) => {
+      let got = '';
+      const s = connect(port, '127.0.0.1', () => s.write(small));
+      const closed = new Promise<void>((r) => s.on('close', () => r()));
+      s.on('error', () => undefined);  // a reset shows in the statuses below
+      s.on('data', (d) => {
+        got += d.toString();
+        if (got.includes('"results"')) resolve({ s, got: () => got, closed });
+      });
+    })));
+    const [busy, ...waiting] = clients;
+    busy.s.write(heavy);
+    await new Promise((r) => setTimeout(r, 30));
+    // While the server works on the heavy request, four more are sent in full, then the signal.
+    await Promise.all(waiting.map(({ s }) => new Promise<void>((r) => s.write(small, () => r()))));
+    child.kill('SIGTERM');
+    const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
+    await Promise.all(clients.map((c) => c.closed));
+    assert.equal(code, 0);
+    for (const { got } of clients) {
+      const replies = [...got().matchAll(/HTTP\/1\.1 (\d{3}) [^]*?\r\n\r\n/g)].map((m) => m[0]);
+      assert.deepEqual(replies.map((r) => r.slice(9, 12)), ['200', '200'], 'every request sent before SIGTERM is answered');
+      if (got !== busy.got) assert.match(replies[1], /connection: close/i, 'those answered after it, with Connection: close');
+    }
+  });
+});
+
 describe('downloads', () => {
   it('fetches 20 Newsgroups over https from scikit-learn\'s mirror, pinned to its sha256', () => {
     const env = { ...process.env };

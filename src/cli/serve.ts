@@ -1,7 +1,7 @@
 import { Command } from 'commander';
 import { resolveModel } from '../io/hub';
 import { Classifier } from '../pipeline/classifier';
-import { buildServer, DEFAULT_SERVER_OPTIONS } from '../serve/server';
+import { buildServer, DEFAULT_SERVER_OPTIONS, drain } from '../serve/server';
 import { StripPart } from '../data/strip';
 import { addDeviceOptions, applyThreads, deviceChoice, DeviceOptions, intOption, stripOption } from './common';
 
@@ -45,9 +45,9 @@ export function serveCommand(): Command {
       });
       const address = await app.listen({ host: o.host, port: o.port });
       const stop = () => {
-        // Stop accepting, let in-flight requests finish for at most --drain ms, then exit.
+        // Stop accepting, answer what was sent before, for at most --drain ms, then exit.
         setTimeout(() => process.exit(0), o.drain).unref();
-        void app.close().then(() => process.exit(0));
+        void drain(app, Math.min(250, o.drain)).then(() => process.exit(0));
       };
       process.once('SIGINT', stop);
       process.once('SIGTERM', stop);

@@ -53,6 +53,21 @@ function httpServer(opts: ServerOptions) {
   };
 }
 
+const draining = new WeakSet<FastifyInstance>();
+
+/**
+ * Stops the server gracefully: no new connection is accepted; every request read from now on, on
+ * a connection already open (keep-alive clients, requests sent before the stop), is answered with
+ * `Connection: close`; connections with nothing left to answer are closed after `graceMs`, time
+ * for requests already in the socket buffers to be read. Resolves when every connection has ended.
+ */
+export function drain(app: FastifyInstance, graceMs: number): Promise<void> {
+  draining.add(app);
+  const closed = new Promise<void>((resolve) => app.server.close(() => resolve()));
+  const idle = setInterval(() => app.server.closeIdleConnections(), graceMs);
+  return closed.finally(() => clearInterval(idle));
+}
+
 /**
  * The HTTP API and web page. Bad JSON, wrong types, empty or oversized input get a 4xx JSON
  * error ({statusCode, error, message}) from schema validation; the server itself never stops.
@@ -63,8 +78,11 @@ export function buildServer(classifier: Classifier, opts: ServerOptions): Fastif
     bodyLimit: opts.bodyLimit, ajv: { customOptions: { coerceTypes: false } }, serverFactory: httpServer(opts),
     // Fastify sets these on the server after the factory (its defaults would undo ours).
     requestTimeout: opts.requestTimeoutMs, keepAliveTimeout: opts.keepAliveTimeoutMs,
-    // Requests still open when the server is stopped are cut off after the drain time (serve --drain).
-    forceCloseConnections: 'idle',
+    // drain() answers what was sent before the stop; no 503 for requests already on their way.
+    return503OnClosing: false, forceCloseConnections: false,
+  });
+  app.addHook('onSend', async (_req, reply) => {
+    if (draining.has(app)) reply.header('connection', 'close');
   });
   const metrics = createMetrics();
   const batcher = new MicroBatcher(classifier, opts.maxTexts, 2, (n) => metrics.batchSize.observe(n));
