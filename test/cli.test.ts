@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { readSafetensors } from '../src/io/safetensors';
+import { makeModelDir } from './fixtures';
 import { sharedPath, skipUnlessShared } from './shared';
 
 const CLI = join(__dirname, '..', 'src', 'cli', 'main.js');
@@ -82,5 +83,26 @@ describe('tokenize CLI', { skip: skipUnlessShared('vocab', 'bert-base-uncased-vo
     const bad = run(['tokenize', '--vocab', vocab], '{"txt": 1}\n');
     assert.equal(bad.status, 1);
     assert.match(bad.stderr, /stdin line 1: needs a "text" string/);
+  });
+});
+
+describe('long texts', () => {
+  it('a 30 MB single-line text: predict reads its first 1,000,000 characters in every part, flags it, and echoes 1,000 (in a 200 MB heap)', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'long-'));
+    const file = join(dir, 'one-line.txt');
+    writeFileSync(file, 'the orbit of the engine '.repeat(1_250_000));
+    const r = spawnSync(process.execPath, ['--max-old-space-size=200', CLI, 'predict', '--model', makeModelDir(64), '--json', '--top-k', '1', '--file', file], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr.slice(0, 500));
+    const lines = r.stdout.trim().split('\n');
+    assert.equal(lines.length, 1);
+    assert.ok(r.stdout.length < 10_000, `${r.stdout.length} bytes of output`);
+    const j = JSON.parse(lines[0]) as { text: string; chars: number; cut: boolean; truncated: boolean; tokens: number };
+    assert.equal(j.text, 'the orbit of the engine '.repeat(42).slice(0, 1000));
+    assert.equal(j.chars, 30_000_000);
+    assert.equal(j.cut, true);
+    assert.equal(j.truncated, true);
+    assert.equal(j.tokens, 64);
+    const short = run(['predict', '--model', makeModelDir(64), '--json', '--max-text-chars', '9', 'the orbit of the engine']);
+    assert.equal((JSON.parse(short.stdout) as { cut: boolean }).cut, true, '--max-text-chars sets the cap');
   });
 });

@@ -1,5 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { MAX_TEXT_CHARS, readLabelledTexts } from '../src/data/labelled_files';
 import { loadNewsgroups } from '../src/data/newsgroups';
 import { Random } from '../src/data/random';
 import { makeSplit } from '../src/data/split';
@@ -72,5 +76,18 @@ describe('Random.derive', () => {
     assert.ok(Math.abs(mean - 0.5) < 0.1, `mean of first draws ${mean}`);
     assert.deepEqual(Random.derive(42, 3, 7).state, Random.derive(42, 3, 7).state);
     assert.throws(() => new Random([1, 2]), /four 32-bit words/);
+  });
+});
+
+describe('your own data: a text over MAX_TEXT_CHARS', () => {
+  it('is cut to its first MAX_TEXT_CHARS characters, the others kept whole', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'long-data-'));
+    const path = join(dir, 'd.jsonl');
+    const long = 'orbit '.repeat(200_000) + 'END';
+    writeFileSync(path, [JSON.stringify({ text: long, label: 'a' }), JSON.stringify({ text: 'short one', label: 'b' })].join('\n') + '\n');
+    const texts = readLabelledTexts(path);
+    assert.equal(MAX_TEXT_CHARS, 1_000_000);
+    assert.equal(texts[0].text, long.slice(0, 1_000_000));
+    assert.equal(texts[1].text, 'short one');
   });
 });

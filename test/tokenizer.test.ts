@@ -63,6 +63,22 @@ describe('WordPiece on a small vocabulary (hand-checked)', () => {
 });
 
 describe('BERT uncased tokenizer vs HF tokenizers golden cases', () => {
+  it('truncation reads only the start it keeps: every row at lengths 3 to 300 is the golden tokens cut there', { skip: casesSkip }, () => {
+    const tok = BertTokenizer.load(sharedPath('vocab', 'bert-base-uncased-vocab.txt'));
+    const rows = readFileSync(sharedPath('golden', 'tokenizer_cases.jsonl'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Case);
+    // A long text's golden tokens repeated: a text of about 3 MB with its tokens known.
+    const longest = rows.reduce((a, b) => (b.text.length > a.text.length ? b : a));
+    const copies = Math.ceil(3e6 / longest.text.length);
+    const huge = { text: Array(copies).fill(longest.text).join('\n'), ids_nospecial: Array(copies).fill(longest.ids_nospecial).flat() };
+    for (const c of [...rows, huge]) {
+      for (const maxLength of [3, 17, 130, 300]) {
+        const e = tok.encode(c.text, { maxLength });
+        assert.deepEqual(e.ids, [101, ...c.ids_nospecial.slice(0, maxLength - 2), 102], `${JSON.stringify(c.text.slice(0, 40))} at ${maxLength}`);
+        assert.equal(e.truncated, c.ids_nospecial.length > maxLength - 2);
+      }
+    }
+  });
+
   it('matches ids_max512 and ids_nospecial on every row', { skip: casesSkip }, () => {
     const tok = BertTokenizer.load(sharedPath('vocab', 'bert-base-uncased-vocab.txt'));
     const lines = readFileSync(sharedPath('golden', 'tokenizer_cases.jsonl'), 'utf8').split('\n').filter(Boolean);

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { resolveModel } from '../io/hub';
-import { Classifier } from '../pipeline/classifier';
+import { Classifier, DEFAULT_MAX_TEXT_CHARS } from '../pipeline/classifier';
 import { StripPart } from '../data/strip';
 import { addDeviceOptions, applyThreads, deviceChoice, DeviceOptions, intOption, stripOption, lines, readStdin } from './common';
 
@@ -13,7 +13,11 @@ interface PredictOptions extends DeviceOptions {
   threads?: number;
   maxLength?: number;
   strip?: StripPart[];
+  maxTextChars?: number;
 }
+
+/** Characters of a text that --json echoes back. */
+const ECHO_CHARS = 1000;
 
 export function predictCommand(): Command {
   return addDeviceOptions(new Command('predict'))
@@ -21,9 +25,10 @@ export function predictCommand(): Command {
     .argument('[text...]', 'texts to classify')
     .requiredOption('--model <dir>', 'model folder (config.json, model.safetensors, vocab.txt)')
     .option('--top-k <k>', 'show the k most probable labels (default: all)', intOption(1))
-    .option('--json', 'one JSON object per text: {"text", "truncated", "tokens", "predictions": [{"label", "score"}]}')
+    .option('--json', `one JSON object per text: {"text" (its first ${ECHO_CHARS} characters), "chars", "truncated", "tokens", "cut", "predictions": [{"label", "score"}]}`)
     .option('--file <path>', 'read texts from a file, one per line')
     .option('--max-length <n>', 'tokens per text, [CLS] and [SEP] included (default: the model\'s model_max_length)', intOption(2))
+    .option('--max-text-chars <n>', `characters of each text read at most, by every part (default ${DEFAULT_MAX_TEXT_CHARS.toLocaleString('en')}); a longer text is cut and flagged`, intOption(1))
     .option('--threads <n>', 'CPU threads', intOption(1))
     .option('--strip <parts>', 'remove headers,footers,quotes before classifying (a model trained with --strip records and applies its own)', stripOption)
     .action(async (texts: string[], opts: PredictOptions) => {
@@ -43,16 +48,16 @@ export function predictCommand(): Command {
       if (inputs.length === 0 && !opts.file) inputs = lines(readStdin());
       if (inputs.length === 0) throw new Error('no text to classify: give texts as arguments, --file, or lines on stdin');
       const classifier = Classifier.load(await resolveModel(opts.model, '--model <folder>', opts.revision),
-        { maxLength: opts.maxLength, device: deviceChoice(opts), strip: opts.strip });
+        { maxLength: opts.maxLength, device: deviceChoice(opts), strip: opts.strip, maxTextChars: opts.maxTextChars });
       const results = classifier.classify(inputs, opts.topK);
       const out: string[] = [];
       results.forEach((r, i) => {
         if (opts.json) {
-          out.push(JSON.stringify({ text: inputs[i], truncated: r.truncated, tokens: r.tokens, predictions: r.predictions }));
+          out.push(JSON.stringify({ text: inputs[i].slice(0, ECHO_CHARS), chars: inputs[i].length, truncated: r.truncated, tokens: r.tokens, cut: r.cut, predictions: r.predictions }));
           return;
         }
         const head = inputs[i].length > 70 ? inputs[i].slice(0, 67) + '...' : inputs[i];
-        out.push(`${JSON.stringify(head)}${r.truncated ? `  (truncated to ${classifier.maxLength} tokens)` : ''}`);
+        out.push(`${JSON.stringify(head)}${r.truncated ? `  (truncated to ${classifier.maxLength} tokens)` : ''}${r.cut ? ` (cut to its first ${classifier.maxTextChars} characters)` : ''}`);
         for (const p of r.predictions) out.push(`  ${p.score.toFixed(4)}  ${p.label}`);
       });
       process.stdout.write(out.join('\n') + '\n');

@@ -119,11 +119,23 @@ function readFolder(path: string, o: TextFileOptions): LabelledText[] {
   return out;
 }
 
-/** Every labelled text of a CSV file, a JSON Lines file, or a folder with one subfolder per label. */
+/**
+ * The characters of a text that are read at most (1 MB of ASCII): a longer text is cut, so that
+ * no single text costs more memory than that in any part (the tokenizer, the TF-IDF parts).
+ */
+export const MAX_TEXT_CHARS = 1_000_000;
+
+/**
+ * Every labelled text of a CSV file, a JSON Lines file, or a folder with one subfolder per label;
+ * texts over MAX_TEXT_CHARS cut to it, and said once on stderr.
+ */
 export function readLabelledTexts(path: string, o: TextFileOptions = DEFAULT_TEXT_OPTIONS): LabelledText[] {
   const kind = labelledFileKind(path);
   if (!kind) throw new Error(`${path}: not a data file we read (.csv, .jsonl / .ndjson, a folder of label folders, or the 20news-bydate archive)`);
   const texts = kind === 'csv' ? readCsv(path, o) : kind === 'jsonl' ? readJsonl(path, o) : readFolder(path, o);
   if (texts.length === 0) throw new Error(kind === 'folder' ? `${path}: no texts (expected one subfolder per label, one text per file)` : `${path}: no records`);
+  const long = texts.filter((t) => t.text.length > MAX_TEXT_CHARS);
+  for (const t of long) t.text = t.text.slice(0, MAX_TEXT_CHARS);
+  if (long.length) process.stderr.write(`note: ${long.length} text(s) of ${path} (the first: ${long[0].where}) are longer than ${MAX_TEXT_CHARS.toLocaleString('en')} characters: their first ${MAX_TEXT_CHARS.toLocaleString('en')} are read\n`);
   return texts;
 }

@@ -1,3 +1,4 @@
+import { MAX_TEXT_CHARS } from '../data/labelled_files';
 import { strip, StripPart } from '../data/strip';
 import { Hybrid } from '../hybrid/hybrid';
 import { softmaxRows } from '../maths/rows';
@@ -18,7 +19,12 @@ export interface Classification {
   /** True when the text had more tokens than the model takes and was cut. */
   truncated: boolean;
   tokens: number;
+  /** True when the text was longer than maxTextChars: every part read its first maxTextChars only. */
+  cut: boolean;
 }
+
+/** The characters of a text that are read at most by default: as many as training data keeps. */
+export const DEFAULT_MAX_TEXT_CHARS = MAX_TEXT_CHARS;
 
 /** What a classifier is built from: every part given, nothing read from disk. */
 export interface ClassifierParts {
@@ -32,6 +38,8 @@ export interface ClassifierParts {
   hybrid?: Hybrid;
   /** Strip rules applied to every text before the tokenizer and the hybrid's parts read it. */
   strip?: StripPart[];
+  /** Characters of a text read at most, by every part (default DEFAULT_MAX_TEXT_CHARS). */
+  maxTextChars?: number;
 }
 
 export interface LoadOptions {
@@ -44,6 +52,8 @@ export interface LoadOptions {
    * nothing (different rules are refused: the model was trained on text stripped its way).
    */
   strip?: StripPart[];
+  /** Characters of a text read at most (default DEFAULT_MAX_TEXT_CHARS). */
+  maxTextChars?: number;
 }
 
 /**
@@ -57,6 +67,7 @@ export class Classifier {
   readonly labels: string[];
   readonly maxLength: number;
   readonly strip: StripPart[];
+  readonly maxTextChars: number;
 
   constructor(parts: ClassifierParts) {
     this.model = parts.model;
@@ -65,6 +76,7 @@ export class Classifier {
     this.maxLength = parts.maxLength;
     this.hybrid = parts.hybrid;
     this.strip = parts.strip ?? [];
+    this.maxTextChars = parts.maxTextChars ?? DEFAULT_MAX_TEXT_CHARS;
   }
 
   /** The classifier of a model folder (a path, or a folder loadModelDir has read). */
@@ -77,24 +89,26 @@ export class Classifier {
       maxLength: Math.min(opts.maxLength ?? loaded.preprocessing?.maxLength ?? loaded.tokenizer.modelMaxLength, loaded.config.maxPositionEmbeddings),
       hybrid: Hybrid.load(loaded.dir),
       strip: stripRules(loaded.dir, loaded.preprocessing, opts.strip),
+      maxTextChars: opts.maxTextChars,
     });
   }
 
-  /** A text as the model reads it: with the strip rules it was trained with applied. */
+  /** A text as the model reads it: its first maxTextChars, with the strip rules it was trained with applied. */
   preprocess(text: string): string {
-    return this.strip.length ? strip(text, this.strip) : text;
+    const read = text.length > this.maxTextChars ? text.slice(0, this.maxTextChars) : text;
+    return this.strip.length ? strip(read, this.strip) : read;
   }
 
   /**
    * Probabilities [n, labels] (float64) and per-text truncation flags; for a hybrid, the fused
    * probabilities, with the transformer's own and each TF-IDF part's decision values (hybrid.spec.parts' order) in `parts`.
    */
-  probabilities(texts: string[], batchSize = 32): { probs: Float64Array; truncated: boolean[]; tokens: number[]; parts?: { transformer: Float64Array; tfidf: Float64Array[] } } {
+  probabilities(texts: string[], batchSize = 32): { probs: Float64Array; truncated: boolean[]; tokens: number[]; cut: boolean[]; parts?: { transformer: Float64Array; tfidf: Float64Array[] } } {
     const read = texts.map((t) => this.preprocess(t));
     const enc = read.map((t) => this.tokenizer.encode(t, { maxLength: this.maxLength }));
     const logits = predictLogits(this.model, enc, this.tokenizer.padId, batchSize);
     const transformer = softmaxRows(logits, this.labels.length);
-    const flags = { truncated: enc.map((e) => e.truncated), tokens: enc.map((e) => e.ids.length) };
+    const flags = { truncated: enc.map((e) => e.truncated), tokens: enc.map((e) => e.ids.length), cut: texts.map((t) => t.length > this.maxTextChars) };
     if (!this.hybrid) return { probs: transformer, ...flags };
     const { probs, tfidfScores } = this.hybrid.combine(transformer, read, this.labels.length);
     return { probs, ...flags, parts: { transformer, tfidf: tfidfScores } };
@@ -102,10 +116,10 @@ export class Classifier {
 
   classify(texts: string[], topK = this.labels.length): Classification[] {
     const C = this.labels.length;
-    const { probs, truncated, tokens } = this.probabilities(texts);
+    const { probs, truncated, tokens, cut } = this.probabilities(texts);
     return texts.map((_, r) => {
       const ranked = this.labels.map((label, c) => ({ label, score: probs[r * C + c] })).sort((a, b) => b.score - a.score);
-      return { predictions: ranked.slice(0, Math.min(topK, C)), truncated: truncated[r], tokens: tokens[r] };
+      return { predictions: ranked.slice(0, Math.min(topK, C)), truncated: truncated[r], tokens: tokens[r], cut: cut[r] };
     });
   }
 }

@@ -104,18 +104,39 @@ export class BertTokenizer {
 
   encode(text: string, opts: EncodeOptions = {}): Encoding {
     const special = opts.addSpecialTokens ?? true;
-    let ids = this.tokenize(text);
+    let ids: number[];
     let truncated = false;
     if (opts.maxLength !== undefined) {
       const room = opts.maxLength - (special ? 2 : 0);
       if (room < 0) throw new Error(`max length ${opts.maxLength} leaves no room for [CLS] and [SEP]`);
+      ids = this.tokenizeAtLeast(text, room + 1);
       if (ids.length > room) {
         ids = ids.slice(0, room);
         truncated = true;
       }
+    } else {
+      ids = this.tokenize(text);
     }
     if (special) ids = [this.clsId, ...ids, this.sepId];
     return { ids, truncated };
+  }
+
+  /**
+   * The first tokens of a text, at least `n` of them where it has that many, reading only as much
+   * of it as that takes: prefixes cut at a space, tab or line break (which every BERT tokenizer
+   * splits at, and no token crosses, special ones included) tokenize to the whole text's first
+   * tokens, so a long text costs what its kept part costs. A prefix of 16 characters a token
+   * mostly suffices; it grows fourfold until it does.
+   */
+  private tokenizeAtLeast(text: string, n: number): number[] {
+    for (let chars = Math.max(1024, 16 * n); ; chars *= 4) {
+      if (chars >= text.length) return this.tokenize(text);
+      const cut = text.slice(0, chars).search(/[ \t\n\r][^ \t\n\r]*$/);
+      if (cut > 0) {
+        const ids = this.tokenize(text.slice(0, cut));
+        if (ids.length >= n) return ids;
+      }
+    }
   }
 
   /** Encodes texts with [CLS]/[SEP], truncates to maxLength and pads to the longest row. */
