@@ -24,6 +24,20 @@ const trainArgs = (out: string, epochs = 3) => ['train', '--data', data, '--init
 const tempFiles = (dir: string): string[] => (existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith('.tmp')) : []);
 const oneLine = (stderr: string) => assert.equal(stderr.trim().split('\n').length, 1, `one line: ${stderr}`);
 
+/** `serve` on a free loopback port, as a user starts it, with --drain `drainMs`. */
+async function serve(model: string, drainMs: number): Promise<{ child: ReturnType<typeof spawn>; port: number }> {
+  const child = spawn(process.execPath, [CLI, 'serve', '--model', model, '--port', '0', '--drain', String(drainMs)], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const port = await new Promise<number>((resolve) => {
+    let out = '';
+    child.stdout!.on('data', (d: Buffer) => {
+      out += d.toString();
+      const m = /on http:\/\/127\.0\.0\.1:(\d+)/.exec(out);
+      if (m) resolve(Number(m[1]));
+    });
+  });
+  return { child, port };
+}
+
 /** A model folder copy whose config.json, tokenizer or weights a test then spoils. */
 function modelCopy(): string {
   const src = makeModelDir(32);
@@ -325,15 +339,7 @@ describe('server under slow clients', () => {
   });
 
   it('SIGTERM with a request still open exits within the drain time', async () => {
-    const child = spawn(process.execPath, [CLI, 'serve', '--model', makeModelDir(32), '--port', '0', '--drain', '1000'], { stdio: ['ignore', 'pipe', 'pipe'] });
-    const port = await new Promise<number>((resolve) => {
-      let out = '';
-      child.stdout!.on('data', (d: Buffer) => {
-        out += d.toString();
-        const m = /on http:\/\/127\.0\.0\.1:(\d+)/.exec(out);
-        if (m) resolve(Number(m[1]));
-      });
-    });
+    const { child, port } = await serve(makeModelDir(32), 1000);
     const s = await stall(port);
     const t0 = Date.now();
     child.kill('SIGTERM');
@@ -346,15 +352,7 @@ describe('server under slow clients', () => {
 
 describe('server drain', () => {
   it('SIGTERM: every request whose headers were sent before it is answered, with Connection: close, on keep-alive connections', async () => {
-    const child = spawn(process.execPath, [CLI, 'serve', '--model', makeModelDir(512), '--port', '0', '--drain', '10000'], { stdio: ['ignore', 'pipe', 'pipe'] });
-    const port = await new Promise<number>((resolve) => {
-      let out = '';
-      child.stdout!.on('data', (d: Buffer) => {
-        out += d.toString();
-        const m = /on http:\/\/127\.0\.0\.1:(\d+)/.exec(out);
-        if (m) resolve(Number(m[1]));
-      });
-    });
+    const { child, port } = await serve(makeModelDir(512), 10_000);
     const post = (texts: string[]) => {
       const body = JSON.stringify({ texts });
       return `POST /v1/classify HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`;
