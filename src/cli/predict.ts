@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { resolveModel } from '../io/hub';
-import { Classifier, DEFAULT_MAX_TEXT_CHARS } from '../pipeline/classifier';
+import { MAX_TEXT_CHARS } from '../data/labelled_files';
+import { Classifier } from '../pipeline/classifier';
 import { StripPart } from '../data/strip';
 import { addDeviceOptions, applyThreads, deviceChoice, DeviceOptions, intOption, stripOption, lines, readStdin } from './common';
 
@@ -28,7 +29,7 @@ export function predictCommand(): Command {
     .option('--json', `one JSON object per text: {"text" (its first ${ECHO_CHARS} characters), "chars", "truncated", "tokens", "cut", "predictions": [{"label", "score"}]}`)
     .option('--file <path>', 'read texts from a file, one per line')
     .option('--max-length <n>', 'tokens per text, [CLS] and [SEP] included (default: the model\'s model_max_length)', intOption(2))
-    .option('--max-text-chars <n>', `characters of each text read at most, by every part (default ${DEFAULT_MAX_TEXT_CHARS.toLocaleString('en')}); a longer text is cut and flagged`, intOption(1))
+    .option('--max-text-chars <n>', `characters of each text read at most, by every part (default ${MAX_TEXT_CHARS.toLocaleString('en')}); a longer text is cut and flagged`, intOption(1))
     .option('--threads <n>', 'CPU threads', intOption(1))
     .option('--strip <parts>', 'remove headers,footers,quotes before classifying (a model trained with --strip records and applies its own)', stripOption)
     .action(async (texts: string[], opts: PredictOptions) => {

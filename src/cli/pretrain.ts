@@ -61,7 +61,7 @@ function maskingVocab(t: BertTokenizer): MaskingVocab {
 async function run(o: PretrainOptions): Promise<void> {
   applyThreads(o.threads);
   const { record, split, config, params, tokenizer, resume, ckptFile, modelDir } = await startRun<Settings, RunRecord<Settings>>({
-    command: 'pretrain', o, settingFlags: SETTING_FLAGS, head: 'masked-lm', noun: 'training texts',
+    o, settingFlags: SETTING_FLAGS, head: 'masked-lm', noun: 'training texts',
     settingsSchema: {
       ...RUN_SCHEMA, warmupSteps: optional(int(0)), weightDecay: num(0), clipNorm: num(0), windows: int(1),
       masking: { probability: num(0.001, 1), wholeWord: bool },

@@ -162,7 +162,6 @@ export interface RunSettings {
 
 /** How a command starts a fresh run or resumes one: the task's parts. */
 export interface RunStart<S extends RunSettings, R extends RunRecord<S>> {
-  command: 'train' | 'pretrain';
   o: RunOptions & DataOptions & DeviceOptions;
   /** Flags that set a run's hyperparameters or start (option key, flag): a resumed run keeps the ones it recorded. */
   settingFlags: [string, string][];

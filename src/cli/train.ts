@@ -72,7 +72,7 @@ const SETTING_FLAGS: [keyof TrainOptions, string][] = [
 async function run(o: TrainOptions): Promise<void> {
   applyThreads(o.threads);
   const { record, split, config, params, tokenizer, resume, ckptFile, modelDir } = await startRun<Settings, TrainRecord>({
-    command: 'train', o, settingFlags: SETTING_FLAGS, head: 'classifier', noun: 'training examples',
+    o, settingFlags: SETTING_FLAGS, head: 'classifier', noun: 'training examples',
     settingsSchema: { ...RUN_SCHEMA, seqClassifDropout: num(0, 0.99), clipNorm: optional(num(0)), optimizer: optional(oneOf('adam', 'adamw')), weightDecay: optional(num(0)) },
     checkFlags: () => {
       if (o.fusionFraction !== undefined && !o.hybrid) throw new Error('--fusion-fraction is for --hybrid runs: add --hybrid');

@@ -23,8 +23,6 @@ export interface Classification {
   cut: boolean;
 }
 
-/** The characters of a text that are read at most by default: as many as training data keeps. */
-export const DEFAULT_MAX_TEXT_CHARS = MAX_TEXT_CHARS;
 
 /** What a classifier is built from: every part given, nothing read from disk. */
 export interface ClassifierParts {
@@ -38,7 +36,7 @@ export interface ClassifierParts {
   hybrid?: Hybrid;
   /** Strip rules applied to every text before the tokenizer and the hybrid's parts read it. */
   strip?: StripPart[];
-  /** Characters of a text read at most, by every part (default DEFAULT_MAX_TEXT_CHARS). */
+  /** Characters of a text read at most, by every part (default MAX_TEXT_CHARS, as for training data). */
   maxTextChars?: number;
 }
 
@@ -52,7 +50,7 @@ export interface LoadOptions {
    * nothing (different rules are refused: the model was trained on text stripped its way).
    */
   strip?: StripPart[];
-  /** Characters of a text read at most (default DEFAULT_MAX_TEXT_CHARS). */
+  /** Characters of a text read at most (default MAX_TEXT_CHARS, as for training data). */
   maxTextChars?: number;
 }
 
@@ -76,7 +74,7 @@ export class Classifier {
     this.maxLength = parts.maxLength;
     this.hybrid = parts.hybrid;
     this.strip = parts.strip ?? [];
-    this.maxTextChars = parts.maxTextChars ?? DEFAULT_MAX_TEXT_CHARS;
+    this.maxTextChars = parts.maxTextChars ?? MAX_TEXT_CHARS;
   }
 
   /** The classifier of a model folder (a path, or a folder loadModelDir has read). */
