@@ -138,6 +138,8 @@ class Model : public Napi::ObjectWrap<Model> {
                         InstanceMethod("getParams", &Model::GetParams),
                         InstanceMethod("getGrads", &Model::GetGrads), InstanceMethod("setMoments", &Model::SetMoments),
                         InstanceMethod("getMoments", &Model::GetMoments), InstanceMethod("forward", &Model::Forward),
+                        InstanceMethod("forwardEmbedded", &Model::ForwardEmbedded),
+                        InstanceMethod("inputGradients", &Model::InputGradients),
                         InstanceMethod("loss", &Model::Loss), InstanceMethod("backward", &Model::Backward),
                         InstanceMethod("zeroGrads", &Model::ZeroGrads), InstanceMethod("adamStep", &Model::AdamStep),
                         InstanceMethod("adamwStep", &Model::AdamwStep),
@@ -248,6 +250,48 @@ class Model : public Napi::ObjectWrap<Model> {
     o.seed = (uint64_t)seed;
     return guarded(info, [&] {
       model_->forward(ids, mask, (int)B, (int)T, o, logits);
+      return info.Env().Undefined();
+    });
+  }
+
+  // forwardEmbedded(embedded [B*T*dim], mask, B, T, logitsOut): an eval-mode classifier forward that keeps
+  // gradients, from the embeddings output instead of token ids.
+  Napi::Value ForwardEmbedded(const Napi::CallbackInfo& info) {
+    Args a(info, "forwardEmbedded");
+    const int64_t B = a.integer(2), T = a.integer(3);
+    if (!a.failed() && (B < 1 || T < 1 || B * T * model_->config().dim > (int64_t)1 << 31)) {
+      Napi::RangeError::New(info.Env(), "forwardEmbedded: batch and sequence length must be positive").ThrowAsJavaScriptException();
+      return info.Env().Undefined();
+    }
+    engine::ForwardOptions o;
+    o.embedded = a.f32(0, B * T * model_->config().dim);
+    int32_t* mask = a.i32(1, B * T);
+    float* logits = a.f32(4, B * model_->config().num_labels);
+    CHECK_ARGS(a);
+    return guarded(info, [&] {
+      model_->forward(nullptr, mask, (int)B, (int)T, o, logits);
+      return info.Env().Undefined();
+    });
+  }
+
+  // inputGradients(dlogits [B*labels], dEmbedded [B*T*dim], embeddedOut [B*T*dim] | null) of the last forward.
+  Napi::Value InputGradients(const Napi::CallbackInfo& info) {
+    Args a(info, "inputGradients");
+    const auto length = [&](size_t i) -> int64_t {
+      return info.Length() > i && info[i].IsTypedArray() ? (int64_t)info[i].As<Napi::TypedArray>().ElementLength() : -1;
+    };
+    const int64_t C = model_->config().num_labels, D = model_->config().dim;
+    const int64_t B = length(0) / C, n = length(1);
+    float* dlogits = a.f32(0, B * C);
+    float* d_embedded = a.f32(1, n);
+    float* embedded = info.Length() > 2 && info[2].IsNull() ? nullptr : a.f32(2, n);
+    CHECK_ARGS(a);
+    if (B < 1 || n % (B * D)) {
+      Napi::RangeError::New(info.Env(), "inputGradients: dlogits and dEmbedded must match the last forward's shape").ThrowAsJavaScriptException();
+      return info.Env().Undefined();
+    }
+    return guarded(info, [&] {
+      model_->input_gradients(dlogits, d_embedded, embedded, (int)B, n / (B * D));
       return info.Env().Undefined();
     });
   }

@@ -48,14 +48,15 @@ class Backend {
   // y[N,out] = x[N,in] W[out,in]^T + b (b may be null). W is a parameter: its values may be cached in
   // another form (bf16) until weights_changed().
   virtual void linear_forward(const float* x, const float* W, const float* b, float* y, int N, int in, int out) = 0;
-  // dx = dy W (dx_beta 0: overwrite, 1: accumulate; dx may be null); dW += dy^T x; db += colsum(dy) (db may be null).
+  // dx = dy W (dx_beta 0: overwrite, 1: accumulate; dx may be null); dW += dy^T x; db += colsum(dy). dW and db may
+  // be null (input gradients only, as explanations take them).
   virtual void linear_backward(const float* dy, const float* x, const float* W, float* dx, float dx_beta, float* dW,
                                float* db, int N, int in, int out) = 0;
 
   // out = LayerNorm(x) * gamma + beta over rows of D (biased variance); keeps mean and rstd.
   virtual void layernorm_forward(const float* x, const float* gamma, const float* beta, float* out, float* mean,
                                  float* rstd, int N, int D, float eps) = 0;
-  // dx = d/dx (overwrite), dgamma += ..., dbeta += ...
+  // dx = d/dx (overwrite), dgamma += ..., dbeta += ... (dgamma and dbeta both null: dx only)
   virtual void layernorm_backward(const float* dout, const float* x, const float* gamma, const float* mean,
                                   const float* rstd, float* dx, float* dgamma, float* dbeta, int N, int D) = 0;
 

@@ -117,3 +117,41 @@ describe('BERT uncased tokenizer vs HF tokenizers golden cases', () => {
     assert.deepEqual(BertTokenizer.load(sharedPath('vocab', 'bert-base-uncased-vocab.txt')).tokenize('Hello'), [7592]);
   });
 });
+
+describe('token and word spans (return_offsets_mapping)', () => {
+  const vocab = new Vocab(['[PAD]', '[UNK]', '[CLS]', '[SEP]', 'un', '##aff', '##able', 'aff', '!', 'a', '##a', 'cafe', '日', '[MASK]']);
+  const tok = new BertTokenizer(vocab);
+  it('spans hold the original characters, pieces split their word, punctuation is a word (hand-checked)', () => {
+    const text = 'Café\u0000 UNAFFABLE! 日x [MASK]';
+    const s = tok.spans(text);
+    assert.deepEqual(s.tokens.map((t) => t.id), tok.tokenize(text));
+    assert.deepEqual(s.tokens.map((t) => text.slice(t.start, t.end)), ['Café', 'UN', 'AFF', 'ABLE', '!', '日', 'x', '[MASK]']);
+    assert.deepEqual(s.tokens.map((t) => t.word), [0, 1, 1, 1, 2, 3, 4, 5]);
+    assert.deepEqual(s.words.map((w) => text.slice(w.start, w.end)), ['Café', 'UNAFFABLE', '!', '日', 'x', '[MASK]']);
+  });
+  it('spans count UTF-16 code units: characters outside the BMP take two', () => {
+    const text = '😀 aff';
+    const s = tok.spans(text);
+    assert.deepEqual(s.words, [{ start: 0, end: 2 }, { start: 3, end: 6 }]);
+    assert.deepEqual(s.tokens.map((t) => t.id), [1, 7]);
+  });
+
+  it('every golden case: the same ids as tokenize(), and each word slice normalizes to its pieces joined', { skip: casesSkip }, () => {
+    const big = BertTokenizer.load(sharedPath('vocab', 'bert-base-uncased-vocab.txt'));
+    const rows = readFileSync(sharedPath('golden', 'tokenizer_cases.jsonl'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Case);
+    let words = 0;
+    for (const c of rows) {
+      const s = big.spans(c.text);
+      assert.deepEqual(s.tokens.map((t) => t.id), c.ids_nospecial, JSON.stringify(c.text.slice(0, 40)));
+      s.words.forEach((w, k) => {
+        const pieces = s.tokens.filter((t) => t.word === k).map((t) => c.tokens_nospecial[s.tokens.indexOf(t)]);
+        const slice = c.text.slice(w.start, w.end);
+        // [UNK] (a word it stands for whole) and special tokens written in the text: the slice reads as that token.
+        if (pieces.length === 1 && /^\[[A-Z]+\]$/.test(pieces[0])) assert.deepEqual(big.tokenize(slice), [big.vocab.id(pieces[0])]);
+        else assert.equal(preTokenize(normalizeBert(slice, { lowercase: true, stripAccents: true })).join(''), pieces.map((p) => p.replace(/^##/, '')).join(''), `${JSON.stringify(slice)} in ${JSON.stringify(c.text.slice(0, 40))}`);
+        words++;
+      });
+    }
+    assert.ok(words > 10000, `${words} words checked`);
+  });
+});

@@ -61,6 +61,7 @@ void layernorm_backward(const float* dout, const float* x, const float* gamma, c
       }
     }
   }
+  if (!dgamma) return;
   for (int t = 0; t < nt; t++) {
     const double* pg = part.data() + (size_t)t * 2 * D;
     for (int d = 0; d < D; d++) {

@@ -24,7 +24,7 @@ void linear_forward(const float* x, const float* W, const float* b, float* y, in
 void linear_backward(const float* dy, const float* x, const float* W, float* dx, float dx_beta, float* dW, float* db,
                      int N, int in, int out, bool bf16) {
   if (dx) matmul(false, false, N, in, out, dy, out, W, in, nullptr, dx_beta, dx, in, bf16, true);
-  matmul(true, false, out, in, N, dy, out, x, in, nullptr, 1.0f, dW, in, bf16);
+  if (dW) matmul(true, false, out, in, N, dy, out, x, in, nullptr, 1.0f, dW, in, bf16);
   if (db) {
     // Column sums of dy as dy^T * ones: sgemv reads dy row by row, where a loop per column
     // would stride through memory.

@@ -131,7 +131,7 @@ class CudaBackend final : public Backend {
       g = operand(dy, (int64_t)N * out, 0);
     }
     if (dx) gemm(false, false, N, in, out, 1.0f, g, out, operand(W, (int64_t)out * in, 1), in, dx_beta, dx, in);
-    gemm(true, false, out, in, N, 1.0f, g, out, operand(x, (int64_t)N * in, 2), in, 1.0f, dW, in);
+    if (dW) gemm(true, false, out, in, N, 1.0f, g, out, operand(x, (int64_t)N * in, 2), in, 1.0f, dW, in);
     if (db) {  // column sums of dy as dy^T * ones (column-major: dy^T is [out x N], ld out)
       const float* ones = ones_of(N);
       const float a = 1.0f, bt = 1.0f;
@@ -149,6 +149,7 @@ class CudaBackend final : public Backend {
                           float* dx, float* dgamma, float* dbeta, int N, int D) override {
     layernorm_backward_dx_kernel<<<blocks_for((int64_t)N * 32), kThreads>>>(dout, x, gamma, mean, rstd, dx, N, D);
     LAUNCH_CHECK("layernorm_backward_dx");
+    if (!dgamma) return;
     const int chunks = (N + kLnRowsPerChunk - 1) / kLnRowsPerChunk;
     float* partial = scratch(scratch_b_, cap_b_, (size_t)chunks * 2 * D);
     layernorm_param_partial_kernel<<<dim3(blocks_for(D, 128), chunks), 128>>>(dout, x, mean, rstd, partial, N, D);

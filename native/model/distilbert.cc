@@ -146,11 +146,13 @@ void DistilBertModel::forward(const int32_t* ids, const int32_t* mask, int B, in
     throw std::invalid_argument("sequence length " + std::to_string(T) + " exceeds max_position_embeddings " +
                                 std::to_string(c_.max_positions));
   const int64_t N = (int64_t)B * T;
-  for (int64_t i = 0; i < N; i++)
+  const bool mlm = c_.head == MASKED_LM;
+  if (opts.embedded && mlm) throw std::invalid_argument("the masked LM reads token ids, not embeddings");
+  if (!opts.embedded && !ids) throw std::invalid_argument("a forward pass needs token ids or embeddings");
+  for (int64_t i = 0; i < N && !opts.embedded; i++)
     if (ids[i] < 0 || ids[i] >= c_.vocab_size)
       throw std::invalid_argument("input id " + std::to_string(ids[i]) + " at position " + std::to_string(i) +
                                   " is outside the vocabulary (0.." + std::to_string(c_.vocab_size - 1) + ")");
-  const bool mlm = c_.head == MASKED_LM;
   if (mlm) {
     if (opts.n_predict < 1 || !opts.predict) throw std::invalid_argument("the masked LM needs at least one position to predict");
     for (int i = 0; i < opts.n_predict; i++)
@@ -159,9 +161,10 @@ void DistilBertModel::forward(const int32_t* ids, const int32_t* mask, int B, in
                                     " (entry " + std::to_string(i) + " is " + std::to_string(opts.predict[i]) + ")");
   }
   run_ = Run{B, T, opts, false, {}};
-  run_.opts.predict = nullptr;  // the caller's array is not kept; predict_ holds a copy
+  run_.opts.predict = nullptr;  // the caller's arrays are not kept; predict_ and the workspace hold copies
+  run_.opts.embedded = nullptr;
   if (!mlm) run_.opts.n_predict = 0;
-  if (opts.grad) run_.ids.assign(ids, ids + N);
+  if (opts.grad && ids) run_.ids.assign(ids, ids + N);
 
   // Plan the workspace for this shape: training grows its arena and keeps it; inference gets a fresh one when too small.
   Workspace& w = *ws_;
@@ -173,15 +176,19 @@ void DistilBertModel::forward(const int32_t* ids, const int32_t* mask, int B, in
     arena = DeviceBuffer<float>(be_.get(), need);
   }
   plan_workspace(w, c_, arena.get(), B, T, n_pred, opts.grad, opts.all_hidden);
-  upload_ints(ids_, ids, N);
+  if (ids) upload_ints(ids_, ids, N);
   upload_ints(mask_, mask, N);
   if (mlm) upload_ints(predict_, opts.predict, n_pred);
 
   const int D = c_.dim;
   Backend& e = *be_;
-  e.embedding_forward(ids_.get(), P(word_offset_), P(pos_offset_), w.emb_sum, B, T, D);
-  e.layernorm_forward(w.emb_sum, P(emb_ln_offset_), P(emb_ln_offset_ + D), w.emb_out, w.emb_mean, w.emb_rstd, (int)N, D,
-                      c_.layer_norm_eps);
+  if (opts.embedded) {
+    e.upload(w.emb_out, opts.embedded, sizeof(float) * N * D);
+  } else {
+    e.embedding_forward(ids_.get(), P(word_offset_), P(pos_offset_), w.emb_sum, B, T, D);
+    e.layernorm_forward(w.emb_sum, P(emb_ln_offset_), P(emb_ln_offset_ + D), w.emb_out, w.emb_mean, w.emb_rstd, (int)N,
+                        D, c_.layer_norm_eps);
+  }
   if (opts.train && c_.dropout > 0) e.dropout_forward(w.emb_out, w.emb_out, N, D, D, c_.dropout, site_seed(opts.seed, 0));
 
   const float* x = w.emb_out;
@@ -302,8 +309,16 @@ double DistilBertModel::loss(const int32_t* labels, int n, float grad_scale) {
   return total / n;
 }
 
+float* DistilBertModel::backward_to_embeddings() {
+  // dX: the gradient of the current layer's output.
+  float* dX = c_.head == MASKED_LM ? masked_lm_backward() : classifier_backward();
+  for (int l = c_.n_layers - 1; l >= 0; l--) dX = layer_backward(l, dX);
+  return dX;
+}
+
 void DistilBertModel::backward() {
   if (!run_.has_loss) throw std::logic_error("backward() needs forward() and loss() first");
+  if (run_.ids.empty()) throw std::logic_error("backward() needs a forward pass from token ids");
   Workspace& w = *ws_;
   Backend& e = *be_;
   const ForwardOptions& o = run_.opts;
@@ -311,10 +326,7 @@ void DistilBertModel::backward() {
   const int64_t N = (int64_t)B * T;
 
   need_grads();
-  // dX: the gradient of the current layer's output.
-  float* dX = c_.head == MASKED_LM ? masked_lm_backward() : classifier_backward();
-  for (int l = c_.n_layers - 1; l >= 0; l--) dX = layer_backward(l, dX);
-
+  float* dX = backward_to_embeddings();
   if (o.train && c_.dropout > 0) e.dropout_backward(dX, dX, N, D, D, c_.dropout, site_seed(o.seed, 0));
   e.layernorm_backward(dX, w.emb_sum, P(emb_ln_offset_), w.emb_mean, w.emb_rstd, w.dB, G(emb_ln_offset_),
                        G(emb_ln_offset_ + D), (int)N, D);
@@ -330,6 +342,27 @@ void DistilBertModel::backward() {
   run_.has_loss = false;
 }
 
+void DistilBertModel::input_gradients(const float* dlogits, float* d_embedded, float* embedded, int B, int T) {
+  if (c_.head != SEQUENCE_CLASSIFIER) throw std::logic_error("input gradients are the classifier's");
+  if (run_.B == 0 || !run_.opts.grad || run_.opts.train)
+    throw std::logic_error("input gradients need an eval-mode forward pass that keeps gradients first");
+  if (B != run_.B || T != run_.T)
+    throw std::invalid_argument("input gradients of " + std::to_string(B) + "x" + std::to_string(T) + " asked after a forward of " +
+                                std::to_string(run_.B) + "x" + std::to_string(run_.T));
+  Workspace& w = *ws_;
+  const int64_t n = (int64_t)run_.B * run_.T * c_.dim;
+  be_->upload(w.d_logits, dlogits, sizeof(float) * run_.B * c_.num_labels);
+  struct InputOnly {
+    bool& on;
+    explicit InputOnly(bool& f) : on(f) { on = true; }
+    ~InputOnly() { on = false; }
+  } input_only(input_only_);
+  float* dX = backward_to_embeddings();
+  be_->download(d_embedded, dX, sizeof(float) * n);
+  if (embedded) be_->download(embedded, w.emb_out, sizeof(float) * n);
+  run_.has_loss = false;
+}
+
 // The head's backward; returns the gradient of the last layer's output ([CLS] rows only when
 // the last layer computed those alone).
 float* DistilBertModel::classifier_backward() {
@@ -338,11 +371,11 @@ float* DistilBertModel::classifier_backward() {
   const ForwardOptions& o = run_.opts;
   const int B = run_.B, T = run_.T, D = c_.dim, C = c_.num_labels;
   const int64_t h = head_offset_, cls_w = h + (int64_t)D * D + D;
-  e.linear_backward(w.d_logits, w.pre_a, P(cls_w), w.d_pre, 0, G(cls_w), G(cls_w + (int64_t)C * D), B, D, C);
+  e.linear_backward(w.d_logits, w.pre_a, P(cls_w), w.d_pre, 0, Gw(cls_w), Gw(cls_w + (int64_t)C * D), B, D, C);
   if (o.train && c_.seq_classif_dropout > 0)
     e.dropout_backward(w.d_pre, w.d_pre, B, D, D, c_.seq_classif_dropout, site_seed(o.seed, 1));
   e.activation_backward(w.d_pre, w.pre_h, w.d_pre, (int64_t)B * D, RELU);
-  e.linear_backward(w.d_pre, w.cls_rows, P(h), w.d_cls, 0, G(h), G(h + (int64_t)D * D), B, D, D);
+  e.linear_backward(w.d_pre, w.cls_rows, P(h), w.d_cls, 0, Gw(h), Gw(h + (int64_t)D * D), B, D, D);
   if (c_.n_layers > 0 && query_len(c_.n_layers - 1, run_) < T) return w.d_cls;
   e.fill_zero(w.dA, sizeof(float) * B * T * D);
   e.copy_rows(w.d_cls, D, w.dA, (int64_t)T * D, B, D);
@@ -355,10 +388,10 @@ float* DistilBertModel::masked_lm_backward() {
   const int R = run_.opts.n_predict, D = c_.dim, V = c_.vocab_size;
   const int64_t h = head_offset_, ln = h + (int64_t)D * D + D, proj_b = ln + 2 * D;
   // The projector's weight gradient is the word embeddings' (tied), added to what the embedding layer adds later.
-  e.linear_backward(w.d_logits, w.mlm_y, P(word_offset_), w.d_mlm_y, 0, G(word_offset_), G(proj_b), R, D, V);
-  e.layernorm_backward(w.d_mlm_y, w.mlm_g, P(ln), w.mlm_mean, w.mlm_rstd, w.d_mlm_g, G(ln), G(ln + D), R, D);
+  e.linear_backward(w.d_logits, w.mlm_y, P(word_offset_), w.d_mlm_y, 0, Gw(word_offset_), Gw(proj_b), R, D, V);
+  e.layernorm_backward(w.d_mlm_y, w.mlm_g, P(ln), w.mlm_mean, w.mlm_rstd, w.d_mlm_g, Gw(ln), Gw(ln + D), R, D);
   e.activation_backward(w.d_mlm_g, w.mlm_t, w.d_mlm_g, (int64_t)R * D, c_.activation);
-  e.linear_backward(w.d_mlm_g, w.mlm_x, P(h), w.d_mlm_x, 0, G(h), G(h + (int64_t)D * D), R, D, D);
+  e.linear_backward(w.d_mlm_g, w.mlm_x, P(h), w.d_mlm_x, 0, Gw(h), Gw(h + (int64_t)D * D), R, D, D);
   e.fill_zero(w.dA, sizeof(float) * run_.B * run_.T * D);
   e.scatter_rows(w.d_mlm_x, predict_.get(), R, D, w.dA);
   return w.dA;
@@ -379,7 +412,7 @@ float* DistilBertModel::layer_backward(int l, float* d_out) {
   }
   float* d_sa = w.dB;
   // out = LN(ffn + sa_out): the sum's gradient goes to both terms.
-  e.layernorm_backward(d_out, L.ffn_sum, P(lp.out_ln_w), L.out_mean, L.out_rstd, d_sa, G(lp.out_ln_w), G(lp.out_ln_b),
+  e.layernorm_backward(d_out, L.ffn_sum, P(lp.out_ln_w), L.out_mean, L.out_rstd, d_sa, Gw(lp.out_ln_w), Gw(lp.out_ln_b),
                        Nq, D);
   float* d_ffn = d_sa;
   if (st.p_drop > 0) {
@@ -388,31 +421,31 @@ float* DistilBertModel::layer_backward(int l, float* d_out) {
   }
   // The activation was not kept: recomputing it costs far less memory than storing it per layer.
   e.activation_forward(L.h1, w.act, (int64_t)Nq * F, c_.activation);
-  e.linear_backward(d_ffn, w.act, P(lp.lin2_w), w.dA1, 0, G(lp.lin2_w), G(lp.lin2_b), Nq, F, D);
+  e.linear_backward(d_ffn, w.act, P(lp.lin2_w), w.dA1, 0, Gw(lp.lin2_w), Gw(lp.lin2_b), Nq, F, D);
   e.activation_backward(w.dA1, L.h1, w.dA1, (int64_t)Nq * F, c_.activation);
   // d_sa (= d sa_out from the residual) += lin1's input gradient.
-  e.linear_backward(w.dA1, L.sa_out, P(lp.lin1_w), d_sa, 1, G(lp.lin1_w), G(lp.lin1_b), Nq, D, F);
+  e.linear_backward(w.dA1, L.sa_out, P(lp.lin1_w), d_sa, 1, Gw(lp.lin1_w), Gw(lp.lin1_b), Nq, D, F);
   // sa_out = LN(attention output + xq); d_res: the gradient of that sum.
   float* d_res = Tq < T ? w.d_res : w.dA;
-  e.layernorm_backward(d_sa, L.sa_sum, P(lp.sa_w), L.sa_mean, L.sa_rstd, d_res, G(lp.sa_w), G(lp.sa_b), Nq, D);
-  e.linear_backward(d_res, L.ctx, P(lp.out_w), w.d_ctx, 0, G(lp.out_w), G(lp.out_b), Nq, D, D);
+  e.layernorm_backward(d_sa, L.sa_sum, P(lp.sa_w), L.sa_mean, L.sa_rstd, d_res, Gw(lp.sa_w), Gw(lp.sa_b), Nq, D);
+  e.linear_backward(d_res, L.ctx, P(lp.out_w), w.d_ctx, 0, Gw(lp.out_w), Gw(lp.out_b), Nq, D, D);
   // The input gradient: the residual's, plus what the projections send back.
   float* d_in = w.dA;
   if (Tq == T) {
     e.attention_backward(w.d_ctx, L.qkv, 3 * D, L.qkv + D, L.qkv + 2 * D, 3 * D, L.probs, w.d_qkv, w.d_qkv + D,
                          w.d_qkv + 2 * D, B, Tq, T, D, H, st.p_attn, st.attn_seed);
     // d_in already holds the residual's gradient (d_res is d_in).
-    e.linear_backward(w.d_qkv, x_in, P(lp.q_w), d_in, 1, G(lp.q_w), G(lp.q_b), N, D, 3 * D);
+    e.linear_backward(w.d_qkv, x_in, P(lp.q_w), d_in, 1, Gw(lp.q_w), Gw(lp.q_b), N, D, 3 * D);
   } else {
     const float* q = L.qkv + 2 * (int64_t)N * D;
     float* dq = w.d_qkv + 2 * (int64_t)N * D;
     e.attention_backward(w.d_ctx, q, D, L.qkv, L.qkv + D, 2 * D, L.probs, dq, w.d_qkv, w.d_qkv + D, B, Tq, T, D, H,
                          st.p_attn, st.attn_seed);
-    e.linear_backward(dq, xq, P(lp.q_w), w.d_cls_in, 0, G(lp.q_w), G(lp.q_b), Nq, D, D);
+    e.linear_backward(dq, xq, P(lp.q_w), w.d_cls_in, 0, Gw(lp.q_w), Gw(lp.q_b), Nq, D, D);
     e.add(w.d_cls_in, d_res, w.d_cls_in, (int64_t)Nq * D);
     e.fill_zero(d_in, sizeof(float) * N * D);
     e.copy_rows(w.d_cls_in, D, d_in, (int64_t)T * D, B, D);
-    e.linear_backward(w.d_qkv, x_in, P(lp.k_w), d_in, 1, G(lp.k_w), G(lp.k_b), N, D, 2 * D);
+    e.linear_backward(w.d_qkv, x_in, P(lp.k_w), d_in, 1, Gw(lp.k_w), Gw(lp.k_b), N, D, 2 * D);
   }
   return d_in;
 }

@@ -21,6 +21,9 @@ struct ForwardOptions {
   // [n_predict, vocab]. Only these rows go through the head, the tied 30k-wide projector included.
   const int32_t* predict = nullptr;
   int n_predict = 0;
+  // Classifier only: the embeddings output [B*T, dim] (host) given in place of the token ids' (ids may then be null):
+  // the points of an integrated-gradients path.
+  const float* embedded = nullptr;
 };
 
 class DistilBertModel {
@@ -53,6 +56,10 @@ class DistilBertModel {
   double loss(const int32_t* labels, int n, float grad_scale);
   // Adds the gradients of the last loss() to the gradient buffer.
   void backward();
+  // Classifier: the gradient of sum(dlogits * logits) of the last forward (eval mode, kept gradients) with respect
+  // to the embeddings output, [B*T, dim], into d_embedded; that output itself into `embedded` (null: not copied).
+  // No weight gradient is formed or touched.
+  void input_gradients(const float* dlogits, float* d_embedded, float* embedded, int B, int T);
   void zero_grads();
   // Keras Adam on the accumulated gradients, then zero_grads(). clip_norm <= 0: no clipping.
   // sparse: word-embedding rows that never had a gradient are skipped (exact: zero moments).
@@ -89,6 +96,10 @@ class DistilBertModel {
   float* layer_backward(int l, float* d_out);
   float* P(int64_t offset) const { return params_.get() + offset; }
   float* G(int64_t offset) const { return grads_.get() + offset; }
+  // A weight gradient in the backward pass: none while input_gradients() runs it.
+  float* Gw(int64_t offset) const { return input_only_ ? nullptr : G(offset); }
+  // The backward pass from the head's dlogits to the gradient of the embeddings output (before their dropout's backward).
+  float* backward_to_embeddings();
   int64_t offset(const std::string& name) const;
   void upload_ints(DeviceBuffer<int32_t>& buf, const int32_t* src, size_t n);
   void need_grads();
@@ -106,6 +117,7 @@ class DistilBertModel {
   DeviceBuffer<float> train_arena_, infer_arena_;
   DeviceBuffer<int32_t> ids_, mask_, labels_, rows_, predict_;
   Run run_;
+  bool input_only_ = false;
   // Word-embedding rows with gradient since zero_grads(), and rows Adam has ever updated.
   std::vector<uint8_t> touched_mark_, seen_mark_;
   std::vector<int32_t> touched_, seen_;

@@ -221,6 +221,10 @@ void test_linear(Backend* be, Rng& rng) {
     float* dW3 = dev.zeros(W.size());
     be->linear_backward(dev.f(dy), dev.f(x), dev.f(W), nullptr, 0.0f, dW3, nullptr, s.N, s.in, s.out);
     report(be->name(), "linear_backward dW (no dx)" + shape, rel_err(dev.get(dW3, W.size()), g2.dW), 1e-5);
+    // dx alone (no dW, no db): the input gradients explanations take.
+    float* dx4 = dev.zeros((size_t)s.N * s.in);
+    be->linear_backward(dev.f(dy), dev.f(x), dev.f(W), dx4, 0.0f, nullptr, nullptr, s.N, s.in, s.out);
+    report(be->name(), "linear_backward dx (no dW, no db)" + shape, rel_err(dev.get(dx4, g2.dx.size()), g2.dx), 1e-5);
   }
 }
 
@@ -245,6 +249,9 @@ void test_layernorm(Backend* be, Rng& rng) {
     report(be->name(), "layernorm_backward dx" + shape, rel_err(dev.get(dx, x.size()), g.dx), 1e-5);
     report(be->name(), "layernorm_backward dgamma" + shape, rel_err(dev.get(dg, s.D), g.dgamma), 1e-5);
     report(be->name(), "layernorm_backward dbeta" + shape, rel_err(dev.get(db, s.D), g.dbeta), 1e-5);
+    float* dx2 = dev.zeros(x.size());
+    be->layernorm_backward(dev.f(dy), dxv, dev.f(gamma), mean, rstd, dx2, nullptr, nullptr, s.N, s.D);
+    report(be->name(), "layernorm_backward dx (no dgamma, dbeta)" + shape, rel_err(dev.get(dx2, x.size()), g.dx), 1e-5);
   }
 }
 

@@ -40,6 +40,29 @@ export class TfidfBaseline {
     return this.svm.decision(this.matrix(texts));
   }
 
+  /**
+   * Each character's share of the SVM's decision value for `label` less its intercept (the empty
+   * text's value): every feature's weight x value, spread evenly over the characters of its
+   * occurrences in the text. The shares sum to that difference (the model is linear).
+   */
+  charAttributions(text: string, label: number): Float64Array {
+    const out = new Float64Array(text.length);
+    const w = this.svm.weights[label];
+    const scale = this.vectorizers.length === 1 ? 1 : 1 / Math.sqrt(this.vectorizers.length);
+    let offset = 0;
+    for (const v of this.vectorizers) {
+      for (const f of v.featureSpans(text)) {
+        const share = (w[offset + f.column] * f.value * scale) / f.occurrences.length;
+        for (const spans of f.occurrences) {
+          const chars = spans.reduce((n, [a, b]) => n + b - a, 0);
+          for (const [a, b] of spans) for (let i = a; i < b; i++) out[i] += share / chars;
+        }
+      }
+      offset += v.features;
+    }
+    return out;
+  }
+
   predict(texts: string[]): Int32Array {
     return this.svm.predict(this.matrix(texts));
   }

@@ -54,6 +54,62 @@ export function analyzeCharWb(text: string): string[] {
 
 const ANALYZE: Record<Analyzer, (text: string) => string[]> = { word: analyze, char_wb: analyzeCharWb };
 
+/** A gram and the spans of original characters (UTF-16 [start, end) of the text) it was read from. */
+export interface GramSpans {
+  gram: string;
+  spans: [number, number][];
+}
+
+/**
+ * The text lowercased as the analyzers read it, with each lowercased code unit's original span:
+ * toLowerCase() can lengthen a character (U+0130 becomes two), never merge two.
+ */
+function lowercaseWithSpans(text: string): { lower: string; start: Int32Array; end: Int32Array } {
+  const lower = text.toLowerCase();
+  const start = new Int32Array(lower.length), end = new Int32Array(lower.length);
+  if (lower.length === text.length) {
+    for (let i = 0; i < text.length; i++) (start[i] = i), (end[i] = i + 1);
+    return { lower, start, end };
+  }
+  let k = 0;
+  for (let i = 0; i < text.length && k < lower.length; ) {
+    const e = i + (text.codePointAt(i)! > 0xffff ? 2 : 1);
+    for (let n = text.slice(i, e).toLowerCase().length; n > 0 && k < lower.length; n--, k++) (start[k] = i), (end[k] = e);
+    i = e;
+  }
+  return { lower, start, end };
+}
+
+/** analyze() or analyzeCharWb(), the same grams in the same order, each with its spans in the original text. */
+export function analyzeWithSpans(text: string, analyzer: Analyzer): GramSpans[] {
+  const { lower, start, end } = lowercaseWithSpans(text);
+  const span = (a: number, b: number): [number, number] => [start[a], end[b - 1]];
+  const grams: GramSpans[] = [];
+  if (analyzer === 'word') {
+    const tokens = [...lower.matchAll(TOKEN)].map((m) => ({ gram: m[0], spans: [span(m.index!, m.index! + m[0].length)] }));
+    grams.push(...tokens);
+    for (let i = 0; i + 1 < tokens.length; i++) grams.push({ gram: tokens[i].gram + ' ' + tokens[i + 1].gram, spans: [tokens[i].spans[0], tokens[i + 1].spans[0]] });
+    return grams;
+  }
+  // split(/\s+/) without its empty strings: the runs of non-space characters.
+  for (const m of lower.matchAll(/\S+/g)) {
+    const word = m[0], at = m.index!;
+    const w = ' ' + word + ' ';
+    // A gram at offset o of the padded word reads the word's characters [o - 1, o + n - 1), clipped.
+    const push = (o: number, n: number) => grams.push({ gram: w.slice(o, o + n), spans: [span(at + Math.max(o - 1, 0), at + Math.min(o + n - 1, word.length))] });
+    for (let n = CHAR_MIN; n <= CHAR_MAX; n++) {
+      let offset = 0;
+      push(offset, n);
+      while (offset + n < w.length) {
+        offset++;
+        push(offset, n);
+      }
+      if (offset === 0) break;
+    }
+  }
+  return grams;
+}
+
 export class TfidfVectorizer {
   private vocab = new Map<string, number>();
   private idf = new Float64Array(0);
@@ -131,6 +187,20 @@ export class TfidfVectorizer {
     const n = texts.length;
     this.idf = Float64Array.from(keptDf, (d) => Math.log((1 + n) / (1 + d)) + 1);
     return ids.map((row) => row.map((j) => column[j]));
+  }
+
+  /** A text's features (column, TF-IDF value) with the spans of each one's occurrences in the text. */
+  featureSpans(text: string): { column: number; value: number; occurrences: [number, number][][] }[] {
+    const row = this.transform([text]);
+    const occurrences = new Map<number, [number, number][][]>();
+    for (const g of analyzeWithSpans(text, this.analyzer)) {
+      const j = this.vocab.get(g.gram);
+      if (j === undefined) continue;
+      const list = occurrences.get(j);
+      if (list) list.push(g.spans);
+      else occurrences.set(j, [g.spans]);
+    }
+    return Array.from(row.indices, (column, q) => ({ column, value: row.values[q], occurrences: occurrences.get(column)! }));
   }
 
   /** Terms not seen by fit() are ignored, as in scikit-learn. */

@@ -55,6 +55,14 @@ export interface NativeModel {
     ids: Int32Array, mask: Int32Array, B: number, T: number, train: boolean, seed: number, grad: boolean, allHidden: boolean,
     logitsOut: Float32Array | null, predict?: Int32Array,
   ): void;
+  /** An eval-mode classifier forward that keeps gradients, from embeddings outputs [B*T*dim] instead of token ids. */
+  forwardEmbedded(embedded: Float32Array, mask: Int32Array, B: number, T: number, logitsOut: Float32Array): void;
+  /**
+   * The gradient of sum(dlogits * logits) of the last forward (eval mode, gradients kept, classifier) with respect to
+   * the embeddings output, into dEmbedded [B*T*dim]; that output itself into embeddedOut (null: not copied). No weight
+   * gradient is formed.
+   */
+  inputGradients(dlogits: Float32Array, dEmbedded: Float32Array, embeddedOut: Float32Array | null): void;
   /** Mean cross-entropy of the last forward (one label per logits row); dlogits scaled by gradScale for backward(). */
   loss(labels: Int32Array, gradScale: number): number;
   backward(): void;

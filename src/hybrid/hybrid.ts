@@ -76,6 +76,16 @@ export class Hybrid {
     writeFileAtomic(join(modelDir, HYBRID_FILE), [Buffer.from(JSON.stringify({ format: FORMATS.hybrid, ...this.spec }, null, 2) + '\n')]);
   }
 
+  /** Each part's character attributions for `label` (TfidfBaseline.charAttributions) scaled by its lambda: its share of the fused score. */
+  charAttributions(text: string, label: number): Float64Array[] {
+    return this.models.map((m, k) => {
+      const a = m.charAttributions(text, label);
+      const lambda = this.spec.parts[k].lambda;
+      for (let i = 0; i < a.length; i++) a[i] *= lambda;
+      return a;
+    });
+  }
+
   /** Fused probabilities of texts whose transformer probabilities are given; also each part's SVM decision values. */
   combine(transformer: Float64Array, texts: string[], C: number): { probs: Float64Array; tfidfScores: Float64Array[] } {
     const tfidfScores = this.models.map((m) => m.scores(texts));

@@ -16,6 +16,22 @@ export class DistilBert extends EngineModel implements SequenceClassifierModel {
     return logits;
   }
 
+  forwardEmbedded(embedded: Float32Array, mask: Int32Array, B: number, T: number): Float32Array {
+    if (embedded.length !== B * T * this.config.dim || mask.length !== B * T) throw new Error(`embeddings and attention_mask must have ${B}x${T}x${this.config.dim} and ${B}x${T} values`);
+    const logits = new Float32Array(B * this.config.id2label.length);
+    this.native.forwardEmbedded(embedded, mask, B, T, logits);
+    this.last = { B, T, allHidden: false };
+    return logits;
+  }
+
+  inputGradients(dlogits: Float32Array): { grad: Float32Array; embedded: Float32Array } {
+    if (!this.last) throw new Error('inputGradients() needs a forward pass first');
+    const n = this.last.B * this.last.T * this.config.dim;
+    const grad = new Float32Array(n), embedded = new Float32Array(n);
+    this.native.inputGradients(dlogits, grad, embedded);
+    return { grad, embedded };
+  }
+
   /** Hidden states of the last forward (run with allHiddenStates): embeddings output, then each layer's output. */
   hiddenStates(): Float32Array[] {
     if (!this.last?.allHidden) throw new Error('hiddenStates() needs a forward pass with allHiddenStates');

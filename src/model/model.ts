@@ -59,6 +59,13 @@ export interface SequenceClassifierModel extends OptimizedModel {
   readonly device: string;
   /** Logits [B, labels] for row-major [B, T] ids and mask (a fresh array). */
   forward(ids: Int32Array, mask: Int32Array, B: number, T: number, opts?: ForwardOptions): Float32Array;
+  /** Eval-mode logits from embeddings outputs [B*T*dim] (word + position embeddings after their LayerNorm), gradients kept. */
+  forwardEmbedded(embedded: Float32Array, mask: Int32Array, B: number, T: number): Float32Array;
+  /**
+   * After an eval-mode forward that kept gradients: the gradient of sum(dlogits * logits) with respect to the
+   * embeddings output [B*T*dim], and that output. No weight gradient is formed.
+   */
+  inputGradients(dlogits: Float32Array): { grad: Float32Array; embedded: Float32Array };
   /** Mean cross-entropy of the last forward; the gradient is scaled by gradScale (a micro-batch's share). */
   loss(labels: Int32Array, gradScale?: number): number;
   /** Adds the gradients of the last loss() to the accumulated gradients. */

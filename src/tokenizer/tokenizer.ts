@@ -1,6 +1,7 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { normalizeBert, NormalizerOptions } from './normalizer';
+import { Spans, tokenizeWithSpans } from './offsets';
 import { preTokenize } from './pretokenizer';
 import { Vocab } from './vocab';
 import { WordPiece } from './wordpiece';
@@ -100,6 +101,21 @@ export class BertTokenizer {
       }
     });
     return ids;
+  }
+
+  /**
+   * Every token of the whole text (no special tokens) with the span of original characters it was
+   * read from and the word it belongs to (tokenizer/offsets.ts): the same ids as tokenize(text).
+   */
+  spans(text: string): Spans {
+    return tokenizeWithSpans(text, {
+      specialPattern: this.specialPattern,
+      lowercase: this.normalizer.lowercase,
+      stripAccents: this.normalizer.stripAccents,
+      specialId: (token) => this.vocab.id(token),
+      encodeWord: (word) => this.wordPiece.encodeWord(word),
+      pieceLength: (id) => Array.from(this.vocab.idToToken[id].replace(/^##/, '')).length,
+    });
   }
 
   encode(text: string, opts: EncodeOptions = {}): Encoding {
