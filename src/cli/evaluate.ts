@@ -1,11 +1,13 @@
 import { Command } from 'commander';
 import { computeMetrics, formatMetrics, metricsJson } from '../eval/metrics';
-import { writeReport } from '../eval/report';
+import { calibrationStats, withTemperature } from '../eval/calibration';
+import { CalibrationReport, writeReport } from '../eval/report';
 import { configToJson } from '../model/config';
 import { ensureWritableDir } from '../io/atomic';
 import { resolveModel } from '../io/hub';
 import { loadModelDir } from '../model/model_dir';
 import { Classifier } from '../pipeline/classifier';
+import { topWords as wordsOfLabels } from '../pipeline/explain';
 import { partName } from '../hybrid/hybrid';
 import { argmaxRows } from '../maths/rows';
 import { runBaseline } from './baseline';
@@ -20,6 +22,7 @@ interface EvaluateOptions extends DataOptions, DeviceOptions {
   threads?: number;
   maxLength?: number;
   batchSize: number;
+  topWords: number;
 }
 
 /** Maps data label ids to model label ids: by name, or by position when the model has generic names. */
@@ -35,6 +38,18 @@ function labelMap(dataLabels: string[], modelLabels: string[]): number[] {
   throw new Error(`the data's labels (${some(dataLabels)}) are not the model's (${some(modelLabels)}): ${some(missing)} ${missing.length === 1 ? 'is' : 'are'} not among them`);
 }
 
+/** The transformer's (and a hybrid's fused) calibration on the evaluated texts, before and after the folder's temperatures. */
+function calibrationReports(classifier: Classifier, raw: { transformer: Float64Array; hybrid?: Float64Array }, truth: Int32Array): CalibrationReport[] {
+  const C = classifier.labels.length, cal = classifier.calibration;
+  const report = (name: string, z: Float64Array, T: number | undefined): CalibrationReport => ({
+    name, before: calibrationStats(withTemperature(z, C, 1), truth, C),
+    ...(T !== undefined ? { after: calibrationStats(withTemperature(z, C, T), truth, C), temperature: T, fittedOn: cal!.fittedOn } : {}),
+  });
+  const out = [report(raw.hybrid ? 'transformer' : 'model', raw.transformer, cal?.transformer)];
+  if (raw.hybrid) out.push(report('hybrid', raw.hybrid, cal?.hybrid));
+  return out;
+}
+
 export function evaluateCommand(): Command {
   return addDeviceOptions(addDataOptions(new Command('evaluate')))
     .description('accuracy, macro-F1 and per-class table of a model on a split; report.json + report.html with --out')
@@ -45,6 +60,7 @@ export function evaluateCommand(): Command {
     .option('--max-length <n>', 'tokens per text, [CLS] and [SEP] included (default: the model\'s model_max_length)', intOption(2))
     .option('--threads <n>', 'CPU threads', intOption(1))
     .option('--batch-size <n>', 'texts per forward pass', intOption(1), 32)
+    .option('--top-words <n>', 'with --out: list in report.html the n words with the largest summed gradient x input per label over its correctly classified texts (0: none)', intOption(0), 15)
     .action(async (o: EvaluateOptions) => {
       applyThreads(o.threads);
       if (o.out) ensureWritableDir(o.out);  // before the work, not after it
@@ -54,7 +70,7 @@ export function evaluateCommand(): Command {
       const d = await loadSplitTexts(o, []);
       const map = labelMap(d.labels, loaded.config.id2label);
       const t0 = Date.now();
-      const { probs, parts } = classifier.probabilities(d.test.texts, o.batchSize);
+      const { probs, parts, raw } = classifier.probabilities(d.test.texts, o.batchSize);
       const C = classifier.labels.length;
       const truth = Int32Array.from(d.test.labels, (l) => map[l]);
       const score = (p: ArrayLike<number>) => computeMetrics(truth, argmaxRows(p, C), classifier.labels);
@@ -71,8 +87,12 @@ export function evaluateCommand(): Command {
         // In the model's label order, so both systems share one table.
         systems.push({ name: 'TF-IDF + linear SVM', metrics: computeMetrics(truth, Int32Array.from(b.predictions, (l) => map[l]), classifier.labels), seconds: b.seconds });
       }
+      const calibration = calibrationReports(classifier, raw, truth);
       if (o.out) {
-        writeReport(o.out, { title: `Evaluation of ${o.model}`, systems, labels: classifier.labels, split: d.split.description, modelConfig: configToJson(loaded.config) });
+        const predicted = argmaxRows(probs, C);
+        const correct = d.test.texts.map((_, i) => i).filter((i) => predicted[i] === truth[i]);
+        const topWords = o.topWords > 0 ? wordsOfLabels(classifier, correct.map((i) => d.test.texts[i]), correct.map((i) => truth[i]), o.topWords) : undefined;
+        writeReport(o.out, { title: `Evaluation of ${o.model}`, systems, labels: classifier.labels, split: d.split.description, modelConfig: configToJson(loaded.config), calibration, topWords });
       }
       if (o.json) {
         const out: Record<string, unknown> = { model: o.model, split: d.split.description, seconds: systems[0].seconds, ...metricsJson(metrics) };
@@ -83,6 +103,7 @@ export function evaluateCommand(): Command {
           };
         }
         if (o.baseline) out.baseline = { system: 'tfidf-linear-svm', seconds: systems.at(-1)!.seconds, ...metricsJson(systems.at(-1)!.metrics) };
+        out.calibration = calibration.map((c) => ({ system: c.name, temperature: c.temperature, before: { ece: c.before.ece, nll: c.before.nll }, after: c.after && { ece: c.after.ece, nll: c.after.nll } }));
         process.stdout.write(JSON.stringify(out) + '\n');
         return;
       }
@@ -91,6 +112,8 @@ export function evaluateCommand(): Command {
         const b = systems.at(-1)!;
         text.push(formatMetrics(b.metrics, `TF-IDF + linear SVM baseline (${b.seconds.toFixed(1)} s)`));
       }
+      text.push(calibration.map((c) => `calibration of ${c.name}: ECE ${c.before.ece.toFixed(4)}, NLL ${c.before.nll.toFixed(4)}` +
+        (c.after ? ` before the temperature ${c.temperature!.toFixed(3)}, ECE ${c.after.ece.toFixed(4)}, NLL ${c.after.nll.toFixed(4)} after (fitted on ${c.fittedOn})` : ' (no temperature in the model folder)')).join('\n'));
       if (systems.length > 1) text.push('side by side: ' + systems.map((x) => `${x.name}: accuracy ${x.metrics.accuracy.toFixed(4)}, macro-F1 ${x.metrics.macroF1.toFixed(4)}`).join('; '));
       if (o.out) text.push(`report: ${o.out}/report.html, ${o.out}/report.json`);
       process.stdout.write(text.join('\n\n') + '\n');

@@ -1,8 +1,9 @@
 import { readFileSync } from 'node:fs';
-import { Command } from 'commander';
+import { Command, Option } from 'commander';
 import { resolveModel } from '../io/hub';
 import { MAX_TEXT_CHARS } from '../data/labelled_files';
 import { Classifier } from '../pipeline/classifier';
+import { DEFAULT_IG_STEPS, explain, Explanation, EXPLAIN_METHODS, ExplainMethod, MAX_IG_STEPS } from '../pipeline/explain';
 import { StripPart } from '../data/strip';
 import { addDeviceOptions, applyThreads, deviceChoice, DeviceOptions, intOption, stripOption, lines, readStdin } from './common';
 
@@ -15,6 +16,10 @@ interface PredictOptions extends DeviceOptions {
   maxLength?: number;
   strip?: StripPart[];
   maxTextChars?: number;
+  explain?: boolean;
+  method: ExplainMethod;
+  steps: number;
+  label?: string;
 }
 
 /** Characters of a text that --json echoes back. */
@@ -31,6 +36,10 @@ export function predictCommand(): Command {
     .option('--max-length <n>', 'tokens per text, [CLS] and [SEP] included (default: the model\'s model_max_length)', intOption(2))
     .option('--max-text-chars <n>', `characters of each text read at most, by every part (default ${MAX_TEXT_CHARS.toLocaleString('en')}); a longer text is cut and flagged`, intOption(1))
     .option('--threads <n>', 'CPU threads', intOption(1))
+    .option('--explain', 'also say which words made the label: each word\'s attribution (JSON: "explanation": [{"word", "start", "end", "segment", "score"}])')
+    .addOption(new Option('--method <m>', 'attribution method: grad (gradient x input) or ig (integrated gradients)').choices([...EXPLAIN_METHODS]).default('grad'))
+    .option('--steps <n>', `integrated gradients' steps (at most ${MAX_IG_STEPS})`, intOption(1), DEFAULT_IG_STEPS)
+    .option('--label <name>', 'explain this label instead of the predicted one')
     .option('--strip <parts>', 'remove headers,footers,quotes before classifying (a model trained with --strip records and applies its own)', stripOption)
     .action(async (texts: string[], opts: PredictOptions) => {
       applyThreads(opts.threads);
@@ -50,17 +59,65 @@ export function predictCommand(): Command {
       if (inputs.length === 0) throw new Error('no text to classify: give texts as arguments, --file, or lines on stdin');
       const classifier = Classifier.load(await resolveModel(opts.model, '--model <folder>', opts.revision),
         { maxLength: opts.maxLength, device: deviceChoice(opts), strip: opts.strip, maxTextChars: opts.maxTextChars });
+      if (opts.label !== undefined && !classifier.labels.includes(opts.label)) throw new Error(`--label ${opts.label}: the model has no such label (labels: ${classifier.labels.join(', ')})`);
+      if (!opts.explain && (opts.label !== undefined || opts.method !== 'grad' || opts.steps !== DEFAULT_IG_STEPS)) throw new Error('--method, --steps and --label choose what --explain explains: add --explain');
       const results = classifier.classify(inputs, opts.topK);
+      const explanations = opts.explain ? inputs.map((t) => explain(classifier, t, { method: opts.method, steps: opts.steps, label: opts.label })) : [];
       const out: string[] = [];
       results.forEach((r, i) => {
+        const e = explanations[i];
         if (opts.json) {
-          out.push(JSON.stringify({ text: inputs[i].slice(0, ECHO_CHARS), chars: inputs[i].length, truncated: r.truncated, tokens: r.tokens, cut: r.cut, predictions: r.predictions }));
+          const line: Record<string, unknown> = { text: inputs[i].slice(0, ECHO_CHARS), chars: inputs[i].length, truncated: r.truncated, tokens: r.tokens, cut: r.cut, predictions: r.predictions };
+          if (e) Object.assign(line, explanationJson(e));
+          out.push(JSON.stringify(line));
           return;
         }
         const head = inputs[i].length > 70 ? inputs[i].slice(0, 67) + '...' : inputs[i];
         out.push(`${JSON.stringify(head)}${r.truncated ? `  (truncated to ${classifier.maxLength} tokens)` : ''}${r.cut ? ` (cut to its first ${classifier.maxTextChars} characters)` : ''}`);
         for (const p of r.predictions) out.push(`  ${p.score.toFixed(4)}  ${p.label}`);
+        if (e) out.push(...explanationLines(e, inputs[i], colour()));
       });
       process.stdout.write(out.join('\n') + '\n');
     });
+}
+
+/** What --json adds for --explain: the words, and what they explain. */
+export function explanationJson(e: Explanation): Record<string, unknown> {
+  return {
+    explanation: e.words.map((w) => ({ word: w.word, start: w.start, end: w.end, segment: w.segment, score: w.score, ...(w.read ? {} : { read: false }), ...(w.parts ? { parts: w.parts } : {}) })),
+    explained: {
+      label: e.label, probability: e.probability, method: e.method, ...(e.steps ? { steps: e.steps } : {}), of: e.explains, value: e.value,
+      ...(e.baselineValue !== undefined ? { baseline_value: e.baselineValue } : {}), special_tokens: e.special, ...(e.text !== undefined ? { text: e.text } : {}),
+    },
+  };
+}
+
+function colour(): boolean {
+  return process.stdout.isTTY === true && !process.env.NO_COLOR;
+}
+
+/**
+ * The text with its strongest words marked [+word] (for the label) or [-word] (against), in green or
+ * red on a terminal, and the ten strongest words with their scores.
+ */
+export function explanationLines(e: Explanation, text: string, useColour: boolean): string[] {
+  const shown = e.text ?? text;
+  const words = e.words.filter((w) => w.read);
+  const top = Math.max(1e-12, ...words.map((w) => Math.abs(w.score)));
+  const strong = new Set(words.filter((w) => Math.abs(w.score) >= 0.25 * top));
+  const paint = (s: string, plus: boolean) => (useColour ? `\x1b[${plus ? 32 : 31}m${s}\x1b[0m` : s);
+  let marked = '', at = 0;
+  const last = words.length ? Math.min(shown.length, words[Math.min(words.length, 80) - 1].end) : 0;
+  for (const w of words) {
+    if (w.start >= last) break;
+    marked += shown.slice(at, w.start);
+    marked += strong.has(w) ? paint(`[${w.score >= 0 ? '+' : '-'}${w.word}]`, w.score >= 0) : w.word;
+    at = w.end;
+  }
+  const ranked = [...words].sort((a, b) => Math.abs(b.score) - Math.abs(a.score)).slice(0, 10);
+  return [
+    `  why ${e.label} (${e.method === 'ig' ? `integrated gradients, ${e.steps} steps` : 'gradient x input'} of its ${e.explains}; [+word] for, [-word] against):`,
+    `    ${marked.replace(/\s+/g, ' ').trim()}${last < shown.length ? ' ...' : ''}`,
+    `    strongest: ${ranked.map((w) => `${w.score >= 0 ? '+' : ''}${w.score.toFixed(3)} ${w.word}`).join(', ')}`,
+  ];
 }

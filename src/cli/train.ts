@@ -6,7 +6,8 @@ import { partName } from '../hybrid/hybrid';
 import { buildHybrid, fusionSlice } from '../hybrid_build/build';
 import { writeFileAtomic } from '../io/atomic';
 import { DistilBert } from '../model/distilbert';
-import { saveModelDir } from '../model/model_dir';
+import { fitTemperature } from '../eval/calibration';
+import { saveCalibration, saveModelDir } from '../model/model_dir';
 import { Classifier } from '../pipeline/classifier';
 import { EpochRow } from '../train/checkpoint';
 import { formatTable, modelCard } from '../train/model_card';
@@ -27,6 +28,8 @@ interface TrainOptions extends DeviceOptions, DataOptions, RunOptions {
   hybrid?: boolean;
   hybridParts?: Analyzer[][];
   fusionFraction?: number;
+  calibrationFraction?: number;
+  calibrateOnValidation?: boolean;
 }
 
 type Settings = TrainSettings & { microBatch: number };
@@ -35,6 +38,8 @@ type Settings = TrainSettings & { microBatch: number };
  * out to choose the fusion weights, its seed, and the TF-IDF parts (each its analyzers joined by '+'). */
 interface TrainRecord extends RunRecord<Settings> {
   hybrid?: { fraction: number; seed: number; parts: string[] };
+  /** A plain run's temperature: fitted on a held-out share of the training part, or on the validation part. */
+  calibration?: { fraction: number; seed: number } | { on: 'validation' };
 }
 
 function settingsFrom(o: TrainOptions): Settings {
@@ -67,6 +72,7 @@ const SETTING_FLAGS: [keyof TrainOptions, string][] = [
   ['maxLength', '--max-length'], ['seed', '--seed'], ['dropout', '--dropout'], ['attentionDropout', '--attention-dropout'],
   ['classifierDropout', '--classifier-dropout'], ['clipNorm', '--clip-norm'], ['optimizer', '--optimizer'], ['weightDecay', '--weight-decay'], ['layers', '--layers'], ['dim', '--dim'],
   ['heads', '--heads'], ['ffn', '--ffn'], ['hybrid', '--hybrid'], ['fusionFraction', '--fusion-fraction'], ['hybridParts', '--hybrid-parts'],
+  ['calibrationFraction', '--calibration-fraction'], ['calibrateOnValidation', '--calibrate-on-validation'],
 ];
 
 async function run(o: TrainOptions): Promise<void> {
@@ -77,16 +83,21 @@ async function run(o: TrainOptions): Promise<void> {
     checkFlags: () => {
       if (o.fusionFraction !== undefined && !o.hybrid) throw new Error('--fusion-fraction is for --hybrid runs: add --hybrid');
       if (o.hybridParts !== undefined && !o.hybrid) throw new Error('--hybrid-parts is for --hybrid runs: add --hybrid');
+      if (o.hybrid && (o.calibrationFraction !== undefined || o.calibrateOnValidation)) throw new Error('a --hybrid run fits its temperatures on the texts it holds out for the fusion weights: drop --calibration-fraction / --calibrate-on-validation');
+      if (o.calibrationFraction !== undefined && o.calibrateOnValidation) throw new Error('--calibration-fraction and --calibrate-on-validation are two ways to fit one temperature: choose one');
     },
     settings: () => settingsFrom(o),
     modelSettings: (st) => st,
     labels: (data) => data.labels,
-    extraRecord: (st) => (o.hybrid ? { hybrid: { fraction: o.fusionFraction ?? 0.05, seed: st.seed, parts: (o.hybridParts ?? DEFAULT_HYBRID_PARTS).map(partName) } } : {}),
+    extraRecord: (st) => (o.hybrid ? { hybrid: { fraction: o.fusionFraction ?? 0.05, seed: st.seed, parts: (o.hybridParts ?? DEFAULT_HYBRID_PARTS).map(partName) } }
+      : o.calibrationFraction !== undefined ? { calibration: { fraction: o.calibrationFraction, seed: st.seed } }
+      : o.calibrateOnValidation ? { calibration: { on: 'validation' as const } } : {}),
   });
   const st = record.settings;
   const t0 = Date.now();
-  const fusion = record.hybrid ? fusionSlice(split.train, record.hybrid.fraction, record.hybrid.seed) : undefined;
-  if (fusion) process.stderr.write(`hybrid: ${fusion.slice.length} training texts held out to choose the fusion weights\n`);
+  const held = record.hybrid ?? (record.calibration && 'fraction' in record.calibration ? record.calibration : undefined);
+  const fusion = held ? fusionSlice(split.train, held.fraction, held.seed) : undefined;
+  if (fusion) process.stderr.write(`${record.hybrid ? 'hybrid' : 'calibration'}: ${fusion.slice.length} training texts held out to choose the ${record.hybrid ? 'fusion weights and temperatures' : 'temperature'}\n`);
   const trainSet = encodePosts(fusion?.fit ?? split.train, config.id2label, tokenizer, st.maxLength, record.strip);
   const valSet = encodePosts(split.test, config.id2label, tokenizer, st.maxLength, record.strip);
   process.stderr.write(`${split.description}; tokenized in ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
@@ -112,11 +123,22 @@ async function run(o: TrainOptions): Promise<void> {
   // model_max_length = the training length: positions beyond it were never trained (from scratch).
   saveModelDir(modelDir, config, model.readParams(), tokenizer.withMaxLength(st.maxLength), { strip: record.strip, maxLength: st.maxLength });
   let hybridNote = '';
-  if (fusion) {
+  if (record.calibration) {
+    const transformer = new Classifier({ model, tokenizer, labels: config.id2label, maxLength: st.maxLength, strip: record.strip });
+    const posts = fusion?.slice ?? split.test;
+    const index = new Map(config.id2label.map((l, i) => [l, i]));
+    const logits = transformer.probabilities(posts.map((p) => p.text)).raw.transformer;
+    const T = fitTemperature(logits, Int32Array.from(posts, (p) => index.get(p.group)!), config.id2label.length);
+    const fittedOn = fusion ? `${posts.length} training texts held out from training` : `the ${posts.length} validation texts (evaluate's calibration figures on them are not held out)`;
+    saveCalibration(modelDir, { transformer: T, fittedOn });
+    process.stderr.write(`calibration: temperature ${T.toFixed(4)} fitted on ${fittedOn}\n`);
+  }
+  if (record.hybrid && fusion) {
     const t1 = Date.now();
     const transformer = new Classifier({ model, tokenizer, labels: config.id2label, maxLength: st.maxLength, strip: record.strip });
-    const hybrid = buildHybrid({ transformer, ...fusion, seed: record.hybrid!.seed, parts: record.hybrid!.parts.map(parsePart) });
+    const { hybrid, calibration } = buildHybrid({ transformer, ...fusion, seed: record.hybrid!.seed, parts: record.hybrid!.parts.map(parsePart) });
     hybrid.save(modelDir);
+    saveCalibration(modelDir, calibration);
     const a = hybrid.spec.selection.accuracy;
     const parts = hybrid.spec.parts.map((p, k) => ({ ...p, name: partName(p.analyzers), features: hybrid.models[k].features, accuracy: a.parts[k] }));
     hybridNote = `\n## Hybrid\n\nThis folder also holds TF-IDF + linear SVM parts fused with the transformer as softmax(log p + ` +
@@ -168,6 +190,8 @@ export function trainCommand(): Command {
     .option('--clip-norm <x>', 'clip gradients to this global norm (default: off, as on the card)', floatOption(0))
     .addOption(new Option('--optimizer <name>', 'adam: Keras Adam as on the card (default); adamw: torch AdamW with weight decay, not on biases and LayerNorm weights').choices(['adam', 'adamw']))
     .option('--weight-decay <x>', 'AdamW weight decay (default 0.01)', floatOption(0))
+    .option('--calibration-fraction <f>', 'fit a temperature for calibrated probabilities on this share of the training part, held out from training (a --hybrid run fits its own on its held-out texts)', floatOption(0.001, 0.5))
+    .option('--calibrate-on-validation', 'fit the temperature on the validation part instead (its calibration figures in evaluate are then not held out)')
     .option('--hybrid', 'also store TF-IDF + linear SVM parts, fused with the transformer (weights chosen on held-out training texts)')
     .option('--hybrid-parts <list>', `the hybrid's TF-IDF parts, comma-separated, each with its own weight; a part is an analyzer, word (uni+bigrams) or char_wb (character 3-5-grams in words), or several joined by + whose features one SVM reads side by side (default ${DEFAULT_HYBRID_PARTS.map(partName).join(',')})`, hybridParts)
     .option('--fusion-fraction <f>', 'share of the training part held out from every model to choose the fusion weights (default 0.05)', floatOption(0.001, 0.5))

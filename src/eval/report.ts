@@ -1,6 +1,16 @@
 import { join } from 'node:path';
 import { ensureWritableDir, writeFileAtomic } from '../io/atomic';
+import { CalibrationStats } from './calibration';
 import { Metrics, metricsJson } from './metrics';
+
+/** One system's calibration on the evaluated texts: before its temperature and, where it has one, after. */
+export interface CalibrationReport {
+  name: string;
+  before: CalibrationStats;
+  after?: CalibrationStats;
+  temperature?: number;
+  fittedOn?: string;
+}
 
 export interface ReportInput {
   title: string;
@@ -9,6 +19,9 @@ export interface ReportInput {
   labels: string[];
   split: string;
   modelConfig?: Record<string, unknown>;
+  calibration?: CalibrationReport[];
+  /** Per label, the words with the largest summed attribution over its correctly classified texts. */
+  topWords?: { label: string; words: { word: string; score: number }[] }[];
 }
 
 const esc = (s: string) => s.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]!);
@@ -57,6 +70,42 @@ export function perClassSvg(systems: ReportInput['systems'], labels: string[]): 
   return parts.join('');
 }
 
+/**
+ * A reliability diagram as inline SVG: per confidence bin, the accuracy (bars) against the diagonal of
+ * perfect calibration; before the temperature faded, after it solid.
+ */
+export function reliabilitySvg(c: CalibrationReport): string {
+  const size = 220, left = 40, top = 10;
+  const parts = [`<svg xmlns="http://www.w3.org/2000/svg" class="reliability" width="${left + size + 10}" height="${top + size + 40}" role="img" aria-label="reliability diagram of ${esc(c.name)}">`];
+  parts.push(`<line x1="${left}" y1="${top + size}" x2="${left + size}" y2="${top}" stroke="#999" stroke-dasharray="4 3"/>`);
+  parts.push(`<rect x="${left}" y="${top}" width="${size}" height="${size}" fill="none" stroke="#ccc"/>`);
+  const bars = (st: CalibrationStats, fill: string, opacity: number, cls: string) => st.bins.forEach((b) => {
+    if (!b.count) return;
+    const h = b.accuracy * size;
+    parts.push(`<rect class="${cls}" x="${(left + b.lo * size).toFixed(1)}" y="${(top + size - h).toFixed(1)}" width="${((b.hi - b.lo) * size - 1).toFixed(1)}" height="${h.toFixed(1)}" fill="${fill}" opacity="${opacity}"><title>confidence ${b.lo.toFixed(2)}-${b.hi.toFixed(2)}: ${b.count} texts, mean confidence ${b.confidence.toFixed(3)}, accuracy ${b.accuracy.toFixed(3)}</title></rect>`);
+  });
+  bars(c.before, '#ff7f0e', c.after ? 0.45 : 1, 'before');
+  if (c.after) bars(c.after, '#1f77b4', 0.8, 'after');
+  parts.push(`<text x="${left + size / 2}" y="${top + size + 28}" text-anchor="middle" font-size="11">confidence (top probability); bars: accuracy</text>`);
+  parts.push('</svg>');
+  return parts.join('');
+}
+
+function calibrationHtml(cs: CalibrationReport[]): string {
+  const f = (x: CalibrationStats | undefined, k: 'ece' | 'nll') => (x ? x[k].toFixed(4) : '-');
+  const rows = cs.map((c) => `<tr><td>${esc(c.name)}</td><td>${c.temperature?.toFixed(4) ?? '-'}</td><td>${f(c.before, 'ece')}</td><td>${f(c.after, 'ece')}</td><td>${f(c.before, 'nll')}</td><td>${f(c.after, 'nll')}</td><td>${esc(c.fittedOn ?? 'no temperature in the model folder')}</td></tr>`).join('');
+  return `<h2>Calibration</h2>
+<p>Expected calibration error (15 equal-width confidence bins) and negative log-likelihood on these texts, before and after the model's temperature. In the diagrams, faded bars are before, solid after; a calibrated model's bars reach the diagonal.</p>
+<table id="calibration"><tr><th>system</th><th>temperature</th><th>ECE before</th><th>ECE after</th><th>NLL before</th><th>NLL after</th><th>fitted on</th></tr>${rows}</table>
+${cs.map((c) => `<figure><figcaption>${esc(c.name)}</figcaption>${reliabilitySvg(c)}</figure>`).join('')}`;
+}
+
+function topWordsHtml(t: NonNullable<ReportInput['topWords']>): string {
+  return `<h2>Words that made each label</h2>
+<p>For each label, the 15 words with the largest summed gradient x input (the transformer's, on its embeddings output) over the texts of that label it classified correctly.</p>
+<table id="top-words"><tr><th>label</th><th>words</th></tr>${t.map((l) => `<tr><td>${esc(l.label)}</td><td style="text-align:left">${l.words.map((w) => `<span class="word" title="${w.score.toFixed(3)}">${esc(w.word)}</span>`).join(', ')}</td></tr>`).join('')}</table>`;
+}
+
 export function reportHtml(r: ReportInput): string {
   const rows = r.systems.map((s) => `<tr><td>${esc(s.name)}</td><td>${s.metrics.accuracy.toFixed(4)}</td><td>${s.metrics.macroF1.toFixed(4)}</td><td>${s.metrics.count}</td><td>${s.seconds.toFixed(1)}</td></tr>`).join('');
   const perClass = r.labels.map((l, i) => `<tr><td>${esc(l)}</td>${r.systems.map((s) => {
@@ -78,6 +127,8 @@ ${confusionSvg(r.systems[0].metrics, r.labels)}
 <h2>Per class</h2>
 ${perClassSvg(r.systems, r.labels)}
 <table id="per-class"><tr><th></th>${heads}<th></th></tr><tr><th>label</th>${sub}<th>support</th></tr>${perClass}</table>
+${r.calibration?.length ? calibrationHtml(r.calibration) : ''}
+${r.topWords?.length ? topWordsHtml(r.topWords) : ''}
 ${r.modelConfig ? `<h2>Model config</h2><pre>${esc(JSON.stringify(r.modelConfig, null, 2))}</pre>` : ''}
 </body></html>
 `;
@@ -89,6 +140,8 @@ export function writeReport(dir: string, r: ReportInput): void {
   const json = {
     title: r.title, split: r.split, labels: r.labels, model_config: r.modelConfig,
     systems: r.systems.map((s) => ({ name: s.name, seconds: s.seconds, ...metricsJson(s.metrics) })),
+    calibration: r.calibration?.map((c) => ({ name: c.name, temperature: c.temperature, fitted_on: c.fittedOn, before: { ece: c.before.ece, nll: c.before.nll }, after: c.after && { ece: c.after.ece, nll: c.after.nll } })),
+    top_words: r.topWords,
   };
   writeFileAtomic(join(dir, 'report.json'), [Buffer.from(JSON.stringify(json, null, 2) + '\n')]);
   writeFileAtomic(join(dir, 'report.html'), [Buffer.from(reportHtml(r))]);

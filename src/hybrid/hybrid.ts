@@ -86,11 +86,15 @@ export class Hybrid {
     });
   }
 
-  /** Fused probabilities of texts whose transformer probabilities are given; also each part's SVM decision values. */
-  combine(transformer: Float64Array, texts: string[], C: number): { probs: Float64Array; tfidfScores: Float64Array[] } {
+  /**
+   * Fused scores (log p + sum_k lambda_k s_k) and probabilities of texts whose transformer probabilities are given;
+   * also each part's SVM decision values.
+   */
+  combine(transformer: Float64Array, texts: string[], C: number): { probs: Float64Array; scores: Float64Array; tfidfScores: Float64Array[] } {
     const tfidfScores = this.models.map((m) => m.scores(texts));
     for (const s of tfidfScores) if (s.length !== transformer.length) throw new Error(`a TF-IDF part has ${s.length / texts.length} classes, the transformer ${C}`);
-    return { probs: fuse(transformer, tfidfScores, this.spec.parts.map((p) => p.lambda), C), tfidfScores };
+    const scores = fusedScores(transformer, tfidfScores, this.spec.parts.map((p) => p.lambda));
+    return { probs: softmaxRows(scores, C), scores, tfidfScores };
   }
 }
 
@@ -109,13 +113,19 @@ function readSpec(raw: unknown, path: string): HybridSpec {
   return o as unknown as HybridSpec;
 }
 
-/** softmax(log p + sum_k lambda_k * s_k) row by row. */
-export function fuse(p: Float64Array, s: Float64Array[], lambdas: number[], C: number): Float64Array {
+/** log p + sum_k lambda_k * s_k, value by value. */
+export function fusedScores(p: Float64Array, s: Float64Array[], lambdas: number[]): Float64Array<ArrayBuffer> {
   const z = new Float64Array(p.length);
   for (let i = 0; i < p.length; i++) {
     z[i] = Math.log(Math.max(p[i], 1e-300));
     s.forEach((sk, k) => (z[i] += lambdas[k] * sk[i]));
   }
+  return z;
+}
+
+/** softmax(log p + sum_k lambda_k * s_k) row by row. */
+export function fuse(p: Float64Array, s: Float64Array[], lambdas: number[], C: number): Float64Array {
+  const z = fusedScores(p, s, lambdas);
   return softmaxRows(z, C, z);
 }
 

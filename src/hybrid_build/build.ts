@@ -3,7 +3,9 @@ import { Analyzer, TfidfVectorizer } from '../baseline/tfidf';
 import { Random } from '../data/random';
 import { Post } from '../data/newsgroups';
 import { Classifier } from '../pipeline/classifier';
-import { chooseLambdas, Hybrid, partDir } from '../hybrid/hybrid';
+import { fitTemperature } from '../eval/calibration';
+import { chooseLambdas, fusedScores, Hybrid, partDir } from '../hybrid/hybrid';
+import { Calibration } from '../model/model_dir';
 
 /**
  * Terms kept by each part. The word part keeps every term, as the baseline does. Measured on the
@@ -50,8 +52,10 @@ export interface HybridInputs {
 /**
  * Fits the TF-IDF parts on the transformer's training texts, chooses their lambdas on the held-out
  * slice with every model's scores there, then fits the stored parts on the whole training part.
+ * The temperatures of the transformer's and the fused probabilities are fitted on the same slice,
+ * with the same scores (parts that had not seen it).
  */
-export function buildHybrid(x: HybridInputs): Hybrid {
+export function buildHybrid(x: HybridInputs): { hybrid: Hybrid; calibration: Calibration } {
   const labels = x.transformer.labels, C = labels.length;
   const index = new Map(labels.map((l, i) => [l, i]));
   const side = (posts: Post[]) => ({ texts: posts.map((p) => x.transformer.preprocess(p.text)), labels: Int32Array.from(posts, (p) => index.get(p.group)!) });
@@ -60,8 +64,14 @@ export function buildHybrid(x: HybridInputs): Hybrid {
   const scores = x.parts.map((as) => part(as).fit(fit.texts, fit.labels, C).scores(slice.texts));
   const probs = x.transformer.probabilities(x.slice.map((p) => p.text)).probs;
   const chosen = chooseLambdas(probs, scores, slice.labels, C);
+  const logP = Float64Array.from(probs, (p) => Math.log(Math.max(p, 1e-300)));
+  const calibration = {
+    transformer: fitTemperature(logP, slice.labels, C),
+    hybrid: fitTemperature(fusedScores(probs, scores, chosen.lambdas), slice.labels, C),
+    fittedOn: `${x.slice.length} training texts held out from every part`,
+  };
   const all = { texts: [...fit.texts, ...slice.texts], labels: Int32Array.from([...fit.labels, ...slice.labels]) };
   const models = x.parts.map((as) => part(as).fit(all.texts, all.labels, C));
   const parts = x.parts.map((as, k) => ({ analyzers: as, dir: partDir(as), minDf: as.map((a) => HYBRID_MIN_DF[a]), C: hybridC(as), lambda: chosen.lambdas[k] }));
-  return new Hybrid(models, { parts, selection: { slice: x.slice.length, seed: x.seed, accuracy: chosen.accuracy } });
+  return { hybrid: new Hybrid(models, { parts, selection: { slice: x.slice.length, seed: x.seed, accuracy: chosen.accuracy } }), calibration };
 }

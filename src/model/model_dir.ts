@@ -17,6 +17,39 @@ export interface LoadedModel {
   tokenizer: BertTokenizer;
   /** What the model was trained to read (preprocessing.json); absent in folders that do not record it. */
   preprocessing?: Preprocessing;
+  /** Temperatures fitted on held-out texts (calibration.json); absent: probabilities as the model gives them. */
+  calibration?: Calibration;
+}
+
+/** Temperature scaling of a model folder's probabilities (eval/calibration.ts): softmax(z / T). */
+export interface Calibration {
+  /** The transformer's own probabilities. */
+  transformer: number;
+  /** A hybrid's fused scores (log p of the uncalibrated transformer + its parts' weighted decisions). */
+  hybrid?: number;
+  /** The texts the temperatures were fitted on, in words ("412 training texts held out from every part"). */
+  fittedOn: string;
+}
+
+export const CALIBRATION_FILE = 'calibration.json';
+
+function readCalibration(dir: string): Calibration | undefined {
+  const path = join(dir, CALIBRATION_FILE);
+  const raw = readJsonIfExists(path);
+  if (raw === undefined) return undefined;
+  const o = (raw ?? {}) as { temperature?: { transformer?: unknown; hybrid?: unknown }; fitted_on?: unknown };
+  const t = o.temperature ?? {};
+  const positive = (v: unknown) => typeof v === 'number' && Number.isFinite(v) && v > 0;
+  if (!positive(t.transformer)) throw new Error(`${path}: temperature.transformer must be a positive number`);
+  if (t.hybrid !== undefined && !positive(t.hybrid)) throw new Error(`${path}: temperature.hybrid must be a positive number`);
+  if (typeof o.fitted_on !== 'string') throw new Error(`${path}: fitted_on must say which texts the temperatures were fitted on`);
+  return { transformer: t.transformer as number, hybrid: t.hybrid as number | undefined, fittedOn: o.fitted_on };
+}
+
+/** Writes calibration.json into a model folder (atomically). */
+export function saveCalibration(dir: string, c: Calibration): void {
+  const json = { format: 1, temperature: { transformer: c.transformer, ...(c.hybrid !== undefined ? { hybrid: c.hybrid } : {}) }, fitted_on: c.fittedOn };
+  writeFileAtomic(join(dir, CALIBRATION_FILE), [Buffer.from(JSON.stringify(json, null, 2) + '\n')]);
 }
 
 /** The preprocessing a model was trained with, applied by the pipeline before its tokenizer. */
@@ -73,7 +106,7 @@ export function loadModelDir(dir: string): LoadedModel {
   if (tokenizer.vocab.size > config.vocabSize) {
     throw new Error(`${dir}: the vocabulary has ${tokenizer.vocab.size} tokens but config.json's vocab_size is ${config.vocabSize}`);
   }
-  return { dir, config, params, tokenizer, preprocessing: readPreprocessing(dir) };
+  return { dir, config, params, tokenizer, preprocessing: readPreprocessing(dir), calibration: readCalibration(dir) };
 }
 
 /**

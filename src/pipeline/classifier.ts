@@ -1,11 +1,12 @@
 import { MAX_TEXT_CHARS } from '../data/labelled_files';
 import { strip, StripPart } from '../data/strip';
 import { Hybrid } from '../hybrid/hybrid';
+import { withTemperature } from '../eval/calibration';
 import { softmaxRows } from '../maths/rows';
 import { DistilBert } from '../model/distilbert';
 import { predictLogits } from '../model/inference';
 import { DeviceChoice, SequenceClassifierModel } from '../model/model';
-import { LoadedModel, loadModelDir, Preprocessing } from '../model/model_dir';
+import { Calibration, LoadedModel, loadModelDir, Preprocessing } from '../model/model_dir';
 import { BertTokenizer } from '../tokenizer';
 
 export interface Prediction {
@@ -38,6 +39,8 @@ export interface ClassifierParts {
   strip?: StripPart[];
   /** Characters of a text read at most, by every part (default MAX_TEXT_CHARS, as for training data). */
   maxTextChars?: number;
+  /** Temperatures applied to the probabilities (none: as the model gives them). */
+  calibration?: Calibration;
 }
 
 export interface LoadOptions {
@@ -66,6 +69,7 @@ export class Classifier {
   readonly maxLength: number;
   readonly strip: StripPart[];
   readonly maxTextChars: number;
+  readonly calibration?: Calibration;
 
   constructor(parts: ClassifierParts) {
     this.model = parts.model;
@@ -75,6 +79,7 @@ export class Classifier {
     this.hybrid = parts.hybrid;
     this.strip = parts.strip ?? [];
     this.maxTextChars = parts.maxTextChars ?? MAX_TEXT_CHARS;
+    this.calibration = parts.calibration;
   }
 
   /** The classifier of a model folder (a path, or a folder loadModelDir has read). */
@@ -88,6 +93,7 @@ export class Classifier {
       hybrid: Hybrid.load(loaded.dir),
       strip: stripRules(loaded.dir, loaded.preprocessing, opts.strip),
       maxTextChars: opts.maxTextChars,
+      calibration: loaded.calibration,
     });
   }
 
@@ -100,16 +106,20 @@ export class Classifier {
   /**
    * Probabilities [n, labels] (float64) and per-text truncation flags; for a hybrid, the fused
    * probabilities, with the transformer's own and each TF-IDF part's decision values (hybrid.spec.parts' order) in `parts`.
+   * With a calibration, the transformer's probabilities are softmax(logits / T) and the hybrid's softmax(fused score / T_hybrid),
+   * the fused score taking the transformer's uncalibrated log-probabilities its weights were chosen with.
+   * `raw` also gives the scores before any temperature: the logits, and a hybrid's fused scores.
    */
-  probabilities(texts: string[], batchSize = 32): { probs: Float64Array; truncated: boolean[]; tokens: number[]; cut: boolean[]; parts?: { transformer: Float64Array; tfidf: Float64Array[] } } {
+  probabilities(texts: string[], batchSize = 32): { probs: Float64Array; truncated: boolean[]; tokens: number[]; cut: boolean[]; parts?: { transformer: Float64Array; tfidf: Float64Array[] }; raw: { transformer: Float64Array; hybrid?: Float64Array } } {
+    const C = this.labels.length;
     const read = texts.map((t) => this.preprocess(t));
     const enc = read.map((t) => this.tokenizer.encode(t, { maxLength: this.maxLength }));
-    const logits = predictLogits(this.model, enc, this.tokenizer.padId, batchSize);
-    const transformer = softmaxRows(logits, this.labels.length);
+    const logits = Float64Array.from(predictLogits(this.model, enc, this.tokenizer.padId, batchSize));
+    const transformer = withTemperature(logits, C, this.calibration?.transformer ?? 1);
     const flags = { truncated: enc.map((e) => e.truncated), tokens: enc.map((e) => e.ids.length), cut: texts.map((t) => t.length > this.maxTextChars) };
-    if (!this.hybrid) return { probs: transformer, ...flags };
-    const { probs, tfidfScores } = this.hybrid.combine(transformer, read, this.labels.length);
-    return { probs, ...flags, parts: { transformer, tfidf: tfidfScores } };
+    if (!this.hybrid) return { probs: transformer, ...flags, raw: { transformer: logits } };
+    const { scores, tfidfScores } = this.hybrid.combine(softmaxRows(logits, C), read, C);
+    return { probs: withTemperature(scores, C, this.calibration?.hybrid ?? 1), ...flags, parts: { transformer, tfidf: tfidfScores }, raw: { transformer: logits, hybrid: scores } };
   }
 
   classify(texts: string[], topK = this.labels.length): Classification[] {

@@ -1,3 +1,4 @@
+import { withTemperature } from '../eval/calibration';
 import { argmaxRow, logSumExpRow, softmaxRows } from '../maths/rows';
 import { partName } from '../hybrid/hybrid';
 import { SequenceClassifierModel } from '../model/model';
@@ -51,7 +52,7 @@ export interface WordAttribution {
 
 export interface Explanation {
   label: string;
-  /** The label's probability (the hybrid's fused one). */
+  /** The label's probability (the hybrid's fused one; calibrated where the model folder has temperatures). */
   probability: number;
   method: ExplainMethod;
   steps?: number;
@@ -91,7 +92,8 @@ export function explain(classifier: Classifier, text: string, opts: ExplainOptio
   const logits = model.forward(ids, new Int32Array(T).fill(1), 1, T, { grad: true });
   const transformer = softmaxRows(Float64Array.from(logits), C);
   const combined = classifier.hybrid?.combine(transformer, [read], C);
-  const fused = combined?.probs ?? transformer;
+  const cal = classifier.calibration;
+  const fused = combined ? withTemperature(combined.scores, C, cal?.hybrid ?? 1) : withTemperature(logits, C, cal?.transformer ?? 1);
   let target = argmaxRow(fused, 0, C);
   if (opts.label !== undefined) {
     target = classifier.labels.indexOf(opts.label);
@@ -201,4 +203,26 @@ function integratedGradients(model: SequenceClassifierModel, ids: Int32Array, pa
     scores[t] = s;
   }
   return { scores, baselineValue: baseLogits[target] - logSumExpRow(baseLogits, 0, C) };
+}
+
+/**
+ * For each label, the k words with the largest summed gradient x input (the transformer's, for that
+ * label) over the texts given for it (evaluate gives the correctly classified ones); words are
+ * compared lowercased, and those without a letter or digit left out.
+ */
+export function topWords(classifier: Classifier, texts: string[], labels: ArrayLike<number>, k = 15): { label: string; words: { word: string; score: number }[] }[] {
+  const transformer = new Classifier({ ...classifier, hybrid: undefined });
+  const sums = classifier.labels.map(() => new Map<string, number>());
+  texts.forEach((text, i) => {
+    const e = explain(transformer, text, { method: 'grad', label: classifier.labels[labels[i]] });
+    for (const w of e.words) {
+      if (!w.read || !/[\p{L}\p{N}]/u.test(w.word)) continue;
+      const key = w.word.toLowerCase();
+      sums[labels[i]].set(key, (sums[labels[i]].get(key) ?? 0) + w.score);
+    }
+  });
+  return classifier.labels.map((label, c) => ({
+    label,
+    words: [...sums[c]].sort((a, b) => b[1] - a[1]).slice(0, k).map(([word, score]) => ({ word, score })),
+  }));
 }
