@@ -43,6 +43,23 @@ describe('web page in a real browser', { skip }, () => {
       assert.equal(await page.isVisible('#notice'), true, 'the page says the text was truncated');
       const widths = await page.$$eval('.bar', (els) => els.map((e) => parseFloat((e as HTMLElement).style.width)));
       widths.forEach((w, i) => assert.ok(Math.abs(w - 100 * bars[i].score) < 0.01));
+
+      // Explain: every word highlighted with the sign and score the API gives it.
+      await page.fill('#text', 'The orbit of a god, the pixel engine.');
+      await page.click('#explain');
+      await page.waitForSelector('#why:not([hidden]) .w');
+      const shown = await page.$$eval('#explanation .w', (els) => els.map((e) => ({ text: e.firstChild!.textContent!, cls: e.className, score: Number((e as HTMLElement).dataset.score), alpha: Number((e as HTMLElement).style.getPropertyValue('--a')) })));
+      const why = (await (await fetch(`${base}/v1/explain`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ texts: ['The orbit of a god, the pixel engine.'] }) })).json()) as {
+        results: { explanation: { word: string; score: number }[] }[];
+      };
+      const words = why.results[0].explanation;
+      assert.deepEqual(shown.map((w) => w.text), words.map((w) => w.word));
+      shown.forEach((w, k) => {
+        assert.ok(Math.abs(w.score - words[k].score) < 1e-12);
+        assert.equal(w.cls, `w ${words[k].score >= 0 ? 'pos' : 'neg'}`);
+      });
+      const strongest = shown.reduce((a, b) => (Math.abs(b.score) > Math.abs(a.score) ? b : a));
+      assert.equal(strongest.alpha, 0.75, 'the strongest word has the strongest colour');
     } finally {
       await browser.close();
     }

@@ -3,6 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import { FastifyInstance } from 'fastify';
 import { loadModelDir } from '../src/model/model_dir';
 import { Classifier } from '../src/pipeline/classifier';
+import { explain } from '../src/pipeline/explain';
 import { buildServer, DEFAULT_SERVER_OPTIONS } from '../src/serve/server';
 import { makeModelDir, NEWSGROUPS } from './fixtures';
 
@@ -83,5 +84,66 @@ describe('HTTP API over loopback', () => {
     const batches = Number(/bert20news_engine_batch_texts_count (\d+)/.exec(metrics)![1]);
     const textsTotal = Number(/bert20news_texts_classified_total (\d+)/.exec(metrics)![1]);
     assert.ok(batches < textsTotal, `${batches} engine batches for ${textsTotal} texts`);
+  });
+});
+
+describe('explanations over HTTP (POST /v1/explain, on a thread of their own)', () => {
+  let app: FastifyInstance;
+  let base = '';
+  let classifier: Classifier;
+  // A model large enough that integrated gradients over 512 tokens take a while.
+  const dir = makeModelDir(512, { dim: 64, hidden_dim: 256, n_heads: 4, n_layers: 4 });
+  before(async () => {
+    classifier = Classifier.load(dir);
+    app = buildServer(classifier, { ...DEFAULT_SERVER_OPTIONS, modelName: 'fixture', explainSource: { dir, load: {} } });
+    base = await app.listen({ host: '127.0.0.1', port: 0 });
+  });
+  after(() => app.close());
+
+  const explainPost = (body: unknown) => fetch(`${base}/v1/explain`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  type Body = { results: { explanation: { word: string; start: number; end: number; segment: number; score: number }[]; explained: { label: string; method: string } }[] };
+
+  it('gives each word with its span and score, as explain() does on this thread', async () => {
+    const text = 'The orbit of a god, the pixel engine.';
+    const res = await explainPost({ texts: [text], method: 'ig', steps: 8 });
+    assert.equal(res.status, 200);
+    const r = ((await res.json()) as Body).results[0];
+    const direct = classifier.classify([text], 1)[0].predictions[0].label;
+    assert.equal(r.explained.label, direct);
+    assert.equal(r.explained.method, 'ig');
+    for (const w of r.explanation) assert.equal(text.slice(w.start, w.end), w.word);
+    assert.deepEqual(r.explanation.map((w) => w.word), ['The', 'orbit', 'of', 'a', 'god', ',', 'the', 'pixel', 'engine', '.']);
+    const here = explain(classifier, text, { method: 'ig', steps: 8 });
+    r.explanation.forEach((w, k) => assert.ok(Math.abs(w.score - here.words[k].score) < 1e-4, `${w.word}: ${w.score} vs ${here.words[k].score}`));
+  });
+
+  it('bad input gets a 4xx JSON error, as classify does', async () => {
+    const labels = classifier.labels;
+    for (const body of [{}, { texts: [] }, { texts: 'x' }, { texts: [''] }, { texts: ['  '] }, { texts: Array(9).fill('x') }, { texts: ['x'], steps: 65 },
+      { texts: ['x'], steps: 0 }, { texts: ['x'], method: 'lime' }, { texts: ['x'], label: 'nope' }, { texts: ['x'], steps: '8' }]) {
+      const res = await explainPost(body);
+      assert.equal(res.status, 400, JSON.stringify(body));
+      assert.equal(((await res.json()) as { statusCode: number }).statusCode, 400);
+    }
+    assert.equal((await explainPost({ texts: ['x'], label: labels[3] })).status, 200);
+  });
+
+  it('classify requests sent while an explanation runs are answered before it ends', async () => {
+    const long = 'the engine of the orbit is a pixel god '.repeat(80);
+    let explainedAt = 0;
+    const pending = explainPost({ texts: [long, long], method: 'ig', steps: 64 }).then((r) => {
+      explainedAt = performance.now();
+      return r;
+    });
+    await new Promise((r) => setTimeout(r, 50));
+    const answered: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      const res = await fetch(`${base}/v1/classify`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ texts: ['god is a pixel'] }) });
+      assert.equal(res.status, 200);
+      answered.push(performance.now());
+    }
+    assert.equal(explainedAt, 0, 'the explanation was still running when the five classify requests were answered');
+    assert.equal((await pending).status, 200);
+    assert.ok(answered.every((t) => t < explainedAt));
   });
 });

@@ -3,7 +3,7 @@ import { Command, Option } from 'commander';
 import { resolveModel } from '../io/hub';
 import { MAX_TEXT_CHARS } from '../data/labelled_files';
 import { Classifier } from '../pipeline/classifier';
-import { DEFAULT_IG_STEPS, explain, Explanation, EXPLAIN_METHODS, ExplainMethod, MAX_IG_STEPS } from '../pipeline/explain';
+import { DEFAULT_IG_STEPS, explain, Explanation, explanationJson, EXPLAIN_METHODS, ExplainMethod, MAX_IG_STEPS } from '../pipeline/explain';
 import { StripPart } from '../data/strip';
 import { addDeviceOptions, applyThreads, deviceChoice, DeviceOptions, intOption, stripOption, lines, readStdin } from './common';
 
@@ -79,17 +79,6 @@ export function predictCommand(): Command {
       });
       process.stdout.write(out.join('\n') + '\n');
     });
-}
-
-/** What --json adds for --explain: the words, and what they explain. */
-export function explanationJson(e: Explanation): Record<string, unknown> {
-  return {
-    explanation: e.words.map((w) => ({ word: w.word, start: w.start, end: w.end, segment: w.segment, score: w.score, ...(w.read ? {} : { read: false }), ...(w.parts ? { parts: w.parts } : {}) })),
-    explained: {
-      label: e.label, probability: e.probability, method: e.method, ...(e.steps ? { steps: e.steps } : {}), of: e.explains, value: e.value,
-      ...(e.baselineValue !== undefined ? { baseline_value: e.baselineValue } : {}), special_tokens: e.special, ...(e.text !== undefined ? { text: e.text } : {}),
-    },
-  };
 }
 
 function colour(): boolean {

@@ -17,12 +17,15 @@ interface ServeOptions {
   keepAliveTimeout: number;
   maxConnections: number;
   drain: number;
+  maxExplainTexts: number;
+  maxExplainSteps: number;
+  explainTimeout: number;
   strip?: StripPart[];
 }
 
 export function serveCommand(): Command {
   return addDeviceOptions(new Command('serve'))
-    .description('HTTP JSON API (POST /v1/classify, GET /v1/labels, /healthz, /metrics) and a web page at /')
+    .description('HTTP JSON API (POST /v1/classify, POST /v1/explain, GET /v1/labels, /healthz, /metrics) and a web page at /')
     .requiredOption('--model <dir>', 'model folder')
     .option('--host <host>', 'address to bind', '127.0.0.1')
     .option('--port <n>', 'port (0 = any free port)', intOption(0), 8020)
@@ -34,14 +37,19 @@ export function serveCommand(): Command {
     .option('--request-timeout <ms>', 'time for a whole request, body included (a stalled client is cut off)', intOption(100), DEFAULT_SERVER_OPTIONS.requestTimeoutMs)
     .option('--keep-alive-timeout <ms>', 'how long an idle keep-alive connection is kept', intOption(1), DEFAULT_SERVER_OPTIONS.keepAliveTimeoutMs)
     .option('--max-connections <n>', 'connections served at once (more are refused)', intOption(1), DEFAULT_SERVER_OPTIONS.maxConnections)
+    .option('--max-explain-texts <n>', 'most texts per /v1/explain request', intOption(1), DEFAULT_SERVER_OPTIONS.maxExplainTexts)
+    .option('--max-explain-steps <n>', 'most integrated-gradients steps a /v1/explain request may ask', intOption(1), DEFAULT_SERVER_OPTIONS.maxExplainSteps)
+    .option('--explain-timeout <ms>', 'time an explanation may run once started (503 after it)', intOption(100), DEFAULT_SERVER_OPTIONS.explainTimeoutMs)
     .option('--drain <ms>', 'on SIGTERM/SIGINT: how long in-flight requests may finish before exit', intOption(0), 10_000)
     .action(async (o: DeviceOptions & ServeOptions) => {
       applyThreads(o.threads);
-      const classifier = Classifier.load(await resolveModel(o.model, '--model <folder>', o.revision),
-        { maxLength: o.maxLength, device: deviceChoice(o), strip: o.strip });
+      const dir = await resolveModel(o.model, '--model <folder>', o.revision);
+      const load = { maxLength: o.maxLength, device: deviceChoice(o), strip: o.strip };
+      const classifier = Classifier.load(dir, load);
       const app = buildServer(classifier, {
         ...DEFAULT_SERVER_OPTIONS, modelName: o.model, maxTexts: o.maxTexts, bodyLimit: o.maxBody,
         requestTimeoutMs: o.requestTimeout, keepAliveTimeoutMs: o.keepAliveTimeout, maxConnections: o.maxConnections,
+        maxExplainTexts: o.maxExplainTexts, maxExplainSteps: o.maxExplainSteps, explainTimeoutMs: o.explainTimeout, explainSource: { dir, load },
       });
       const address = await app.listen({ host: o.host, port: o.port });
       const stop = () => {

@@ -205,6 +205,17 @@ function integratedGradients(model: SequenceClassifierModel, ids: Int32Array, pa
   return { scores, baselineValue: baseLogits[target] - logSumExpRow(baseLogits, 0, C) };
 }
 
+/** An explanation as predict --json and the server give it: the words ("explanation"), and what they explain ("explained"). */
+export function explanationJson(e: Explanation): Record<string, unknown> {
+  return {
+    explanation: e.words.map((w) => ({ word: w.word, start: w.start, end: w.end, segment: w.segment, score: w.score, ...(w.read ? {} : { read: false }), ...(w.parts ? { parts: w.parts } : {}) })),
+    explained: {
+      label: e.label, probability: e.probability, method: e.method, ...(e.steps ? { steps: e.steps } : {}), of: e.explains, value: e.value,
+      ...(e.baselineValue !== undefined ? { baseline_value: e.baselineValue } : {}), special_tokens: e.special, ...(e.text !== undefined ? { text: e.text } : {}),
+    },
+  };
+}
+
 /**
  * For each label, the k words with the largest summed gradient x input (the transformer's, for that
  * label) over the texts given for it (evaluate gives the correctly classified ones); words are

@@ -11,13 +11,19 @@ button{font:inherit;padding:.4em 1.2em;margin:.5em 0}
 .track{background:#eee;height:1em}.bar{background:#1f77b4;height:1em}
 .score{text-align:right;font-variant-numeric:tabular-nums}
 #notice{color:#a15c00}#error{color:#b00020}
+#explanation{white-space:pre-wrap;line-height:1.7;border:1px solid #ddd;padding:.6em}
+.w.pos{background:rgba(44,160,44,var(--a))}.w.neg{background:rgba(214,39,40,var(--a))}.w.unread{color:#999}
+.w sup{font-size:.7em;font-weight:bold}
 </style></head><body>
 <h1>20 Newsgroups topic classifier</h1>
 <p>Paste a post; the model ranks the topics.${hybrid ? ' (Hybrid: the transformer fused with TF-IDF + linear SVM models.)' : ''}</p>
 <textarea id="text" placeholder="Which disk controller works with my 486?"></textarea>
-<div><button id="classify">Classify</button> <span id="status"></span></div>
+<div><button id="classify">Classify</button> <button id="explain">Explain</button> <span id="status"></span></div>
 <p id="notice" hidden></p><p id="error" hidden></p>
 <div id="results"></div>
+<section id="why" hidden><h2>Why <span id="why-label"></span></h2>
+<p>Each word's attribution to that label (gradient x input${hybrid ? ', with the TF-IDF parts\' share' : ''}): green and <sup>+</sup> for it, red and <sup>&minus;</sup> against, stronger colour for more; grey words were past what the model reads.</p>
+<div id="explanation"></div></section>
 <script>
 const $ = (id) => document.getElementById(id);
 async function classify() {
@@ -43,6 +49,32 @@ async function classify() {
   } catch (e) { $('error').textContent = String(e.message || e); $('error').hidden = false; $('status').textContent = ''; }
 }
 $('classify').addEventListener('click', classify);
+async function explain() {
+  $('error').hidden = true; $('status').textContent = 'explaining…';
+  try {
+    const text = $('text').value;
+    const res = await fetch('/v1/explain', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ texts: [text] }) });
+    const body = await res.json();
+    if (!res.ok) throw new Error(body.message || res.statusText);
+    const r = body.results[0], shown = r.explained.text ?? text;
+    const top = Math.max(1e-12, ...r.explanation.filter((w) => w.read !== false).map((w) => Math.abs(w.score)));
+    const box = $('explanation'); box.textContent = '';
+    let at = 0;
+    for (const w of r.explanation) {
+      box.append(shown.slice(at, w.start));
+      const span = document.createElement('span');
+      span.className = 'w ' + (w.read === false ? 'unread' : w.score >= 0 ? 'pos' : 'neg');
+      span.dataset.score = String(w.score); span.title = w.score.toFixed(4);
+      span.style.setProperty('--a', (0.75 * Math.abs(w.score) / top).toFixed(3));
+      span.textContent = shown.slice(w.start, w.end);
+      if (w.read !== false && Math.abs(w.score) >= 0.25 * top) { const sign = document.createElement('sup'); sign.textContent = w.score >= 0 ? '+' : '\u2212'; span.appendChild(sign); }
+      box.appendChild(span); at = w.end;
+    }
+    box.append(shown.slice(at));
+    $('why-label').textContent = r.explained.label; $('why').hidden = false; $('status').textContent = '';
+  } catch (e) { $('error').textContent = String(e.message || e); $('error').hidden = false; $('status').textContent = ''; }
+}
+$('explain').addEventListener('click', explain);
 </script>
 </body></html>
 `;

@@ -1,7 +1,9 @@
 import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http';
 import Fastify, { FastifyInstance } from 'fastify';
 import { Classifier } from '../pipeline/classifier';
+import { EXPLAIN_METHODS, ExplainMethod, explanationJson } from '../pipeline/explain';
 import { MicroBatcher } from './batcher';
+import { ExplainBusy, ExplainQueue, ExplainSource, ExplainTimeout } from './explainer';
 import { createMetrics } from './metrics';
 import { pageHtml } from './page';
 
@@ -19,10 +21,18 @@ export interface ServerOptions {
   keepAliveTimeoutMs: number;
   /** Connections served at once; more are refused at connect. */
   maxConnections: number;
+  /** Most texts in one /v1/explain request, and most integrated-gradients steps. */
+  maxExplainTexts: number;
+  maxExplainSteps: number;
+  /** Milliseconds an explanation request may run once started. */
+  explainTimeoutMs: number;
+  /** The served model's folder: explanations then run on a thread of their own with their own copy of it. */
+  explainSource?: ExplainSource;
 }
 
 export const DEFAULT_SERVER_OPTIONS = {
   bodyLimit: 1 << 20, maxTexts: 64, maxTextChars: 100_000, requestTimeoutMs: 30_000, keepAliveTimeoutMs: 5_000, maxConnections: 1024,
+  maxExplainTexts: 8, maxExplainSteps: 64, explainTimeoutMs: 60_000,
 };
 
 /**
@@ -118,6 +128,34 @@ export function buildServer(classifier: Classifier, opts: ServerOptions): Fastif
     metrics.texts.inc(texts.length);
     metrics.truncated.inc(results.filter((r) => r.truncated).length);
     return { model: opts.modelName, results };
+  });
+
+  const explainer = new ExplainQueue(classifier, opts.explainSource, opts.explainTimeoutMs);
+  app.addHook('onClose', async () => void (await explainer.close()));
+  app.post<{ Body: { texts: string[]; method?: ExplainMethod; steps?: number; label?: string } }>('/v1/explain', {
+    schema: {
+      body: {
+        type: 'object',
+        required: ['texts'],
+        properties: {
+          texts: { type: 'array', minItems: 1, maxItems: opts.maxExplainTexts, items: { type: 'string', minLength: 1, maxLength: opts.maxTextChars } },
+          method: { type: 'string', enum: [...EXPLAIN_METHODS] },
+          steps: { type: 'integer', minimum: 1, maximum: opts.maxExplainSteps },
+          label: { type: 'string', enum: classifier.labels },
+        },
+      },
+    },
+  }, async (req, reply) => {
+    const { texts, method, steps, label } = req.body;
+    const blank = texts.findIndex((t) => t.trim() === '');
+    if (blank >= 0) return reply.code(400).send({ statusCode: 400, error: 'Bad Request', message: `body/texts/${blank} is blank` });
+    try {
+      const explanations = await explainer.explain(texts, { method, steps, label });
+      return { model: opts.modelName, results: explanations.map((e) => ({ truncated: e.truncated, cut: e.cut, ...explanationJson(e) })) };
+    } catch (e) {
+      if (e instanceof ExplainBusy || e instanceof ExplainTimeout) return reply.code(503).header('retry-after', '5').send({ statusCode: 503, error: 'Service Unavailable', message: e.message });
+      throw e;
+    }
   });
   return app;
 }
