@@ -7,7 +7,7 @@ import { describe, it } from 'node:test';
 import { parse } from 'parse5';
 import { TfidfVectorizer } from '../src/baseline/tfidf';
 import { computeMetrics } from '../src/eval/metrics';
-import { makeModelDir, makeNewsgroupsFolder } from './fixtures';
+import { GROUPS, makeModelDir, makeNewsgroupsFolder } from './fixtures';
 
 const CLI = join(__dirname, '..', 'src', 'cli', 'main.js');
 
@@ -96,8 +96,10 @@ describe('evaluate and baseline commands', () => {
     const runs = mkdtempSync(join(tmpdir(), 'runs-'));
     const vocab = join(makeModelDir(), 'vocab.txt');
     const t = spawnSync(process.execPath, [CLI, 'train', '--data', data, '--init', 'scratch', '--vocab', vocab, '--preset', 'small', '--layers', '1', '--dim', '16',
-      '--heads', '2', '--ffn', '32', '--max-length', '16', '--batch-size', '8', '--epochs', '6', '--lr', '1e-2', '--no-progress', '--split', 'bydate', '--out', runs], { encoding: 'utf8' });
+      '--heads', '2', '--ffn', '32', '--max-length', '32', '--batch-size', '8', '--epochs', '30', '--lr', '1e-2', '--strip', 'headers', '--no-progress', '--split', 'bydate', '--calibration-fraction', '0.25', '--out', runs], { encoding: 'utf8' });
     assert.equal(t.status, 0, t.stderr);
+    const cal = JSON.parse(readFileSync(join(runs, 'model', 'calibration.json'), 'utf8'));
+    assert.ok(cal.temperature.transformer > 0 && cal.fitted_on === '12 training texts held out from training', JSON.stringify(cal));
     const out = join(runs, 'report');
     const r = spawnSync(process.execPath, [CLI, 'evaluate', '--model', join(runs, 'model'), '--data', data, '--split', 'bydate', '--out', out, '--json', '--baseline'], { encoding: 'utf8' });
     assert.equal(r.status, 0, r.stderr);
@@ -121,6 +123,22 @@ describe('evaluate and baseline commands', () => {
     assert.equal(found.confusion, 1);
     assert.equal(found['per-class'], 1);
     assert.equal(found.bars, 4 * 3 * 2, '4 classes x precision/recall/F1 x 2 systems');
+    assert.equal(found.reliability, 1, 'a reliability diagram');
+    assert.equal(j.calibration.length, 1);
+    assert.ok(j.calibration[0].after.ece >= 0 && j.calibration[0].temperature === cal.temperature.transformer);
+    // Each group's posts differ by their topic word alone: for a label the model gets right (F1 1), that word made it.
+    const perfect = report.top_words.filter((t: { label: string }) => j.per_class[GROUPS.indexOf(t.label)].f1 === 1);
+    assert.ok(perfect.length >= 2, `${perfect.length} labels classified without error`);
+    perfect.forEach((t: { label: string; words: { word: string }[] }) => assert.equal(t.words[0].word, ['god', 'pixel', 'engine', 'orbit'][GROUPS.indexOf(t.label)], `${t.label}: ${t.words.map((w) => w.word).join(', ')}`));
+    const p = spawnSync(process.execPath, [CLI, 'predict', '--model', join(runs, 'model'), '--explain', '--json', 'Subject: a\n\norbit is and orbit of to', 'Subject: b\n\nengine a is engine and of'], { encoding: 'utf8' });
+    assert.equal(p.status, 0, p.stderr);
+    p.stdout.trim().split('\n').map((l) => JSON.parse(l)).forEach((line, i) => {
+      const words = line.explanation as { word: string; score: number }[];
+      assert.equal(line.explained.label, line.predictions[0].label);
+      assert.equal(line.explained.text, ['orbit is and orbit of to', 'engine a is engine and of'][i], 'the spans index the text as the model read it (headers stripped)');
+      assert.equal(line.explained.label, ['sci.space', 'rec.autos'][i]);
+      assert.equal(words.reduce((a, b) => (b.score > a.score ? b : a)).word, ['orbit', 'engine'][i]);
+    });
     const b = spawnSync(process.execPath, [CLI, 'baseline', '--data', data, '--split', 'card', '--json'], { encoding: 'utf8' });
     assert.equal(b.status, 0, b.stderr);
     assert.ok('accuracy' in JSON.parse(b.stdout) && 'macro_f1' in JSON.parse(b.stdout));

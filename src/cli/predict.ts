@@ -103,6 +103,7 @@ export function explanationLines(e: Explanation, text: string, useColour: boolea
     marked += strong.has(w) ? paint(`[${w.score >= 0 ? '+' : '-'}${w.word}]`, w.score >= 0) : w.word;
     at = w.end;
   }
+  if (!words.length) return [`  why ${e.label}: no word to explain (the text the model read, after its preprocessing, has none)`];
   const ranked = [...words].sort((a, b) => Math.abs(b.score) - Math.abs(a.score)).slice(0, 10);
   return [
     `  why ${e.label} (${e.method === 'ig' ? `integrated gradients, ${e.steps} steps` : 'gradient x input'} of its ${e.explains}; [+word] for, [-word] against):`,
