@@ -6,7 +6,7 @@ import { basename, dirname, join } from 'node:path';
 import { describe, it } from 'node:test';
 import { onnx } from 'onnx-proto';
 import * as ort from 'onnxruntime-node';
-import { loadModelDir } from '../src/model/model_dir';
+import { loadModelDir, saveCalibration } from '../src/model/model_dir';
 import { readSafetensors } from '../src/io/safetensors';
 import { DistilBert } from '../src/model/distilbert';
 import { GROUPS, makeModelDir, makeNewsgroupsFolder, makeVocab } from './fixtures';
@@ -108,6 +108,8 @@ describe('export to ONNX: transformers.js runs a trained model', () => {
       '--layers', '1', '--dim', '32', '--heads', '2', '--ffn', '64', '--max-length', '16', '--batch-size', '4', '--epochs', '20', '--lr', '5e-3',
       '--no-progress', '--out', run], { encoding: 'utf8' });
     assert.equal(train.status, 0, train.stderr);
+    // A temperature in the folder: predict applies it, the export folds it into the classifier.
+    saveCalibration(join(run, 'model'), { transformer: 1.7, fittedOn: 'a value chosen by the test' });
     const out = exportModel(join(run, 'model'), true);
     const texts = ['god is the god of god', 'the pixel and a pixel', 'engine of the engine', 'to orbit is to orbit', 'a post with no topic word'];
     const ours = spawnSync(process.execPath, [CLI, 'predict', '--model', join(run, 'model'), '--json', ...texts], { encoding: 'utf8' });

@@ -28,6 +28,7 @@ export function exportCommand(): Command {
         process.stderr.write(`note: ${model.dir} is a hybrid; the export carries its transformer part only (ONNX has no place for the TF-IDF parts and the fusion)\n`);
       }
       const strip = model.preprocessing?.strip ?? [];
+      if (model.calibration) process.stderr.write(`note: the transformer's temperature ${model.calibration.transformer.toFixed(4)} is folded into the exported classifier (logits / T): its softmax gives the calibrated probabilities\n`);
       if (strip.length) process.stderr.write(`note: ${model.dir} was trained on texts with --strip ${strip.join(',')}: strip them so before the exported model reads them\n`);
     });
 }

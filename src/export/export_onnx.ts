@@ -27,6 +27,20 @@ export function onnxModel(config: DistilBertConfig, params: ParamStore, quantize
   });
 }
 
+/**
+ * The weights with the folder's temperature folded into the classifier (its weight and bias divided
+ * by T): the exported logits are logits / T, so the softmax transformers.js applies gives the
+ * calibrated probabilities. The loaded weights are not changed.
+ */
+function calibrated(model: LoadedModel): ParamStore {
+  const T = model.calibration?.transformer;
+  if (T === undefined || T === 1) return model.params;
+  const p = new ParamStore(model.config);
+  p.data.set(model.params.data);
+  for (const name of ['classifier.weight', 'classifier.bias']) p.get(name).forEach((v, i, a) => (a[i] = v / T));
+  return p;
+}
+
 const json = (v: unknown): Buffer[] => [Buffer.from(JSON.stringify(v, null, 2) + '\n')];
 
 /**
@@ -41,8 +55,9 @@ export function exportOnnx(model: LoadedModel, outDir: string, quantize: boolean
     writeFileAtomic(join(outDir, rel), chunks);
     files.push(rel);
   };
-  write('onnx/model.onnx', [onnxModel(model.config, model.params, false)]);
-  if (quantize) write('onnx/model_quantized.onnx', [onnxModel(model.config, model.params, true)]);
+  const params = calibrated(model);
+  write('onnx/model.onnx', [onnxModel(model.config, params, false)]);
+  if (quantize) write('onnx/model_quantized.onnx', [onnxModel(model.config, params, true)]);
   write('config.json', json(configToJson(model.config)));
   files.push(...saveTokenizer(outDir, model.tokenizer, { tokenizerJson: true, noVocabTxt: true }));
   return { files };
