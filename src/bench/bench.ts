@@ -37,7 +37,7 @@ export interface BenchReport {
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-const repsFor = (c: CaseSpec) => (c.kind === 'card_epoch' ? 2 : c.kind === 'train' || c.seqLen >= 512 ? 3 : c.batch === 1 ? 21 : 5);
+const repsFor = (c: CaseSpec) => (c.kind === 'card_epoch' ? 2 : c.kind === 'train' || c.seqLen >= 512 || c.method === 'ig' ? 3 : c.batch === 1 ? 21 : 5);
 const PYTHON = '/usr/bin/python3';
 const PEER_SCRIPT = join(__dirname, '..', '..', '..', 'bench', 'torch_peer.py');
 
@@ -132,6 +132,8 @@ export function runBench(threads: number, log: (s: string) => void, precision = 
       if (precision !== 'fp32') return out;
       if (c.kind === 'infer' && versions.onnxruntime.version) out.onnxruntime = onnx('onnxruntime', `intra-op threads ${threads}, all graph optimizations`);
       if (c.kind === 'text' && versions['transformers.js'].version) out['transformers.js'] = onnx('transformers.js', `pipeline('text-classification'), fp32, intra-op threads ${threads}`);
+      // An explanation's cost against our own prediction of the same text: the ratio is prediction / explanation.
+      if (c.kind === 'explain') out['our prediction'] = () => ({ timing: timed(process.execPath, [join(__dirname, 'worker.js'), 'text_1x128', reps, String(threads), 'cpu', precision, modelDir]), setting: 'text_1x128 in the same run' });
       return out;
     };
     const cases: CaseResult[] = [];
@@ -145,7 +147,7 @@ export function runBench(threads: number, log: (s: string) => void, precision = 
       const o = timed(process.execPath, [join(__dirname, 'worker.js'), c.name, String(repsFor(c)), String(threads), 'cpu', precision, modelDir]);
       const ov = value(c, median(o.seconds));
       const r: CaseResult = {
-        name: c.name, unit: ov.unit, ours: ov.v, pct_of_gemm_peak: c.kind === 'card_epoch' ? null : (100 * caseFlops(c)) / median(o.seconds) / 1e9 / peak,
+        name: c.name, unit: ov.unit, ours: ov.v, pct_of_gemm_peak: c.kind === 'card_epoch' || c.kind === 'explain' ? null : (100 * caseFlops(c)) / median(o.seconds) / 1e9 / peak,
         ours_peak_rss_mb: o.peakRssBytes / 2 ** 20, peers: {},
       };
       for (const [peer, run] of Object.entries(peersOf(c))) {

@@ -6,6 +6,7 @@ import { DistilBertConfig, parseConfig } from '../model/config';
 import { saveModelDir } from '../model/model_dir';
 import { ParamStore } from '../io/params';
 import { Classifier } from '../pipeline/classifier';
+import { explain, ExplainMethod } from '../pipeline/explain';
 import { DistilBert } from '../model/distilbert';
 import { DeviceChoice } from '../model/model';
 import { BertTokenizer, Vocab } from '../tokenizer';
@@ -15,14 +16,17 @@ import { PolynomialDecay } from '../train/schedule';
 
 /**
  * One benchmark case: distilbert-base shapes, 20 labels, random weights and token ids. `text`:
- * one text end to end (tokenize, forward, softmax) through a model folder, as a user calls it.
+ * one text end to end (tokenize, forward, softmax) through a model folder, as a user calls it;
+ * `explain`: that text's word attributions by `method` (integrated gradients with `steps`).
  * `card_epoch`: the card recipe's epoch on the real data, estimated from a few steps (card_epoch.ts).
  */
 export interface CaseSpec {
   name: string;
-  kind: 'train' | 'infer' | 'text' | 'card_epoch';
+  kind: 'train' | 'infer' | 'text' | 'explain' | 'card_epoch';
   batch: number;
   seqLen: number;
+  method?: ExplainMethod;
+  steps?: number;
 }
 
 export const CASES: CaseSpec[] = [
@@ -32,6 +36,8 @@ export const CASES: CaseSpec[] = [
   { name: 'infer_32x128', kind: 'infer', batch: 32, seqLen: 128 },
   { name: 'infer_32x512', kind: 'infer', batch: 32, seqLen: 512 },
   { name: 'text_1x128', kind: 'text', batch: 1, seqLen: 128 },
+  { name: 'explain_grad_1x128', kind: 'explain', batch: 1, seqLen: 128, method: 'grad' },
+  { name: 'explain_ig32_1x128', kind: 'explain', batch: 1, seqLen: 128, method: 'ig', steps: 32 },
   { name: 'train_card_epoch', kind: 'card_epoch', batch: 80, seqLen: 512 },
 ];
 
@@ -117,12 +123,13 @@ export function timeSteps(step: () => unknown, reps: number): CaseTiming {
   return { seconds, peakRssBytes: process.resourceUsage().maxRSS * 1024 };
 }
 
-/** Times a case in this process; a `text` case classifies through the model folder `modelDir`. */
+/** Times a case in this process; `text` and `explain` cases go through the model folder `modelDir`. */
 export function runCase(c: CaseSpec, reps: number, device: DeviceChoice = {}, modelDir?: string): CaseTiming {
-  if (c.kind === 'text') {
+  if (c.kind === 'text' || c.kind === 'explain') {
     if (!modelDir) throw new Error(`case ${c.name} needs a model folder`);
     const classifier = Classifier.load(modelDir, { maxLength: c.seqLen, device });
     const text = caseText(c);
+    if (c.kind === 'explain') return timeSteps(() => explain(classifier, text, { method: c.method, steps: c.steps }), reps);
     return timeSteps(() => classifier.classify([text]), reps);
   }
   const { config, params } = baseModel();
