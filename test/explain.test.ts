@@ -7,6 +7,7 @@ import { DistilBert } from '../src/model/distilbert';
 import { loadModelDir } from '../src/model/model_dir';
 import { logSumExpRow } from '../src/maths/rows';
 import { Classifier } from '../src/pipeline/classifier';
+import { deleteWords } from '../src/bench/faithfulness';
 import { explain, tokenAttributions } from '../src/pipeline/explain';
 import { sharedPath, skipUnlessShared } from './shared';
 
@@ -132,5 +133,14 @@ describe('TF-IDF attributions (hand-checked)', () => {
       // Spaces read by no gram get nothing.
       assert.equal(shares[3], 0);
     }
+  });
+});
+
+describe('faithfulness (ERASER comprehensiveness)', () => {
+  it('deleting words removes exactly their characters (hand-checked)', () => {
+    const text = 'The doctor said: cholesterol!';
+    const w = (start: number, end: number) => ({ word: text.slice(start, end), start, end, segment: 0, score: 0, read: true });
+    assert.equal(deleteWords(text, [w(17, 28), w(4, 10)]), 'The  said: !');
+    assert.equal(deleteWords(text, []), text);
   });
 });

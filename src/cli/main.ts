@@ -4,6 +4,7 @@ import { baselineCommand } from './baseline';
 import { benchCommand } from './bench';
 import { evaluateCommand } from './evaluate';
 import { exportCommand } from './export';
+import { faithfulnessCommand } from './faithfulness';
 import { logitsCommand } from './logits';
 import { predictCommand } from './predict';
 import { pretrainCommand } from './pretrain';
@@ -23,7 +24,8 @@ const program = new Command('bert-20news')
   .addCommand(baselineCommand())
   .addCommand(serveCommand())
   .addCommand(exportCommand())
-  .addCommand(benchCommand());
+  .addCommand(benchCommand())
+  .addCommand(faithfulnessCommand());
 
 // A closed pipe (`... | head -1`) ends the command quietly with exit code 0, as Unix tools do;
 // a training run only stops printing: its model is what it is for.
