@@ -189,7 +189,7 @@ describe('train --hybrid', () => {
     const text = cli('evaluate', '--model', model, '--data', data);
     assert.match(text.stdout, /side by side: hybrid .*; its transformer alone: accuracy .*; its TF-IDF word part alone: accuracy .*; its TF-IDF word\+char_wb part alone: accuracy/);
 
-    // The server (and its page) use the hybrid: its scores are softmax(log p + lw * s_word + lc * s_union)
+    // The server (and its page) use the hybrid: its scores are softmax((log p + lw * s_word + lc * s_union) / T)
     // of the transformer's probabilities and the stored TF-IDF parts' decision values, recomputed here.
     const loaded = loadModelDir(model);
     const texts = ['god orbit the pixel', 'engine engine of a'];
@@ -199,6 +199,11 @@ describe('train --hybrid', () => {
     const svm = TfidfBaseline.load(join(model, 'tfidf')).scores(texts);
     const svmChar = TfidfBaseline.load(join(model, union), ['word', 'char_wb'], 2).scores(texts);
     const [lw, lc] = spec.parts.map((p: { lambda: number }) => p.lambda);
+    // Temperatures fitted on the same held-out slice: the served probabilities are softmax(z / T_hybrid).
+    const cal = JSON.parse(readFileSync(join(model, 'calibration.json'), 'utf8'));
+    assert.equal(cal.fitted_on, '14 training texts held out from every part');
+    const T = cal.temperature.hybrid as number;
+    assert.ok(T > 0 && cal.temperature.transformer > 0);
     const app = buildServer(Classifier.load(loaded), { ...DEFAULT_SERVER_OPTIONS, modelName: 'hybrid' });
     try {
       const base = await app.listen({ host: '127.0.0.1', port: 0 });
@@ -206,7 +211,7 @@ describe('train --hybrid', () => {
       const res = await fetch(`${base}/v1/classify`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ texts }) });
       const body = (await res.json()) as { results: { predictions: { label: string; score: number }[] }[] };
       body.results.forEach((r, i) => {
-        const z = loaded.config.id2label.map((_, c) => Math.log(probs[i * C + c]) + lw * svm[i * C + c] + lc * svmChar[i * C + c]);
+        const z = loaded.config.id2label.map((_, c) => (Math.log(probs[i * C + c]) + lw * svm[i * C + c] + lc * svmChar[i * C + c]) / T);
         const sum = z.reduce((acc, v) => acc + Math.exp(v), 0);
         for (const p of r.predictions) {
           const want = Math.exp(z[loaded.config.id2label.indexOf(p.label)]) / sum;
