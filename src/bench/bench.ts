@@ -113,7 +113,7 @@ function value(c: CaseSpec, seconds: number): { unit: CaseResult['unit']; v: num
  * inference, transformers.js's pipeline on that export for one text end to end. With precision
  * bf16, ours runs bf16 products and PyTorch runs under bf16 autocast; the ONNX peers (fp32) sit out.
  */
-export function runBench(threads: number, log: (s: string) => void, precision = 'fp32'): BenchReport {
+export function runBench(threads: number, log: (s: string) => void, precision = 'fp32', cases: CaseSpec[] = CASES): BenchReport {
   const peaks = gemmPeaks();
   const peak = precision === 'bf16' ? peaks.bf16 : peaks.fp32;
   if (peak === null) throw new Error('--precision bf16: this CPU has no native bf16 matrix products');
@@ -136,8 +136,8 @@ export function runBench(threads: number, log: (s: string) => void, precision = 
       if (c.kind === 'explain') out['our prediction'] = () => ({ timing: timed(process.execPath, [join(__dirname, 'worker.js'), 'text_1x128', reps, String(threads), 'cpu', precision, modelDir]), setting: 'text_1x128 in the same run' });
       return out;
     };
-    const cases: CaseResult[] = [];
-    for (const c of CASES) {
+    const results: CaseResult[] = [];
+    for (const c of cases) {
       const missing = c.kind === 'card_epoch' ? cardEpochMissing() : undefined;
       if (missing) {
         log(`${c.name}: skipped, ${missing}`);
@@ -156,10 +156,10 @@ export function runBench(threads: number, log: (s: string) => void, precision = 
         const pv = value(c, median(p.timing.seconds)).v;
         r.peers[peer] = { value: pv, ratio: ov.better(r.ours, pv), peak_rss_mb: p.timing.peakRssBytes / 2 ** 20, setting: p.setting };
       }
-      cases.push(r);
+      results.push(r);
     }
     const peers = Object.fromEntries(Object.entries(versions).map(([k, v]) => [k, v.version ?? `absent (${v.absent})`]));
-    return { threads, precision, gemm_peaks: peaks, cases, peers };
+    return { threads, precision, gemm_peaks: peaks, cases: results, peers };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
