@@ -25,33 +25,34 @@ interface Job {
  * Explanations for the server, apart from classification: one request at a time, at most
  * `maxQueued` waiting (more: ExplainBusy), each answered within `timeoutMs` of its start or failed
  * with ExplainTimeout (the work then finishes unseen before the next one starts). With a source,
- * a worker thread runs them on its own copy of the model, so classify requests never wait behind
- * one; without (a classifier built from parts), they run on this thread between other work.
+ * a worker thread started by the first request runs them on its own copy of the model, so classify
+ * requests never wait behind one; without (a classifier built from parts), they run on this thread
+ * between other work.
  */
 export class ExplainQueue {
   private queue: Job[] = [];
   private running?: Job;
   private nextId = 0;
   private worker?: Worker;
-  private ready: Promise<void>;
+  private started?: Promise<void>;
 
-  constructor(private readonly classifier: Classifier, source: ExplainSource | undefined, private readonly timeoutMs: number, private readonly maxQueued = 4) {
-    if (!source) {
-      this.ready = Promise.resolve();
-      return;
-    }
-    const worker = new Worker(join(__dirname, 'explain_worker.js'), { workerData: { dir: source.dir, load: source.load, threads: 1 } });
+  constructor(private readonly classifier: Classifier, private readonly source: ExplainSource | undefined, private readonly timeoutMs: number, private readonly maxQueued = 4) {}
+
+  /** The worker, started by the first request (a server never asked to explain holds no second copy of the model). */
+  private start(): Promise<void> {
+    if (this.started) return this.started;
+    if (!this.source) return (this.started = Promise.resolve());
+    const worker = new Worker(join(__dirname, 'explain_worker.js'), { workerData: { dir: this.source.dir, load: this.source.load, threads: 1 } });
     this.worker = worker;
     worker.unref();
-    this.ready = new Promise((resolve, reject) => {
+    this.started = new Promise((resolve, reject) => {
       worker.once('error', reject);
       worker.on('message', (m: { ready?: boolean; id?: number; explanations?: Explanation[]; error?: string }) => {
         if (m.ready) return resolve();
         this.finish(m.id!, m.error, m.explanations);
       });
     });
-    // A failed start fails each request with its reason, and is not an unhandled rejection.
-    this.ready.catch(() => undefined);
+    return this.started;
   }
 
   explain(texts: string[], options: ExplainOptions): Promise<Explanation[]> {
@@ -74,7 +75,7 @@ export class ExplainQueue {
       job.resolve = () => undefined;
       job.reject = () => undefined;
     }, this.timeoutMs);
-    this.ready.then(() => {
+    this.start().then(() => {
       if (this.worker) this.worker.postMessage({ id: job.id, texts: job.texts, options: job.options });
       else setImmediate(() => this.runHere(job));
     }, (e: Error) => this.finish(job.id, `the explanation thread did not start: ${e.message}`));
