@@ -3,6 +3,9 @@
 // code touches it (a wrong one is a JS TypeError, never a stray write), and engine errors
 // (bad input ids, a missing backend) become JS Errors with the engine's message.
 #include <napi.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -368,6 +371,7 @@ class Model : public Napi::ObjectWrap<Model> {
   Napi::ObjectReference adopted_;  // the weights' array while the engine works in its memory
 };
 
+// setThreads(n, thisThread = false): thisThread sets the calling JS thread's count alone (a worker's).
 Napi::Value SetThreads(const Napi::CallbackInfo& info) {
   Args a(info, "setThreads");
   const int64_t n = a.integer(0);
@@ -376,8 +380,22 @@ Napi::Value SetThreads(const Napi::CallbackInfo& info) {
     Napi::RangeError::New(info.Env(), "setThreads: need at least 1 thread").ThrowAsJavaScriptException();
     return info.Env().Undefined();
   }
-  engine::set_threads((int)n);
+  const bool this_thread = info.Length() > 1 && info[1].IsBoolean() && info[1].As<Napi::Boolean>().Value();
+  engine::set_threads((int)n, this_thread);
   return info.Env().Undefined();
+}
+
+// lowerThreadPriority(nice): the calling thread (a worker's) yields the CPU to the process's other threads when
+// they contend (Linux: a thread's own nice value). Returns whether it took effect.
+Napi::Value LowerThreadPriority(const Napi::CallbackInfo& info) {
+  Args a(info, "lowerThreadPriority");
+  const int64_t nice = a.integer(0);
+  CHECK_ARGS(a);
+  if (nice < 0 || nice > 19) {
+    Napi::RangeError::New(info.Env(), "lowerThreadPriority: nice must be from 0 to 19").ThrowAsJavaScriptException();
+    return info.Env().Undefined();
+  }
+  return Napi::Boolean::New(info.Env(), setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), (int)nice) == 0);
 }
 
 Napi::Value GetThreads(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), engine::get_threads()); }
@@ -433,6 +451,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("Model", Model::Define(env));
   exports.Set("setThreads", Napi::Function::New(env, SetThreads));
   exports.Set("getThreads", Napi::Function::New(env, GetThreads));
+  exports.Set("lowerThreadPriority", Napi::Function::New(env, LowerThreadPriority));
   exports.Set("paramLayout", Napi::Function::New(env, ParamLayout));
   exports.Set("backends", Napi::Function::New(env, Backends));
   exports.Set("gemmGflops", Napi::Function::New(env, GemmGflops));

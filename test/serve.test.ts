@@ -1,6 +1,10 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { Worker } from 'node:worker_threads';
 import { FastifyInstance } from 'fastify';
+import { engine } from '../src/engine/native';
 import { loadModelDir } from '../src/model/model_dir';
 import { Classifier } from '../src/pipeline/classifier';
 import { explain } from '../src/pipeline/explain';
@@ -145,5 +149,20 @@ describe('explanations over HTTP (POST /v1/explain, on a thread of their own)', 
     assert.equal(explainedAt, 0, 'the explanation was still running when the five classify requests were answered');
     assert.equal((await pending).status, 200);
     assert.ok(answered.every((t) => t < explainedAt));
+  });
+});
+
+describe('the explanation thread yields the CPU', () => {
+  it('lowerThreadPriority sets the calling thread\'s nice value alone, and refuses values outside 0..19', async () => {
+    const nice = () => Number(readFileSync('/proc/thread-self/stat', 'utf8').split(') ')[1].split(' ')[16]);
+    const before = nice();
+    const code = `const { parentPort } = require('node:worker_threads'); const { readFileSync } = require('node:fs');
+      const nice = () => Number(readFileSync('/proc/thread-self/stat', 'utf8').split(') ')[1].split(' ')[16]);
+      const ok = require(${JSON.stringify(join(__dirname, '..', 'src', 'engine', 'native.js'))}).engine().lowerThreadPriority(19);
+      parentPort.postMessage({ ok, nice: nice() });`;
+    const got = await new Promise<{ ok: boolean; nice: number }>((resolve, reject) => new Worker(code, { eval: true }).once('message', resolve).once('error', reject));
+    assert.deepEqual(got, { ok: true, nice: 19 });
+    assert.equal(nice(), before, 'this thread keeps its own');
+    assert.throws(() => engine().lowerThreadPriority(20), /nice must be from 0 to 19/);
   });
 });

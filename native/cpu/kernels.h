@@ -8,7 +8,9 @@
 
 namespace engine {
 
-void set_threads(int n);
+// CPU threads of the engine's parallel regions. this_thread: the calling thread's only (OpenMP's count is
+// per thread; OpenBLAS follows the calling thread's at each call), else also OpenBLAS's process-wide default.
+void set_threads(int n, bool this_thread = false);
 int get_threads();
 
 // y[N,out] = x[N,in] W[out,in]^T + b. bf16: products with bfloat16 operands, fp32 accumulation.

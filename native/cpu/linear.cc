@@ -10,9 +10,9 @@
 
 namespace engine {
 
-void set_threads(int n) {
+void set_threads(int n, bool this_thread) {
   omp_set_num_threads(n);
-  openblas_set_num_threads(n);
+  if (!this_thread) openblas_set_num_threads(n);
 }
 
 int get_threads() { return omp_get_max_threads(); }

@@ -80,8 +80,11 @@ export interface NativeModel {
 export interface Engine {
   /** device "cpu" or "cuda"; precision of the matrix products: "fp32" (default), on CUDA also "tf32", "bf16". */
   Model: new (config: EngineConfig, device: string, precision?: string) => NativeModel;
-  setThreads(n: number): void;
+  /** CPU threads of the engine; thisThread: the calling thread's alone (a worker thread's), not the process default. */
+  setThreads(n: number, thisThread?: boolean): void;
   getThreads(): number;
+  /** The calling thread's nice value (0..19, Linux): it then yields the CPU to the process's other threads. Returns whether it took effect. */
+  lowerThreadPriority(nice: number): boolean;
   /** The architecture's one parameter table (native/model/config.cc). */
   paramLayout(config: EngineConfig): ParamSlot[];
   /** Backends this build holds ("cpu", and "cuda" where it was built with CUDA). */

@@ -6,7 +6,8 @@ import { explain, ExplainOptions } from '../pipeline/explain';
 /**
  * The server's explanation thread: its own classifier from the same model folder, explaining one
  * request at a time off the thread that answers classify requests. One engine thread (the OpenMP
- * thread count is per thread): classify keeps the others.
+ * thread count is per thread), at the lowest priority: classify keeps the other cores, and this one
+ * when it needs it.
  */
 interface Job {
   id: number;
@@ -15,7 +16,9 @@ interface Job {
 }
 
 const data = workerData as { dir: string; load: LoadOptions; threads: number };
-engine().setThreads(data.threads);
+engine().setThreads(data.threads, true);
+// Classify requests come first: this thread takes the CPU they leave.
+engine().lowerThreadPriority(19);
 const classifier = Classifier.load(data.dir, data.load);
 parentPort!.postMessage({ ready: true });
 parentPort!.on('message', (job: Job) => {
