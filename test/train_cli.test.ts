@@ -66,6 +66,27 @@ describe('train command', () => {
   });
 });
 
+describe('train: calibration', () => {
+  it('--calibrate-on-validation fits the temperature on the validation part and says so; contradictory flags are one line', () => {
+    const out = join(mkdtempSync(join(tmpdir(), 'runs-')), 'run');
+    const r = spawnSync(process.execPath, [...trainArgs(out), '--epochs', '2', '--calibrate-on-validation'], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    const cal = JSON.parse(readFileSync(join(out, 'model', 'calibration.json'), 'utf8'));
+    // 96 posts, card split: floor(9.6) = 9 for validation.
+    assert.equal(cal.fitted_on, "the 9 validation texts (evaluate's calibration figures on them are not held out)");
+    assert.ok(cal.temperature.transformer > 0 && cal.temperature.hybrid === undefined);
+    assert.match(r.stderr, /calibration: temperature [0-9.]+ fitted on the 9 validation texts/);
+    for (const [flags, message] of [[['--hybrid', '--calibration-fraction', '0.1'], /a --hybrid run fits its temperatures on the texts it holds out/],
+      [['--calibration-fraction', '0.1', '--calibrate-on-validation'], /choose one/]] as const) {
+      const bad = spawnSync(process.execPath, [...trainArgs(join(out, 'x')), ...flags], { encoding: 'utf8' });
+      assert.equal(bad.status, 1);
+      assert.equal(bad.stderr.trim().split('\n').length, 1, bad.stderr);
+      assert.match(bad.stderr, message);
+      assert.ok(!existsSync(join(out, 'x')), 'a refused run leaves no folder');
+    }
+  });
+});
+
 describe('train --init <pretrained folder>', { skip: skipUnlessShared('golden', 'tiny', 'model.safetensors') }, () => {
   it('keeps the pretrained body and pre_classifier, re-initializes a classifier of another label count, and trains', () => {
     const out = mkdtempSync(join(tmpdir(), 'runs-'));
