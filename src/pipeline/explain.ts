@@ -44,7 +44,7 @@ export interface WordAttribution {
   segment: number;
   /** Its attribution to the explained score (positive: for the label). */
   score: number;
-  /** False for words past truncation: the transformer never read them. */
+  /** False for words past truncation: the transformer never read them (a hybrid's TF-IDF parts read the whole text). */
   read: boolean;
   /** A hybrid's attribution by part: "transformer" and each TF-IDF part's name. */
   parts?: Record<string, number>;
@@ -138,7 +138,8 @@ export function explain(classifier: Classifier, text: string, opts: ExplainOptio
     cut: text.length > classifier.maxTextChars,
   };
   if (method === 'ig') Object.assign(explanation, { steps, baselineValue });
-  if (read !== text) explanation.text = read;
+  // Spans index `text` itself unless strip rules changed more than its length.
+  if (read !== text.slice(0, classifier.maxTextChars)) explanation.text = read;
   return explanation;
 }
 
