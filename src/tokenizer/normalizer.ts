@@ -28,27 +28,26 @@ function isControl(ch: string): boolean {
   return CONTROL.test(ch);
 }
 
-/** Cleans text and spaces out CJK ideographs (the steps before accent stripping). */
+/** One character cleaned: controls removed, whitespace to ' ', CJK ideographs spaced out (the steps before accent stripping). */
+export function cleanChar(ch: string): string {
+  const cp = ch.codePointAt(0)!;
+  if (cp < 0x80) {
+    // ASCII fast path: only controls and whitespace need care.
+    if (cp === 9 || cp === 10 || cp === 13) return ' ';
+    return cp < 32 || cp === 127 ? '' : ch;
+  }
+  if (cp === 0xfffd || isControl(ch)) return '';
+  if (WHITESPACE.test(ch)) return ' ';
+  return isChineseChar(cp) ? ' ' + ch + ' ' : ch;
+}
+
 function cleanAndSpaceCjk(text: string): string {
   let out = '';
-  for (const ch of text) {
-    const cp = ch.codePointAt(0)!;
-    if (cp < 0x80) {
-      // ASCII fast path: only controls and whitespace need care.
-      if (cp === 9 || cp === 10 || cp === 13) out += ' ';
-      else if (cp < 32 || cp === 127) continue;
-      else out += ch;
-      continue;
-    }
-    if (cp === 0xfffd || isControl(ch)) continue;
-    if (WHITESPACE.test(ch)) out += ' ';
-    else if (isChineseChar(cp)) out += ' ' + ch + ' ';
-    else out += ch;
-  }
+  for (const ch of text) out += cleanChar(ch);
   return out;
 }
 
-function stripAccents(text: string): string {
+export function stripAccents(text: string): string {
   const nfd = text.normalize('NFD');
   if (nfd === text && isAscii(text)) return text;
   let out = '';
@@ -62,7 +61,7 @@ function isAscii(text: string): boolean {
 }
 
 /** Lowercases each character on its own (no context rules such as final sigma), as tokenizers does. */
-function lowercaseChars(text: string): string {
+export function lowercaseChars(text: string): string {
   if (isAscii(text)) return text.toLowerCase();
   let out = '';
   for (const ch of text) out += ch.toLowerCase();

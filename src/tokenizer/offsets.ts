@@ -1,4 +1,4 @@
-import { isChineseChar } from './normalizer';
+import { cleanChar, lowercaseChars, stripAccents } from './normalizer';
 import { isPunctuation } from './pretokenizer';
 
 /**
@@ -27,44 +27,23 @@ export interface Spans {
   words: WordSpan[];
 }
 
-const CONTROL = /\p{C}/u;
-const NONSPACING_MARK = /\p{Mn}/u;
 const WHITESPACE = /\s/u;
 
 /** One original character as the normalizer writes it (possibly nothing, possibly several characters). */
-function normalizeChar(ch: string, lowercase: boolean, stripAccents: boolean): string {
-  const cp = ch.codePointAt(0)!;
-  let out: string;
-  if (cp === 9 || cp === 10 || cp === 13) return ' ';
-  if (cp < 0x80) {
-    if (cp < 32 || cp === 127) return '';
-    out = ch;
-  } else {
-    if (cp === 0xfffd || CONTROL.test(ch)) return '';
-    if (WHITESPACE.test(ch)) return ' ';
-    out = isChineseChar(cp) ? ' ' + ch + ' ' : ch;
-  }
-  if (stripAccents) {
-    let kept = '';
-    for (const c of out.normalize('NFD')) if (!NONSPACING_MARK.test(c)) kept += c;
-    out = kept;
-  }
-  if (lowercase) {
-    let low = '';
-    for (const c of out) low += c.toLowerCase();
-    out = low;
-  }
-  return out;
+function normalizeChar(ch: string, lowercase: boolean, accents: boolean): string {
+  const clean = cleanChar(ch);
+  const stripped = accents ? stripAccents(clean) : clean;
+  return lowercase ? lowercaseChars(stripped) : stripped;
 }
 
 /** The normalized characters of text[from, to) with each one's original span. */
-function normalizeWithSpans(text: string, from: number, to: number, lowercase: boolean, stripAccents: boolean): { chars: string[]; spans: WordSpan[] } {
+function normalizeWithSpans(text: string, from: number, to: number, lowercase: boolean, accents: boolean): { chars: string[]; spans: WordSpan[] } {
   const chars: string[] = [];
   const spans: WordSpan[] = [];
   for (let i = from; i < to; ) {
     const cp = text.codePointAt(i)!;
     const end = i + (cp > 0xffff ? 2 : 1);
-    for (const c of normalizeChar(text.slice(i, end), lowercase, stripAccents)) {
+    for (const c of normalizeChar(text.slice(i, end), lowercase, accents)) {
       chars.push(c);
       spans.push({ start: i, end });
     }
