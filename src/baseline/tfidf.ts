@@ -191,15 +191,17 @@ export class TfidfVectorizer {
 
   /** A text's features (column, TF-IDF value) with the spans of each one's occurrences in the text. */
   featureSpans(text: string): { column: number; value: number; occurrences: [number, number][][] }[] {
-    const row = this.transform([text]);
+    const grams = analyzeWithSpans(text, this.analyzer);
+    const columns = Int32Array.from(grams, (g) => this.vocab.get(g.gram) ?? -1);
+    const row = this.rows([columns]);
     const occurrences = new Map<number, [number, number][][]>();
-    for (const g of analyzeWithSpans(text, this.analyzer)) {
-      const j = this.vocab.get(g.gram);
-      if (j === undefined) continue;
+    grams.forEach((g, k) => {
+      const j = columns[k];
+      if (j < 0) return;
       const list = occurrences.get(j);
       if (list) list.push(g.spans);
       else occurrences.set(j, [g.spans]);
-    }
+    });
     return Array.from(row.indices, (column, q) => ({ column, value: row.values[q], occurrences: occurrences.get(column)! }));
   }
 
