@@ -1,4 +1,4 @@
-// N-API surface of the engine: a Model object (the model step of model/distilbert.h on a
+// N-API surface of the engine: a Model object (the model step of model/encoder.h on a
 // backend) and a few functions. Every typed array is checked for type and length before native
 // code touches it (a wrong one is a JS TypeError, never a stray write), and engine errors
 // (bad input ids, a missing backend) become JS Errors with the engine's message.
@@ -17,7 +17,7 @@
 #include "backend.h"
 #include "cpu/blas.h"
 #include "cpu/kernels.h"
-#include "model/distilbert.h"
+#include "model/encoder.h"
 
 namespace {
 
@@ -109,6 +109,17 @@ engine::ModelConfig read_config(const Napi::Object& o) {
   c.attention_dropout = (float)num("attentionDropout");
   c.seq_classif_dropout = (float)num("seqClassifDropout");
   c.sinusoidal_positions = o.Get("sinusoidalPosEmbds").ToBoolean().Value();
+  const std::string type = o.Get("modelType").ToString().Utf8Value();
+  if (type != "distilbert" && type != "bert") throw std::invalid_argument("config.modelType must be distilbert or bert");
+  c.arch = type == "bert" ? engine::BERT : engine::DISTILBERT;
+  c.type_vocab_size = c.arch == engine::BERT ? (int)num("typeVocabSize") : 0;
+  c.layer_norm_eps = (float)num("layerNormEps");
+  const std::string problem = o.Get("problemType").ToString().Utf8Value();
+  c.problem = problem == "single_label_classification" ? engine::SINGLE_LABEL
+              : problem == "multi_label_classification" ? engine::MULTI_LABEL
+              : problem == "regression"                 ? engine::REGRESSION
+                                                        : -1;
+  if (c.problem < 0) throw std::invalid_argument("config.problemType " + problem + " is not supported");
   Napi::Value labels = o.Get("id2label");
   if (!labels.IsArray()) throw std::invalid_argument("config.id2label must be an array");
   c.num_labels = (int)labels.As<Napi::Array>().Length();
@@ -143,7 +154,8 @@ class Model : public Napi::ObjectWrap<Model> {
                         InstanceMethod("getMoments", &Model::GetMoments), InstanceMethod("forward", &Model::Forward),
                         InstanceMethod("forwardEmbedded", &Model::ForwardEmbedded),
                         InstanceMethod("inputGradients", &Model::InputGradients),
-                        InstanceMethod("loss", &Model::Loss), InstanceMethod("backward", &Model::Backward),
+                        InstanceMethod("loss", &Model::Loss),
+                        InstanceMethod("lossTargets", &Model::LossTargets), InstanceMethod("pooledOutput", &Model::PooledOutput), InstanceMethod("backward", &Model::Backward),
                         InstanceMethod("zeroGrads", &Model::ZeroGrads), InstanceMethod("adamStep", &Model::AdamStep),
                         InstanceMethod("adamwStep", &Model::AdamwStep),
                         InstanceMethod("hiddenState", &Model::HiddenState),
@@ -159,7 +171,7 @@ class Model : public Napi::ObjectWrap<Model> {
       if (info.Length() < 2 || !info[0].IsObject() || !info[1].IsString() || (info.Length() > 2 && !info[2].IsString()))
         throw std::invalid_argument("new Model(config, device, precision): a config object, a device and a precision name");
       const std::string precision = info.Length() > 2 ? info[2].As<Napi::String>().Utf8Value() : "fp32";
-      model_ = std::make_unique<engine::DistilBertModel>(
+      model_ = std::make_unique<engine::EncoderModel>(
           engine::make_backend(info[1].As<Napi::String>().Utf8Value(), precision), read_config(info[0].As<Napi::Object>()));
     } catch (const std::exception& e) {
       Napi::Error::New(info.Env(), e.what()).ThrowAsJavaScriptException();
@@ -217,9 +229,9 @@ class Model : public Napi::ObjectWrap<Model> {
     return guarded(info, [&] { model_->get_moments(m, v); return info.Env().Undefined(); });
   }
 
-  // forward(ids, mask, B, T, train, seed, grad, allHidden, logitsOut | null[, predict])
+  // forward(ids, mask, B, T, train, seed, grad, allHidden, logitsOut | null[, predict | null[, tokenTypes | null]])
   // predict (masked LM): the increasing flat positions b*T+t to predict; logitsOut then holds
-  // predict.length x vocab values.
+  // predict.length x vocab values. tokenTypes (BERT): token_type_ids [B*T], absent or null: all 0.
   Napi::Value Forward(const Napi::CallbackInfo& info) {
     Args a(info, "forward");
     const int64_t B = a.integer(2), T = a.integer(3);
@@ -243,6 +255,7 @@ class Model : public Napi::ObjectWrap<Model> {
       o.n_predict = (int)info[9].As<Napi::TypedArray>().ElementLength();
       o.predict = a.i32(9, o.n_predict);
     }
+    if (info.Length() > 10 && !info[10].IsNull() && !info[10].IsUndefined()) o.token_types = a.i32(10, B * T);
     const int64_t width = mlm ? model_->config().vocab_size : model_->config().num_labels;
     float* logits = info.Length() > 8 && info[8].IsNull() ? nullptr : a.f32(8, (mlm ? o.n_predict : B) * width);
     CHECK_ARGS(a);
@@ -313,6 +326,36 @@ class Model : public Napi::ObjectWrap<Model> {
     return guarded(info, [&] { return Napi::Number::New(info.Env(), model_->loss(labels, (int)B, (float)scale)); });
   }
 
+  // lossTargets(targets [B*labels], gradScale) -> mean BCE with logits (multi-label) or squared error (regression)
+  Napi::Value LossTargets(const Napi::CallbackInfo& info) {
+    Args a(info, "lossTargets");
+    if (info.Length() < 1 || !info[0].IsTypedArray()) {
+      Napi::TypeError::New(info.Env(), "lossTargets: argument 0 must be a Float32Array").ThrowAsJavaScriptException();
+      return info.Env().Undefined();
+    }
+    const int64_t n = info[0].As<Napi::TypedArray>().ElementLength();
+    float* targets = a.f32(0, n);
+    const double scale = a.number(1);
+    CHECK_ARGS(a);
+    return guarded(info, [&] { return Napi::Number::New(info.Env(), model_->loss_targets(targets, n, (float)scale)); });
+  }
+
+  // pooledOutput(out [B*dim]): the head's hidden vector of the last eval-mode forward.
+  Napi::Value PooledOutput(const Napi::CallbackInfo& info) {
+    Args a(info, "pooledOutput");
+    if (info.Length() < 1 || !info[0].IsTypedArray()) {
+      Napi::TypeError::New(info.Env(), "pooledOutput: argument 0 must be a Float32Array").ThrowAsJavaScriptException();
+      return info.Env().Undefined();
+    }
+    const int64_t n = info[0].As<Napi::TypedArray>().ElementLength();
+    float* out = a.f32(0, n);
+    CHECK_ARGS(a);
+    return guarded(info, [&] {
+      model_->pooled_output(out, n);
+      return info.Env().Undefined();
+    });
+  }
+
   Napi::Value Backward(const Napi::CallbackInfo& info) {
     return guarded(info, [&] { model_->backward(); return info.Env().Undefined(); });
   }
@@ -367,7 +410,7 @@ class Model : public Napi::ObjectWrap<Model> {
     return Napi::Number::New(info.Env(), (double)model_->workspace_bytes());
   }
 
-  std::unique_ptr<engine::DistilBertModel> model_;
+  std::unique_ptr<engine::EncoderModel> model_;
   Napi::ObjectReference adopted_;  // the weights' array while the engine works in its memory
 };
 
@@ -405,7 +448,7 @@ Napi::Value ParamLayout(const Napi::CallbackInfo& info) {
     Napi::TypeError::New(info.Env(), "paramLayout: argument 0 must be a config object").ThrowAsJavaScriptException();
     return info.Env().Undefined();
   }
-  return guarded(info, [&] { return layout_to_js(info.Env(), engine::distilbert_layout(read_config(info[0].As<Napi::Object>()))); });
+  return guarded(info, [&] { return layout_to_js(info.Env(), engine::param_layout(read_config(info[0].As<Napi::Object>()))); });
 }
 
 Napi::Value Backends(const Napi::CallbackInfo& info) {

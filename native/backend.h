@@ -1,5 +1,5 @@
 // The seam between the model step and the hardware. A Backend owns device memory and runs the
-// kernels of the model on it; the model runner (model/distilbert.cc) is written once against
+// kernels of the model on it; the model runner (model/encoder.cc) is written once against
 // this interface. Kernel pointers are device pointers from alloc() (host memory on the CPU
 // backend). Shapes are the caller's to check: the runner sizes every buffer it passes.
 //
@@ -16,7 +16,7 @@
 
 namespace engine {
 
-enum Activation { GELU = 0, GELU_TANH = 1, RELU = 2 };
+enum Activation { GELU = 0, GELU_TANH = 1, RELU = 2, TANH = 3 };
 
 class Backend {
  public:

@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { analyze, analyzeCharWb, analyzeWithSpans } from '../src/baseline/tfidf';
 import { TfidfBaseline } from '../src/baseline/baseline';
 import { TfidfVectorizer } from '../src/baseline/tfidf';
-import { DistilBert } from '../src/model/distilbert';
+import { EncoderClassifier } from '../src/model/encoder_classifier';
 import { loadModelDir } from '../src/model/model_dir';
 import { logSumExpRow } from '../src/maths/rows';
 import { Classifier } from '../src/pipeline/classifier';
@@ -20,13 +20,13 @@ const TEXTS = [
 ];
 
 /** The golden tiny model, each weight scaled by gain(name) (default: as it is). */
-function tinyModel(gain: (name: string) => number = () => 1): { model: DistilBert; classifier: Classifier } {
+function tinyModel(gain: (name: string) => number = () => 1): { model: EncoderClassifier; classifier: Classifier } {
   const loaded = loadModelDir(sharedPath('golden', 'tiny'));
   for (const slot of loaded.params.slots) {
     const g = gain(slot.name);
     if (g !== 1) loaded.params.get(slot.name).forEach((v, i, a) => (a[i] = v * g));
   }
-  const model = new DistilBert(loaded.config, loaded.params);
+  const model = new EncoderClassifier(loaded.config, loaded.params);
   const classifier = new Classifier({ model, tokenizer: loaded.tokenizer, labels: loaded.config.id2label, maxLength: 64 });
   return { model, classifier };
 }

@@ -8,7 +8,7 @@ import { onnx } from 'onnx-proto';
 import * as ort from 'onnxruntime-node';
 import { loadModelDir, saveCalibration } from '../src/model/model_dir';
 import { readSafetensors } from '../src/io/safetensors';
-import { DistilBert } from '../src/model/distilbert';
+import { EncoderClassifier } from '../src/model/encoder_classifier';
 import { GROUPS, makeModelDir, makeNewsgroupsFolder, makeVocab } from './fixtures';
 import { sharedPath, skipUnlessShared } from './shared';
 
@@ -83,7 +83,7 @@ describe('export to ONNX: activations and errors', () => {
       const ids = [[2, 5, 6, 7, 3, 0, 0], [2, 8, 9, 10, 11, 12, 3]];
       const mask = ids.map((r, i) => r.map((_, j) => (i === 0 && j >= 5 ? 0 : 1)));
       const m = loadModelDir(dir);
-      const engine = new DistilBert(m.config, m.params).forward(Int32Array.from(ids.flat()), Int32Array.from(mask.flat()), 2, 7, { grad: false });
+      const engine = new EncoderClassifier(m.config, m.params).forward(Int32Array.from(ids.flat()), Int32Array.from(mask.flat()), 2, 7, { grad: false });
       const { data } = await ortLogits(join(exportModel(dir), 'onnx', 'model.onnx'), ids, mask);
       assert.ok(maxAbsDiff(data, engine) < 1e-4, `max abs error ${maxAbsDiff(data, engine)}`);
     });

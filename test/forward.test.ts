@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { loadModelDir } from '../src/model/model_dir';
 import { readSafetensors } from '../src/io/safetensors';
-import { DistilBert } from '../src/model/distilbert';
+import { EncoderClassifier } from '../src/model/encoder_classifier';
 import { sharedPath, skipUnlessShared } from './shared';
 
 const skip = skipUnlessShared('golden', 'tiny', 'forward.safetensors');
@@ -20,7 +20,7 @@ describe('DistilBERT forward pass vs transformers (golden/tiny)', { skip }, () =
     const m = loadModelDir(sharedPath('golden', 'tiny'));
     const inputs = JSON.parse(readFileSync(sharedPath('golden', 'tiny', 'inputs.json'), 'utf8')) as { input_ids: number[][]; attention_mask: number[][] };
     const B = inputs.input_ids.length, T = inputs.input_ids[0].length;
-    const model = new DistilBert(m.config, m.params);
+    const model = new EncoderClassifier(m.config, m.params);
     const ids = Int32Array.from(inputs.input_ids.flat()), mask = Int32Array.from(inputs.attention_mask.flat());
     const logits = Float32Array.from(model.forward(ids, mask, B, T, { allHiddenStates: true }));
     const golden = readSafetensors(sharedPath('golden', 'tiny', 'forward.safetensors'));

@@ -10,7 +10,7 @@ import { chooseLambdas, fuse, Hybrid } from '../src/hybrid/hybrid';
 import { fusionSlice } from '../src/hybrid_build/build';
 import { loadModelDir } from '../src/model/model_dir';
 import { Classifier } from '../src/pipeline/classifier';
-import { DistilBert } from '../src/model/distilbert';
+import { EncoderClassifier } from '../src/model/encoder_classifier';
 import { softmaxRows } from '../src/maths/rows';
 import { predictLogits } from '../src/model/inference';
 import { buildServer, DEFAULT_SERVER_OPTIONS } from '../src/serve/server';
@@ -195,7 +195,7 @@ describe('train --hybrid', () => {
     const texts = ['god orbit the pixel', 'engine engine of a'];
     const enc = texts.map((t) => loaded.tokenizer.encode(t));
     const C = loaded.config.id2label.length;
-    const probs = softmaxRows(predictLogits(new DistilBert(loaded.config, loadModelDir(model).params), enc, loaded.tokenizer.padId), C);
+    const probs = softmaxRows(predictLogits(new EncoderClassifier(loaded.config, loadModelDir(model).params), enc, loaded.tokenizer.padId), C);
     const svm = TfidfBaseline.load(join(model, 'tfidf')).scores(texts);
     const svmChar = TfidfBaseline.load(join(model, union), ['word', 'char_wb'], 2).scores(texts);
     const [lw, lc] = spec.parts.map((p: { lambda: number }) => p.lambda);

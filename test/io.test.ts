@@ -91,7 +91,7 @@ describe('config.json', () => {
   });
   it('reads id2label in id order and rejects other model types and bad shapes', () => {
     assert.deepEqual(parseConfig({ id2label: { 1: 'b', 0: 'a' } }).id2label, ['a', 'b']);
-    assert.throws(() => parseConfig({ model_type: 'bert' }, 'x/config.json'), /x\/config\.json: model_type is "bert"/);
+    assert.throws(() => parseConfig({ model_type: 'roberta' }, 'x/config.json'), /x\/config\.json: model_type is "roberta"; supported: "distilbert", "bert"/);
     assert.throws(() => parseConfig({ dim: 10, n_heads: 3 }), /dim 10 is not a multiple of n_heads 3/);
     assert.throws(() => parseConfig({ activation: 'swish' }), /activation "swish" is not supported/);
   });

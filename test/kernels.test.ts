@@ -5,7 +5,7 @@ import { describe, it } from 'node:test';
 import { Random } from '../src/data/random';
 import { engine } from '../src/engine/native';
 import { parseConfig } from '../src/model/config';
-import { DistilBert } from '../src/model/distilbert';
+import { EncoderClassifier } from '../src/model/encoder_classifier';
 import { ParamStore } from '../src/io/params';
 import { initParams } from '../src/train/init';
 import { sharedPath, skipUnlessShared } from './shared';
@@ -67,7 +67,7 @@ describe('model step seam', () => {
   it('rejects buffers of the wrong size, ids outside the vocabulary and over-long sequences', () => {
     const native = new (engine().Model)(config, 'cpu');
     assert.throws(() => native.setParams(new Float32Array(params.size - 1)), /setParams: argument 0 must be a Float32Array of \d+ elements/);
-    const model = new DistilBert(config, params);
+    const model = new EncoderClassifier(config, params);
     assert.throws(() => model.forward(Int32Array.from([1, 2, 60]), Int32Array.from([1, 1, 1]), 1, 3), /input id 60 at position 2 is outside the vocabulary \(0..59\)/);
     assert.throws(() => model.forward(new Int32Array(17), new Int32Array(17).fill(1), 1, 17), /exceeds max_position_embeddings 16/);
     assert.throws(() => model.forward(new Int32Array(4), new Int32Array(4), 1, 3), /must both have 1x3 values/);
@@ -78,7 +78,7 @@ describe('model step seam', () => {
   });
 
   it('inference gives the training path\'s logits, keeps no backward state and frees a large workspace', () => {
-    const model = new DistilBert(config, params);
+    const model = new EncoderClassifier(config, params);
     const B = 3, T = 16;
     const ids = Int32Array.from({ length: B * T }, (_, i) => (i * 7) % 60);
     const mask = Int32Array.from({ length: B * T }, (_, i) => (i % T < [16, 9, 1][Math.floor(i / T)] ? 1 : 0));
@@ -97,7 +97,7 @@ describe('model step seam', () => {
     const big = parseConfig({ vocab_size: 100, max_position_embeddings: 512, n_layers: 1, n_heads: 4, dim: 256, hidden_dim: 1024 });
     const p = new ParamStore(big);
     initParams(p, new Random(3));
-    const model = new DistilBert(big, p);
+    const model = new EncoderClassifier(big, p);
     const B = 16, T = 512;
     model.forward(new Int32Array(B * T).fill(5), new Int32Array(B * T).fill(1), B, T, { grad: false });
     assert.equal(model.workspaceBytes(), 0);
@@ -128,8 +128,8 @@ describe('CPU bf16 (linear layers with bfloat16 operands, fp32 accumulation)', {
     initParams(params, new Random(4));
     const ids = Int32Array.from({ length: 2 * 32 }, (_, i) => (i * 13) % 200);
     const mask = new Int32Array(2 * 32).fill(1);
-    const fp32 = new DistilBert(config, params).forward(ids, mask, 2, 32, { grad: false });
-    const bf16 = new DistilBert(config, params, { precision: 'bf16' }).forward(ids, mask, 2, 32, { grad: false });
+    const fp32 = new EncoderClassifier(config, params).forward(ids, mask, 2, 32, { grad: false });
+    const bf16 = new EncoderClassifier(config, params, { precision: 'bf16' }).forward(ids, mask, 2, 32, { grad: false });
     const err = Math.max(...Array.from(fp32, (v, i) => Math.abs(v - bf16[i])));
     assert.ok(err > 1e-7 && err < 2e-2, `max abs difference ${err}`);
   });

@@ -4,7 +4,7 @@ import { describe, it } from 'node:test';
 import { Random } from '../src/data/random';
 import { parseConfig, readConfig } from '../src/model/config';
 import { readSafetensors } from '../src/io/safetensors';
-import { DistilBert } from '../src/model/distilbert';
+import { EncoderClassifier } from '../src/model/encoder_classifier';
 import { ParamStore } from '../src/io/params';
 import { KerasAdam } from '../src/train/adam';
 import { initParams } from '../src/train/init';
@@ -31,7 +31,7 @@ describe('training step vs transformers + Keras Adam (golden/train)', { skip }, 
     const adam = new KerasAdam(new PolynomialDecay(lr.initial, lr.decay_steps, lr.end, lr.power),
       { beta1: o.beta_1, beta2: o.beta_2, epsilon: o.epsilon });
     const wantLoss = (JSON.parse(readFileSync(`${dir}/steps.json`, 'utf8')) as { loss: number[] }).loss;
-    const model = new DistilBert(config, params);
+    const model = new EncoderClassifier(config, params);
     const gradsStep1 = readSafetensors(`${dir}/grads_step1.safetensors`);
 
     (golden.batches as GoldenBatch[]).forEach((batch, step) => {
@@ -81,7 +81,7 @@ describe('sparse word-embedding updates', () => {
     const make = () => {
       const params = new ParamStore(config);
       initParams(params, new Random(3));
-      const model = new DistilBert(config, params);
+      const model = new EncoderClassifier(config, params);
       return { model, adam: new KerasAdam(new PolynomialDecay(1e-2, 6)) };
     };
     const dense = make(), sparse = make();
@@ -109,7 +109,7 @@ describe('gradient accumulation over micro-batches', () => {
     const config = parseConfig({ vocab_size: 40, max_position_embeddings: 8, n_layers: 2, n_heads: 2, dim: 8, hidden_dim: 16, dropout: 0, attention_dropout: 0, seq_classif_dropout: 0 });
     const params = new ParamStore(config);
     initParams(params, new Random(5));
-    const model = new DistilBert(config, params);
+    const model = new EncoderClassifier(config, params);
     const ids = Int32Array.from([1, 2, 3, 4, 5, 6, 7, 0, 9, 10, 11, 12, 13, 14, 0, 0]);
     const mask = Int32Array.from(ids, (id) => (id ? 1 : 0));
     const labels = Int32Array.from([0, 1, 0, 1]);

@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { Random } from '../src/data/random';
 import { parseConfig } from '../src/model/config';
 import { ParamStore } from '../src/io/params';
-import { DistilBert } from '../src/model/distilbert';
+import { EncoderClassifier } from '../src/model/encoder_classifier';
 import { padBatch } from '../src/tokenizer';
 import { initParams } from '../src/train/init';
 import { stepMicroBatches } from '../src/train/loop';
@@ -25,7 +25,7 @@ describe('micro-batches of a step ordered by length', () => {
     const config = parseConfig({ vocab_size: 40, max_position_embeddings: 8, n_layers: 2, n_heads: 2, dim: 8, hidden_dim: 16, dropout: 0, attention_dropout: 0, seq_classif_dropout: 0 });
     const params = new ParamStore(config);
     initParams(params, new Random(8));
-    const model = new DistilBert(config, params);
+    const model = new EncoderClassifier(config, params);
     const enc = lengths.map((n, r) => ({ ids: Array.from({ length: n }, (_, k) => 1 + ((r * 7 + k) % 39)), truncated: false }));
     const labels = Int32Array.from(lengths, (_, r) => r % 2);
     const whole = padBatch(enc, 0);

@@ -38,6 +38,9 @@ void activation_forward(const float* x, float* y, int64_t n, int act) {
       case GELU_TANH:
         for (int64_t i = lo; i < hi; i++) y[i] = gelu_tanh(x[i]);
         break;
+      case TANH:
+        for (int64_t i = lo; i < hi; i++) y[i] = std::tanh(x[i]);
+        break;
       default:
         for (int64_t i = lo; i < hi; i++) y[i] = x[i] > 0 ? x[i] : 0.0f;
     }
@@ -52,6 +55,12 @@ void activation_backward(const float* dy, const float* x, float* dx, int64_t n, 
         break;
       case GELU_TANH:
         for (int64_t i = lo; i < hi; i++) dx[i] = dy[i] * gelu_tanh_grad(x[i]);
+        break;
+      case TANH:
+        for (int64_t i = lo; i < hi; i++) {
+          const float t = std::tanh(x[i]);
+          dx[i] = dy[i] * (1.0f - t * t);
+        }
         break;
       default:
         for (int64_t i = lo; i < hi; i++) dx[i] = x[i] > 0 ? dy[i] : 0.0f;

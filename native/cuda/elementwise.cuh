@@ -29,14 +29,18 @@ __global__ void activation_forward_kernel(const float* x, float* y, int64_t n, i
   const int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
   if (i >= n) return;
   const float v = x[i];
-  y[i] = act == GELU ? gelu(v) : act == GELU_TANH ? gelu_tanh(v) : (v > 0 ? v : 0.0f);
+  y[i] = act == GELU ? gelu(v) : act == GELU_TANH ? gelu_tanh(v) : act == TANH ? tanhf(v) : (v > 0 ? v : 0.0f);
 }
 
 __global__ void activation_backward_kernel(const float* dy, const float* x, float* dx, int64_t n, int act) {
   const int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
   if (i >= n) return;
   const float v = x[i];
-  dx[i] = act == GELU ? dy[i] * gelu_grad(v) : act == GELU_TANH ? dy[i] * gelu_tanh_grad(v) : (v > 0 ? dy[i] : 0.0f);
+  const float t = act == TANH ? tanhf(v) : 0.0f;
+  dx[i] = act == GELU        ? dy[i] * gelu_grad(v)
+          : act == GELU_TANH ? dy[i] * gelu_tanh_grad(v)
+          : act == TANH      ? dy[i] * (1.0f - t * t)
+                             : (v > 0 ? dy[i] : 0.0f);
 }
 
 __global__ void dropout_kernel(const float* x, float* y, int64_t rows, int64_t cols, int64_t row_stride, float p,

@@ -1,13 +1,13 @@
-// DistilBertModel's optimizer steps (Keras Adam, torch AdamW), gradient clipping and zeroing: the
+// EncoderModel's optimizer steps (Keras Adam, torch AdamW), gradient clipping and zeroing: the
 // updates run on the backend over the flat parameter, gradient and moment buffers.
 #include <cmath>
 #include <stdexcept>
 
-#include "distilbert.h"
+#include "encoder.h"
 
 namespace engine {
 
-void DistilBertModel::zero_grads() {
+void EncoderModel::zero_grads() {
   if (!grads_.get()) return;  // nothing accumulated yet
   // Densely for every parameter but the word embeddings, and only the touched rows of those
   // (the other rows are still zero), which saves clearing vocab x dim floats.
@@ -22,7 +22,7 @@ void DistilBertModel::zero_grads() {
   touched_.clear();
 }
 
-void DistilBertModel::adam_step(float alpha, float beta1, float beta2, float eps, double clip_norm, bool sparse) {
+void EncoderModel::adam_step(float alpha, float beta1, float beta2, float eps, double clip_norm, bool sparse) {
   need_grads();
   need_moments();
   Backend& e = *be_;
@@ -56,13 +56,13 @@ void DistilBertModel::adam_step(float alpha, float beta1, float beta2, float eps
 }
 
 // Global-norm clipping (tf.clip_by_global_norm, torch's clip_grad_norm_); clip_norm <= 0: none.
-void DistilBertModel::clip_gradients(double clip_norm) {
+void EncoderModel::clip_gradients(double clip_norm) {
   if (clip_norm <= 0) return;
   const double norm = std::sqrt(be_->sum_squares(grads_.get(), n_params_));
   if (norm > clip_norm) be_->scale(grads_.get(), (float)(clip_norm / norm), n_params_);
 }
 
-void DistilBertModel::adamw_step(float lr, float beta1, float beta2, float eps, float weight_decay, int64_t t,
+void EncoderModel::adamw_step(float lr, float beta1, float beta2, float eps, float weight_decay, int64_t t,
                                  double clip_norm) {
   if (t < 1) throw std::invalid_argument("AdamW's update number starts at 1");
   need_grads();

@@ -22,7 +22,7 @@ class Carver {
 
 }  // namespace
 
-int64_t plan_workspace(DistilBertModel::Workspace& w, const ModelConfig& c, float* base, int B, int T, int P, bool grad,
+int64_t plan_workspace(EncoderModel::Workspace& w, const ModelConfig& c, float* base, int B, int T, int P, bool grad,
                        bool all_hidden) {
   const int64_t D = c.dim, F = c.hidden_dim, H = c.n_heads, N = (int64_t)B * T;
   const bool mlm = c.head == MASKED_LM;

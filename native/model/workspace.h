@@ -1,10 +1,10 @@
-// The workspace plan of DistilBertModel: every activation buffer of a forward (and backward) pass,
+// The workspace plan of EncoderModel: every activation buffer of a forward (and backward) pass,
 // carved out of one device allocation, and the offsets of each layer's parameters.
 #pragma once
 #include <cstdint>
 #include <vector>
 
-#include "distilbert.h"
+#include "encoder.h"
 
 namespace engine {
 
@@ -19,7 +19,7 @@ struct LayerActs {
 };
 
 // Every buffer of a forward (and backward) pass, carved out of one device allocation.
-struct DistilBertModel::Workspace {
+struct EncoderModel::Workspace {
   float *emb_sum, *emb_mean, *emb_rstd, *emb_out, *act, *cls_in, *cls, *pre_h, *pre_a, *logits, *losses;
   float *d_logits, *d_pre, *d_cls, *d_cls_in, *d_res, *dA, *dB, *dH2, *dA1, *d_ctx, *d_qkv;
   // Masked-LM head on the predicted rows: input, transform, activation, LayerNorm (and its stats), gradients.
@@ -31,7 +31,7 @@ struct DistilBertModel::Workspace {
 
 // Lays the workspace out for a batch of B x T tokens (P: the masked LM's predicted rows, 0 for the
 // classifier) at `base`; with base == nullptr it only counts. Returns the floats the layout takes.
-int64_t plan_workspace(DistilBertModel::Workspace& w, const ModelConfig& c, float* base, int B, int T, int P, bool grad,
+int64_t plan_workspace(EncoderModel::Workspace& w, const ModelConfig& c, float* base, int B, int T, int P, bool grad,
                        bool all_hidden);
 
 }  // namespace engine

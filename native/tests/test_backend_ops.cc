@@ -176,6 +176,7 @@ LnGrads ref_layernorm_backward(const Vec& dy, const Vec& x, const Vec& gamma, in
 double act(double x, int a) {
   if (a == engine::GELU) return 0.5 * x * (1 + std::erf(x / std::sqrt(2.0)));
   if (a == engine::GELU_TANH) return 0.5 * x * (1 + std::tanh(std::sqrt(2 / M_PI) * (x + 0.044715 * x * x * x)));
+  if (a == engine::TANH) return std::tanh(x);
   return x > 0 ? x : 0;
 }
 double act_grad(double x, int a) {
@@ -184,6 +185,7 @@ double act_grad(double x, int a) {
     const double k = std::sqrt(2 / M_PI), t = std::tanh(k * (x + 0.044715 * x * x * x));
     return 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * k * (1 + 3 * 0.044715 * x * x);
   }
+  if (a == engine::TANH) return 1 - std::tanh(x) * std::tanh(x);
   return x > 0 ? 1 : 0;
 }
 
@@ -315,8 +317,8 @@ void test_attention(Backend* be, Rng& rng) {
 }
 
 void test_elementwise(Backend* be, Rng& rng) {
-  const char* names[] = {"gelu", "gelu_tanh", "relu"};
-  for (int a : {engine::GELU, engine::GELU_TANH, engine::RELU})
+  const char* names[] = {"gelu", "gelu_tanh", "relu", "tanh"};
+  for (int a : {engine::GELU, engine::GELU_TANH, engine::RELU, engine::TANH})
     for (int n : {1, 1000, 4097}) {
       Dev dev(be);
       const Vec x = rng.normal(n, 3.0), dy = rng.normal(n);
@@ -568,7 +570,8 @@ void test_references(Rng& rng) {
     }
     report("ref", "cross_entropy dlogits vs finite differences", fd_check(loss, z, Vec{1.0}, g, rng), 1e-6);
   }
-  for (int a : {engine::GELU, engine::GELU_TANH}) {
+  const char* fd_names[] = {"gelu", "gelu_tanh", "relu", "tanh"};
+  for (int a : {engine::GELU, engine::GELU_TANH, engine::TANH}) {
     const Vec x = rng.normal(50, 2.0), R = rng.normal(50);
     Vec g(50);
     for (int i = 0; i < 50; i++) g[i] = R[i] * act_grad(x[i], a);
@@ -577,7 +580,7 @@ void test_references(Rng& rng) {
       for (size_t i = 0; i < xx.size(); i++) y[i] = act(xx[i], a);
       return y;
     };
-    report("ref", std::string("activation_backward ") + (a ? "gelu_tanh" : "gelu") + " vs finite differences",
+    report("ref", std::string("activation_backward ") + fd_names[a] + " vs finite differences",
            fd_check(f, x, R, g, rng), 1e-6);
   }
 }

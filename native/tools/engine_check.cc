@@ -15,19 +15,25 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <numeric>
 #include <random>
 #include <string>
 #include <vector>
 
-#include "../model/distilbert.h"
+#include "../model/encoder.h"
+#include "golden_models.h"
 #include "model_files.h"
 #include "timing_backend.h"
 
-using engine::DistilBertModel;
+using engine::EncoderModel;
 using engine::ForwardOptions;
 using engine::ModelConfig;
+using tools::flatten_ints;
+using tools::grad_error;
+using tools::max_abs;
+using tools::param_error;
 
 namespace {
 
@@ -70,7 +76,7 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
 
 // Hugging Face's initialization: normal(0, 0.02) weights and embeddings, zero biases, LayerNorm 1/0.
 std::vector<float> init_params(const ModelConfig& c, uint64_t seed) {
-  const auto layout = engine::distilbert_layout(c);
+  const auto layout = engine::param_layout(c);
   std::vector<float> p(layout.back().offset + layout.back().size);
   std::mt19937_64 g(seed);
   std::normal_distribution<float> normal(0.0f, 0.02f);
@@ -86,7 +92,7 @@ std::vector<float> init_params(const ModelConfig& c, uint64_t seed) {
 struct KerasAdam {
   double lr0, end, decay_steps, power, b1 = 0.9, b2 = 0.999, eps = 1e-8;
   int step = 0;
-  void update(DistilBertModel& m) {
+  void update(EncoderModel& m) {
     const double frac = 1 - std::min<double>(step, decay_steps) / decay_steps;
     const double lr = (lr0 - end) * std::pow(frac, power) + end;
     const int t = step + 1;
@@ -96,92 +102,6 @@ struct KerasAdam {
   }
 };
 
-double max_abs(const std::vector<float>& a, const std::vector<double>& b) {
-  double e = 0;
-  for (size_t i = 0; i < a.size(); i++) e = std::max(e, std::fabs(a[i] - b[i]));
-  return a.size() == b.size() ? e : INFINITY;
-}
-
-// Largest |flat - golden| over the parameters of the layout, the golden tensors named prefix + name.
-double max_layout_error(const std::vector<float>& flat, const std::vector<engine::ParamSpec>& layout,
-                        const std::map<std::string, tools::Tensor>& golden, const std::string& prefix = "") {
-  double e = 0;
-  for (const auto& spec : layout) {
-    const std::vector<double>& want = golden.at(prefix + spec.name).data;
-    for (int64_t i = 0; i < spec.size; i++) e = std::max(e, std::fabs(flat[spec.offset + i] - want[i]));
-  }
-  return e;
-}
-
-// The model's gradients or parameters against a golden file's tensors.
-double grad_error(const DistilBertModel& m, const std::map<std::string, tools::Tensor>& golden, const std::string& prefix) {
-  std::vector<float> g(m.param_count());
-  m.get_grads(g.data());
-  return max_layout_error(g, m.layout(), golden, prefix);
-}
-double param_error(const DistilBertModel& m, const std::string& path) {
-  std::vector<float> p(m.param_count());
-  m.get_params(p.data());
-  return max_layout_error(p, m.layout(), tools::read_safetensors(path));
-}
-
-std::vector<int32_t> flatten_ints(const tools::Json& rows) {
-  std::vector<int32_t> out;
-  for (const auto& r : rows.arr)
-    for (const auto& v : r.arr) out.push_back((int32_t)v.number());
-  return out;
-}
-
-// golden/mlm: DistilBertForMaskedLM's logits (every position of the first batch), losses, step-1
-// gradients (the tied projector's share included) and three torch AdamW steps, with the limits of
-// the TypeScript golden test (test/mlm_golden.test.ts).
-bool golden_mlm(const std::string& d, const Options& o) {
-  ModelConfig c = tools::read_config(d + "/config.json");
-  c.head = engine::MASKED_LM;
-  DistilBertModel m(engine::make_backend(o.device, o.precision), c);
-  m.set_params(tools::flat_params(c, tools::read_safetensors(d + "/model.safetensors"), "mlm/model.safetensors").data());
-  const tools::Json g = tools::Json::parse(tools::read_file(d + "/batches.json"));
-  const tools::Json& opt = g["optimizer"];
-  const tools::Json want_loss = tools::Json::parse(tools::read_file(d + "/steps.json"))["loss"];
-  const auto ref = tools::read_safetensors(d + "/reference.safetensors");
-  double logit_err = 0, loss_err = 0, grad_err = 0;
-  for (size_t s = 0; s < g["batches"].arr.size(); s++) {
-    const tools::Json& b = g["batches"][s];
-    const auto ids = flatten_ints(b["input_ids"]), mask = flatten_ints(b["attention_mask"]), labels = flatten_ints(b["labels"]);
-    const int B = (int)b["input_ids"].arr.size(), T = (int)ids.size() / B;
-    if (s == 0) {  // every position, padding included, as the golden logits are
-      std::vector<int32_t> all((size_t)B * T);
-      std::iota(all.begin(), all.end(), 0);
-      ForwardOptions fo;
-      fo.grad = false;
-      fo.predict = all.data(), fo.n_predict = B * T;
-      std::vector<float> logits((size_t)B * T * c.vocab_size);
-      m.forward(ids.data(), mask.data(), B, T, fo, logits.data());
-      logit_err = max_abs(logits, ref.at("logits").data);
-    }
-    std::vector<int32_t> predict, targets;  // the positions whose label is not -100
-    for (int i = 0; i < B * T; i++)
-      if (labels[i] != -100) predict.push_back(i), targets.push_back(labels[i]);
-    ForwardOptions fo;
-    fo.train = true;
-    fo.seed = s;
-    fo.predict = predict.data(), fo.n_predict = (int)predict.size();
-    m.forward(ids.data(), mask.data(), B, T, fo, nullptr);
-    loss_err = std::max(loss_err, std::fabs(m.loss(targets.data(), (int)targets.size(), 1.0f) - want_loss[s].number()));
-    m.backward();
-    if (s == 0) grad_err = grad_error(m, ref, "grad.");
-    m.adamw_step((float)opt["lr_per_step"][s].number(), (float)opt["beta_1"].number(), (float)opt["beta_2"].number(),
-                 (float)opt["epsilon"].number(), (float)opt["weight_decay"].number(), (int64_t)s + 1, 0);
-  }
-  const double param_err = param_error(m, d + "/final.safetensors");
-  std::printf("golden masked LM (3 AdamW steps) on %s: logits max abs error %.3g (limit 1e-5), loss %.3g (1e-5), "
-              "step-1 gradients %.3g (1e-5), parameters after 3 steps %.3g (5e-5)\n",
-              m.backend().name().c_str(), logit_err, loss_err, grad_err, param_err);
-  return logit_err < 1e-5 && loss_err < 1e-5 && grad_err < 1e-5 && param_err < 5e-5;
-}
-
-// golden/tiny (forward, eval mode), golden/train (three Keras Adam steps) and, where the folder has
-// it, golden/mlm, with the limits of the TypeScript golden tests.
 int golden(const Options& o) {
   if (o.positional.empty()) throw std::runtime_error("golden needs the golden folder (../shared/golden)");
   const std::string dir = o.positional[0];
@@ -189,7 +109,7 @@ int golden(const Options& o) {
   {
     const std::string d = dir + "/tiny";
     const ModelConfig c = tools::read_config(d + "/config.json");
-    DistilBertModel m(engine::make_backend(o.device, o.precision), c);
+    EncoderModel m(engine::make_backend(o.device, o.precision), c);
     m.set_params(tools::flat_params(c, tools::read_safetensors(d + "/model.safetensors"), "tiny/model.safetensors").data());
     const tools::Json in = tools::Json::parse(tools::read_file(d + "/inputs.json"));
     const auto ids = flatten_ints(in["input_ids"]), mask = flatten_ints(in["attention_mask"]);
@@ -218,7 +138,7 @@ int golden(const Options& o) {
   {
     const std::string d = dir + "/train";
     const ModelConfig c = tools::read_config(d + "/config.json");
-    DistilBertModel m(engine::make_backend(o.device, o.precision), c);
+    EncoderModel m(engine::make_backend(o.device, o.precision), c);
     m.set_params(tools::flat_params(c, tools::read_safetensors(d + "/model.safetensors"), "train/model.safetensors").data());
     const tools::Json g = tools::Json::parse(tools::read_file(d + "/batches.json"));
     const tools::Json& lr = g["optimizer"]["learning_rate"];
@@ -251,8 +171,16 @@ int golden(const Options& o) {
                 m.backend().name().c_str(), loss_err, grad_err, param_err);
     ok = ok && loss_err < 1e-5 && grad_err < 1e-5 && param_err < 5e-5;
   }
-  if (std::ifstream(dir + "/mlm/final.safetensors")) ok = golden_mlm(dir + "/mlm", o) && ok;
+  if (std::ifstream(dir + "/mlm/final.safetensors")) ok = tools::golden_mlm(dir + "/mlm", o.device, o.precision) && ok;
   else std::printf("golden masked LM: skipped (%s/mlm has no final.safetensors)\n", dir.c_str());
+  std::vector<std::string> bert;
+  if (std::filesystem::is_directory(dir + "/bert"))
+    for (const auto& e : std::filesystem::directory_iterator(dir + "/bert"))
+      if (std::filesystem::exists(e.path() / "batches.json") && std::filesystem::exists(e.path() / "forward.safetensors"))
+        bert.push_back(e.path().string());
+  std::sort(bert.begin(), bert.end());
+  for (const auto& d : bert) ok = tools::golden_bert(d, o.device, o.precision) && ok;
+  if (bert.empty()) std::printf("golden BERT: skipped (%s/bert has no folder with batches.json and forward.safetensors)\n", dir.c_str());
   if (o.precision != "fp32") {  // the limits are fp32's: rounded products are reported, not judged
     std::printf("golden (%s: informational, the limits are fp32's): %s\n", o.precision.c_str(), ok ? "within" : "outside");
     return 0;
@@ -276,7 +204,7 @@ int bench(const Options& o) {
   std::unique_ptr<engine::Backend> be = engine::make_backend(o.device, o.precision);
   tools::TimingBackend* timing = nullptr;
   if (o.profile) be = std::unique_ptr<engine::Backend>(timing = new tools::TimingBackend(std::move(be)));
-  DistilBertModel m(std::move(be), c);
+  EncoderModel m(std::move(be), c);
   m.set_params(init_params(c, 1).data());
   KerasAdam adam{2e-5, 0, 1000, 1};
   std::mt19937_64 g(7);
@@ -387,7 +315,7 @@ int train_card(const Options& o) {
   read_tokens(o.positional[0], labels, train, val);
   if (o.max_validation > 0 && (size_t)o.max_validation < val.size()) val.resize(o.max_validation);
   const ModelConfig c = base_config(labels);
-  DistilBertModel m(engine::make_backend(o.device, o.precision), c);
+  EncoderModel m(engine::make_backend(o.device, o.precision), c);
   m.set_params(init_params(c, o.seed).data());
   const int B = o.batch, steps = o.steps_per_epoch > 0 ? o.steps_per_epoch : (int)train.size() / B;
   KerasAdam adam{o.lr, 0, (double)o.epochs * steps, 1};
@@ -480,7 +408,7 @@ int resume(const Options& o) {
       labels[s].push_back((int32_t)(g() % 20));
     }
   }
-  auto train = [&](DistilBertModel& m, KerasAdam& adam, int from, int to) {
+  auto train = [&](EncoderModel& m, KerasAdam& adam, int from, int to) {
     for (int s = from; s < to; s++) {
       ForwardOptions fo;
       fo.train = true;
@@ -492,7 +420,7 @@ int resume(const Options& o) {
     }
   };
   const std::vector<float> init = init_params(c, 5);
-  DistilBertModel whole(engine::make_backend(o.device, o.precision), c);
+  EncoderModel whole(engine::make_backend(o.device, o.precision), c);
   whole.set_params(init.data());
   KerasAdam uninterrupted{1e-3, 0, (double)steps, 1};
   train(whole, uninterrupted, 0, steps);
@@ -501,13 +429,13 @@ int resume(const Options& o) {
   whole.get_params(want.data());
   KerasAdam interrupted{1e-3, 0, (double)steps, 1};
   {
-    DistilBertModel first(engine::make_backend(o.device, o.precision), c);
+    EncoderModel first(engine::make_backend(o.device, o.precision), c);
     first.set_params(init.data());
     train(first, interrupted, 0, cut);
     first.get_params(p.data());
     first.get_moments(m1.data(), m2.data());
   }
-  DistilBertModel second(engine::make_backend(o.device, o.precision), c);
+  EncoderModel second(engine::make_backend(o.device, o.precision), c);
   second.set_params(p.data());
   second.set_moments(m1.data(), m2.data());
   train(second, interrupted, cut, steps);

@@ -64,9 +64,37 @@ inline std::map<std::string, Tensor> read_safetensors(const std::string& path) {
   return out;
 }
 
-// config.json with the defaults of transformers' DistilBertConfig.
+// config.json of model_type "bert", with the defaults of transformers' BertConfig; problem_type as
+// transformers reads it (absent: regression for one label, else single-label).
+inline engine::ModelConfig read_bert_config(const Json& j) {
+  auto num = [&](const char* k, double dflt) { return j.has(k) && j[k].kind != Json::Null ? j[k].number() : dflt; };
+  engine::ModelConfig c;
+  c.arch = engine::BERT;
+  c.vocab_size = (int)num("vocab_size", 30522);
+  c.max_positions = (int)num("max_position_embeddings", 512);
+  c.type_vocab_size = (int)num("type_vocab_size", 2);
+  c.n_layers = (int)num("num_hidden_layers", 12);
+  c.n_heads = (int)num("num_attention_heads", 12);
+  c.dim = (int)num("hidden_size", 768);
+  c.hidden_dim = (int)num("intermediate_size", 3072);
+  c.dropout = (float)num("hidden_dropout_prob", 0.1);
+  c.attention_dropout = (float)num("attention_probs_dropout_prob", 0.1);
+  c.seq_classif_dropout = (float)num("classifier_dropout", c.dropout);
+  c.layer_norm_eps = (float)num("layer_norm_eps", 1e-12);
+  c.num_labels = j.has("id2label") ? (int)j["id2label"].obj.size() : (int)num("num_labels", 2);
+  const std::string act = j.has("hidden_act") ? j["hidden_act"].str : "gelu";
+  c.activation = act == "gelu" ? engine::GELU : act == "gelu_new" ? engine::GELU_TANH : engine::RELU;
+  const std::string pt = j.has("problem_type") && j["problem_type"].kind == Json::String ? j["problem_type"].str : "";
+  c.problem = pt == "multi_label_classification" ? engine::MULTI_LABEL
+              : pt == "regression" || (pt.empty() && c.num_labels == 1) ? engine::REGRESSION
+                                                                        : engine::SINGLE_LABEL;
+  return c;
+}
+
+// config.json with the defaults of transformers' DistilBertConfig (or BertConfig for model_type "bert").
 inline engine::ModelConfig read_config(const std::string& path) {
   const Json j = Json::parse(read_file(path));
+  if (j.has("model_type") && j["model_type"].str == "bert") return read_bert_config(j);
   auto num = [&](const char* k, double dflt) { return j.has(k) ? j[k].number() : dflt; };
   engine::ModelConfig c;
   c.vocab_size = (int)num("vocab_size", 30522);
@@ -88,7 +116,7 @@ inline engine::ModelConfig read_config(const std::string& path) {
 // The flat parameter buffer from tensors named as Hugging Face names them.
 inline std::vector<float> flat_params(const engine::ModelConfig& c, const std::map<std::string, Tensor>& tensors,
                                       const std::string& source) {
-  const auto layout = engine::distilbert_layout(c);
+  const auto layout = engine::param_layout(c);
   std::vector<float> flat(layout.back().offset + layout.back().size);
   for (const auto& s : layout) {
     auto it = tensors.find(s.name);

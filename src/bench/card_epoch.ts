@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { encodePosts } from '../data/dataset';
 import { loadData } from '../data/source';
 import { makeSplit } from '../data/split';
-import { DistilBert } from '../model/distilbert';
+import { EncoderClassifier } from '../model/encoder_classifier';
 import { DeviceChoice } from '../model/model';
 import { BertTokenizer } from '../tokenizer';
 import { PRESETS } from '../train/presets';
@@ -45,7 +45,7 @@ export async function cardEpochSteps(steps: number, device: DeviceChoice = {}): 
   let done = 0;
   try {
     await train({
-      model: new DistilBert(config, params, device), train: trainSet, validation: { encodings: [], labels: new Int32Array(0) },
+      model: new EncoderClassifier(config, params, device), train: trainSet, validation: { encodings: [], labels: new Int32Array(0) },
       settings, padId: tokenizer.padId, checkpointPath: join(dir, 'checkpoint.safetensors'),
       hooks: {
         onStep: () => {

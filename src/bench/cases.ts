@@ -2,12 +2,12 @@ import { join } from 'node:path';
 import { Random } from '../data/random';
 import { engine } from '../engine/native';
 import { exportOnnx } from '../export/export_onnx';
-import { DistilBertConfig, parseConfig } from '../model/config';
+import { ModelConfig, parseConfig } from '../model/config';
 import { saveModelDir } from '../model/model_dir';
 import { ParamStore } from '../io/params';
 import { Classifier } from '../pipeline/classifier';
 import { explain, ExplainMethod } from '../pipeline/explain';
-import { DistilBert } from '../model/distilbert';
+import { EncoderClassifier } from '../model/encoder_classifier';
 import { DeviceChoice } from '../model/model';
 import { BertTokenizer, Vocab } from '../tokenizer';
 import { KerasAdam } from '../train/adam';
@@ -73,7 +73,7 @@ export function forwardFlops(B: number, T: number): number {
 export const caseFlops = (c: CaseSpec): number => forwardFlops(c.batch, c.seqLen) * (c.kind === 'train' ? 3 : 1);
 
 /** The distilbert-base classifier of every case, random weights (seed 1). */
-export function baseModel(): { config: DistilBertConfig; params: ParamStore } {
+export function baseModel(): { config: ModelConfig; params: ParamStore } {
   const config = parseConfig({ ...BASE, id2label: Object.fromEntries(Array.from({ length: 20 }, (_, i) => [String(i), `L${i}`])) });
   const params = new ParamStore(config);
   initParams(params, new Random(1));
@@ -133,7 +133,7 @@ export function runCase(c: CaseSpec, reps: number, device: DeviceChoice = {}, mo
     return timeSteps(() => classifier.classify([text]), reps);
   }
   const { config, params } = baseModel();
-  const model = new DistilBert(config, params, device);
+  const model = new EncoderClassifier(config, params, device);
   const { batch: B, seqLen: T } = c;
   const ids = caseTokens(c);
   const mask = new Int32Array(B * T).fill(1);

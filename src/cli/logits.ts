@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { resolveModel } from '../io/hub';
 import { loadModelDir } from '../model/model_dir';
-import { DistilBert } from '../model/distilbert';
+import { EncoderClassifier } from '../model/encoder_classifier';
 import { addDeviceOptions, applyThreads, deviceChoice, DeviceOptions, intOption } from './common';
 
 function matrix(v: unknown, name: string, file: string): number[][] {
@@ -16,9 +16,9 @@ function matrix(v: unknown, name: string, file: string): number[][] {
 
 export function logitsCommand(): Command {
   return addDeviceOptions(new Command('logits'))
-    .description('print {"logits": [[...]]} for {"input_ids": [[...]], "attention_mask": [[...]]}')
+    .description('print {"logits": [[...]]} for {"input_ids": [[...]], "attention_mask": [[...]], "token_type_ids": [[...]]} (the last two optional)')
     .requiredOption('--model <dir>', 'model folder (config.json, model.safetensors, vocab.txt)')
-    .requiredOption('--inputs <file.json>', 'JSON with input_ids and attention_mask')
+    .requiredOption('--inputs <file.json>', 'JSON with input_ids, and optionally attention_mask and token_type_ids (BERT)')
     .option('--threads <n>', 'CPU threads', intOption(1))
     .action(async (opts: DeviceOptions & { model: string; inputs: string; threads?: number }) => {
       applyThreads(opts.threads);
@@ -33,6 +33,9 @@ export function logitsCommand(): Command {
       const given = (raw as Record<string, unknown>).attention_mask;
       const mask = given === undefined ? ids.map((r) => r.map(() => 1)) : matrix(given, 'attention_mask', opts.inputs);
       if (mask.length !== ids.length || mask[0].length !== ids[0].length) throw new Error(`${opts.inputs}: attention_mask must have the shape of input_ids`);
+      const givenTypes = (raw as Record<string, unknown>).token_type_ids;
+      const types = givenTypes === undefined ? undefined : matrix(givenTypes, 'token_type_ids', opts.inputs);
+      if (types && (types.length !== ids.length || types[0].length !== ids[0].length)) throw new Error(`${opts.inputs}: token_type_ids must have the shape of input_ids`);
       const m = loadModelDir(await resolveModel(opts.model, '--model <folder>', opts.revision));
       const B = ids.length, T = ids[0].length, C = m.config.id2label.length;
       // Checked here, in full precision: Int32Array would wrap 2^33 to 0.
@@ -42,7 +45,12 @@ export function logitsCommand(): Command {
       mask.forEach((row, b) => row.forEach((v, t) => {
         if (v !== 0 && v !== 1) throw new Error(`${opts.inputs}: attention_mask[${b}][${t}] = ${v}: must be 0 or 1`);
       }));
-      const logits = new DistilBert(m.config, m.params, deviceChoice(opts)).forward(Int32Array.from(ids.flat()), Int32Array.from(mask.flat()), B, T, { grad: false });
+      if (types && m.config.modelType !== 'bert') throw new Error(`${opts.inputs}: token_type_ids given, but ${m.config.modelType} has no token types`);
+      types?.forEach((row, b) => row.forEach((v, t) => {
+        if (v < 0 || v >= m.config.typeVocabSize) throw new Error(`${opts.inputs}: token_type_ids[${b}][${t}] = ${v}: must be from 0 to ${m.config.typeVocabSize - 1}`);
+      }));
+      const tokenTypes = types ? Int32Array.from(types.flat()) : undefined;
+      const logits = new EncoderClassifier(m.config, m.params, deviceChoice(opts)).forward(Int32Array.from(ids.flat()), Int32Array.from(mask.flat()), B, T, { grad: false, tokenTypes });
       const rows = Array.from({ length: B }, (_, b) => Array.from(logits.subarray(b * C, (b + 1) * C)));
       process.stdout.write(JSON.stringify({ logits: rows }) + '\n');
     });

@@ -10,7 +10,7 @@ import { faultPoint } from '../io/fault';
 import { FORMATS, migrateRunRecord } from '../io/migrations';
 import { ParamStore } from '../io/params';
 import { saveTokenizer } from '../io/save_tokenizer';
-import { configToJson, DistilBertConfig, ModelHead, parseConfig } from '../model/config';
+import { configToJson, ModelConfig, ModelHead, parseConfig } from '../model/config';
 import { BertTokenizer } from '../tokenizer';
 import { Checkpoint, loadCheckpoint } from '../train/checkpoint';
 import { initialModel, ModelSettings } from '../train/initial_model';
@@ -188,7 +188,7 @@ export interface StartedRun<R> {
   record: R;
   data: Newsgroups;
   split: Split;
-  config: DistilBertConfig;
+  config: ModelConfig;
   params: ParamStore;
   tokenizer: BertTokenizer;
   resume?: Checkpoint<never>;
@@ -237,7 +237,7 @@ export async function startRun<S extends RunSettings, R extends RunRecord<S>>(x:
     const r = record.split;
     const { data, split } = await loadSplit({ data: o.data ?? record.data, split: r.name, splitSeed: r.seed, validationList: r.validationList,
       validationFraction: r.fraction, validationData: r.validationData, ...record.fields });
-    const config: DistilBertConfig = { ...parseConfig(record.config, runFile), head: x.head };
+    const config: ModelConfig = { ...parseConfig(record.config, runFile), head: x.head };
     const tokenizer = BertTokenizer.load(tokDir);
     let params: ParamStore, resume: Checkpoint<never> | undefined;
     if (existsSync(ckptFile)) {

@@ -5,7 +5,7 @@ import { encodePosts } from '../data/dataset';
 import { partName } from '../hybrid/hybrid';
 import { buildHybrid, fusionSlice } from '../hybrid_build/build';
 import { writeFileAtomic } from '../io/atomic';
-import { DistilBert } from '../model/distilbert';
+import { EncoderClassifier } from '../model/encoder_classifier';
 import { fitTemperature } from '../eval/calibration';
 import { saveCalibration, saveModelDir } from '../model/model_dir';
 import { Classifier } from '../pipeline/classifier';
@@ -102,7 +102,7 @@ async function run(o: TrainOptions): Promise<void> {
   const valSet = encodePosts(split.test, config.id2label, tokenizer, st.maxLength, record.strip);
   process.stderr.write(`${split.description}; tokenized in ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
 
-  const model = new DistilBert(config, params, deviceChoice(o));
+  const model = new EncoderClassifier(config, params, deviceChoice(o));
   const table = formatTable([]) + '\n';
   const hooks = commandHooks({
     progress: o.progress, epochs: st.epochs, format: 'loss {loss} | acc {acc} | {tps} tok/s',

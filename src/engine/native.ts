@@ -2,11 +2,18 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 
 /**
- * The model shape the engine builds (native/addon.cc reads these fields): DistilBertConfig
+ * The model shape the engine builds (native/addon.cc reads these fields): ModelConfig
  * (src/model/config.ts) is one, so that the engine, at the bottom of the layers, names no model type.
  */
 export interface EngineConfig {
   head: 'classifier' | 'masked-lm';
+  /** DistilBERT, or BERT (token-type embeddings, a dropout after the attention output, pooler dense + tanh). */
+  modelType: 'distilbert' | 'bert';
+  /** The classifier's loss and output, as transformers' problem_type: softmax, sigmoid per label, or one value. */
+  problemType: 'single_label_classification' | 'multi_label_classification' | 'regression';
+  /** BERT's token types (0 for DistilBERT). */
+  typeVocabSize: number;
+  layerNormEps: number;
   vocabSize: number;
   maxPositionEmbeddings: number;
   sinusoidalPosEmbds: boolean;
@@ -31,8 +38,8 @@ export interface ParamSlot {
 }
 
 /**
- * One DistilBertForSequenceClassification or DistilBertForMaskedLM (config.head) on a backend
- * (native/model/distilbert.h): the model
+ * One DistilBertForSequenceClassification, BertForSequenceClassification or DistilBertForMaskedLM
+ * (config.modelType, config.head) on a backend (native/model/encoder.h): the model
  * step runs natively; parameters, gradients and Adam moments live on the device and cross to
  * the host only through the get/set calls. Every array is checked for type and exact length.
  */
@@ -53,7 +60,7 @@ export interface NativeModel {
    */
   forward(
     ids: Int32Array, mask: Int32Array, B: number, T: number, train: boolean, seed: number, grad: boolean, allHidden: boolean,
-    logitsOut: Float32Array | null, predict?: Int32Array,
+    logitsOut: Float32Array | null, predict?: Int32Array | null, tokenTypes?: Int32Array | null,
   ): void;
   /** An eval-mode classifier forward that keeps gradients, from embeddings outputs [B*T*dim] instead of token ids. */
   forwardEmbedded(embedded: Float32Array, mask: Int32Array, B: number, T: number, logitsOut: Float32Array): void;
@@ -65,6 +72,10 @@ export interface NativeModel {
   inputGradients(dlogits: Float32Array, dEmbedded: Float32Array, embeddedOut: Float32Array | null): void;
   /** Mean cross-entropy of the last forward (one label per logits row); dlogits scaled by gradScale for backward(). */
   loss(labels: Int32Array, gradScale: number): number;
+  /** Multi-label (targets 0..1, B x labels) or regression (B values): mean BCE with logits or squared error, as loss(). */
+  lossTargets(targets: Float32Array, gradScale: number): number;
+  /** The head's hidden vector [B*dim] of the last eval-mode forward (BERT's pooler output). */
+  pooledOutput(out: Float32Array): void;
   backward(): void;
   zeroGrads(): void;
   /** Keras Adam (bias correction folded into alpha), then zeroes the gradients. clipNorm <= 0: none. */

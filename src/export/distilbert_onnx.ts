@@ -1,4 +1,4 @@
-import { DistilBertConfig, LAYER_NORM_EPS } from '../model/config';
+import { ModelConfig } from '../model/config';
 import { ParamStore } from '../io/params';
 import { FLOAT, OnnxGraph } from './onnx_graph';
 
@@ -45,7 +45,7 @@ function transpose<T extends Float32Array | Int8Array>(w: T, out: number, inp: n
  * DistilBertForSequenceClassification in eval mode as an ONNX graph, op for op as HF computes it:
  * inputs input_ids and attention_mask (int64 [batch, sequence]), output logits [batch, labels].
  */
-export function distilBertGraph(config: DistilBertConfig, params: ParamStore, opts: GraphOptions): OnnxGraph {
+export function distilBertGraph(config: ModelConfig, params: ParamStore, opts: GraphOptions): OnnxGraph {
   const g = new OnnxGraph(['input_ids', 'attention_mask']);
   const f = (...v: number[]): string => g.constant('float', v, []);
   const i64 = (...v: number[]): string => g.constant('int64', v);
@@ -68,7 +68,7 @@ export function distilBertGraph(config: DistilBertConfig, params: ParamStore, op
     return g.op('Add', [y, b], {}, name);
   };
   const layerNorm = (x: string, name: string): string =>
-    g.op('LayerNormalization', [x, g.tensor(`${name}.weight`, [D], params.get(`${name}.weight`)), g.tensor(`${name}.bias`, [D], params.get(`${name}.bias`))], { axis: { i: -1 }, epsilon: { f: LAYER_NORM_EPS } }, name);
+    g.op('LayerNormalization', [x, g.tensor(`${name}.weight`, [D], params.get(`${name}.weight`)), g.tensor(`${name}.bias`, [D], params.get(`${name}.bias`))], { axis: { i: -1 }, epsilon: { f: config.layerNormEps } }, name);
   const activation = (x: string, name: string): string => {
     if (config.activation === 'relu') return g.op('Relu', [x], {}, name);
     if (config.activation === 'gelu') {

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { ensureWritableDir, writeFileAtomic } from '../io/atomic';
-import { configToJson, DistilBertConfig } from '../model/config';
+import { configToJson, ModelConfig } from '../model/config';
 import { LoadedModel } from '../model/model_dir';
 import { ParamStore } from '../io/params';
 import { saveTokenizer } from '../io/save_tokenizer';
@@ -14,7 +14,7 @@ export interface ExportResult {
  * The ModelProto bytes of DistilBertForSequenceClassification: inputs input_ids and
  * attention_mask (int64 [batch_size, sequence_length]), output logits [batch_size, labels].
  */
-export function onnxModel(config: DistilBertConfig, params: ParamStore, quantize: boolean): Uint8Array {
+export function onnxModel(config: ModelConfig, params: ParamStore, quantize: boolean): Uint8Array {
   return distilBertGraph(config, params, { quantize }).encode({
     inputs: [
       { name: 'input_ids', type: 'int64', dims: ['batch_size', 'sequence_length'] },

@@ -4,7 +4,7 @@ import { readSafetensors, Tensor } from './safetensors';
 
 export type { ParamSlot } from '../engine/native';
 
-/** The ordered list of every parameter of DistilBertForSequenceClassification (the engine's table). */
+/** The ordered list of every parameter of the configured model (the engine's table). */
 export function paramShapes(c: EngineConfig): ParamSlot[] {
   return engine().paramLayout(c);
 }
@@ -42,13 +42,27 @@ export class ParamStore<C extends EngineConfig = EngineConfig> {
   }
 
   /**
-   * Copies tensors in by HF name; a checkpoint of the bare DistilBertModel (names without the
-   * `distilbert.` prefix) is accepted too. Returns the parameters that were not found.
+   * The slot a checkpoint's tensor name fills, as transformers maps names when loading: the name
+   * itself, the name under the model's prefix (a bare DistilBertModel's or BertModel's checkpoint
+   * lacks `distilbert.` / `bert.`), and old TF-era LayerNorm names (`gamma`, `beta`).
+   */
+  slotFor(name: string): ParamSlot | undefined {
+    const renamed = name.replace(/LayerNorm\.gamma$/, 'LayerNorm.weight').replace(/LayerNorm\.beta$/, 'LayerNorm.bias');
+    return this.byName.get(renamed) ?? this.byName.get(`${this.config.modelType}.${renamed}`);
+  }
+
+  /**
+   * Copies tensors in by HF name (slotFor's rules). Returns the parameters that were not found.
    */
   load(tensors: Map<string, Tensor>, source: string): string[] {
+    const bySlot = new Map<string, Tensor>();
+    for (const [name, t] of tensors) {
+      const slot = this.slotFor(name);
+      if (slot && (!bySlot.has(slot.name) || name === slot.name)) bySlot.set(slot.name, t);
+    }
     const missing: string[] = [];
     for (const s of this.slots) {
-      const t = tensors.get(s.name) ?? tensors.get(s.name.replace(/^distilbert\./, ''));
+      const t = bySlot.get(s.name);
       if (!t) {
         missing.push(s.name);
         continue;
@@ -68,7 +82,7 @@ export class ParamStore<C extends EngineConfig = EngineConfig> {
   /** load() from a safetensors file, its tensors read straight into their slots (no second copy of the weights). */
   loadFile(path: string): string[] {
     const tensors = readSafetensors(path, (name, shape) => {
-      const slot = this.byName.get(name) ?? this.byName.get(`distilbert.${name}`);
+      const slot = this.slotFor(name);
       const fits = slot && slot.shape.length === shape.length && slot.shape.every((d, i) => d === shape[i]);
       return fits ? this.get(slot.name) : undefined;
     });

@@ -1,10 +1,10 @@
 import { engine, NativeModel } from '../engine/native';
-import { DistilBertConfig } from './config';
+import { ModelConfig } from './config';
 import { ParamStore } from '../io/params';
 import { AdamStep, AdamWStep, DeviceChoice, OptimizedModel } from './model';
 
 /**
- * A DistilBERT whose model step (forward, loss, backward, optimizer) runs in the native engine on
+ * A DistilBERT or BERT whose model step (forward, loss, backward, optimizer) runs in the native engine on
  * a backend ("cpu", or "cuda" where built): parameters, gradients and moments stay on the device;
  * they cross to the host for checkpoints only. The heads' forward passes are the subclasses'.
  */
@@ -15,7 +15,7 @@ export abstract class EngineModel implements OptimizedModel {
    * On the CPU the engine works in `params`' own memory from now on (the weights exist once):
    * read and write them through readParams()/writeParams(), not through `params`.
    */
-  constructor(readonly config: DistilBertConfig, params: ParamStore, device: DeviceChoice = {}) {
+  constructor(readonly config: ModelConfig, params: ParamStore, device: DeviceChoice = {}) {
     this.native = new (engine().Model)(config, device.device ?? 'cpu', device.precision ?? 'fp32');
     this.native.adoptParams(params.data);
   }
@@ -27,6 +27,11 @@ export abstract class EngineModel implements OptimizedModel {
   /** Mean cross-entropy of the last forward, one label per logits row; the gradient is scaled by gradScale. */
   loss(labels: Int32Array, gradScale = 1): number {
     return this.native.loss(labels, gradScale);
+  }
+
+  /** Multi-label or regression loss of the last forward (targets B x labels); the gradient is scaled by gradScale. */
+  lossTargets(targets: Float32Array, gradScale = 1): number {
+    return this.native.lossTargets(targets, gradScale);
   }
 
   backward(): void {

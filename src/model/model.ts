@@ -1,4 +1,4 @@
-import { DistilBertConfig } from './config';
+import { ModelConfig } from './config';
 import { ParamStore } from '../io/params';
 
 export interface ForwardOptions {
@@ -10,6 +10,8 @@ export interface ForwardOptions {
   grad?: boolean;
   /** Compute every position of the last layer too, so that hiddenStates() is complete. */
   allHiddenStates?: boolean;
+  /** BERT's token_type_ids [B*T] (absent: all 0); DistilBERT has none and ignores them. */
+  tokenTypes?: Int32Array;
 }
 
 /** Where the model step runs: the engine backend and the precision of its matrix products. */
@@ -52,10 +54,10 @@ export interface OptimizedModel {
 
 /**
  * A sequence classifier whose model step runs on a device: what the trainer, the optimizer,
- * the classifier and the server depend on (DistilBert is the one implementation today).
+ * the classifier and the server depend on (EncoderClassifier is the one implementation today).
  */
 export interface SequenceClassifierModel extends OptimizedModel {
-  readonly config: DistilBertConfig;
+  readonly config: ModelConfig;
   readonly device: string;
   /** Logits [B, labels] for row-major [B, T] ids and mask (a fresh array). */
   forward(ids: Int32Array, mask: Int32Array, B: number, T: number, opts?: ForwardOptions): Float32Array;
@@ -66,8 +68,10 @@ export interface SequenceClassifierModel extends OptimizedModel {
    * embeddings output [B*T*dim], and that output. No weight gradient is formed.
    */
   inputGradients(dlogits: Float32Array): { grad: Float32Array; embedded: Float32Array };
-  /** Mean cross-entropy of the last forward; the gradient is scaled by gradScale (a micro-batch's share). */
+  /** Mean cross-entropy of the last forward (single-label); the gradient is scaled by gradScale (a micro-batch's share). */
   loss(labels: Int32Array, gradScale?: number): number;
+  /** Multi-label (B x labels targets in [0, 1]) or regression (B values): mean BCE with logits or squared error, as loss(). */
+  lossTargets(targets: Float32Array, gradScale?: number): number;
   /** Adds the gradients of the last loss() to the accumulated gradients. */
   backward(): void;
   zeroGrads(): void;

@@ -3,7 +3,7 @@ import { readJsonIfExists } from '../io/json_file';
 import { join } from 'node:path';
 import { ParamStore } from '../io/params';
 import { BertTokenizer } from '../tokenizer';
-import { DistilBertConfig, readConfig, writeConfig } from './config';
+import { ModelConfig, readConfig, writeConfig } from './config';
 import { ensureWritableDir, writeFileAtomic } from '../io/atomic';
 import { saveTokenizer } from '../io/save_tokenizer';
 import { checkStripParts, StripPart } from '../data/strip';
@@ -12,7 +12,7 @@ import { readTfH5, tfVariableFor } from '../io/tf_h5';
 
 export interface LoadedModel {
   dir: string;
-  config: DistilBertConfig;
+  config: ModelConfig;
   params: ParamStore;
   tokenizer: BertTokenizer;
   /** What the model was trained to read (preprocessing.json); absent in folders that do not record it. */
@@ -114,7 +114,7 @@ export function loadModelDir(dir: string): LoadedModel {
  * model.safetensors (HF names, F32), vocab.txt and tokenizer_config.json, and with `preprocessing`
  * preprocessing.json (what the pipeline applies before the tokenizer). Each file is atomic.
  */
-export function saveModelDir(dir: string, config: DistilBertConfig, params: ParamStore, tokenizer: BertTokenizer, preprocessing?: Preprocessing): void {
+export function saveModelDir(dir: string, config: ModelConfig, params: ParamStore, tokenizer: BertTokenizer, preprocessing?: Preprocessing): void {
   ensureWritableDir(dir);
   writeSafetensors(join(dir, 'model.safetensors'), params.tensors(), { format: 'pt' });
   writeConfig(join(dir, 'config.json'), config);

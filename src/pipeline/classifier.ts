@@ -3,7 +3,7 @@ import { strip, StripPart } from '../data/strip';
 import { Hybrid } from '../hybrid/hybrid';
 import { withTemperature } from '../eval/calibration';
 import { softmaxRows } from '../maths/rows';
-import { DistilBert } from '../model/distilbert';
+import { EncoderClassifier } from '../model/encoder_classifier';
 import { predictLogits } from '../model/inference';
 import { DeviceChoice, SequenceClassifierModel } from '../model/model';
 import { Calibration, LoadedModel, loadModelDir, Preprocessing } from '../model/model_dir';
@@ -86,7 +86,7 @@ export class Classifier {
   static load(model: string | LoadedModel, opts: LoadOptions = {}): Classifier {
     const loaded = typeof model === 'string' ? loadModelDir(model) : model;
     return new Classifier({
-      model: new DistilBert(loaded.config, loaded.params, opts.device),
+      model: new EncoderClassifier(loaded.config, loaded.params, opts.device),
       tokenizer: loaded.tokenizer,
       labels: loaded.config.id2label,
       maxLength: Math.min(opts.maxLength ?? loaded.preprocessing?.maxLength ?? loaded.tokenizer.modelMaxLength, loaded.config.maxPositionEmbeddings),

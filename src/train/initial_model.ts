@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { Random } from '../data/random';
-import { DistilBertConfig, ModelHead, parseConfig, readConfig } from '../model/config';
+import { ModelConfig, ModelHead, parseConfig, readConfig } from '../model/config';
 import { cachedDownload, PINNED_SHA256, SOURCES } from '../io/download';
 import { resolveModel } from '../io/hub';
 import { missingMessage, readWeights, weightsFile } from '../model/model_dir';
@@ -23,7 +23,7 @@ export type ModelSettings = Pick<TrainSettings, 'seed' | 'dropout' | 'attentionD
  * checkpoint, the body's tensors are loaded; a head it lacks, or one made for other labels,
  * is initialized afresh (HF's ignore_mismatched_sizes), and tensors of other heads are reported unused.
  */
-export async function initialModel(o: InitSource, st: ModelSettings, labels: string[], head: ModelHead): Promise<{ config: DistilBertConfig; params: ParamStore; tokenizer: BertTokenizer }> {
+export async function initialModel(o: InitSource, st: ModelSettings, labels: string[], head: ModelHead): Promise<{ config: ModelConfig; params: ParamStore; tokenizer: BertTokenizer }> {
   const rng = new Random(st.seed);
   const common = {
     dropout: st.dropout, attention_dropout: st.attentionDropout, seq_classif_dropout: st.seqClassifDropout,
@@ -32,7 +32,7 @@ export async function initialModel(o: InitSource, st: ModelSettings, labels: str
   if (o.init === 'scratch') {
     const vocabPath = o.vocab ?? (await cachedDownload(`${SOURCES.hub}/distilbert-base-uncased/resolve/main/vocab.txt`, 'hub/distilbert-base-uncased/vocab.txt', '--vocab <vocab.txt>', PINNED_SHA256.vocab));
     const tokenizer = BertTokenizer.load(vocabPath);
-    const config: DistilBertConfig = {
+    const config: ModelConfig = {
       ...parseConfig({
         model_type: 'distilbert', vocab_size: tokenizer.vocab.size, max_position_embeddings: 512,
         n_layers: st.arch.nLayers, dim: st.arch.dim, n_heads: st.arch.nHeads, hidden_dim: st.arch.hiddenDim, ...common,
@@ -45,11 +45,15 @@ export async function initialModel(o: InitSource, st: ModelSettings, labels: str
   }
   const dir = await resolveModel(o.init, '--init <model folder>', o.revision);
   const base = readConfig(join(dir, 'config.json'));
-  const config: DistilBertConfig = { ...parseConfig({ ...base.raw, ...common }, join(dir, 'config.json')), head };
+  // The run's dropouts under the checkpoint's own names (BertConfig's for a BERT).
+  const settings = base.modelType === 'bert'
+    ? { hidden_dropout_prob: st.dropout, attention_probs_dropout_prob: st.attentionDropout, classifier_dropout: st.seqClassifDropout, id2label: common.id2label }
+    : common;
+  const config: ModelConfig = { ...parseConfig({ ...base.raw, ...settings }, join(dir, 'config.json')), head };
   const params = new ParamStore(config);
   const weightsPath = weightsFile(dir);
   const tensors = readWeights(weightsPath);
-  const ours = headParams(head);
+  const ours = headParams(head, config.modelType);
   const unused: string[] = [];
   for (const h of ours) {
     const t = tensors.get(h), want = params.byName.get(h)!.shape;
@@ -58,10 +62,9 @@ export async function initialModel(o: InitSource, st: ModelSettings, labels: str
       unused.push(`${h} (shape [${t.shape}])`);
     }
   }
-  // Tensors of other heads (a classifier's, or a masked LM's vocab_* and tied vocab_projector.weight)
-  // are not used; a bare DistilBertModel's names lack the `distilbert.` prefix.
-  const known = new Set(params.slots.flatMap((s) => [s.name, s.name.replace(/^distilbert\./, '')]));
-  unused.push(...[...tensors.keys()].filter((k) => !known.has(k)));
+  // Tensors of other heads (a classifier's, a masked LM's vocab_* and tied vocab_projector.weight,
+  // BERT's cls.predictions.*) are not used.
+  unused.push(...[...tensors.keys()].filter((k) => !params.slotFor(k)));
   const missing = params.load(tensors, weightsPath);
   const body = missing.filter((m) => !ours.includes(m));
   if (body.length) throw new Error(missingMessage(weightsPath, body));

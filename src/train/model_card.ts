@@ -1,11 +1,11 @@
-import { DistilBertConfig } from '../model/config';
+import { ModelConfig } from '../model/config';
 import { EpochRow } from './checkpoint';
 import { TrainSettings } from './presets';
 
 export interface CardFacts {
   name: string;
   init: string;
-  config: DistilBertConfig;
+  config: ModelConfig;
   settings: TrainSettings & { microBatch: number };
   stepsPerEpoch: number;
   dataSource: string;

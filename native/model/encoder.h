@@ -1,4 +1,5 @@
-// DistilBertForSequenceClassification or DistilBertForMaskedLM as one model step on a backend, in the manner of llm.c's
+// DistilBertForSequenceClassification, DistilBertForMaskedLM or BertForSequenceClassification as one model step on
+// a backend, in the manner of llm.c's
 // gpt2_forward / gpt2_backward: parameters, gradients and Adam moments are flat device buffers,
 // activations live in a planned workspace, and forward, loss, backward and the optimizer step
 // are explicit. The host hands in token ids, masks and labels and reads back logits and losses;
@@ -24,12 +25,14 @@ struct ForwardOptions {
   // Classifier only: the embeddings output [B*T, dim] (host) given in place of the token ids' (ids may then be null):
   // the points of an integrated-gradients path.
   const float* embedded = nullptr;
+  // BERT: token_type_ids [B*T] (null: all 0).
+  const int32_t* token_types = nullptr;
 };
 
-class DistilBertModel {
+class EncoderModel {
  public:
-  DistilBertModel(std::unique_ptr<Backend> backend, const ModelConfig& config);
-  ~DistilBertModel();
+  EncoderModel(std::unique_ptr<Backend> backend, const ModelConfig& config);
+  ~EncoderModel();
 
   const ModelConfig& config() const { return c_; }
   const std::vector<ParamSpec>& layout() const { return layout_; }
@@ -54,6 +57,13 @@ class DistilBertModel {
   // Mean cross-entropy of the last forward (which kept gradients) over its logit_rows() labels;
   // readies backward() with dlogits scaled by grad_scale (a micro-batch's share of the whole batch).
   double loss(const int32_t* labels, int n, float grad_scale);
+  // Multi-label (targets in [0, 1]) or regression: the mean BCE-with-logits or squared error over the
+  // last forward's B x num_labels logits, as transformers computes them; readies backward() the same way.
+  double loss_targets(const float* targets, int64_t n, float grad_scale);
+  // The head's hidden vector [B, dim] of the last eval-mode forward: BERT's pooler output (tanh), or
+  // DistilBERT's pre_classifier + ReLU.
+  // n must be B * dim of that forward.
+  void pooled_output(float* host, int64_t n) const;
   // Adds the gradients of the last loss() to the gradient buffer.
   void backward();
   // Classifier: the gradient of sum(dlogits * logits) of the last forward (eval mode, kept gradients) with respect
@@ -87,6 +97,7 @@ class DistilBertModel {
   };
 
   int query_len(int l, const Run& r) const;
+  int head_activation() const { return c_.arch == BERT ? TANH : RELU; }
   void classifier_forward(const float* x);
   float* classifier_backward();
   void masked_lm_forward(const float* x);
@@ -108,16 +119,17 @@ class DistilBertModel {
   std::unique_ptr<Backend> be_;
   ModelConfig c_;
   std::vector<ParamSpec> layout_;
-  int64_t n_params_ = 0, word_offset_ = 0, pos_offset_ = 0, emb_ln_offset_ = 0, head_offset_ = 0;
+  int64_t n_params_ = 0, word_offset_ = 0, pos_offset_ = 0, type_offset_ = 0, emb_ln_offset_ = 0, head_offset_ = 0;
   // [begin, end) ranges of the flat buffer that AdamW decays.
   std::vector<std::pair<int64_t, int64_t>> decayed_;
   std::vector<int64_t> layer_offset_;
   DeviceBuffer<float> params_, grads_, m_, v_;
   std::unique_ptr<Workspace> ws_;
   DeviceBuffer<float> train_arena_, infer_arena_;
-  DeviceBuffer<int32_t> ids_, mask_, labels_, rows_, predict_;
+  DeviceBuffer<int32_t> ids_, types_, mask_, labels_, rows_, predict_;
   Run run_;
   bool input_only_ = false;
+  bool pooled_ = false;  // the last forward was an eval-mode classifier's (pooled_output() is valid)
   // Word-embedding rows with gradient since zero_grads(), and rows Adam has ever updated.
   std::vector<uint8_t> touched_mark_, seen_mark_;
   std::vector<int32_t> touched_, seen_;
