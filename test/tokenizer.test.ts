@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { BertTokenizer, Vocab } from '../src/tokenizer';
+import { longestFirst, padBatch } from '../src/tokenizer/tokenizer';
 import { normalizeBert } from '../src/tokenizer/normalizer';
 import { preTokenize } from '../src/tokenizer/pretokenizer';
 import { sharedPath, skipUnlessShared } from './shared';
@@ -59,6 +60,36 @@ describe('WordPiece on a small vocabulary (hand-checked)', () => {
     assert.equal(b.seqLen, 4);
     assert.deepEqual(Array.from(b.inputIds), [2, 4, 3, 0, 2, 4, 7, 3]);
     assert.deepEqual(Array.from(b.attentionMask), [1, 1, 1, 0, 1, 1, 1, 1]);
+  });
+});
+
+describe('text pairs: [CLS] a [SEP] b [SEP] with LongestFirst truncation (hand-checked from the rule)', () => {
+  // Budget M = max_length - 3; s <= l the two lengths: keep all when s + l <= M; else the longer gets
+  // max(s, M - s) while that fits; else the shorter floor(M/2), the longer ceil(M/2); equal lengths
+  // count the first text as the shorter.
+  const table: [number, number, number, [number, number]][] = [
+    [3, 4, 10, [3, 4]], [5, 5, 10, [5, 5]], [5, 6, 10, [5, 5]], [3, 20, 10, [3, 7]], [20, 3, 10, [7, 3]], [0, 20, 10, [0, 10]],
+    [6, 8, 10, [5, 5]], [8, 6, 10, [5, 5]], [6, 8, 9, [4, 5]], [8, 6, 9, [5, 4]], [7, 7, 9, [4, 5]], [2, 30, 9, [2, 7]],
+    [12, 15, 9, [4, 5]], [15, 12, 9, [5, 4]], [4, 6, 9, [4, 5]], [6, 4, 9, [5, 4]], [1, 1, 0, [0, 0]], [2, 9, 1, [0, 1]],
+  ];
+  for (const [n1, n2, budget, want] of table) {
+    it(`${n1} + ${n2} tokens in a budget of ${budget} keep ${want.join(' + ')}`, () => assert.deepEqual(longestFirst(n1, n2, budget), want));
+  }
+  const vocab = new Vocab(['[PAD]', '[UNK]', '[CLS]', '[SEP]', 'a', 'b', 'c', 'd', 'e', 'f', 'g', 'h']);
+  const tok = new BertTokenizer(vocab);
+  it('encodes the pair with token types 0 then 1, and pads types with 0', () => {
+    assert.deepEqual(tok.encodePair('a b', 'c d e'), { ids: [2, 4, 5, 3, 6, 7, 8, 3], typeIds: [0, 0, 0, 0, 1, 1, 1, 1], truncated: false });
+    const e = tok.encodePair('a b c d e f', 'g h', { maxLength: 7 });
+    assert.deepEqual(e, { ids: [2, 4, 5, 3, 10, 11, 3], typeIds: [0, 0, 0, 0, 1, 1, 1], truncated: true });
+    const batch = padBatch([tok.encode('a'), tok.encodePair('b', 'c')], tok.padId);
+    assert.deepEqual(Array.from(batch.tokenTypes), [0, 0, 0, 0, 0, 0, 0, 0, 1, 1]);
+    assert.throws(() => tok.encodePair('a', 'b', { maxLength: 2 }), /max length 2 leaves no room/);
+  });
+  it('cuts two texts longer than the budget by which is longer, read whole', () => {
+    const long = (n: number) => Array.from({ length: n }, () => 'a').join(' ');
+    const e = tok.encodePair(long(3000), long(2500), { maxLength: 512 });
+    assert.equal(e.ids.length, 512);
+    assert.equal(e.typeIds!.filter((t) => t === 0).length, 2 + 255, 'the longer first text keeps ceil(509 / 2)');
   });
 });
 

@@ -5,6 +5,7 @@ import { dirname, join, relative, resolve, sep } from 'node:path';
 import { SingleBar } from 'cli-progress';
 import { writeFileAtomic } from './atomic';
 import { IdleTimeout, idleTimeout } from './idle';
+import { shardFiles, WEIGHTS_FILES } from './weights_files';
 
 /**
  * Hugging Face hub models by id, in the Hugging Face cache itself (the layout huggingface_hub
@@ -16,7 +17,6 @@ import { IdleTimeout, idleTimeout } from './idle';
 
 /** The files of a model folder, in the order they are looked for. */
 const REQUIRED = ['config.json'];
-const WEIGHTS = ['model.safetensors', 'tf_model.h5'];
 const TOKENIZER = ['vocab.txt', 'tokenizer.json'];
 const OPTIONAL = ['tokenizer_config.json'];
 
@@ -86,7 +86,9 @@ function cachedSnapshot(repo: string, revision: string): string | undefined {
   if (!commit || !COMMIT_ID.test(commit)) return undefined;
   const snap = join(repo, 'snapshots', commit);
   const has = (files: string[]) => files.some((f) => existsSync(join(snap, f)));
-  return REQUIRED.every((f) => existsSync(join(snap, f))) && has(WEIGHTS) && has(TOKENIZER) ? snap : undefined;
+  const index = WEIGHTS_FILES.find((f) => existsSync(join(snap, f)));
+  const shardsThere = !index?.endsWith('.index.json') || shardFiles(join(snap, index)).every((f) => existsSync(join(snap, f)));
+  return REQUIRED.every((f) => existsSync(join(snap, f))) && index && shardsThere && has(TOKENIZER) ? snap : undefined;
 }
 
 interface Remote {
@@ -147,7 +149,7 @@ async function download(id: string, repo: string, revision: string, localFlag: s
   const headers: Record<string, string> = process.env.HF_TOKEN ? { authorization: `Bearer ${process.env.HF_TOKEN}` } : {};
   const base = `${endpoint()}/${id}/resolve/${encodeURIComponent(revision)}`;
   let snapshot: string | undefined;
-  const fetchFile = async (file: string): Promise<boolean> => {
+  const fetchFile = async (file: string, weights = false): Promise<boolean> => {
     const url = `${base}/${file}`;
     const probe = await request(url, headers, id, localFlag);
     if (!probe.res) return false;
@@ -157,7 +159,7 @@ async function download(id: string, repo: string, revision: string, localFlag: s
     snapshot = inside(repo, join(repo, 'snapshots', probe.commit));
     const link = inside(snapshot, join(snapshot, file));
     const blob = inside(repo, join(repo, 'blobs', probe.etag));
-    const limit = WEIGHTS.includes(file) ? maxWeightsBytes() : SMALL_FILE_BYTES;
+    const limit = weights ? maxWeightsBytes() : SMALL_FILE_BYTES;
     if (!existsSync(blob)) await fetchBlob(url, probe, blob, headers, id, localFlag, file, limit);
     else await probe.res.body?.cancel();
     mkdirSync(dirname(link), { recursive: true });
@@ -173,9 +175,21 @@ async function download(id: string, repo: string, revision: string, localFlag: s
   for (const f of REQUIRED) {
     if (!(await fetchFile(f))) throw new Error(`no model ${id} (revision ${revision}) on ${endpoint()}: ${f} not found; give a folder with ${localFlag}`);
   }
-  let weights = false;
-  for (const f of WEIGHTS) if (!weights) weights = await fetchFile(f);
-  if (!weights) throw new Error(`${id} has neither model.safetensors nor tf_model.h5 on ${endpoint()}`);
+  let weights: string | undefined;
+  for (const f of WEIGHTS_FILES) if (!weights && (await fetchFile(f, !f.endsWith('.json')))) weights = f;
+  if (!weights) throw new Error(`${id} has no weights (${WEIGHTS_FILES.join(', ')}) on ${endpoint()}`);
+  if (weights.endsWith('.index.json')) {
+    const indexPath = join(snapshot!, weights);
+    let index: unknown;
+    try {
+      index = JSON.parse(readFileSync(indexPath, 'utf8'));
+    } catch (e) {
+      throw new Error(`${indexPath}: invalid JSON: ${(e as Error).message}`);
+    }
+    for (const shard of shardFiles(indexPath, index)) {
+      if (!(await fetchFile(shard, true))) throw new Error(`${id}: shard ${shard} named by ${weights} is not on ${endpoint()}`);
+    }
+  }
   let tokenizer = false;
   for (const f of TOKENIZER) if (!tokenizer) tokenizer = await fetchFile(f);
   if (!tokenizer) throw new Error(`${id} has neither vocab.txt nor tokenizer.json on ${endpoint()}`);

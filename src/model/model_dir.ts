@@ -1,6 +1,6 @@
 import { existsSync, statSync } from 'node:fs';
 import { readJsonIfExists } from '../io/json_file';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { ParamStore } from '../io/params';
 import { BertTokenizer } from '../tokenizer';
 import { ModelConfig, readConfig, writeConfig } from './config';
@@ -9,6 +9,8 @@ import { saveTokenizer } from '../io/save_tokenizer';
 import { checkStripParts, StripPart } from '../data/strip';
 import { readSafetensors, Tensor, writeSafetensors } from '../io/safetensors';
 import { readTfH5, tfVariableFor } from '../io/tf_h5';
+import { readPytorchWeights } from '../io/pytorch_bin';
+import { shardFiles, WEIGHTS_FILES } from '../io/weights_files';
 
 export interface LoadedModel {
   dir: string;
@@ -72,15 +74,22 @@ function readPreprocessing(dir: string): Preprocessing | undefined {
   return { strip: checkStripParts(o.strip, `${path}: strip`), maxLength: maxLength as number };
 }
 
-/** The weights file of a model folder: model.safetensors, else tf_model.h5 (transformers' order). */
+/** The weights file of a model folder (for sharded weights, the index). */
 export function weightsFile(dir: string): string {
-  for (const f of ['model.safetensors', 'tf_model.h5']) if (existsSync(join(dir, f))) return join(dir, f);
-  throw new Error(`${dir} has no weights: a model folder needs model.safetensors or tf_model.h5, with config.json and vocab.txt`);
+  for (const f of WEIGHTS_FILES) if (existsSync(join(dir, f))) return join(dir, f);
+  throw new Error(`${dir} has no weights: a model folder needs one of ${WEIGHTS_FILES.join(', ')}, with config.json and vocab.txt`);
 }
 
-/** Every tensor of a weights file by PyTorch name (TF weights renamed and transposed as transformers does). */
+/** Every tensor of a weights file (or a sharded index's shards) by PyTorch name (TF weights renamed and transposed as transformers does). */
 export function readWeights(path: string): Map<string, Tensor> {
-  return path.endsWith('.h5') ? readTfH5(path) : readSafetensors(path);
+  if (path.endsWith('.index.json')) {
+    const out = new Map<string, Tensor>();
+    for (const shard of shardFiles(path)) for (const [k, v] of readWeights(join(dirname(path), shard))) out.set(k, v);
+    return out;
+  }
+  if (path.endsWith('.h5')) return readTfH5(path);
+  if (path.endsWith('.bin')) return readPytorchWeights(path);
+  return readSafetensors(path);
 }
 
 /** "missing tensor X (and n more)", with the TF variable it would come from for TF weights. */
@@ -100,7 +109,7 @@ export function loadModelDir(dir: string): LoadedModel {
   const config = readConfig(need('config.json'));
   const weightsPath = weightsFile(dir);
   const params = new ParamStore(config);
-  const missing = weightsPath.endsWith('.h5') ? params.load(readTfH5(weightsPath), weightsPath) : params.loadFile(weightsPath);
+  const missing = weightsPath.endsWith('.safetensors') ? params.loadFile(weightsPath) : params.load(readWeights(weightsPath), weightsPath);
   if (missing.length) throw new Error(missingMessage(weightsPath, missing));
   const tokenizer = BertTokenizer.load(dir);
   if (tokenizer.vocab.size > config.vocabSize) {

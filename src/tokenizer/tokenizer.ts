@@ -8,6 +8,8 @@ import { WordPiece } from './wordpiece';
 
 export interface Encoding {
   ids: number[];
+  /** token_type_ids: 0 for [CLS] a [SEP], 1 for b [SEP] of a text pair; absent: all 0. */
+  typeIds?: number[];
   /** True when tokens were dropped to fit maxLength. */
   truncated: boolean;
 }
@@ -22,6 +24,8 @@ export interface EncodeOptions {
 export interface Batch {
   inputIds: Int32Array;
   attentionMask: Int32Array;
+  /** token_type_ids (0 where an encoding has none, and at padding). */
+  tokenTypes: Int32Array;
   batchSize: number;
   seqLen: number;
   truncated: boolean[];
@@ -138,6 +142,37 @@ export class BertTokenizer {
   }
 
   /**
+   * A text pair as `[CLS] a [SEP] b [SEP]` with token types 0 and 1, truncated as the Rust tokenizers
+   * library's LongestFirst strategy does (longestFirst below).
+   */
+  encodePair(a: string, b: string, opts: { maxLength?: number } = {}): Encoding {
+    let first: number[], second: number[];
+    let truncated = false;
+    if (opts.maxLength !== undefined) {
+      const budget = opts.maxLength - 3;
+      if (budget < 0) throw new Error(`max length ${opts.maxLength} leaves no room for [CLS] and two [SEP]`);
+      // At most budget + 1 tokens of each decide the cut, unless both texts have that many: then
+      // which one is longer does, and both are read whole.
+      first = this.tokenizeAtLeast(a, budget + 1);
+      second = this.tokenizeAtLeast(b, budget + 1);
+      if (first.length > budget && second.length > budget) {
+        first = this.tokenize(a);
+        second = this.tokenize(b);
+      }
+      const [k1, k2] = longestFirst(first.length, second.length, budget);
+      truncated = k1 < first.length || k2 < second.length;
+      first = first.slice(0, k1);
+      second = second.slice(0, k2);
+    } else {
+      first = this.tokenize(a);
+      second = this.tokenize(b);
+    }
+    const ids = [this.clsId, ...first, this.sepId, ...second, this.sepId];
+    const typeIds = ids.map((_, i) => (i < first.length + 2 ? 0 : 1));
+    return { ids, typeIds, truncated };
+  }
+
+  /**
    * The first tokens of a text, at least `n` of them where it has that many, reading only as much
    * of it as that takes: prefixes cut at a space, tab or line break (which every BERT tokenizer
    * splits at, and no token crosses, special ones included) tokenize to the whole text's first
@@ -161,17 +196,39 @@ export class BertTokenizer {
   }
 }
 
+/**
+ * Tokens kept of a pair's two texts (n1, n2 tokens) within `budget` (max length less the three
+ * special tokens), as the tokenizers library's LongestFirst: with s <= l the shorter and longer
+ * lengths, nothing is cut when they fit; else the longer is cut to max(s, budget - s) while that
+ * fits; else the shorter keeps floor(budget / 2) and the longer ceil(budget / 2). Equal lengths count
+ * the first text as the shorter.
+ */
+export function longestFirst(n1: number, n2: number, budget: number): [number, number] {
+  if (n1 + n2 <= budget) return [n1, n2];
+  const swap = n1 > n2;
+  const short = Math.min(n1, n2);
+  let keepShort = short, keepLong = short > budget ? short : Math.max(short, budget - short);
+  if (keepShort + keepLong > budget) {
+    keepShort = Math.floor(budget / 2);
+    keepLong = keepShort + (budget % 2);
+  }
+  const [k1, k2] = swap ? [keepLong, keepShort] : [keepShort, keepLong];
+  return [Math.min(n1, k1), Math.min(n2, k2)];
+}
+
 export function padBatch(encodings: Encoding[], padId: number, seqLen?: number): Batch {
   const batchSize = encodings.length;
   const len = seqLen ?? Math.max(1, ...encodings.map((e) => e.ids.length));
   const inputIds = new Int32Array(batchSize * len).fill(padId);
   const attentionMask = new Int32Array(batchSize * len);
+  const tokenTypes = new Int32Array(batchSize * len);
   encodings.forEach((e, b) => {
     if (e.ids.length > len) throw new Error(`sequence of ${e.ids.length} tokens does not fit length ${len}`);
     inputIds.set(e.ids, b * len);
     attentionMask.fill(1, b * len, b * len + e.ids.length);
+    if (e.typeIds) tokenTypes.set(e.typeIds, b * len);
   });
-  return { inputIds, attentionMask, batchSize, seqLen: len, truncated: encodings.map((e) => e.truncated) };
+  return { inputIds, attentionMask, tokenTypes, batchSize, seqLen: len, truncated: encodings.map((e) => e.truncated) };
 }
 
 interface TokenizerConfig {
