@@ -7,6 +7,7 @@ import { describe, it } from 'node:test';
 import { parse } from 'parse5';
 import { TfidfVectorizer } from '../src/baseline/tfidf';
 import { computeMetrics } from '../src/eval/metrics';
+import { multiLabelMetrics, ranks, regressionMetrics } from '../src/eval/task_metrics';
 import { GROUPS, makeModelDir, makeNewsgroupsFolder } from './fixtures';
 
 const CLI = join(__dirname, '..', 'src', 'cli', 'main.js');
@@ -142,5 +143,32 @@ describe('evaluate and baseline commands', () => {
     const b = spawnSync(process.execPath, [CLI, 'baseline', '--data', data, '--split', 'card', '--json'], { encoding: 'utf8' });
     assert.equal(b.status, 0, b.stderr);
     assert.ok('accuracy' in JSON.parse(b.stdout) && 'macro_f1' in JSON.parse(b.stdout));
+  });
+});
+
+describe('multi-label and regression metrics (hand-checked)', () => {
+  it('micro and macro F1, subset accuracy and per-label figures of thresholded sigmoids', () => {
+    // 3 texts x 2 labels. Truth: {a}, {a, b}, {}. Predicted over 0.5: {a}, {a}, {b}.
+    const truth = [1, 0, 1, 1, 0, 0];
+    const scores = [0.9, 0.2, 0.7, 0.4, 0.1, 0.6];
+    const m = multiLabelMetrics(truth, scores, ['a', 'b']);
+    // a: tp 2, fp 0, fn 0 -> F1 1. b: tp 0, fp 1, fn 1 -> F1 0. Pooled: tp 2, fp 1, fn 1 -> P = R = 2/3.
+    assert.deepEqual(m.perLabel.map((l) => [l.precision, l.recall, l.f1, l.support]), [[1, 1, 1, 2], [0, 0, 0, 1]]);
+    assert.ok(Math.abs(m.microF1 - 2 / 3) < 1e-15);
+    assert.equal(m.macroF1, 0.5);
+    assert.ok(Math.abs(m.subsetAccuracy - 1 / 3) < 1e-15);
+    assert.equal(multiLabelMetrics(truth, scores, ['a', 'b'], 0.65).subsetAccuracy, 2 / 3, 'over 0.65 the third text has no label, as it should');
+  });
+
+  it('RMSE, MAE, Pearson, and Spearman with tied ranks', () => {
+    const m = regressionMetrics([1, 2, 3, 4], [1, 3, 3, 5]);
+    assert.equal(m.rmse, Math.sqrt(2 / 4));
+    assert.equal(m.mae, 0.5);
+    // Pearson of (1,2,3,4) and (1,3,3,5): means 2.5 and 3; sxy = 1.5*2 + .5*0 + .5*0 + 1.5*2 = 6; sxx = 5; syy = 8.
+    assert.ok(Math.abs(m.pearson - 6 / Math.sqrt(40)) < 1e-15);
+    // Ranks of (1,3,3,5): 1, 2.5, 2.5, 4 -> Pearson with 1..4: sxy = 1.5*1.5 + 0 + 0 + 1.5*1.5 = 4.5; syy = 4.5; sxx = 5.
+    assert.deepEqual(Array.from(ranks([1, 3, 3, 5])), [1, 2.5, 2.5, 4]);
+    assert.ok(Math.abs(m.spearman - 4.5 / Math.sqrt(5 * 4.5)) < 1e-15);
+    assert.ok(Number.isNaN(regressionMetrics([1, 1], [0, 2]).pearson), 'a constant side has no correlation');
   });
 });

@@ -136,11 +136,13 @@ describe('pretrain command', () => {
 
     const cls = join(root, 'cls');
     const t = spawnSync(process.execPath, [CLI, 'train', '--data', data, '--init', join(full, 'model'), '--max-length', '24', '--batch-size', '8',
-      '--epochs', '2', '--lr', '1e-2', '--optimizer', 'adamw', '--no-progress', '--out', cls], { encoding: 'utf8' });
+      '--epochs', '2', '--lr', '1e-2', '--optimizer', 'adamw', '--weight-decay', '0.01', '--no-progress', '--out', cls], { encoding: 'utf8' });
     assert.equal(t.status, 0, t.stderr);
     assert.match(t.stderr, /not used from .*model\.safetensors: .*vocab_transform\.weight/);
     assert.match(t.stderr, /initialized pre_classifier\.weight, pre_classifier\.bias, classifier\.weight, classifier\.bias/);
-    assert.match(readFileSync(join(cls, 'model', 'README.md'), 'utf8'), /torch AdamW \(weight decay 0\.01/);
+    const card = readFileSync(join(cls, 'model', 'README.md'), 'utf8');
+    assert.match(card, /torch AdamW \(weight decay 0\.01/);
+    assert.match(card, /global-norm clipping at 1\b/, 'AdamW clips at max_grad_norm 1.0 by default, as HF Trainer');
     // The classifier starts from the pretrained body. Position 30 is beyond the training length: it
     // never has a gradient, so AdamW only decays it, by (1 - lr_t * 0.01) at each of the 2 x floor(87 / 8)
     // = 20 steps, lr_t = 1e-2 * (1 - t / 20).

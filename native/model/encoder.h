@@ -75,7 +75,8 @@ class EncoderModel {
   // sparse: word-embedding rows that never had a gradient are skipped (exact: zero moments).
   void adam_step(float alpha, float beta1, float beta2, float eps, double clip_norm, bool sparse);
   // torch.optim.AdamW on the accumulated gradients (dense), then zero_grads(): weight decay on
-  // every parameter but biases and LayerNorm weights, as HF Trainer groups them; t = this update's number (1-based).
+  // every parameter but biases and LayerNorm weights, as HF Trainer groups them; t = this update's number (1-based);
+  // clip_norm as torch's clip_grad_norm_ (HF Trainer's max_grad_norm), <= 0: none.
   void adamw_step(float lr, float beta1, float beta2, float eps, float weight_decay, int64_t t, double clip_norm);
   // Hidden state i (0: embeddings output, l: after layer l) of the last all_hidden forward, [B*T, dim].
   void hidden_state(int i, float* host) const;
@@ -102,7 +103,7 @@ class EncoderModel {
   float* classifier_backward();
   void masked_lm_forward(const float* x);
   float* masked_lm_backward();
-  void clip_gradients(double clip_norm);
+  void clip_gradients(double clip_norm, double eps);
   const float* layer_forward(int l, const float* x);
   float* layer_backward(int l, float* d_out);
   float* P(int64_t offset) const { return params_.get() + offset; }

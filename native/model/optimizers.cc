@@ -26,7 +26,7 @@ void EncoderModel::adam_step(float alpha, float beta1, float beta2, float eps, d
   need_grads();
   need_moments();
   Backend& e = *be_;
-  clip_gradients(clip_norm);
+  clip_gradients(clip_norm, 0);
   for (int32_t r : touched_) {
     if (!seen_mark_[r]) {
       seen_mark_[r] = 1;
@@ -55,11 +55,13 @@ void EncoderModel::adam_step(float alpha, float beta1, float beta2, float eps, d
   e.synchronize();  // the step is done when this returns (timings, and errors surface here)
 }
 
-// Global-norm clipping (tf.clip_by_global_norm, torch's clip_grad_norm_); clip_norm <= 0: none.
-void EncoderModel::clip_gradients(double clip_norm) {
+// Global-norm clipping; clip_norm <= 0: none. tf.clip_by_global_norm scales by clip_norm / norm where
+// norm > clip_norm (eps 0); torch's clip_grad_norm_ by clip_norm / (norm + 1e-6) where that is < 1.
+void EncoderModel::clip_gradients(double clip_norm, double eps) {
   if (clip_norm <= 0) return;
   const double norm = std::sqrt(be_->sum_squares(grads_.get(), n_params_));
-  if (norm > clip_norm) be_->scale(grads_.get(), (float)(clip_norm / norm), n_params_);
+  const double coef = clip_norm / (norm + eps);
+  if (coef < 1) be_->scale(grads_.get(), (float)coef, n_params_);
 }
 
 void EncoderModel::adamw_step(float lr, float beta1, float beta2, float eps, float weight_decay, int64_t t,
@@ -67,7 +69,7 @@ void EncoderModel::adamw_step(float lr, float beta1, float beta2, float eps, flo
   if (t < 1) throw std::invalid_argument("AdamW's update number starts at 1");
   need_grads();
   need_moments();
-  clip_gradients(clip_norm);
+  clip_gradients(clip_norm, 1e-6);
   // Dense: the decay moves every weight, and every moment decays, whether or not it had a gradient.
   const float bc1 = 1.0f - (float)std::pow((double)beta1, (double)t);
   const float bc2_sqrt = (float)std::sqrt(1.0 - std::pow((double)beta2, (double)t));

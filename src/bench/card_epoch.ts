@@ -45,7 +45,7 @@ export async function cardEpochSteps(steps: number, device: DeviceChoice = {}): 
   let done = 0;
   try {
     await train({
-      model: new EncoderClassifier(config, params, device), train: trainSet, validation: { encodings: [], labels: new Int32Array(0) },
+      model: new EncoderClassifier(config, params, device), train: trainSet, validation: { problemType: 'single_label_classification', encodings: [], labels: new Int32Array(0), targets: new Float32Array(0) },
       settings, padId: tokenizer.padId, checkpointPath: join(dir, 'checkpoint.safetensors'),
       hooks: {
         onStep: () => {

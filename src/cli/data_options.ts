@@ -4,6 +4,7 @@ import { makeSplit, Split, SplitName } from '../data/split';
 import { Newsgroups } from '../data/newsgroups';
 import { strip, StripPart } from '../data/strip';
 import { floatOption, intOption, stripOption } from './common';
+import { PROBLEM_TYPES, ProblemType } from '../model/config';
 
 export interface DataOptions {
   data?: string;
@@ -12,7 +13,10 @@ export interface DataOptions {
   splitSeed: number;
   strip?: StripPart[];
   textField?: string;
+  textPairField?: string;
   labelField?: string;
+  problemType?: ProblemType;
+  labelSeparator?: string;
   encoding?: 'utf-8' | 'latin1';
   validationData?: string;
   validationFraction?: number;
@@ -28,14 +32,17 @@ export function addDataOptions(cmd: Command): Command {
     .option('--validation-fraction <f>', 'share of the texts the random split holds out for validation (default 0.1)', floatOption(0.001, 0.999))
     .option('--validation-data <path>', 'your own validation texts (same format as --data) instead of a random split')
     .option('--text-field <name>', 'CSV column / JSON key of the text in your own data', 'text')
+    .option('--text-pair-field <name>', 'CSV column / JSON key of a text pair\'s second text in your own data ([CLS] text [SEP] pair [SEP])')
     .option('--label-field <name>', 'CSV column / JSON key of the label in your own data', 'label')
+    .addOption(new Option('--problem-type <type>', 'what the label field holds: one label, several (multi-label), or a number (regression)').choices([...PROBLEM_TYPES]))
+    .option('--label-separator <s>', 'multi-label CSV: what joins a row\'s labels in its one column (default ";")')
     .addOption(new Option('--encoding <name>', 'encoding of your own data files').choices(['utf-8', 'latin1']).default('utf-8'))
     .option('--strip <parts>', 'remove headers,footers,quotes (scikit-learn rules)', stripOption);
 }
 
 /** Loads --data and splits it as the options say. */
 export async function loadSplit(o: DataOptions): Promise<{ data: Newsgroups; source: string; split: Split }> {
-  const { data, source } = await loadData(o.data, { textField: o.textField, labelField: o.labelField, encoding: o.encoding, validationData: o.validationData });
+  const { data, source } = await loadData(o.data, { textField: o.textField, textPairField: o.textPairField, labelField: o.labelField, encoding: o.encoding, validationData: o.validationData, problemType: o.problemType, labelSeparator: o.labelSeparator });
   const split = makeSplit(data, o.split, { seed: o.splitSeed, validationList: o.validationList, fraction: o.validationFraction });
   return { data, source, split };
 }

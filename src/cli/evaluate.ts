@@ -11,8 +11,11 @@ import { topWords as wordsOfLabels } from '../pipeline/explain';
 import { partName } from '../hybrid/hybrid';
 import { argmaxRows } from '../maths/rows';
 import { runBaseline } from './baseline';
-import { addDeviceOptions, applyThreads, deviceChoice, DeviceOptions, intOption } from './common';
-import { addDataOptions, DataOptions, loadSplitTexts } from './data_options';
+import { addDeviceOptions, applyThreads, deviceChoice, DeviceOptions, floatOption, intOption } from './common';
+import { addDataOptions, DataOptions, loadSplit, loadSplitTexts } from './data_options';
+import { formatMultiLabel, formatRegression, multiLabelJson, multiLabelMetrics, regressionJson, regressionMetrics } from '../eval/task_metrics';
+import { writeTaskReport } from '../eval/task_report';
+import { TextInput } from '../pipeline/classifier';
 
 interface EvaluateOptions extends DataOptions, DeviceOptions {
   model: string;
@@ -23,6 +26,56 @@ interface EvaluateOptions extends DataOptions, DeviceOptions {
   maxLength?: number;
   batchSize: number;
   topWords: number;
+  threshold: number;
+}
+
+/**
+ * Evaluation of a multi-label or regression model, or of one on text pairs: micro/macro F1, subset
+ * accuracy and a per-label table; or RMSE, MAE, Pearson and Spearman with a scatter plot.
+ */
+async function evaluateTask(o: EvaluateOptions, classifier: Classifier, modelConfig: Record<string, unknown>): Promise<void> {
+  if (o.baseline) throw new Error('--baseline trains the TF-IDF baseline on single texts with one label each: drop it for this data');
+  const { split } = await loadSplit({ ...o, problemType: classifier.problemType });
+  const posts = split.test;
+  const inputs: TextInput[] = posts.map((p) => (p.pair !== undefined ? { text: p.text, textPair: p.pair } : p.text));
+  const t0 = Date.now();
+  const { probs } = classifier.probabilities(inputs, o.batchSize);
+  const seconds = (Date.now() - t0) / 1000;
+  const C = classifier.labels.length;
+  const title = `Evaluation of ${o.model}`;
+  let text: string, json: Record<string, unknown>;
+  if (classifier.problemType === 'regression') {
+    const truth = Float64Array.from(posts, (p) => p.value!);
+    const metrics = regressionMetrics(truth, probs);
+    if (o.out) writeTaskReport(o.out, { title, split: split.description, seconds, modelConfig, regression: { metrics, truth, predicted: probs } });
+    text = formatRegression(metrics, `model ${o.model} (${seconds.toFixed(1)} s)`);
+    json = regressionJson(metrics);
+  } else if (classifier.problemType === 'multi_label_classification') {
+    const index = new Map(classifier.labels.map((l, i) => [l, i]));
+    const targets = new Float64Array(posts.length * C);
+    posts.forEach((p, r) => (p.groups ?? []).forEach((l) => {
+      const c = index.get(l);
+      if (c === undefined) throw new Error(`${p.path}: label ${JSON.stringify(l)} is not one of the model's labels`);
+      targets[r * C + c] = 1;
+    }));
+    const metrics = multiLabelMetrics(targets, probs, classifier.labels, o.threshold);
+    if (o.out) writeTaskReport(o.out, { title, split: split.description, seconds, modelConfig, multiLabel: metrics });
+    text = formatMultiLabel(metrics, `model ${o.model} (${seconds.toFixed(1)} s)`);
+    json = multiLabelJson(metrics);
+  } else {
+    const index = new Map(classifier.labels.map((l, i) => [l, i]));
+    const truth = Int32Array.from(posts, (p) => {
+      const c = index.get(p.group);
+      if (c === undefined) throw new Error(`${p.path}: label ${JSON.stringify(p.group)} is not one of the model's labels`);
+      return c;
+    });
+    const metrics = computeMetrics(truth, argmaxRows(probs, C), classifier.labels);
+    if (o.out) writeReport(o.out, { title, systems: [{ name: `model ${o.model}`, metrics, seconds }], labels: classifier.labels, split: split.description, modelConfig });
+    text = formatMetrics(metrics, `model ${o.model} (${seconds.toFixed(1)} s)`);
+    json = metricsJson(metrics);
+  }
+  if (o.json) return void process.stdout.write(JSON.stringify({ model: o.model, split: split.description, problem_type: classifier.problemType, seconds, ...json }) + '\n');
+  process.stdout.write([split.description, text, ...(o.out ? [`report: ${o.out}/report.html, ${o.out}/report.json`] : [])].join('\n\n') + '\n');
 }
 
 /** Maps data label ids to model label ids: by name, or by position when the model has generic names. */
@@ -52,7 +105,7 @@ function calibrationReports(classifier: Classifier, raw: { transformer: Float64A
 
 export function evaluateCommand(): Command {
   return addDeviceOptions(addDataOptions(new Command('evaluate')))
-    .description('accuracy, macro-F1 and per-class table of a model on a split; report.json + report.html with --out')
+    .description('accuracy, macro-F1 and per-class table of a model on a split (multi-label: micro/macro F1, subset accuracy, per label; regression: RMSE, MAE, Pearson, Spearman); report.json + report.html with --out')
     .requiredOption('--model <dir>', 'model folder')
     .option('--out <dir>', 'write report.json and report.html (confusion matrix, per-class bars) here')
     .option('--baseline', 'also train the TF-IDF baseline on the same split and compare')
@@ -60,6 +113,7 @@ export function evaluateCommand(): Command {
     .option('--max-length <n>', 'tokens per text, [CLS] and [SEP] included (default: the model\'s model_max_length)', intOption(2))
     .option('--threads <n>', 'CPU threads', intOption(1))
     .option('--batch-size <n>', 'texts per forward pass', intOption(1), 32)
+    .option('--threshold <p>', 'multi-label: a label is chosen when its sigmoid is over this', floatOption(0, 1), 0.5)
     .option('--top-words <n>', 'with --out: list in report.html the n words with the largest summed gradient x input per label over its correctly classified texts (0: none)', intOption(0), 15)
     .action(async (o: EvaluateOptions) => {
       applyThreads(o.threads);
@@ -67,6 +121,10 @@ export function evaluateCommand(): Command {
       const loaded = loadModelDir(await resolveModel(o.model, '--model <folder>', o.revision));
       // The classifier applies the model's strip rules itself: the texts come as the data has them.
       const classifier = Classifier.load(loaded, { maxLength: o.maxLength, device: deviceChoice(o), strip: o.strip });
+      // The data is read as what the model predicts, unless --problem-type says otherwise.
+      const problemType = o.problemType ?? classifier.problemType;
+      if (problemType !== classifier.problemType) throw new Error(`--problem-type ${problemType}: the model is ${classifier.problemType}`);
+      if (problemType !== 'single_label_classification' || o.textPairField !== undefined) return evaluateTask(o, classifier, configToJson(loaded.config));
       const d = await loadSplitTexts(o, []);
       const map = labelMap(d.labels, loaded.config.id2label);
       const t0 = Date.now();

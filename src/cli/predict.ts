@@ -2,10 +2,10 @@ import { readFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import { resolveModel } from '../io/hub';
 import { MAX_TEXT_CHARS } from '../data/labelled_files';
-import { Classifier } from '../pipeline/classifier';
+import { Classifier, TextInput } from '../pipeline/classifier';
 import { DEFAULT_IG_STEPS, explain, Explanation, explanationJson, EXPLAIN_METHODS, ExplainMethod, MAX_IG_STEPS } from '../pipeline/explain';
 import { StripPart } from '../data/strip';
-import { addDeviceOptions, applyThreads, deviceChoice, DeviceOptions, intOption, stripOption, lines, readStdin } from './common';
+import { addDeviceOptions, applyThreads, deviceChoice, DeviceOptions, floatOption, intOption, stripOption, lines, readStdin } from './common';
 
 interface PredictOptions extends DeviceOptions {
   model: string;
@@ -20,19 +20,40 @@ interface PredictOptions extends DeviceOptions {
   method: ExplainMethod;
   steps: number;
   label?: string;
+  jsonl?: boolean;
+  threshold: number;
 }
+
+/** An input line of --jsonl: {"text": ..., "text_pair": ...} (text_pair optional). */
+export function parseInput(line: string, where: string): TextInput {
+  let v: unknown;
+  try {
+    v = JSON.parse(line);
+  } catch (e) {
+    throw new Error(`${where}: not JSON: ${(e as Error).message}`);
+  }
+  const o = v as { text?: unknown; text_pair?: unknown };
+  if (typeof v !== 'object' || v === null || Array.isArray(v) || typeof o.text !== 'string') throw new Error(`${where}: must be a JSON object with a "text" string (and optionally "text_pair")`);
+  if (o.text_pair === undefined) return o.text;
+  if (typeof o.text_pair !== 'string') throw new Error(`${where}: "text_pair" must be a string`);
+  return { text: o.text, textPair: o.text_pair };
+}
+
+const textOf = (t: TextInput) => (typeof t === 'string' ? t : `${t.text} [SEP] ${t.textPair}`);
 
 /** Characters of a text that --json echoes back. */
 const ECHO_CHARS = 1000;
 
 export function predictCommand(): Command {
   return addDeviceOptions(new Command('predict'))
-    .description('rank the labels of each text with probabilities (texts as arguments, from --file, or stdin; one text per line)')
+    .description('rank the labels of each text with probabilities; multi-label models also list the labels over --threshold, regression models give the value (texts as arguments, from --file, or stdin; one text per line)')
     .argument('[text...]', 'texts to classify')
     .requiredOption('--model <dir>', 'model folder (config.json, model.safetensors, vocab.txt)')
     .option('--top-k <k>', 'show the k most probable labels (default: all)', intOption(1))
     .option('--json', `one JSON object per text: {"text" (its first ${ECHO_CHARS} characters), "chars", "truncated", "tokens", "cut", "predictions": [{"label", "score"}]}`)
     .option('--file <path>', 'read texts from a file, one per line')
+    .option('--jsonl', 'each text is a JSON object {"text", "text_pair"}: text pairs for models trained on them')
+    .option('--threshold <p>', 'multi-label: a label is chosen when its sigmoid is over this', floatOption(0, 1), 0.5)
     .option('--max-length <n>', 'tokens per text, [CLS] and [SEP] included (default: the model\'s model_max_length)', intOption(2))
     .option('--max-text-chars <n>', `characters of each text read at most, by every part (default ${MAX_TEXT_CHARS.toLocaleString('en')}); a longer text is cut and flagged`, intOption(1))
     .option('--threads <n>', 'CPU threads', intOption(1))
@@ -43,7 +64,7 @@ export function predictCommand(): Command {
     .option('--strip <parts>', 'remove headers,footers,quotes before classifying (a model trained with --strip records and applies its own)', stripOption)
     .action(async (texts: string[], opts: PredictOptions) => {
       applyThreads(opts.threads);
-      let inputs = texts;
+      let lineTexts = texts;
       if (opts.file) {
         let content: string;
         try {
@@ -53,29 +74,41 @@ export function predictCommand(): Command {
         }
         const fromFile = lines(content);
         if (fromFile.length === 0) throw new Error(`${opts.file} has no text to classify (only blank lines)`);
-        inputs = [...inputs, ...fromFile];
+        lineTexts = [...lineTexts, ...fromFile];
       }
-      if (inputs.length === 0 && !opts.file) inputs = lines(readStdin());
-      if (inputs.length === 0) throw new Error('no text to classify: give texts as arguments, --file, or lines on stdin');
+      if (lineTexts.length === 0 && !opts.file) lineTexts = lines(readStdin());
+      if (lineTexts.length === 0) throw new Error('no text to classify: give texts as arguments, --file, or lines on stdin');
+      const inputs: TextInput[] = opts.jsonl ? lineTexts.map((l, i) => parseInput(l, `input ${i + 1}`)) : lineTexts;
       const classifier = Classifier.load(await resolveModel(opts.model, '--model <folder>', opts.revision),
         { maxLength: opts.maxLength, device: deviceChoice(opts), strip: opts.strip, maxTextChars: opts.maxTextChars });
       if (opts.label !== undefined && !classifier.labels.includes(opts.label)) throw new Error(`--label ${opts.label}: the model has no such label (labels: ${classifier.labels.join(', ')})`);
       if (!opts.explain && (opts.label !== undefined || opts.method !== 'grad' || opts.steps !== DEFAULT_IG_STEPS)) throw new Error('--method, --steps and --label choose what --explain explains: add --explain');
-      const results = classifier.classify(inputs, opts.topK);
-      const explanations = opts.explain ? inputs.map((t) => explain(classifier, t, { method: opts.method, steps: opts.steps, label: opts.label })) : [];
+      const results = classifier.classify(inputs, opts.topK, opts.threshold);
+      const explanations = opts.explain ? inputs.map((t) => {
+        if (typeof t !== 'string') throw new Error('--explain explains single texts, not text pairs');
+        return explain(classifier, t, { method: opts.method, steps: opts.steps, label: opts.label });
+      }) : [];
       const out: string[] = [];
       results.forEach((r, i) => {
         const e = explanations[i];
+        const input = inputs[i];
         if (opts.json) {
-          const line: Record<string, unknown> = { text: inputs[i].slice(0, ECHO_CHARS), chars: inputs[i].length, truncated: r.truncated, tokens: r.tokens, cut: r.cut, predictions: r.predictions };
+          const echo = typeof input === 'string' ? { text: input.slice(0, ECHO_CHARS), chars: input.length }
+            : { text: input.text.slice(0, ECHO_CHARS), text_pair: input.textPair.slice(0, ECHO_CHARS), chars: input.text.length + input.textPair.length };
+          const line: Record<string, unknown> = { ...echo, truncated: r.truncated, tokens: r.tokens, cut: r.cut, predictions: r.predictions };
+          if (r.labels) line.labels = r.labels;
+          if (r.value !== undefined) line.value = r.value;
           if (e) Object.assign(line, explanationJson(e));
           out.push(JSON.stringify(line));
           return;
         }
-        const head = inputs[i].length > 70 ? inputs[i].slice(0, 67) + '...' : inputs[i];
+        const shown = textOf(input);
+        const head = shown.length > 70 ? shown.slice(0, 67) + '...' : shown;
         out.push(`${JSON.stringify(head)}${r.truncated ? `  (truncated to ${classifier.maxLength} tokens)` : ''}${r.cut ? ` (cut to its first ${classifier.maxTextChars} characters)` : ''}`);
-        for (const p of r.predictions) out.push(`  ${p.score.toFixed(4)}  ${p.label}`);
-        if (e) out.push(...explanationLines(e, inputs[i], colour()));
+        if (r.value !== undefined) out.push(`  value ${r.value.toPrecision(6)}`);
+        else for (const p of r.predictions) out.push(`  ${p.score.toFixed(4)}  ${p.label}${r.labels?.includes(p.label) ? '  (over the threshold)' : ''}`);
+        if (r.labels) out.push(`  labels: ${r.labels.length ? r.labels.join(', ') : '(none over the threshold)'}`);
+        if (e && typeof input === 'string') out.push(...explanationLines(e, input, colour()));
       });
       process.stdout.write(out.join('\n') + '\n');
     });

@@ -10,7 +10,7 @@ import { faultPoint } from '../io/fault';
 import { FORMATS, migrateRunRecord } from '../io/migrations';
 import { ParamStore } from '../io/params';
 import { saveTokenizer } from '../io/save_tokenizer';
-import { configToJson, ModelConfig, ModelHead, parseConfig } from '../model/config';
+import { configToJson, ModelConfig, ModelHead, parseConfig, ProblemType } from '../model/config';
 import { BertTokenizer } from '../tokenizer';
 import { Checkpoint, loadCheckpoint } from '../train/checkpoint';
 import { initialModel, ModelSettings } from '../train/initial_model';
@@ -148,7 +148,7 @@ export interface RunRecord<S> {
   data: string;
   split: { name: SplitName; seed: number; validationList?: string; fraction?: number; validationData?: string };
   /** How the user's own data files are read (absent for 20 Newsgroups runs). */
-  fields?: { textField?: string; labelField?: string; encoding?: 'utf-8' | 'latin1' };
+  fields?: { textField?: string; textPairField?: string; labelField?: string; encoding?: 'utf-8' | 'latin1'; problemType?: ProblemType; labelSeparator?: string };
   strip: StripPart[];
   config: Record<string, unknown>;
   command: string;
@@ -180,6 +180,8 @@ export interface RunStart<S extends RunSettings, R extends RunRecord<S>> {
   extraRecord?(settings: S): Partial<R>;
   /** Labels of the data set, for the classifier's head (none for masked LM). */
   labels(data: Newsgroups): string[];
+  /** A fresh run's checks of its data (what the task cannot train on), before any file is written. */
+  checkData?(data: Newsgroups): void;
   /** A fresh run's checks of its tokenizer, before any file is written. */
   checkTokenizer?(tokenizer: BertTokenizer): void;
 }
@@ -247,7 +249,7 @@ export async function startRun<S extends RunSettings, R extends RunRecord<S>>(x:
     } else {
       // Stopped before its first checkpoint: the recorded run from step 0 (same seeds, same start).
       process.stderr.write(`${o.out} has no checkpoint yet: starting its recorded run from step 0\n`);
-      ({ params } = await initialModel({ init: record.init, vocab: join(tokDir, 'vocab.txt'), revision: o.revision }, x.modelSettings(record.settings), x.labels(data), x.head));
+      ({ params } = await initialModel({ init: record.init, vocab: join(tokDir, 'vocab.txt'), revision: o.revision }, x.modelSettings(record.settings), { labels: x.labels(data), problemType: data.problemType }, x.head));
     }
     out = { record, data, split, config, params, tokenizer, resume, ckptFile, modelDir };
   } else {
@@ -258,14 +260,15 @@ export async function startRun<S extends RunSettings, R extends RunRecord<S>>(x:
     }
     const st = x.settings();
     const { data, split, source } = await loadSplit(o);
-    const { config, params, tokenizer } = await initialModel({ init: o.init, vocab: o.vocab, revision: o.revision }, x.modelSettings(st), x.labels(data), x.head);
+    x.checkData?.(data);
+    const { config, params, tokenizer } = await initialModel({ init: o.init, vocab: o.vocab, revision: o.revision }, x.modelSettings(st), { labels: x.labels(data), problemType: data.problemType }, x.head);
     x.checkTokenizer?.(tokenizer);
     if (st.maxLength > config.maxPositionEmbeddings) throw new Error(`--max-length ${st.maxLength} exceeds the model's ${config.maxPositionEmbeddings} positions`);
     if (st.batchSize > split.train.length) throw new Error(`--batch-size ${st.batchSize} is larger than the ${split.train.length} ${x.noun}`);
     const record = {
       settings: st, init: o.init, data: source,
       split: { name: o.split, seed: o.splitSeed, validationList: o.validationList, fraction: o.validationFraction, validationData: o.validationData },
-      ...(data.kind === 'files' ? { fields: { textField: o.textField, labelField: o.labelField, encoding: o.encoding } } : {}),
+      ...(data.kind === 'files' ? { fields: { textField: o.textField, textPairField: o.textPairField, labelField: o.labelField, encoding: o.encoding, problemType: o.problemType, labelSeparator: o.labelSeparator } } : {}),
       strip: o.strip ?? [], config: configToJson(config), command: commandLine(),
       ...x.extraRecord?.(st),
     } as R;

@@ -3,7 +3,7 @@ import { resolveModel } from '../io/hub';
 import { Classifier } from '../pipeline/classifier';
 import { buildServer, DEFAULT_SERVER_OPTIONS, drain } from '../serve/server';
 import { StripPart } from '../data/strip';
-import { addDeviceOptions, applyThreads, deviceChoice, DeviceOptions, intOption, stripOption } from './common';
+import { addDeviceOptions, applyThreads, deviceChoice, DeviceOptions, floatOption, intOption, stripOption } from './common';
 
 interface ServeOptions {
   model: string;
@@ -17,6 +17,7 @@ interface ServeOptions {
   keepAliveTimeout: number;
   maxConnections: number;
   drain: number;
+  threshold: number;
   maxExplainTexts: number;
   maxExplainSteps: number;
   explainTimeout: number;
@@ -40,6 +41,7 @@ export function serveCommand(): Command {
     .option('--max-explain-texts <n>', 'most texts per /v1/explain request', intOption(1), DEFAULT_SERVER_OPTIONS.maxExplainTexts)
     .option('--max-explain-steps <n>', 'most integrated-gradients steps a /v1/explain request may ask', intOption(1), DEFAULT_SERVER_OPTIONS.maxExplainSteps)
     .option('--explain-timeout <ms>', 'time an explanation may run once started (503 after it)', intOption(100), DEFAULT_SERVER_OPTIONS.explainTimeoutMs)
+    .option('--threshold <p>', 'multi-label models: a label is chosen when its sigmoid is over this', floatOption(0, 1), DEFAULT_SERVER_OPTIONS.threshold)
     .option('--drain <ms>', 'on SIGTERM/SIGINT: how long in-flight requests may finish before exit', intOption(0), 10_000)
     .action(async (o: DeviceOptions & ServeOptions) => {
       applyThreads(o.threads);
@@ -49,7 +51,7 @@ export function serveCommand(): Command {
       const app = buildServer(classifier, {
         ...DEFAULT_SERVER_OPTIONS, modelName: o.model, maxTexts: o.maxTexts, bodyLimit: o.maxBody,
         requestTimeoutMs: o.requestTimeout, keepAliveTimeoutMs: o.keepAliveTimeout, maxConnections: o.maxConnections,
-        maxExplainTexts: o.maxExplainTexts, maxExplainSteps: o.maxExplainSteps, explainTimeoutMs: o.explainTimeout, explainSource: { dir, load },
+        maxExplainTexts: o.maxExplainTexts, maxExplainSteps: o.maxExplainSteps, explainTimeoutMs: o.explainTimeout, explainSource: { dir, load }, threshold: o.threshold,
       });
       const address = await app.listen({ host: o.host, port: o.port });
       const stop = () => {

@@ -10,7 +10,7 @@ import { fitTemperature } from '../eval/calibration';
 import { saveCalibration, saveModelDir } from '../model/model_dir';
 import { Classifier } from '../pipeline/classifier';
 import { EpochRow } from '../train/checkpoint';
-import { formatTable, modelCard } from '../train/model_card';
+import { figure, formatTable, modelCard } from '../train/model_card';
 import { PRESETS, TrainSettings } from '../train/presets';
 import { train, TrainHooks } from '../train/trainer';
 import { addDeviceOptions, applyThreads, deviceChoice, DeviceOptions, floatOption, intOption } from './common';
@@ -25,6 +25,9 @@ interface TrainOptions extends DeviceOptions, DataOptions, RunOptions {
   clipNorm?: number;
   optimizer?: 'adam' | 'adamw';
   weightDecay?: number;
+  warmupSteps?: number;
+  warmupRatio?: number;
+  maxGradNorm?: number;
   hybrid?: boolean;
   hybridParts?: Analyzer[][];
   fusionFraction?: number;
@@ -43,7 +46,12 @@ interface TrainRecord extends RunRecord<Settings> {
 }
 
 function settingsFrom(o: TrainOptions): Settings {
-  if (o.weightDecay !== undefined && o.optimizer !== 'adamw') throw new Error('--weight-decay is AdamW\'s: add --optimizer adamw');
+  const adamw = o.optimizer === 'adamw';
+  for (const [v, flag] of [[o.weightDecay, '--weight-decay'], [o.warmupSteps, '--warmup-steps'], [o.warmupRatio, '--warmup-ratio'], [o.maxGradNorm, '--max-grad-norm']] as const) {
+    if (v !== undefined && !adamw) throw new Error(`${flag} is AdamW's: add --optimizer adamw`);
+  }
+  if (o.clipNorm !== undefined && adamw) throw new Error('--clip-norm is Keras Adam\'s clipnorm: AdamW clips with --max-grad-norm (default 1.0, as HF Trainer)');
+  if (o.warmupSteps !== undefined && o.warmupRatio !== undefined) throw new Error('--warmup-steps and --warmup-ratio are two ways to set one warmup: choose one');
   const p = PRESETS[o.preset];
   const s: TrainSettings = {
     ...p,
@@ -55,9 +63,9 @@ function settingsFrom(o: TrainOptions): Settings {
     dropout: o.dropout ?? p.dropout,
     attentionDropout: o.attentionDropout ?? p.attentionDropout,
     seqClassifDropout: o.classifierDropout ?? p.seqClassifDropout,
-    clipNorm: o.clipNorm,
+    clipNorm: adamw ? o.maxGradNorm ?? 1.0 : o.clipNorm,
     optimizer: o.optimizer ?? 'adam',
-    weightDecay: o.optimizer === 'adamw' ? o.weightDecay ?? 0.01 : undefined,
+    ...(adamw ? { weightDecay: o.weightDecay ?? 0, warmupSteps: o.warmupSteps, warmupRatio: o.warmupRatio } : {}),
     arch: { nLayers: o.layers ?? p.arch.nLayers, dim: o.dim ?? p.arch.dim, nHeads: o.heads ?? p.arch.nHeads, hiddenDim: o.ffn ?? p.arch.hiddenDim },
   };
   // The card's batch of 80 x 512 tokens on distilbert-base needs ~20 GB of activations:
@@ -70,7 +78,9 @@ function settingsFrom(o: TrainOptions): Settings {
 const SETTING_FLAGS: [keyof TrainOptions, string][] = [
   ['init', '--init'], ['epochs', '--epochs'], ['batchSize', '--batch-size'], ['microBatch', '--micro-batch'], ['lr', '--lr'],
   ['maxLength', '--max-length'], ['seed', '--seed'], ['dropout', '--dropout'], ['attentionDropout', '--attention-dropout'],
-  ['classifierDropout', '--classifier-dropout'], ['clipNorm', '--clip-norm'], ['optimizer', '--optimizer'], ['weightDecay', '--weight-decay'], ['layers', '--layers'], ['dim', '--dim'],
+  ['classifierDropout', '--classifier-dropout'], ['clipNorm', '--clip-norm'], ['optimizer', '--optimizer'], ['weightDecay', '--weight-decay'],
+  ['warmupSteps', '--warmup-steps'], ['warmupRatio', '--warmup-ratio'], ['maxGradNorm', '--max-grad-norm'], ['layers', '--layers'], ['dim', '--dim'],
+  ['textPairField', '--text-pair-field'], ['problemType', '--problem-type'], ['labelSeparator', '--label-separator'],
   ['heads', '--heads'], ['ffn', '--ffn'], ['hybrid', '--hybrid'], ['fusionFraction', '--fusion-fraction'], ['hybridParts', '--hybrid-parts'],
   ['calibrationFraction', '--calibration-fraction'], ['calibrateOnValidation', '--calibrate-on-validation'],
 ];
@@ -79,7 +89,7 @@ async function run(o: TrainOptions): Promise<void> {
   applyThreads(o.threads);
   const { record, split, config, params, tokenizer, resume, ckptFile, modelDir } = await startRun<Settings, TrainRecord>({
     o, settingFlags: SETTING_FLAGS, head: 'classifier', noun: 'training examples',
-    settingsSchema: { ...RUN_SCHEMA, seqClassifDropout: num(0, 0.99), clipNorm: optional(num(0)), optimizer: optional(oneOf('adam', 'adamw')), weightDecay: optional(num(0)) },
+    settingsSchema: { ...RUN_SCHEMA, seqClassifDropout: num(0, 0.99), clipNorm: optional(num(0)), optimizer: optional(oneOf('adam', 'adamw')), weightDecay: optional(num(0)), warmupSteps: optional(num(0)), warmupRatio: optional(num(0, 1)) },
     checkFlags: () => {
       if (o.fusionFraction !== undefined && !o.hybrid) throw new Error('--fusion-fraction is for --hybrid runs: add --hybrid');
       if (o.hybridParts !== undefined && !o.hybrid) throw new Error('--hybrid-parts is for --hybrid runs: add --hybrid');
@@ -87,6 +97,11 @@ async function run(o: TrainOptions): Promise<void> {
       if (o.calibrationFraction !== undefined && o.calibrateOnValidation) throw new Error('--calibration-fraction and --calibrate-on-validation are two ways to fit one temperature: choose one');
     },
     settings: () => settingsFrom(o),
+    checkData: (data) => {
+      const what = data.problemType !== 'single_label_classification' ? `${data.problemType} data` : data.pairs ? 'text pairs' : undefined;
+      if (what && o.hybrid) throw new Error(`--hybrid fuses TF-IDF parts with a single-label classifier of single texts: it cannot train on ${what}`);
+      if (data.problemType !== 'single_label_classification' && (o.calibrationFraction !== undefined || o.calibrateOnValidation)) throw new Error(`a temperature calibrates softmax probabilities: --calibration-fraction and --calibrate-on-validation are for single-label data, not ${data.problemType}`);
+    },
     modelSettings: (st) => st,
     labels: (data) => data.labels,
     extraRecord: (st) => (o.hybrid ? { hybrid: { fraction: o.fusionFraction ?? 0.05, seed: st.seed, parts: (o.hybridParts ?? DEFAULT_HYBRID_PARTS).map(partName) } }
@@ -98,8 +113,8 @@ async function run(o: TrainOptions): Promise<void> {
   const held = record.hybrid ?? (record.calibration && 'fraction' in record.calibration ? record.calibration : undefined);
   const fusion = held ? fusionSlice(split.train, held.fraction, held.seed) : undefined;
   if (fusion) process.stderr.write(`${record.hybrid ? 'hybrid' : 'calibration'}: ${fusion.slice.length} training texts held out to choose the ${record.hybrid ? 'fusion weights and temperatures' : 'temperature'}\n`);
-  const trainSet = encodePosts(fusion?.fit ?? split.train, config.id2label, tokenizer, st.maxLength, record.strip);
-  const valSet = encodePosts(split.test, config.id2label, tokenizer, st.maxLength, record.strip);
+  const trainSet = encodePosts(fusion?.fit ?? split.train, config.id2label, tokenizer, st.maxLength, record.strip, config.problemType);
+  const valSet = encodePosts(split.test, config.id2label, tokenizer, st.maxLength, record.strip, config.problemType);
   process.stderr.write(`${split.description}; tokenized in ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
 
   const model = new EncoderClassifier(config, params, deviceChoice(o));
@@ -107,7 +122,7 @@ async function run(o: TrainOptions): Promise<void> {
   const hooks = commandHooks({
     progress: o.progress, epochs: st.epochs, format: 'loss {loss} | acc {acc} | {tps} tok/s',
     blank: { loss: '-', acc: '-', tps: '-' },
-    fields: (i: TrainStep) => ({ loss: i.loss.toFixed(4), acc: i.accuracy.toFixed(4), tps: i.tokensPerSecond.toFixed(0) }),
+    fields: (i: TrainStep) => ({ loss: figure(i.loss), acc: figure(i.accuracy), tps: i.tokensPerSecond.toFixed(0) }),
     header: table,
     row: (row: EpochRow) => {
       if (row.tokens) {
@@ -150,11 +165,11 @@ async function run(o: TrainOptions): Promise<void> {
       parts.map((p) => `TF-IDF ${p.name} ${p.accuracy.toFixed(4)}`).join(', ') + `, hybrid ${a.hybrid.toFixed(4)}); ` +
       parts.map((p) => `${p.name} part of ${p.features} features`).join(', ') + ` in ${((Date.now() - t1) / 1000).toFixed(0)} s\n`);
   }
-  const stepsPerEpoch = Math.floor(trainSet.labels.length / st.batchSize);
+  const stepsPerEpoch = Math.floor(trainSet.encodings.length / st.batchSize);
   writeFileAtomic(join(modelDir, 'README.md'), [Buffer.from(modelCard({
     name: o.out.split('/').filter(Boolean).pop() ?? 'model', init: record.init, config, settings: st, stepsPerEpoch,
-    dataSource: record.data, splitDescription: split.description, strip: record.strip, trainCount: trainSet.labels.length,
-    validationCount: valSet.labels.length, history: result.history, command: record.command,
+    dataSource: record.data, splitDescription: split.description, strip: record.strip, trainCount: trainSet.encodings.length,
+    validationCount: valSet.encodings.length, history: result.history, command: record.command,
   }) + hybridNote)]);
   process.stderr.write(`model saved to ${modelDir}\n`);
 }
@@ -181,7 +196,7 @@ function hybridParts(value: string): Analyzer[][] {
 
 export function trainCommand(): Command {
   return addRunOptions(addDataOptions(addDeviceOptions(new Command('train'))))
-    .description('fine-tune a DistilBERT classifier on 20 Newsgroups or your own data (checkpoints every epoch; Ctrl-C saves, --resume continues)')
+    .description('fine-tune a DistilBERT or BERT classifier on 20 Newsgroups or your own data: labels, multi-label, regression, text pairs (checkpoints every epoch; Ctrl-C saves, --resume continues)')
     .addOption(new Option('--preset <name>', 'hyperparameter preset').choices(['card', 'small']).default('card'))
     .option('--epochs <n>', 'epochs', intOption(1))
     .option('--lr <x>', 'initial learning rate (decays linearly to 0)', floatOption(0))
@@ -189,7 +204,10 @@ export function trainCommand(): Command {
     .option('--classifier-dropout <p>', 'dropout before the classifier', floatOption(0, 0.99))
     .option('--clip-norm <x>', 'clip gradients to this global norm (default: off, as on the card)', floatOption(0))
     .addOption(new Option('--optimizer <name>', 'adam: Keras Adam as on the card (default); adamw: torch AdamW with weight decay, not on biases and LayerNorm weights').choices(['adam', 'adamw']))
-    .option('--weight-decay <x>', 'AdamW weight decay (default 0.01)', floatOption(0))
+    .option('--weight-decay <x>', 'AdamW weight decay, not on biases and LayerNorm weights (default 0, as HF Trainer)', floatOption(0))
+    .option('--warmup-steps <n>', 'AdamW: linear warmup over this many steps, then linear decay (default 0)', intOption(0))
+    .option('--warmup-ratio <f>', 'AdamW: linear warmup over this share of all steps', floatOption(0, 1))
+    .option('--max-grad-norm <x>', 'AdamW: clip gradients to this global norm before each step, as torch\'s clip_grad_norm_ (default 1.0; 0: off)', floatOption(0))
     .option('--calibration-fraction <f>', 'fit a temperature for calibrated probabilities on this share of the training part, held out from training (a --hybrid run fits its own on its held-out texts)', floatOption(0.001, 0.5))
     .option('--calibrate-on-validation', 'fit the temperature on the validation part instead (its calibration figures in evaluate are then not held out)')
     .option('--hybrid', 'also store TF-IDF + linear SVM parts, fused with the transformer (weights chosen on held-out training texts)')

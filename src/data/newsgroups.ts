@@ -1,3 +1,4 @@
+import type { ProblemType } from '../model/config';
 import { createReadStream, existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { createGunzip } from 'node:zlib';
@@ -8,8 +9,15 @@ export interface Post {
   /** Path inside the archive, e.g. 20news-bydate-test/alt.atheism/53261 */
   path: string;
   split: 'train' | 'test';
+  /** The label (single-label data). */
   group: string;
   text: string;
+  /** A text pair's second text. */
+  pair?: string;
+  /** Multi-label data: the labels (possibly none). */
+  groups?: string[];
+  /** Regression data: the value. */
+  value?: number;
 }
 
 /** A labelled data set: the 20 Newsgroups archive, or a user's own files (src/data/source.ts). */
@@ -19,6 +27,10 @@ export interface Newsgroups {
   labels: string[];
   /** `files`: a user's CSV / JSON Lines / folder, whose path is file:line and split 'test' is --validation-data. */
   kind: 'newsgroups' | 'files';
+  /** What each post's label is (20 Newsgroups: single-label); regression's one label names the value. */
+  problemType: ProblemType;
+  /** Whether posts are text pairs. */
+  pairs: boolean;
 }
 
 const PATH_RE = /^(?:\.\/)?20news-bydate-(train|test)\/([^/]+)\/([^/]+)$/;
@@ -31,7 +43,7 @@ export async function loadNewsgroups(source: string): Promise<Newsgroups> {
   // Sort by path so that every later step (split, order) is independent of archive order.
   posts.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   const labels = [...new Set(posts.map((p) => p.group))].sort();
-  return { posts, labels, kind: 'newsgroups' };
+  return { posts, labels, kind: 'newsgroups', problemType: 'single_label_classification', pairs: false };
 }
 
 function toPost(path: string, bytes: Buffer): Post | undefined {

@@ -16,23 +16,27 @@ function isNewsgroups(path: string): boolean {
 }
 
 /**
- * A user's labelled texts as a data set: labels from the training data (sorted), validation texts
+ * A user's labelled texts as a data set: labels from the training data (sorted; multi-label: every
+ * label a row names; regression: the label field's name, for the one value), validation texts
  * (split 'test') from `validationData`, each text's path its file and line.
  */
 function ownData(path: string, o: DataSourceOptions): Newsgroups {
   const opts = { ...DEFAULT_TEXT_OPTIONS, ...Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) } as TextFileOptions;
-  const toPost = (t: LabelledText, split: Post['split']): Post => ({ path: t.where, split, group: t.label, text: t.text });
+  const toPost = (t: LabelledText, split: Post['split']): Post => ({ path: t.where, split, group: t.label, text: t.text, pair: t.textPair, groups: t.labels, value: t.value });
   const posts = readLabelledTexts(path, opts).map((t) => toPost(t, 'train'));
-  const labels = [...new Set(posts.map((p) => p.group))].sort();
+  const multi = opts.problemType === 'multi_label_classification';
+  const labels = opts.problemType === 'regression' ? [opts.labelField] : [...new Set(posts.flatMap((p) => (multi ? p.groups! : [p.group])))].sort();
   if (o.validationData) {
     const known = new Set(labels);
     for (const t of readLabelledTexts(o.validationData, opts)) {
-      if (!known.has(t.label)) throw new Error(`${t.where}: label ${JSON.stringify(t.label)} never occurs in the training data ${path}`);
+      const unknown = opts.problemType === 'regression' ? undefined : (multi ? t.labels! : [t.label]).find((l) => !known.has(l));
+      if (unknown !== undefined) throw new Error(`${t.where}: label ${JSON.stringify(unknown)} never occurs in the training data ${path}`);
       posts.push(toPost(t, 'test'));
     }
   }
-  if (labels.length < 2) throw new Error(`${path}: a classifier needs at least two labels, found ${labels.length} (${labels.join(', ')})`);
-  return { posts, labels, kind: 'files' };
+  if (opts.problemType === 'single_label_classification' && labels.length < 2) throw new Error(`${path}: a classifier needs at least two labels, found ${labels.length} (${labels.join(', ')})`);
+  if (multi && labels.length < 1) throw new Error(`${path}: no row names a label (multi-label data needs at least one label in use)`);
+  return { posts, labels, kind: 'files', problemType: opts.problemType, pairs: opts.textPairField !== undefined };
 }
 
 /**

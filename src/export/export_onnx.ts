@@ -1,29 +1,27 @@
 import { join } from 'node:path';
 import { ensureWritableDir, writeFileAtomic } from '../io/atomic';
-import { configToJson, ModelConfig } from '../model/config';
+import { configToJson, ModelConfig, tokenizerClass } from '../model/config';
 import { LoadedModel } from '../model/model_dir';
 import { ParamStore } from '../io/params';
 import { saveTokenizer } from '../io/save_tokenizer';
-import { distilBertGraph, OPSET } from './distilbert_onnx';
+import { encoderGraph, graphInputs, OPSET } from './encoder_onnx';
 
 export interface ExportResult {
   files: string[];
 }
 
 /**
- * The ModelProto bytes of DistilBertForSequenceClassification: inputs input_ids and
- * attention_mask (int64 [batch_size, sequence_length]), output logits [batch_size, labels].
+ * The ModelProto bytes of DistilBertForSequenceClassification or BertForSequenceClassification:
+ * inputs input_ids and attention_mask (BERT: and token_type_ids; int64 [batch_size,
+ * sequence_length]), output logits [batch_size, labels].
  */
 export function onnxModel(config: ModelConfig, params: ParamStore, quantize: boolean): Uint8Array {
-  return distilBertGraph(config, params, { quantize }).encode({
-    inputs: [
-      { name: 'input_ids', type: 'int64', dims: ['batch_size', 'sequence_length'] },
-      { name: 'attention_mask', type: 'int64', dims: ['batch_size', 'sequence_length'] },
-    ],
+  return encoderGraph(config, params, { quantize }).encode({
+    inputs: graphInputs(config).map((name) => ({ name, type: 'int64' as const, dims: ['batch_size', 'sequence_length'] })),
     outputs: [{ name: 'logits', type: 'float', dims: ['batch_size', config.id2label.length] }],
     opset: OPSET,
     producer: 'bert-20news',
-    name: 'DistilBertForSequenceClassification',
+    name: config.modelType === 'bert' ? 'BertForSequenceClassification' : 'DistilBertForSequenceClassification',
   });
 }
 
@@ -59,6 +57,6 @@ export function exportOnnx(model: LoadedModel, outDir: string, quantize: boolean
   write('onnx/model.onnx', [onnxModel(model.config, params, false)]);
   if (quantize) write('onnx/model_quantized.onnx', [onnxModel(model.config, params, true)]);
   write('config.json', json(configToJson(model.config)));
-  files.push(...saveTokenizer(outDir, model.tokenizer, { tokenizerJson: true, noVocabTxt: true }));
+  files.push(...saveTokenizer(outDir, model.tokenizer, { tokenizerJson: true, noVocabTxt: true, tokenizerClass: tokenizerClass(model.config) }));
   return { files };
 }

@@ -278,6 +278,11 @@ export function configToJson(c: ModelConfig): Record<string, unknown> {
   };
 }
 
+/** The tokenizer class transformers names for the architecture (BertTokenizer also returns token_type_ids). */
+export function tokenizerClass(c: ModelConfig): 'BertTokenizer' | 'DistilBertTokenizer' {
+  return c.modelType === 'bert' ? 'BertTokenizer' : 'DistilBertTokenizer';
+}
+
 export function writeConfig(path: string, c: ModelConfig): void {
   writeFileAtomic(path, [Buffer.from(JSON.stringify(configToJson(c), null, 2) + '\n')]);
 }

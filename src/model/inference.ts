@@ -12,7 +12,7 @@ export function predictLogits(model: SequenceClassifierModel, encodings: Encodin
   for (let s = 0; s < order.length; s += batchSize) {
     const idx = order.slice(s, s + batchSize);
     const batch = padBatch(idx.map((i) => encodings[i]), padId);
-    const logits = model.forward(batch.inputIds, batch.attentionMask, batch.batchSize, batch.seqLen, { grad: false });
+    const logits = model.forward(batch.inputIds, batch.attentionMask, batch.batchSize, batch.seqLen, { grad: false, tokenTypes: batch.tokenTypes });
     idx.forEach((i, r) => out.set(logits.subarray(r * C, (r + 1) * C), i * C));
   }
   return out;

@@ -3,7 +3,7 @@ import { readJsonIfExists } from '../io/json_file';
 import { dirname, join } from 'node:path';
 import { ParamStore } from '../io/params';
 import { BertTokenizer } from '../tokenizer';
-import { ModelConfig, readConfig, writeConfig } from './config';
+import { ModelConfig, readConfig, tokenizerClass, writeConfig } from './config';
 import { ensureWritableDir, writeFileAtomic } from '../io/atomic';
 import { saveTokenizer } from '../io/save_tokenizer';
 import { checkStripParts, StripPart } from '../data/strip';
@@ -127,7 +127,7 @@ export function saveModelDir(dir: string, config: ModelConfig, params: ParamStor
   ensureWritableDir(dir);
   writeSafetensors(join(dir, 'model.safetensors'), params.tensors(), { format: 'pt' });
   writeConfig(join(dir, 'config.json'), config);
-  saveTokenizer(dir, tokenizer);
+  saveTokenizer(dir, tokenizer, { tokenizerClass: tokenizerClass(config) });
   if (preprocessing) {
     const json = { strip: preprocessing.strip, max_length: preprocessing.maxLength };
     writeFileAtomic(join(dir, PREPROCESSING_FILE), [Buffer.from(JSON.stringify(json, null, 2) + '\n')]);

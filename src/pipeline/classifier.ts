@@ -7,16 +7,27 @@ import { EncoderClassifier } from '../model/encoder_classifier';
 import { predictLogits } from '../model/inference';
 import { DeviceChoice, SequenceClassifierModel } from '../model/model';
 import { Calibration, LoadedModel, loadModelDir, Preprocessing } from '../model/model_dir';
-import { BertTokenizer } from '../tokenizer';
+import { BertTokenizer, Encoding } from '../tokenizer';
+import { ProblemType } from '../model/config';
 
 export interface Prediction {
   label: string;
   score: number;
 }
 
+/** A text, or a text pair (`[CLS] text [SEP] textPair [SEP]`) for a model trained on pairs. */
+export type TextInput = string | { text: string; textPair: string };
+
 export interface Classification {
-  /** Labels ranked by probability, the top k. */
+  /**
+   * Labels ranked by score, the top k: softmax probabilities (single-label), each label's sigmoid
+   * (multi-label), or the one value (regression).
+   */
   predictions: Prediction[];
+  /** Multi-label: the labels whose sigmoid is over the threshold, ranked. */
+  labels?: string[];
+  /** Regression: the predicted value. */
+  value?: number;
   /** True when the text had more tokens than the model takes and was cut. */
   truncated: boolean;
   tokens: number;
@@ -58,8 +69,9 @@ export interface LoadOptions {
 }
 
 /**
- * Text in, ranked labels out: preprocessing + tokenizer + model + softmax, batched; for a hybrid,
- * fused with its TF-IDF parts (hybrid/hybrid.ts). The pipeline of transformers.js, in TypeScript.
+ * Text in, ranked labels out: preprocessing + tokenizer + model + softmax (sigmoid per label for
+ * multi-label models, the raw value for regression), batched; for a hybrid, fused with its TF-IDF
+ * parts (hybrid/hybrid.ts). The pipeline of transformers.js, in TypeScript.
  */
 export class Classifier {
   readonly model: SequenceClassifierModel;
@@ -103,6 +115,16 @@ export class Classifier {
     return this.strip.length ? strip(read, this.strip) : read;
   }
 
+  get problemType(): ProblemType {
+    return this.model.config.problemType;
+  }
+
+  /** The tokens of an input: a text, or a pair with its token types. */
+  encode(input: TextInput): Encoding {
+    if (typeof input === 'string') return this.tokenizer.encode(this.preprocess(input), { maxLength: this.maxLength });
+    return this.tokenizer.encodePair(this.preprocess(input.text), this.preprocess(input.textPair), { maxLength: this.maxLength });
+  }
+
   /**
    * Probabilities [n, labels] (float64) and per-text truncation flags; for a hybrid, the fused
    * probabilities, with the transformer's own and each TF-IDF part's decision values (hybrid.spec.parts' order) in `parts`.
@@ -110,24 +132,34 @@ export class Classifier {
    * the fused score taking the transformer's uncalibrated log-probabilities its weights were chosen with.
    * `raw` also gives the scores before any temperature: the logits, and a hybrid's fused scores.
    */
-  probabilities(texts: string[], batchSize = 32): { probs: Float64Array; truncated: boolean[]; tokens: number[]; cut: boolean[]; parts?: { transformer: Float64Array; tfidf: Float64Array[] }; raw: { transformer: Float64Array; hybrid?: Float64Array } } {
+  probabilities(texts: TextInput[], batchSize = 32): { probs: Float64Array; truncated: boolean[]; tokens: number[]; cut: boolean[]; parts?: { transformer: Float64Array; tfidf: Float64Array[] }; raw: { transformer: Float64Array; hybrid?: Float64Array } } {
     const C = this.labels.length;
-    const read = texts.map((t) => this.preprocess(t));
-    const enc = read.map((t) => this.tokenizer.encode(t, { maxLength: this.maxLength }));
+    const enc = texts.map((t) => this.encode(t));
     const logits = Float64Array.from(predictLogits(this.model, enc, this.tokenizer.padId, batchSize));
+    const long = (t: TextInput) => (typeof t === 'string' ? t.length : Math.max(t.text.length, t.textPair.length)) > this.maxTextChars;
+    const flags = { truncated: enc.map((e) => e.truncated), tokens: enc.map((e) => e.ids.length), cut: texts.map(long) };
+    if (this.problemType === 'regression') return { probs: logits, ...flags, raw: { transformer: logits } };
+    if (this.problemType === 'multi_label_classification') return { probs: logits.map((z) => 1 / (1 + Math.exp(-z))), ...flags, raw: { transformer: logits } };
     const transformer = withTemperature(logits, C, this.calibration?.transformer ?? 1);
-    const flags = { truncated: enc.map((e) => e.truncated), tokens: enc.map((e) => e.ids.length), cut: texts.map((t) => t.length > this.maxTextChars) };
     if (!this.hybrid) return { probs: transformer, ...flags, raw: { transformer: logits } };
+    const read = texts.map((t) => {
+      if (typeof t !== 'string') throw new Error('a hybrid model reads single texts, not text pairs');
+      return this.preprocess(t);
+    });
     const { scores, tfidfScores } = this.hybrid.combine(softmaxRows(logits, C), read, C);
     return { probs: withTemperature(scores, C, this.calibration?.hybrid ?? 1), ...flags, parts: { transformer, tfidf: tfidfScores }, raw: { transformer: logits, hybrid: scores } };
   }
 
-  classify(texts: string[], topK = this.labels.length): Classification[] {
+  /** Ranked labels of each input; multi-label models also list the labels over `threshold` (default 0.5). */
+  classify(texts: TextInput[], topK = this.labels.length, threshold = 0.5): Classification[] {
     const C = this.labels.length;
     const { probs, truncated, tokens, cut } = this.probabilities(texts);
     return texts.map((_, r) => {
       const ranked = this.labels.map((label, c) => ({ label, score: probs[r * C + c] })).sort((a, b) => b.score - a.score);
-      return { predictions: ranked.slice(0, Math.min(topK, C)), truncated: truncated[r], tokens: tokens[r], cut: cut[r] };
+      const out: Classification = { predictions: ranked.slice(0, Math.min(topK, C)), truncated: truncated[r], tokens: tokens[r], cut: cut[r] };
+      if (this.problemType === 'multi_label_classification') out.labels = ranked.filter((p) => p.score > threshold).map((p) => p.label);
+      if (this.problemType === 'regression') out.value = probs[r];
+      return out;
     });
   }
 }

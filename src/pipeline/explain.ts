@@ -79,6 +79,7 @@ export function explain(classifier: Classifier, text: string, opts: ExplainOptio
   if (!EXPLAIN_METHODS.includes(method)) throw new Error(`unknown explanation method ${JSON.stringify(method)} (known: ${EXPLAIN_METHODS.join(', ')})`);
   const steps = opts.steps ?? DEFAULT_IG_STEPS;
   if (!Number.isInteger(steps) || steps < 1 || steps > MAX_IG_STEPS) throw new Error(`steps must be an integer from 1 to ${MAX_IG_STEPS} (got ${steps})`);
+  if (classifier.problemType !== 'single_label_classification') throw new Error(`explanations attribute a softmax class's log-probability: this model is ${classifier.problemType}`);
   const C = classifier.labels.length;
   const read = classifier.preprocess(text);
   const tok = classifier.tokenizer;

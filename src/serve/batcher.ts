@@ -1,7 +1,7 @@
-import { Classification, Classifier } from '../pipeline/classifier';
+import { Classification, Classifier, TextInput } from '../pipeline/classifier';
 
 interface Pending {
-  texts: string[];
+  texts: TextInput[];
   topK: number;
   resolve(r: Classification[]): void;
   reject(e: Error): void;
@@ -21,9 +21,10 @@ export class MicroBatcher {
     private readonly maxBatchTexts = 64,
     private readonly maxWaitMs = 2,
     private readonly onBatch?: (texts: number) => void,
+    private readonly threshold = 0.5,
   ) {}
 
-  classify(texts: string[], topK: number): Promise<Classification[]> {
+  classify(texts: TextInput[], topK: number): Promise<Classification[]> {
     return new Promise((resolve, reject) => {
       this.queue.push({ texts, topK, resolve, reject });
       this.timer ??= setTimeout(() => this.flush(), this.maxWaitMs);
@@ -41,7 +42,7 @@ export class MicroBatcher {
       count += p.texts.length;
     }
     try {
-      const results = this.classifier.classify(batch.flatMap((p) => p.texts));
+      const results = this.classifier.classify(batch.flatMap((p) => p.texts), undefined, this.threshold);
       this.onBatch?.(count);
       let at = 0;
       for (const p of batch) {

@@ -1,6 +1,6 @@
 import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http';
 import Fastify, { FastifyInstance } from 'fastify';
-import { Classifier } from '../pipeline/classifier';
+import { Classifier, TextInput } from '../pipeline/classifier';
 import { EXPLAIN_METHODS, ExplainMethod, explanationJson } from '../pipeline/explain';
 import { MicroBatcher } from './batcher';
 import { ExplainBusy, ExplainQueue, ExplainSource, ExplainTimeout } from './explainer';
@@ -28,11 +28,13 @@ export interface ServerOptions {
   explainTimeoutMs: number;
   /** The served model's folder: explanations then run on a thread of their own with their own copy of it. */
   explainSource?: ExplainSource;
+  /** Multi-label models: a label is chosen when its sigmoid is over this. */
+  threshold: number;
 }
 
 export const DEFAULT_SERVER_OPTIONS = {
   bodyLimit: 1 << 20, maxTexts: 64, maxTextChars: 100_000, requestTimeoutMs: 30_000, keepAliveTimeoutMs: 5_000, maxConnections: 1024,
-  maxExplainTexts: 8, maxExplainSteps: 64, explainTimeoutMs: 60_000,
+  maxExplainTexts: 8, maxExplainSteps: 64, explainTimeoutMs: 60_000, threshold: 0.5,
 };
 
 /**
@@ -95,7 +97,7 @@ export function buildServer(classifier: Classifier, opts: ServerOptions): Fastif
     if (draining.has(app)) reply.header('connection', 'close');
   });
   const metrics = createMetrics();
-  const batcher = new MicroBatcher(classifier, opts.maxTexts, 2, (n) => metrics.batchSize.observe(n));
+  const batcher = new MicroBatcher(classifier, opts.maxTexts, 2, (n) => metrics.batchSize.observe(n), opts.threshold);
   const C = classifier.labels.length;
 
   app.addHook('onResponse', async (req, reply) => {
@@ -109,22 +111,27 @@ export function buildServer(classifier: Classifier, opts: ServerOptions): Fastif
   app.get('/v1/labels', async () => ({ labels: classifier.labels }));
   app.get('/metrics', async (_req, reply) => reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()));
 
-  app.post<{ Body: { texts: string[]; top_k?: number } }>('/v1/classify', {
+  // A text, or a text pair {"text", "text_pair"} (for models trained on pairs).
+  const text = { type: 'string', minLength: 1, maxLength: opts.maxTextChars };
+  const pair = { type: 'object', required: ['text', 'text_pair'], additionalProperties: false, properties: { text, text_pair: text } };
+  app.post<{ Body: { texts: (string | { text: string; text_pair: string })[]; top_k?: number } }>('/v1/classify', {
     schema: {
       body: {
         type: 'object',
         required: ['texts'],
         properties: {
-          texts: { type: 'array', minItems: 1, maxItems: opts.maxTexts, items: { type: 'string', minLength: 1, maxLength: opts.maxTextChars} },
+          texts: { type: 'array', minItems: 1, maxItems: opts.maxTexts, items: { oneOf: [text, pair] } },
           top_k: { type: 'integer', minimum: 1, maximum: C },
         },
       },
     },
   }, async (req, reply) => {
     const { texts, top_k: topK = C } = req.body;
-    const blank = texts.findIndex((t) => t.trim() === '');
+    const inputs: TextInput[] = texts.map((t) => (typeof t === 'string' ? t : { text: t.text, textPair: t.text_pair }));
+    const blank = inputs.findIndex((t) => (typeof t === 'string' ? t.trim() === '' : t.text.trim() === '' || t.textPair.trim() === ''));
     if (blank >= 0) return reply.code(400).send({ statusCode: 400, error: 'Bad Request', message: `body/texts/${blank} is blank` });
-    const results = await batcher.classify(texts, topK);
+    if (classifier.hybrid && inputs.some((t) => typeof t !== 'string')) return reply.code(400).send({ statusCode: 400, error: 'Bad Request', message: 'this hybrid model reads single texts, not text pairs' });
+    const results = await batcher.classify(inputs, topK);
     metrics.texts.inc(texts.length);
     metrics.truncated.inc(results.filter((r) => r.truncated).length);
     return { model: opts.modelName, results };

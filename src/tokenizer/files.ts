@@ -40,10 +40,10 @@ export function tokenizerJson(tok: BertTokenizer): Record<string, unknown> {
 }
 
 /** tokenizer_config.json as transformers writes it for DistilBertTokenizer. */
-export function tokenizerConfigJson(tok: BertTokenizer): Record<string, unknown> {
+export function tokenizerConfigJson(tok: BertTokenizer, tokenizerClass: TokenizerFileChoice['tokenizerClass'] = 'DistilBertTokenizer'): Record<string, unknown> {
   const { lowercase, stripAccents } = tok.normalizerOptions;
   return {
-    tokenizer_class: 'DistilBertTokenizer',
+    tokenizer_class: tokenizerClass,
     do_lower_case: lowercase,
     strip_accents: stripAccents,
     tokenize_chinese_chars: true,
@@ -63,6 +63,8 @@ export interface TokenizerFileChoice {
   tokenizerJson?: boolean;
   /** Leave vocab.txt out (a folder that transformers.js alone reads needs tokenizer.json only). */
   noVocabTxt?: boolean;
+  /** The model's tokenizer class (default DistilBertTokenizer); BertTokenizer also gives token_type_ids for pairs. */
+  tokenizerClass?: 'DistilBertTokenizer' | 'BertTokenizer';
 }
 
 /** The files of a tokenizer folder, by name: the one place their contents are made. */
@@ -71,6 +73,6 @@ export function tokenizerFiles(tok: BertTokenizer, choice: TokenizerFileChoice =
   return [
     ...(choice.noVocabTxt ? [] : [{ name: 'vocab.txt', text: tok.vocab.idToToken.join('\n') + '\n' }]),
     ...(choice.tokenizerJson ? [{ name: 'tokenizer.json', text: json(tokenizerJson(tok)) }] : []),
-    { name: 'tokenizer_config.json', text: json(tokenizerConfigJson(tok)) },
+    { name: 'tokenizer_config.json', text: json(tokenizerConfigJson(tok, choice.tokenizerClass)) },
   ];
 }

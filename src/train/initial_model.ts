@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { Random } from '../data/random';
-import { ModelConfig, ModelHead, parseConfig, readConfig } from '../model/config';
+import { ModelConfig, ModelHead, parseConfig, ProblemType, readConfig } from '../model/config';
 import { cachedDownload, PINNED_SHA256, SOURCES } from '../io/download';
 import { resolveModel } from '../io/hub';
 import { missingMessage, readWeights, weightsFile } from '../model/model_dir';
@@ -23,12 +23,10 @@ export type ModelSettings = Pick<TrainSettings, 'seed' | 'dropout' | 'attentionD
  * checkpoint, the body's tensors are loaded; a head it lacks, or one made for other labels,
  * is initialized afresh (HF's ignore_mismatched_sizes), and tensors of other heads are reported unused.
  */
-export async function initialModel(o: InitSource, st: ModelSettings, labels: string[], head: ModelHead): Promise<{ config: ModelConfig; params: ParamStore; tokenizer: BertTokenizer }> {
+export async function initialModel(o: InitSource, st: ModelSettings, task: { labels: string[]; problemType: ProblemType }, head: ModelHead): Promise<{ config: ModelConfig; params: ParamStore; tokenizer: BertTokenizer }> {
   const rng = new Random(st.seed);
-  const common = {
-    dropout: st.dropout, attention_dropout: st.attentionDropout, seq_classif_dropout: st.seqClassifDropout,
-    id2label: Object.fromEntries(labels.map((l, i) => [String(i), l])),
-  };
+  const labelling = { id2label: Object.fromEntries(task.labels.map((l, i) => [String(i), l])), problem_type: task.problemType };
+  const common = { dropout: st.dropout, attention_dropout: st.attentionDropout, seq_classif_dropout: st.seqClassifDropout, ...labelling };
   if (o.init === 'scratch') {
     const vocabPath = o.vocab ?? (await cachedDownload(`${SOURCES.hub}/distilbert-base-uncased/resolve/main/vocab.txt`, 'hub/distilbert-base-uncased/vocab.txt', '--vocab <vocab.txt>', PINNED_SHA256.vocab));
     const tokenizer = BertTokenizer.load(vocabPath);
@@ -47,7 +45,7 @@ export async function initialModel(o: InitSource, st: ModelSettings, labels: str
   const base = readConfig(join(dir, 'config.json'));
   // The run's dropouts under the checkpoint's own names (BertConfig's for a BERT).
   const settings = base.modelType === 'bert'
-    ? { hidden_dropout_prob: st.dropout, attention_probs_dropout_prob: st.attentionDropout, classifier_dropout: st.seqClassifDropout, id2label: common.id2label }
+    ? { hidden_dropout_prob: st.dropout, attention_probs_dropout_prob: st.attentionDropout, classifier_dropout: st.seqClassifDropout, ...labelling }
     : common;
   const config: ModelConfig = { ...parseConfig({ ...base.raw, ...settings }, join(dir, 'config.json')), head };
   const params = new ParamStore(config);

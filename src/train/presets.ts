@@ -11,11 +11,15 @@ export interface TrainSettings {
   beta1: number;
   beta2: number;
   epsilon: number;
+  /** Global-norm gradient clipping: Keras Adam's clipnorm, or AdamW's max_grad_norm (HF Trainer's, default 1.0). */
   clipNorm?: number;
   /** Keras Adam as on the card (default), or torch AdamW with decoupled weight decay (not on biases and LayerNorm weights). */
   optimizer?: 'adam' | 'adamw';
-  /** AdamW's weight decay. */
+  /** AdamW's weight decay (default 0, as HF Trainer's). */
   weightDecay?: number;
+  /** AdamW's linear warmup, in steps or as a share of all steps (HF Trainer's warmup_steps / warmup_ratio; default none). */
+  warmupSteps?: number;
+  warmupRatio?: number;
   /** Model shape for --init scratch; ignored when starting from a pretrained folder. */
   arch: { nLayers: number; dim: number; nHeads: number; hiddenDim: number };
 }

@@ -8,7 +8,7 @@ import { FLOAT, OnnxGraph } from './onnx_graph';
  */
 export const OPSET = 17;
 
-/** float32's most negative value: what HF's DistilBERT fills masked attention scores with. */
+/** float32's most negative value: what HF's DistilBERT and BERT fill masked attention scores with. */
 const MASK_FILL = -3.4028234663852886e38;
 
 export interface GraphOptions {
@@ -41,12 +41,43 @@ function transpose<T extends Float32Array | Int8Array>(w: T, out: number, inp: n
   return t;
 }
 
+/** The parameter names the graph reads, by architecture (HF's, as the engine's table has them). */
+function names(config: ModelConfig) {
+  if (config.modelType === 'bert') {
+    return {
+      emb: 'bert.embeddings',
+      layer: (l: number) => {
+        const p = `bert.encoder.layer.${l}`;
+        return { p, q: `${p}.attention.self.query`, k: `${p}.attention.self.key`, v: `${p}.attention.self.value`, out: `${p}.attention.output.dense`,
+          norm1: `${p}.attention.output.LayerNorm`, ffn1: `${p}.intermediate.dense`, ffn2: `${p}.output.dense`, norm2: `${p}.output.LayerNorm` };
+      },
+      dense: 'bert.pooler.dense',
+    };
+  }
+  return {
+    emb: 'distilbert.embeddings',
+    layer: (l: number) => {
+      const p = `distilbert.transformer.layer.${l}`;
+      return { p, q: `${p}.attention.q_lin`, k: `${p}.attention.k_lin`, v: `${p}.attention.v_lin`, out: `${p}.attention.out_lin`,
+        norm1: `${p}.sa_layer_norm`, ffn1: `${p}.ffn.lin1`, ffn2: `${p}.ffn.lin2`, norm2: `${p}.output_layer_norm` };
+    },
+    dense: 'pre_classifier',
+  };
+}
+
+/** The graph's inputs: BERT's token_type_ids beside input_ids and attention_mask. */
+export function graphInputs(config: ModelConfig): string[] {
+  return config.modelType === 'bert' ? ['input_ids', 'attention_mask', 'token_type_ids'] : ['input_ids', 'attention_mask'];
+}
+
 /**
- * DistilBertForSequenceClassification in eval mode as an ONNX graph, op for op as HF computes it:
- * inputs input_ids and attention_mask (int64 [batch, sequence]), output logits [batch, labels].
+ * DistilBertForSequenceClassification or BertForSequenceClassification in eval mode as an ONNX
+ * graph, op for op as HF computes it: inputs input_ids and attention_mask (and BERT's
+ * token_type_ids; int64 [batch, sequence]), output logits [batch, labels].
  */
-export function distilBertGraph(config: ModelConfig, params: ParamStore, opts: GraphOptions): OnnxGraph {
-  const g = new OnnxGraph(['input_ids', 'attention_mask']);
+export function encoderGraph(config: ModelConfig, params: ParamStore, opts: GraphOptions): OnnxGraph {
+  const g = new OnnxGraph(graphInputs(config));
+  const n = names(config);
   const f = (...v: number[]): string => g.constant('float', v, []);
   const i64 = (...v: number[]): string => g.constant('int64', v);
   const D = config.dim;
@@ -82,8 +113,8 @@ export function distilBertGraph(config: ModelConfig, params: ParamStore, opts: G
     return g.op('Mul', [g.op('Mul', [x, g.op('Add', [g.op('Tanh', [inner], {}, name), f(1)], {}, name)], {}, name), f(0.5)], {}, name);
   };
 
-  // Embeddings: word rows + position rows 0..S-1, then LayerNorm.
-  const emb = 'distilbert.embeddings';
+  // Embeddings: word rows + position rows 0..S-1 (+ token-type rows), then LayerNorm.
+  const emb = n.emb;
   let words: string;
   if (opts.quantize) {
     const { q, scale } = quantizeRows(params.get(`${emb}.word_embeddings.weight`), config.vocabSize, D);
@@ -96,7 +127,12 @@ export function distilBertGraph(config: ModelConfig, params: ParamStore, opts: G
   const seqLen = g.op('Gather', [g.op('Shape', ['input_ids'], {}, emb), g.constant('int64', [1], [])], { axis: { i: 0 } }, emb);
   const positionIds = g.op('Range', [g.constant('int64', [0], []), seqLen, g.constant('int64', [1], [])], {}, emb);
   const positions = g.op('Gather', [g.tensor(`${emb}.position_embeddings.weight`, [config.maxPositionEmbeddings, D], params.get(`${emb}.position_embeddings.weight`)), positionIds], { axis: { i: 0 } }, emb);
-  let h = layerNorm(g.op('Add', [words, positions], {}, emb), `${emb}.LayerNorm`);
+  let sum = g.op('Add', [words, positions], {}, emb);
+  if (config.modelType === 'bert') {
+    const types = g.op('Gather', [g.tensor(`${emb}.token_type_embeddings.weight`, [config.typeVocabSize, D], params.get(`${emb}.token_type_embeddings.weight`)), 'token_type_ids'], { axis: { i: 0 } }, emb);
+    sum = g.op('Add', [sum, types], {}, emb);
+  }
+  let h = layerNorm(sum, `${emb}.LayerNorm`);
 
   // Additive mask [batch, 1, 1, S]: 0 where attended, float32's minimum where padded.
   const keep = g.op('Cast', ['attention_mask'], { to: { i: FLOAT } }, 'mask');
@@ -104,22 +140,22 @@ export function distilBertGraph(config: ModelConfig, params: ParamStore, opts: G
   const headsShape = i64(0, 0, H, Dh);
 
   for (let l = 0; l < config.nLayers; l++) {
-    const p = `distilbert.transformer.layer.${l}`;
+    const L = n.layer(l), p = L.p;
     const heads = (x: string, perm: number[]): string => g.op('Transpose', [g.op('Reshape', [x, headsShape], {}, p)], { perm: { ints: perm } }, p);
-    const q = heads(g.op('Div', [linear(h, `${p}.attention.q_lin`), f(Math.sqrt(Dh))], {}, p), [0, 2, 1, 3]);
-    const k = heads(linear(h, `${p}.attention.k_lin`), [0, 2, 3, 1]);
-    const v = heads(linear(h, `${p}.attention.v_lin`), [0, 2, 1, 3]);
+    const q = heads(g.op('Div', [linear(h, L.q), f(Math.sqrt(Dh))], {}, p), [0, 2, 1, 3]);
+    const k = heads(linear(h, L.k), [0, 2, 3, 1]);
+    const v = heads(linear(h, L.v), [0, 2, 1, 3]);
     const scores = g.op('Add', [g.op('MatMul', [q, k], {}, p), maskBias], {}, p);
     const context = g.op('MatMul', [g.op('Softmax', [scores], { axis: { i: -1 } }, p), v], {}, p);
     const merged = g.op('Reshape', [g.op('Transpose', [context], { perm: { ints: [0, 2, 1, 3] } }, p), i64(0, 0, D)], {}, p);
-    h = layerNorm(g.op('Add', [linear(merged, `${p}.attention.out_lin`), h], {}, p), `${p}.sa_layer_norm`);
-    const ffn = linear(activation(linear(h, `${p}.ffn.lin1`), `${p}.ffn`), `${p}.ffn.lin2`);
-    h = layerNorm(g.op('Add', [ffn, h], {}, p), `${p}.output_layer_norm`);
+    h = layerNorm(g.op('Add', [linear(merged, L.out), h], {}, p), L.norm1);
+    const ffn = linear(activation(linear(h, L.ffn1), `${p}.ffn`), L.ffn2);
+    h = layerNorm(g.op('Add', [ffn, h], {}, p), L.norm2);
   }
 
-  // Head: the [CLS] row -> pre_classifier -> ReLU -> classifier.
+  // Head: the [CLS] row -> pre_classifier -> ReLU (BERT: pooler dense -> tanh) -> classifier.
   const cls = g.op('Gather', [h, g.constant('int64', [0], [])], { axis: { i: 1 } }, 'head');
-  const pooled = g.op('Relu', [linear(cls, 'pre_classifier')], {}, 'head');
+  const pooled = g.op(config.modelType === 'bert' ? 'Tanh' : 'Relu', [linear(cls, n.dense)], {}, 'head');
   g.rename(linear(pooled, 'classifier'), 'logits');
   return g;
 }
