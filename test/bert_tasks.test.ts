@@ -63,6 +63,13 @@ describe('a BERT from a hub repo with only pytorch_model.bin, fine-tuned on text
     rows.push(`${a} ${WORDS[3 + (i % 3)]} ${WORDS[6 + (i % 2)]},${b} ${WORDS[3 + ((i + 1) % 3)]},${a === b ? 'same' : 'different'}`);
   }
 
+  it('a hub classifier is used as it is: its labels from its config', async () => {
+    const r = await cliAsync(['predict', '--model', 'org/bert-tiny', '--json', 'red cat'], env);
+    assert.equal(r.status, 0, r.stderr);
+    const labels = (JSON.parse(r.stdout) as { predictions: { label: string }[] }).predictions.map((p) => p.label).sort();
+    assert.deepEqual(labels, ['LABEL_0', 'LABEL_1', 'LABEL_2', 'LABEL_3', 'LABEL_4']);
+  });
+
   it('fine-tunes with AdamW, re-initializing the 5-label head for 2 labels, and predicts and serves pairs', async () => {
     const data = join(dir, 'pairs.csv');
     writeFileSync(data, rows.join('\n') + '\n');

@@ -1,6 +1,8 @@
 /// <reference lib="dom" />
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { FastifyInstance } from 'fastify';
 import { chromium } from 'playwright-core';
@@ -8,6 +10,8 @@ import { loadModelDir } from '../src/model/model_dir';
 import { Classifier } from '../src/pipeline/classifier';
 import { buildServer, DEFAULT_SERVER_OPTIONS } from '../src/serve/server';
 import { makeModelDir } from './fixtures';
+import { regressionMetrics } from '../src/eval/task_metrics';
+import { writeTaskReport } from '../src/eval/task_report';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const skip = existsSync(CHROMIUM) ? false : `needs Chromium at ${CHROMIUM} (apt-get install chromium, or set CHROMIUM_PATH)`;
@@ -64,4 +68,58 @@ describe('web page in a real browser', { skip }, () => {
       await browser.close();
     }
   });
+
+  it('multi-label and regression models: chosen labels and the value as the API gives them; a task report with its scatter plot', async () => {
+    const browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    });
+    const apps: FastifyInstance[] = [];
+    try {
+      const serve = async (dir: string) => {
+        const a = buildServer(Classifier.load(loadModelDir(dir)), { ...DEFAULT_SERVER_OPTIONS, modelName: 'task', threshold: 0.3 });
+        apps.push(a);
+        return a.listen({ host: '127.0.0.1', port: 0 });
+      };
+      const text = 'the engine of the orbit';
+      const page = await browser.newPage();
+
+      const multi = await serve(makeModelDir(32, { problem_type: 'multi_label_classification' }));
+      await page.goto(multi + '/');
+      assert.equal(await page.$('#explain'), null, 'no explanation for multi-label models');
+      await page.fill('#text', text);
+      await page.click('#classify');
+      await page.waitForSelector('.bar');
+      const api = (await (await fetch(`${multi}/v1/classify`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ texts: [text] }) })).json()) as {
+        results: { predictions: { label: string; score: number }[]; labels: string[] }[];
+      };
+      const chosen = await page.$$eval('.row.chosen .label', (els) => els.map((e) => e.textContent));
+      assert.deepEqual(chosen, api.results[0].labels);
+      assert.ok(api.results[0].labels.length > 0 && api.results[0].labels.length < 20, 'a threshold of 0.3 chooses some labels, not all');
+      assert.equal(await page.textContent('#chosen'), `Labels: ${api.results[0].labels.join(', ')}`);
+
+      const regression = await serve(makeModelDir(32, { id2label: { 0: 'score' }, problem_type: 'regression' }));
+      await page.goto(regression + '/');
+      await page.fill('#text', text);
+      await page.click('#classify');
+      await page.waitForSelector('#value:not([hidden])');
+      const value = ((await (await fetch(`${regression}/v1/classify`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ texts: [text] }) })).json()) as { results: { value: number }[] }).results[0].value;
+      assert.equal(await page.textContent('#value'), `Value: ${value.toPrecision(6)}`);
+      assert.equal((await page.$$('.bar')).length, 0);
+
+      const dir = mkdtempSync(join(tmpdir(), 'report-'));
+      const truth = [0, 1, 2, 3, 1], predicted = [0.2, 0.9, 2.4, 2.7, 1.1];
+      writeTaskReport(dir, { title: 'regression report', split: 'five texts', seconds: 0.1, regression: { metrics: regressionMetrics(truth, predicted), truth, predicted } });
+      await page.goto('file://' + join(dir, 'report.html'));
+      const points = await page.$$eval('#scatter circle', (els) => els.map((e) => ({ x: Number(e.getAttribute('cx')), y: Number(e.getAttribute('cy')) })));
+      assert.equal(points.length, 5);
+      assert.ok(points[3].x > points[0].x && points[3].y < points[0].y, 'a larger true and predicted value sits right of and above a smaller one');
+      const shot = await page.screenshot();
+      assert.ok(shot.length > 1000);
+    } finally {
+      await browser.close();
+      for (const a of apps) await a.close();
+    }
+  });
 });
+

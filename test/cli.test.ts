@@ -4,7 +4,7 @@ import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { readSafetensors } from '../src/io/safetensors';
+import { readSafetensors, writeSafetensors } from '../src/io/safetensors';
 import { makeModelDir } from './fixtures';
 import { sharedPath, skipUnlessShared } from './shared';
 
@@ -104,5 +104,58 @@ describe('long texts', () => {
     assert.equal(j.tokens, 64);
     const short = run(['predict', '--model', makeModelDir(64), '--json', '--max-text-chars', '9', 'the orbit of the engine']);
     assert.equal((JSON.parse(short.stdout) as { cut: boolean }).cut, true, '--max-text-chars sets the cap');
+  });
+});
+
+describe('logits of the golden BERT (token_type_ids), from each weights layout', { skip: skipUnlessShared('golden', 'bert', 'single', 'pytorch_model.bin') }, () => {
+  const golden = sharedPath('golden', 'bert', 'single');
+  const want = readSafetensors(join(golden, 'forward.safetensors')).get('logits')!.data;
+  /** A model folder of the golden BERT: its config, a 512-token vocab, and the weights `files` writes. */
+  const folder = (files: (dir: string) => void): string => {
+    const dir = mkdtempSync(join(tmpdir(), 'bert-'));
+    copyFileSync(join(golden, 'config.json'), join(dir, 'config.json'));
+    writeFileSync(join(dir, 'vocab.txt'), Array.from({ length: 512 }, (_, i) => ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]'][i] ?? `t${i}`).join('\n') + '\n');
+    files(dir);
+    return dir;
+  };
+  const tensors = readSafetensors(join(golden, 'model.safetensors'));
+  const names = [...tensors.keys()];
+  const layouts: [string, (dir: string) => void][] = [
+    ['model.safetensors', (d) => copyFileSync(join(golden, 'model.safetensors'), join(d, 'model.safetensors'))],
+    ['pytorch_model.bin alone', (d) => copyFileSync(join(golden, 'pytorch_model.bin'), join(d, 'pytorch_model.bin'))],
+    ['two safetensors shards and their index', (d) => {
+      const half = Math.floor(names.length / 2);
+      const shards = [names.slice(0, half), names.slice(half)];
+      const map: Record<string, string> = {};
+      shards.forEach((part, k) => {
+        const file = `model-0000${k + 1}-of-00002.safetensors`;
+        writeSafetensors(join(d, file), part.map((n) => ({ name: n, shape: tensors.get(n)!.shape, data: tensors.get(n)!.data })));
+        for (const n of part) map[n] = file;
+      });
+      writeFileSync(join(d, 'model.safetensors.index.json'), JSON.stringify({ metadata: {}, weight_map: map }));
+    }],
+    ['a pytorch_model.bin shard and its index', (d) => {
+      copyFileSync(join(golden, 'pytorch_model.bin'), join(d, 'pytorch_model-00001-of-00001.bin'));
+      writeFileSync(join(d, 'pytorch_model.bin.index.json'), JSON.stringify({ weight_map: Object.fromEntries(names.map((n) => [n, 'pytorch_model-00001-of-00001.bin'])) }));
+    }],
+  ];
+  for (const [name, files] of layouts) {
+    it(`${name}: logits --inputs with token_type_ids gives the golden logits within 1e-4`, () => {
+      const r = run(['logits', '--model', folder(files), '--inputs', join(golden, 'inputs.json')]);
+      assert.equal(r.status, 0, r.stderr);
+      const got = (JSON.parse(r.stdout) as { logits: number[][] }).logits.flat();
+      assert.equal(got.length, want.length);
+      got.forEach((x, i) => assert.ok(Math.abs(x - want[i]) < 1e-4, `logit ${i}: ${x} vs ${want[i]}`));
+    });
+  }
+
+  it('refuses a shard index naming a file outside the folder, and token types on a DistilBERT', () => {
+    const dir = folder((d) => writeFileSync(join(d, 'model.safetensors.index.json'), JSON.stringify({ weight_map: { x: '../../etc/passwd.safetensors' } })));
+    const r = run(['logits', '--model', dir, '--inputs', join(golden, 'inputs.json')]);
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /model\.safetensors\.index\.json: shard "\.\.\/\.\.\/etc\/passwd\.safetensors" is not a \.safetensors file name in the model folder/);
+    const d = run(['logits', '--model', makeModelDir(32), '--inputs', join(golden, 'inputs.json')]);
+    assert.equal(d.status, 1);
+    assert.match(d.stderr, /token_type_ids given, but distilbert has no token types/);
   });
 });

@@ -37,6 +37,7 @@ export function logitsCommand(): Command {
       const types = givenTypes === undefined ? undefined : matrix(givenTypes, 'token_type_ids', opts.inputs);
       if (types && (types.length !== ids.length || types[0].length !== ids[0].length)) throw new Error(`${opts.inputs}: token_type_ids must have the shape of input_ids`);
       const m = loadModelDir(await resolveModel(opts.model, '--model <folder>', opts.revision));
+      if (types && m.config.modelType !== 'bert') throw new Error(`${opts.inputs}: token_type_ids given, but ${m.config.modelType} has no token types`);
       const B = ids.length, T = ids[0].length, C = m.config.id2label.length;
       // Checked here, in full precision: Int32Array would wrap 2^33 to 0.
       ids.forEach((row, b) => row.forEach((id, t) => {
@@ -45,7 +46,6 @@ export function logitsCommand(): Command {
       mask.forEach((row, b) => row.forEach((v, t) => {
         if (v !== 0 && v !== 1) throw new Error(`${opts.inputs}: attention_mask[${b}][${t}] = ${v}: must be 0 or 1`);
       }));
-      if (types && m.config.modelType !== 'bert') throw new Error(`${opts.inputs}: token_type_ids given, but ${m.config.modelType} has no token types`);
       types?.forEach((row, b) => row.forEach((v, t) => {
         if (v < 0 || v >= m.config.typeVocabSize) throw new Error(`${opts.inputs}: token_type_ids[${b}][${t}] = ${v}: must be from 0 to ${m.config.typeVocabSize - 1}`);
       }));

@@ -87,7 +87,7 @@ const SETTING_FLAGS: [keyof TrainOptions, string][] = [
 
 async function run(o: TrainOptions): Promise<void> {
   applyThreads(o.threads);
-  const { record, split, config, params, tokenizer, resume, ckptFile, modelDir } = await startRun<Settings, TrainRecord>({
+  const { record, data, split, config, params, tokenizer, resume, ckptFile, modelDir } = await startRun<Settings, TrainRecord>({
     o, settingFlags: SETTING_FLAGS, head: 'classifier', noun: 'training examples',
     settingsSchema: { ...RUN_SCHEMA, seqClassifDropout: num(0, 0.99), clipNorm: optional(num(0)), optimizer: optional(oneOf('adam', 'adamw')), weightDecay: optional(num(0)), warmupSteps: optional(num(0)), warmupRatio: optional(num(0, 1)) },
     checkFlags: () => {
@@ -136,7 +136,7 @@ async function run(o: TrainOptions): Promise<void> {
   hooks.done();
   exitIfInterrupted(result, 'train', o.out, ckptFile);
   // model_max_length = the training length: positions beyond it were never trained (from scratch).
-  saveModelDir(modelDir, config, model.readParams(), tokenizer.withMaxLength(st.maxLength), { strip: record.strip, maxLength: st.maxLength });
+  saveModelDir(modelDir, config, model.readParams(), tokenizer.withMaxLength(st.maxLength), { strip: record.strip, maxLength: st.maxLength, pairs: data.pairs });
   let hybridNote = '';
   if (record.calibration) {
     const transformer = new Classifier({ model, tokenizer, labels: config.id2label, maxLength: st.maxLength, strip: record.strip });

@@ -60,6 +60,8 @@ export interface Preprocessing {
   strip: StripPart[];
   /** Tokens per text at training, [CLS] and [SEP] included. */
   maxLength: number;
+  /** Trained on text pairs ([CLS] text [SEP] pair [SEP]). */
+  pairs?: boolean;
 }
 
 export const PREPROCESSING_FILE = 'preprocessing.json';
@@ -68,10 +70,11 @@ function readPreprocessing(dir: string): Preprocessing | undefined {
   const path = join(dir, PREPROCESSING_FILE);
   const raw = readJsonIfExists(path);
   if (raw === undefined) return undefined;
-  const o = (raw ?? {}) as { strip?: unknown; max_length?: unknown };
+  const o = (raw ?? {}) as { strip?: unknown; max_length?: unknown; text_pairs?: unknown };
   const maxLength = o.max_length;
   if (!Number.isInteger(maxLength) || (maxLength as number) < 2) throw new Error(`${path}: max_length must be an integer >= 2`);
-  return { strip: checkStripParts(o.strip, `${path}: strip`), maxLength: maxLength as number };
+  if (o.text_pairs !== undefined && typeof o.text_pairs !== 'boolean') throw new Error(`${path}: text_pairs must be true or false`);
+  return { strip: checkStripParts(o.strip, `${path}: strip`), maxLength: maxLength as number, pairs: o.text_pairs === true };
 }
 
 /** The weights file of a model folder (for sharded weights, the index). */
@@ -129,7 +132,7 @@ export function saveModelDir(dir: string, config: ModelConfig, params: ParamStor
   writeConfig(join(dir, 'config.json'), config);
   saveTokenizer(dir, tokenizer, { tokenizerClass: tokenizerClass(config) });
   if (preprocessing) {
-    const json = { strip: preprocessing.strip, max_length: preprocessing.maxLength };
+    const json = { strip: preprocessing.strip, max_length: preprocessing.maxLength, ...(preprocessing.pairs ? { text_pairs: true } : {}) };
     writeFileAtomic(join(dir, PREPROCESSING_FILE), [Buffer.from(JSON.stringify(json, null, 2) + '\n')]);
   }
 }

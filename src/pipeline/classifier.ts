@@ -52,6 +52,8 @@ export interface ClassifierParts {
   maxTextChars?: number;
   /** Temperatures applied to the probabilities (none: as the model gives them). */
   calibration?: Calibration;
+  /** The model was trained on text pairs (what a page asks for). */
+  pairs?: boolean;
 }
 
 export interface LoadOptions {
@@ -82,8 +84,10 @@ export class Classifier {
   readonly strip: StripPart[];
   readonly maxTextChars: number;
   readonly calibration?: Calibration;
+  readonly pairs: boolean;
 
   constructor(parts: ClassifierParts) {
+    this.pairs = parts.pairs ?? false;
     this.model = parts.model;
     this.tokenizer = parts.tokenizer;
     this.labels = parts.labels;
@@ -106,6 +110,7 @@ export class Classifier {
       strip: stripRules(loaded.dir, loaded.preprocessing, opts.strip),
       maxTextChars: opts.maxTextChars,
       calibration: loaded.calibration,
+      pairs: loaded.preprocessing?.pairs,
     });
   }
 

@@ -106,7 +106,7 @@ export function buildServer(classifier: Classifier, opts: ServerOptions): Fastif
     metrics.latency.observe({ route }, reply.elapsedTime / 1000);
   });
 
-  app.get('/', async (_req, reply) => reply.type('text/html; charset=utf-8').send(pageHtml(opts.modelName, classifier.hybrid !== undefined)));
+  app.get('/', async (_req, reply) => reply.type('text/html; charset=utf-8').send(pageHtml(opts.modelName, { hybrid: classifier.hybrid !== undefined, problemType: classifier.problemType, pairs: classifier.pairs, threshold: opts.threshold })));
   app.get('/healthz', async () => ({ status: 'ok' }));
   app.get('/v1/labels', async () => ({ labels: classifier.labels }));
   app.get('/metrics', async (_req, reply) => reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()));
