@@ -1,7 +1,8 @@
 """PyTorch peer for `bert-20news bench`: the same DistilBERT-base classifier (6 layers, dim 768,
-12 heads, FFN 3072, 20 labels) written with torch.nn, timed on the same shapes.
+12 heads, FFN 3072, 20 labels), or BERT-base's (12 layers, token types, a dropout on the attention
+output, tanh pooler) for the bert_ cases, written with torch.nn, timed on the same shapes.
 
-Usage: python3 torch_peer.py CASE REPS   (CASE: train_8x128, train_8x512, infer_1x128, infer_32x128)
+Usage: python3 torch_peer.py CASE REPS   (CASE: train_8x128, train_8x512, infer_1x128, infer_32x128, bert_train_8x128, ...)
 Prints one JSON line: {"case", "seconds": [...], "peak_rss_bytes", "torch", "threads"}.
 Threads come from the environment (TORCH_THREADS, OPENBLAS_NUM_THREADS), set by the caller;
 TORCH_AUTOCAST=bf16 runs the step under torch.autocast("cpu", dtype=torch.bfloat16).
@@ -21,8 +22,10 @@ D, H, F, L, V, P, C = 768, 12, 3072, 6, 30522, 512, 20
 
 
 class Block(nn.Module):
-    def __init__(self):
+    def __init__(self, bert=False):
         super().__init__()
+        self.bert = bert
+        self.out_drop = nn.Dropout(0.1)
         self.q_lin, self.k_lin, self.v_lin, self.out_lin = (nn.Linear(D, D) for _ in range(4))
         self.sa_layer_norm = nn.LayerNorm(D, eps=1e-12)
         self.lin1, self.lin2 = nn.Linear(D, F), nn.Linear(F, D)
@@ -36,8 +39,25 @@ class Block(nn.Module):
         scores = q @ k.transpose(2, 3)
         scores = scores.masked_fill(mask[:, None, None, :] == 0, torch.finfo(scores.dtype).min)  # bf16 under autocast
         ctx = self.attn_drop(scores.softmax(-1)) @ v
-        sa = self.sa_layer_norm(self.out_lin(ctx.transpose(1, 2).reshape(B, T, D)) + x)
+        out = self.out_lin(ctx.transpose(1, 2).reshape(B, T, D))
+        sa = self.sa_layer_norm((self.out_drop(out) if self.bert else out) + x)
         return self.output_layer_norm(self.drop(self.lin2(nn.functional.gelu(self.lin1(sa)))) + sa)
+
+
+class BertClassifier(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.word, self.pos, self.types = nn.Embedding(V, D), nn.Embedding(P, D), nn.Embedding(2, D)
+        self.ln, self.drop = nn.LayerNorm(D, eps=1e-12), nn.Dropout(0.1)
+        self.layers = nn.ModuleList(Block(bert=True) for _ in range(12))
+        self.pooler, self.classifier, self.head_drop = nn.Linear(D, D), nn.Linear(D, C), nn.Dropout(0.1)
+
+    def forward(self, ids, mask):
+        types = torch.zeros_like(ids)
+        x = self.drop(self.ln(self.word(ids) + self.types(types) + self.pos(torch.arange(ids.shape[1]))))
+        for layer in self.layers:
+            x = layer(x, mask)
+        return self.classifier(self.head_drop(torch.tanh(self.pooler(x[:, 0]))))
 
 
 class DistilBertClassifier(nn.Module):
@@ -57,11 +77,11 @@ class DistilBertClassifier(nn.Module):
 
 def main():
     case, reps = sys.argv[1], int(sys.argv[2])
-    kind, shape = case.split("_")
+    arch, kind, shape = case.split("_") if case.startswith("bert_") else ["distilbert", *case.split("_")]
     B, T = (int(s) for s in shape.split("x"))
     torch.set_num_threads(int(os.environ.get("TORCH_THREADS", "2")))
     torch.manual_seed(0)
-    model = DistilBertClassifier()
+    model = BertClassifier() if arch == "bert" else DistilBertClassifier()
     ids = torch.randint(1000, 21000, (B, T))
     mask = torch.ones(B, T, dtype=torch.long)
     labels = torch.arange(B) % C

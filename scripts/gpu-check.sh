@@ -7,7 +7,7 @@
 #   bash scripts/gpu-check.sh [--golden DIR] [--tokens FILE] [--report DIR] [--card-timeout S] [--card-precision P]
 #                             [--precisions fp32,tf32,bf16]
 #
-# --golden: ../shared/golden (or a copy of its tiny/, train/ and mlm/); --tokens: the card split as
+# --golden: ../shared/golden (or a copy of its tiny/, train/, mlm/ and bert/); --tokens: the card split as
 # token ids (node dist/bench/export_tokens.js, run where Node is); without it the card run is
 # skipped. Writes a report folder (default: $OUT where set, else gpu-report/) and prints a summary.
 set -uo pipefail
@@ -64,7 +64,7 @@ for b in cuda cuda-tf32 cuda-bf16; do
   echo "$b worst: $(grep "^ok   $b " "$report/kernels.txt" | sed 's/.*err \([^ ]*\) .*/\1/' | sort -g | tail -1)" | tee -a "$summary"
 done
 
-step "golden forward, three Keras Adam steps, three masked-LM AdamW steps"
+step "golden forward, three Keras Adam steps, three masked-LM AdamW steps, BERT's three problem types"
 for p in fp32 tf32 bf16; do
   ./build-gpu/engine_check golden "$golden" --device cuda --precision "$p" 2>&1 | tee -a "$summary"
   [ "${PIPESTATUS[0]}" = 0 ] || status=1

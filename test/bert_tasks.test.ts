@@ -8,6 +8,7 @@ import { basename, dirname, join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { after, before, describe, it } from 'node:test';
 import { loadModelDir } from '../src/model/model_dir';
+import { readSafetensors, writeSafetensors } from '../src/io/safetensors';
 import { EncoderClassifier } from '../src/model/encoder_classifier';
 import { Classifier } from '../src/pipeline/classifier';
 import { buildServer, DEFAULT_SERVER_OPTIONS } from '../src/serve/server';
@@ -136,6 +137,34 @@ describe('a BERT from a hub repo with only pytorch_model.bin, fine-tuned on text
       const got = outp.logits.data as Float32Array;
       want.forEach((v, c) => assert.ok(Math.abs(v - got[c]) < 1e-4, `ONNX logit ${c}: ${got[c]} vs ${v}`));
     }
+  });
+});
+
+describe('a BertForMaskedLM checkpoint starts a classifier', { skip }, () => {
+  it('loads the body, initializes the pooler and the classifier, and says which tensors it did not use', () => {
+    const golden = sharedPath('golden', 'bert', 'single');
+    const dir = mkdtempSync(join(tmpdir(), 'bert-mlm-'));
+    const config = JSON.parse(readFileSync(join(golden, 'config.json'), 'utf8'));
+    delete config.id2label;
+    delete config.label2id;
+    delete config.problem_type;
+    writeFileSync(join(dir, 'config.json'), JSON.stringify({ ...config, architectures: ['BertForMaskedLM'] }));
+    const tensors = [...readSafetensors(join(golden, 'model.safetensors'))]
+      .filter(([n]) => !n.startsWith('bert.pooler') && !n.startsWith('classifier'))
+      .map(([name, t]) => ({ name, shape: t.shape, data: t.data }));
+    tensors.push({ name: 'cls.predictions.bias', shape: [512], data: new Float32Array(512) });
+    writeSafetensors(join(dir, 'model.safetensors'), tensors);
+    const vocab = ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]', ...WORDS];
+    while (vocab.length < 512) vocab.push(`filler${vocab.length}`);
+    writeFileSync(join(dir, 'vocab.txt'), vocab.join('\n') + '\n');
+    const data = join(dir, 'colours.csv');
+    writeFileSync(data, 'text,label\n' + Array.from({ length: 16 }, (_, i) => `${WORDS[i % 3]} ${WORDS[3 + (i % 3)]},${WORDS[i % 3]}`).join('\n') + '\n');
+    const r = cli(['train', '--init', dir, '--data', data, '--epochs', '1', '--batch-size', '4', '--max-length', '8', '--lr', '1e-3', '--validation-fraction', '0.25', '--out', join(dir, 'run'), '--no-progress']);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stderr, /not used from .*model\.safetensors: cls\.predictions\.bias/);
+    assert.match(r.stderr, /initialized bert\.pooler\.dense\.weight, bert\.pooler\.dense\.bias, classifier\.weight, classifier\.bias/);
+    const trained = readSafetensors(join(dir, 'run', 'model', 'model.safetensors'));
+    assert.equal(trained.get('classifier.weight')!.shape.join(), '3,32');
   });
 });
 

@@ -130,7 +130,7 @@ export function runBench(threads: number, log: (s: string) => void, precision = 
       const out: Record<string, () => { timing: CaseTiming; setting: string }> = {};
       if ((c.kind === 'train' || c.kind === 'infer') && versions.pytorch.version) out.pytorch = () => torchPeer(c, threads, precision);
       if (precision !== 'fp32') return out;
-      if (c.kind === 'infer' && versions.onnxruntime.version) out.onnxruntime = onnx('onnxruntime', `intra-op threads ${threads}, all graph optimizations`);
+      if (c.kind === 'infer' && !c.arch && versions.onnxruntime.version) out.onnxruntime = onnx('onnxruntime', `intra-op threads ${threads}, all graph optimizations`);
       if (c.kind === 'text' && versions['transformers.js'].version) out['transformers.js'] = onnx('transformers.js', `pipeline('text-classification'), fp32, intra-op threads ${threads}`);
       // An explanation's cost against our own prediction of the same text: the ratio is prediction / explanation.
       if (c.kind === 'explain') out['our prediction'] = () => ({ timing: timed(process.execPath, [join(__dirname, 'worker.js'), 'text_1x128', reps, String(threads), 'cpu', precision, modelDir]), setting: 'text_1x128 in the same run' });

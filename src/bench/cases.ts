@@ -15,7 +15,7 @@ import { initParams } from '../train/init';
 import { PolynomialDecay } from '../train/schedule';
 
 /**
- * One benchmark case: distilbert-base shapes, 20 labels, random weights and token ids. `text`:
+ * One benchmark case: distilbert-base shapes (bert-base's with `arch` bert), 20 labels, random weights and token ids. `text`:
  * one text end to end (tokenize, forward, softmax) through a model folder, as a user calls it;
  * `explain`: that text's word attributions by `method` (integrated gradients with `steps`).
  * `card_epoch`: the card recipe's epoch on the real data, estimated from a few steps (card_epoch.ts).
@@ -27,6 +27,8 @@ export interface CaseSpec {
   seqLen: number;
   method?: ExplainMethod;
   steps?: number;
+  /** bert: bert-base (12 layers, dim 768, token types, tanh pooler); default distilbert-base. */
+  arch?: 'bert';
 }
 
 export const CASES: CaseSpec[] = [
@@ -39,6 +41,8 @@ export const CASES: CaseSpec[] = [
   { name: 'explain_grad_1x128', kind: 'explain', batch: 1, seqLen: 128, method: 'grad' },
   { name: 'explain_ig32_1x128', kind: 'explain', batch: 1, seqLen: 128, method: 'ig', steps: 32 },
   { name: 'train_card_epoch', kind: 'card_epoch', batch: 80, seqLen: 512 },
+  { name: 'bert_train_8x128', kind: 'train', batch: 8, seqLen: 128, arch: 'bert' },
+  { name: 'bert_infer_32x128', kind: 'infer', batch: 32, seqLen: 128, arch: 'bert' },
 ];
 
 /** The cases of `bench --device cuda` (the shapes of ../shared/golden/bench.json's PyTorch figures). */
@@ -56,25 +60,27 @@ export interface CaseTiming {
 }
 
 const BASE = { n_layers: 6, dim: 768, n_heads: 12, hidden_dim: 3072, vocab_size: 30522, max_position_embeddings: 512 };
+const BERT_BASE = { model_type: 'bert', num_hidden_layers: 12, hidden_size: 768, num_attention_heads: 12, intermediate_size: 3072, vocab_size: 30522, max_position_embeddings: 512 };
+const layersOf = (c: CaseSpec) => (c.arch === 'bert' ? BERT_BASE.num_hidden_layers : BASE.n_layers);
 
 /**
- * FLOPs of the matrix products of one forward pass over B x T tokens, as our engine runs it:
- * full layers, then a last layer that projects keys and values for every token but computes
- * queries, attention output and FFN for the [CLS] row only (the rest is negligible).
+ * FLOPs of the matrix products of one forward pass over B x T tokens through `layers` layers, as
+ * our engine runs it: full layers, then a last layer that projects keys and values for every token
+ * but computes queries, attention output and FFN for the [CLS] row only (the rest is negligible).
  */
-export function forwardFlops(B: number, T: number): number {
+export function forwardFlops(B: number, T: number, layers = BASE.n_layers): number {
   const D = BASE.dim, F = BASE.hidden_dim;
   const fullLayer = T * (2 * (4 * D * D + 2 * D * F) + 4 * T * D);
   const clsLayer = T * 2 * (2 * D * D) + 2 * (2 * D * D + 2 * D * F) + 4 * T * D;
-  return B * ((BASE.n_layers - 1) * fullLayer + clsLayer);
+  return B * ((layers - 1) * fullLayer + clsLayer);
 }
 
 /** A training step costs forward + backward (twice the forward's products). */
-export const caseFlops = (c: CaseSpec): number => forwardFlops(c.batch, c.seqLen) * (c.kind === 'train' ? 3 : 1);
+export const caseFlops = (c: CaseSpec): number => forwardFlops(c.batch, c.seqLen, layersOf(c)) * (c.kind === 'train' ? 3 : 1);
 
-/** The distilbert-base classifier of every case, random weights (seed 1). */
-export function baseModel(): { config: ModelConfig; params: ParamStore } {
-  const config = parseConfig({ ...BASE, id2label: Object.fromEntries(Array.from({ length: 20 }, (_, i) => [String(i), `L${i}`])) });
+/** The distilbert-base (or bert-base) classifier of every case, random weights (seed 1). */
+export function baseModel(arch?: CaseSpec['arch']): { config: ModelConfig; params: ParamStore } {
+  const config = parseConfig({ ...(arch === 'bert' ? BERT_BASE : BASE), id2label: Object.fromEntries(Array.from({ length: 20 }, (_, i) => [String(i), `L${i}`])) });
   const params = new ParamStore(config);
   initParams(params, new Random(1));
   return { config, params };
@@ -132,7 +138,7 @@ export function runCase(c: CaseSpec, reps: number, device: DeviceChoice = {}, mo
     if (c.kind === 'explain') return timeSteps(() => explain(classifier, text, { method: c.method, steps: c.steps }), reps);
     return timeSteps(() => classifier.classify([text]), reps);
   }
-  const { config, params } = baseModel();
+  const { config, params } = baseModel(c.arch);
   const model = new EncoderClassifier(config, params, device);
   const { batch: B, seqLen: T } = c;
   const ids = caseTokens(c);

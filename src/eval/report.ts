@@ -24,7 +24,21 @@ export interface ReportInput {
   topWords?: { label: string; words: { word: string; score: number }[] }[];
 }
 
-const esc = (s: string) => s.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]!);
+export const esc = (s: string) => s.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]!);
+
+/** A report page: its title, split, the task's sections, and the model's config. */
+export function reportPage(title: string, split: string, body: string, modelConfig?: Record<string, unknown>): string {
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>${esc(title)}</title>
+<style>body{font-family:system-ui,sans-serif;margin:2em;color:#222}table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}td:first-child{text-align:left}pre{background:#f6f6f6;padding:1em;overflow:auto}</style>
+</head><body>
+<h1>${esc(title)}</h1>
+<p>Split: ${esc(split)}</p>
+${body}
+${modelConfig ? `<h2>Model config</h2><pre>${esc(JSON.stringify(modelConfig, null, 2))}</pre>` : ''}
+</body></html>
+`;
+}
 
 /** Confusion matrix heatmap as inline SVG: rows = true label, columns = predicted; shade = row share. */
 export function confusionSvg(m: Metrics, labels: string[]): string {
@@ -114,13 +128,7 @@ export function reportHtml(r: ReportInput): string {
   }).join('')}<td>${r.systems[0].metrics.perClass[i].support}</td></tr>`).join('');
   const heads = r.systems.map((s) => `<th colspan="3">${esc(s.name)}</th>`).join('');
   const sub = r.systems.map(() => '<th>precision</th><th>recall</th><th>F1</th>').join('');
-  return `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>${esc(r.title)}</title>
-<style>body{font-family:system-ui,sans-serif;margin:2em;color:#222}table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}td:first-child{text-align:left}pre{background:#f6f6f6;padding:1em;overflow:auto}</style>
-</head><body>
-<h1>${esc(r.title)}</h1>
-<p>Split: ${esc(r.split)}</p>
-<h2>Summary</h2>
+  return reportPage(r.title, r.split, `<h2>Summary</h2>
 <table id="summary"><tr><th>system</th><th>accuracy</th><th>macro F1</th><th>examples</th><th>seconds</th></tr>${rows}</table>
 <h2>Confusion matrix (${esc(r.systems[0].name)})</h2>
 ${confusionSvg(r.systems[0].metrics, r.labels)}
@@ -128,10 +136,7 @@ ${confusionSvg(r.systems[0].metrics, r.labels)}
 ${perClassSvg(r.systems, r.labels)}
 <table id="per-class"><tr><th></th>${heads}<th></th></tr><tr><th>label</th>${sub}<th>support</th></tr>${perClass}</table>
 ${r.calibration?.length ? calibrationHtml(r.calibration) : ''}
-${r.topWords?.length ? topWordsHtml(r.topWords) : ''}
-${r.modelConfig ? `<h2>Model config</h2><pre>${esc(JSON.stringify(r.modelConfig, null, 2))}</pre>` : ''}
-</body></html>
-`;
+${r.topWords?.length ? topWordsHtml(r.topWords) : ''}`, r.modelConfig);
 }
 
 /** Writes report.json and report.html into dir. */

@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import { ensureWritableDir, writeFileAtomic } from '../io/atomic';
+import { esc, reportPage } from './report';
 import { formatMultiLabel, multiLabelJson, MultiLabelMetrics, regressionJson, RegressionMetrics } from './task_metrics';
 
 /** report.json and report.html of a multi-label or regression model (report.ts has the single-label one). */
@@ -12,7 +13,6 @@ export interface TaskReportInput {
   regression?: { metrics: RegressionMetrics; truth: ArrayLike<number>; predicted: ArrayLike<number> };
 }
 
-const esc = (s: string) => s.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]!);
 
 /** Predicted against true values as an inline SVG scatter plot, with the diagonal y = x. */
 export function scatterSvg(truth: ArrayLike<number>, predicted: ArrayLike<number>): string {
@@ -57,16 +57,7 @@ ${f1Bars(m)}
 <h2>Predicted against true values</h2>
 ${scatterSvg(r.regression.truth, r.regression.predicted)}`;
   }
-  return `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>${esc(r.title)}</title>
-<style>body{font-family:system-ui,sans-serif;margin:2em;color:#222}table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}td:first-child{text-align:left}pre{background:#f6f6f6;padding:1em;overflow:auto}</style>
-</head><body>
-<h1>${esc(r.title)}</h1>
-<p>Split: ${esc(r.split)}</p>
-${body}
-${r.modelConfig ? `<h2>Model config</h2><pre>${esc(JSON.stringify(r.modelConfig, null, 2))}</pre>` : ''}
-</body></html>
-`;
+  return reportPage(r.title, r.split, body, r.modelConfig);
 }
 
 /** Writes report.json and report.html into dir. */
