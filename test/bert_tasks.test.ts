@@ -165,6 +165,10 @@ describe('a BertForMaskedLM checkpoint starts a classifier', { skip }, () => {
     assert.match(r.stderr, /initialized bert\.pooler\.dense\.weight, bert\.pooler\.dense\.bias, classifier\.weight, classifier\.bias/);
     const trained = readSafetensors(join(dir, 'run', 'model', 'model.safetensors'));
     assert.equal(trained.get('classifier.weight')!.shape.join(), '3,32');
+    const pre = cli(['pretrain', '--init', dir, '--data', data, '--out', join(dir, 'pretrain')]);
+    assert.equal(pre.status, 1);
+    assert.match(pre.stderr, /config\.json: model_type bert: masked-LM pretraining runs DistilBERT only/);
+    assert.equal(existsSync(join(dir, 'pretrain', 'run.json')), false);
   });
 });
 

@@ -43,6 +43,7 @@ export async function initialModel(o: InitSource, st: ModelSettings, task: { lab
   }
   const dir = await resolveModel(o.init, '--init <model folder>', o.revision);
   const base = readConfig(join(dir, 'config.json'));
+  if (head === 'masked-lm' && base.modelType !== 'distilbert') throw new Error(`${join(dir, 'config.json')}: model_type ${base.modelType}: masked-LM pretraining runs DistilBERT only (BERT is fine-tuned with train)`);
   // The run's dropouts under the checkpoint's own names (BertConfig's for a BERT).
   const settings = base.modelType === 'bert'
     ? { hidden_dropout_prob: st.dropout, attention_probs_dropout_prob: st.attentionDropout, classifier_dropout: st.seqClassifDropout, ...labelling }
