@@ -23,8 +23,13 @@ void linear_forward(const float* x, const float* W, const float* b, float* y, in
 
 void linear_backward(const float* dy, const float* x, const float* W, float* dx, float dx_beta, float* dW, float* db,
                      int N, int in, int out, bool bf16) {
-  if (dx) matmul(false, false, N, in, out, dy, out, W, in, nullptr, dx_beta, dx, in, bf16, true);
-  if (dW) matmul(true, false, out, in, N, dy, out, x, in, nullptr, 1.0f, dW, in, bf16);
+  if (!bf16 && N > 0 && blas_gradient_products()) {
+    if (dx) cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, in, out, 1.0f, dy, out, W, in, dx_beta, dx, in);
+    if (dW) cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, out, in, N, 1.0f, dy, out, x, in, 1.0f, dW, in);
+  } else {
+    if (dx) matmul(false, false, N, in, out, dy, out, W, in, nullptr, dx_beta, dx, in, bf16, true);
+    if (dW) matmul(true, false, out, in, N, dy, out, x, in, nullptr, 1.0f, dW, in, bf16);
+  }
   if (db) {
     // Column sums of dy as dy^T * ones: sgemv reads dy row by row, where a loop per column
     // would stride through memory.

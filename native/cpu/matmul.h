@@ -21,4 +21,9 @@ void weights_changed();
 // Empty when bf16 products run natively here; else why not (one line for the user).
 std::string bf16_unsupported_reason();
 
+// True where the linear layers' fp32 gradient products (dx = dy W, dW += dy^T x) run faster
+// through OpenBLAS's sgemm than through oneDNN: on CPUs with AMX (see matmul.cc). Fixed per machine,
+// so that a run and its resumption take the same path.
+bool blas_gradient_products();
+
 }  // namespace engine
