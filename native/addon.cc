@@ -18,6 +18,7 @@
 #include "cpu/blas.h"
 #include "cpu/kernels.h"
 #include "model/encoder.h"
+#include "tools/timing_backend.h"
 
 namespace {
 
@@ -155,7 +156,7 @@ class Model : public Napi::ObjectWrap<Model> {
                         InstanceMethod("forwardEmbedded", &Model::ForwardEmbedded),
                         InstanceMethod("inputGradients", &Model::InputGradients),
                         InstanceMethod("loss", &Model::Loss),
-                        InstanceMethod("lossTargets", &Model::LossTargets), InstanceMethod("pooledOutput", &Model::PooledOutput), InstanceMethod("backward", &Model::Backward),
+                        InstanceMethod("lossTargets", &Model::LossTargets), InstanceMethod("takeProfile", &Model::TakeProfile), InstanceMethod("pooledOutput", &Model::PooledOutput), InstanceMethod("backward", &Model::Backward),
                         InstanceMethod("zeroGrads", &Model::ZeroGrads), InstanceMethod("adamStep", &Model::AdamStep),
                         InstanceMethod("adamwStep", &Model::AdamwStep),
                         InstanceMethod("hiddenState", &Model::HiddenState),
@@ -165,14 +166,17 @@ class Model : public Napi::ObjectWrap<Model> {
                         InstanceAccessor("device", &Model::Device, nullptr)});
   }
 
-  // new Model(config, device, precision = "fp32")
+  // new Model(config, device, precision = "fp32", profile = false). profile: every kernel call is
+  // timed (synchronizing after it), for takeProfile().
   explicit Model(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Model>(info) {
     try {
-      if (info.Length() < 2 || !info[0].IsObject() || !info[1].IsString() || (info.Length() > 2 && !info[2].IsString()))
-        throw std::invalid_argument("new Model(config, device, precision): a config object, a device and a precision name");
+      if (info.Length() < 2 || !info[0].IsObject() || !info[1].IsString() || (info.Length() > 2 && !info[2].IsString()) ||
+          (info.Length() > 3 && !info[3].IsBoolean()))
+        throw std::invalid_argument("new Model(config, device, precision, profile): a config object, a device, a precision name and a boolean");
       const std::string precision = info.Length() > 2 ? info[2].As<Napi::String>().Utf8Value() : "fp32";
-      model_ = std::make_unique<engine::EncoderModel>(
-          engine::make_backend(info[1].As<Napi::String>().Utf8Value(), precision), read_config(info[0].As<Napi::Object>()));
+      std::unique_ptr<engine::Backend> be = engine::make_backend(info[1].As<Napi::String>().Utf8Value(), precision);
+      if (info.Length() > 3 && info[3].As<Napi::Boolean>().Value()) be.reset(timing_ = new tools::TimingBackend(std::move(be)));
+      model_ = std::make_unique<engine::EncoderModel>(std::move(be), read_config(info[0].As<Napi::Object>()));
     } catch (const std::exception& e) {
       Napi::Error::New(info.Env(), e.what()).ThrowAsJavaScriptException();
     }
@@ -356,6 +360,23 @@ class Model : public Napi::ObjectWrap<Model> {
     });
   }
 
+  // takeProfile() -> {kernel: {ms, calls}} since the last call (a model made with profile = true).
+  Napi::Value TakeProfile(const Napi::CallbackInfo& info) {
+    if (!timing_) {
+      Napi::Error::New(info.Env(), "takeProfile: the model was not made with profile = true").ThrowAsJavaScriptException();
+      return info.Env().Undefined();
+    }
+    Napi::Object out = Napi::Object::New(info.Env());
+    for (const auto& [name, t] : timing_->totals) {
+      Napi::Object o = Napi::Object::New(info.Env());
+      o.Set("ms", Napi::Number::New(info.Env(), t.first * 1e3));
+      o.Set("calls", Napi::Number::New(info.Env(), (double)t.second));
+      out.Set(name, o);
+    }
+    timing_->reset();
+    return out;
+  }
+
   Napi::Value Backward(const Napi::CallbackInfo& info) {
     return guarded(info, [&] { model_->backward(); return info.Env().Undefined(); });
   }
@@ -411,6 +432,7 @@ class Model : public Napi::ObjectWrap<Model> {
   }
 
   std::unique_ptr<engine::EncoderModel> model_;
+  tools::TimingBackend* timing_ = nullptr;  // the model's backend, when profiling (owned by model_)
   Napi::ObjectReference adopted_;  // the weights' array while the engine works in its memory
 };
 

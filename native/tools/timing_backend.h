@@ -1,5 +1,5 @@
 // A Backend that forwards every call to another and times it (synchronizing after each), for
-// engine_check's `profile`: where a model step's time goes, kernel by kernel, on any backend.
+// engine_check's `--profile` and `bench --profile` (through the addon): where a model step's time goes, kernel by kernel, on any backend.
 // The synchronization makes the total larger than an untimed step; the shares are what it is for.
 #pragma once
 #include <chrono>

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { cardEpochMissing } from './card_epoch';
 import { CASES, caseFlops, CaseSpec, CaseTiming, gemmPeaks } from './cases';
+import { ProfileResult } from './profile';
 
 /** A peer's figure on one case, in the case's unit. */
 export interface PeerResult {
@@ -163,6 +164,20 @@ export function runBench(threads: number, log: (s: string) => void, precision = 
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * `bench --profile`: each train or infer case's step in a process of its own, every kernel timed
+ * (profile.ts); no peers.
+ */
+export function runProfiles(threads: number, log: (s: string) => void, precision: string, cases: CaseSpec[]): ProfileResult[] {
+  const out: ProfileResult[] = [];
+  for (const c of cases.filter((x) => x.kind === 'train' || x.kind === 'infer')) {
+    log(`${c.name}: profiling...`);
+    const text = execFileSync(process.execPath, [join(__dirname, 'worker.js'), c.name, String(repsFor(c)), String(threads), 'cpu', precision, '', 'profile'], { encoding: 'utf8' });
+    out.push(JSON.parse(text.trim().split('\n').pop()!) as ProfileResult);
+  }
+  return out;
 }
 
 export function formatBench(r: BenchReport): string {

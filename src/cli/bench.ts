@@ -1,6 +1,10 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { engine } from '../engine/native';
-import { formatBench, runBench } from '../bench/bench';
+import { formatBench, runBench, runProfiles } from '../bench/bench';
+import { formatProfile } from '../bench/profile';
+
+/** What `bench --profile` times without --cases: a training step at both lengths, and a batch inference. */
+const PROFILE_CASES = ['train_8x128', 'train_8x512', 'infer_32x128'];
 import { CASES } from '../bench/cases';
 import { formatGpuBench, runGpuBench } from '../bench/gpu_bench';
 import { intOption } from './common';
@@ -13,7 +17,8 @@ export function benchCommand(): Command {
     .addOption(new Option('--device <name>', 'cpu, or cuda: the GPU cases in each --precision beside PyTorch on the same GPU').choices(['cpu', 'cuda']).default('cpu'))
     .option('--cases <names>', `cpu: only these cases, comma-separated (${CASES.map((c) => c.name).join(', ')})`)
     .option('--precision <p>', 'cpu: fp32 (default) or bf16 (beside PyTorch\'s bf16 autocast); cuda: comma-separated fp32,tf32,bf16 (default all three)')
-    .action((o: { json?: boolean; threads?: number; device: string; precision?: string; cases?: string }) => {
+    .option('--profile', `cpu: where each train/infer case's step goes instead: ms and share by kernel family and phase, every kernel synchronized (default cases ${PROFILE_CASES.join(', ')})`)
+    .action((o: { json?: boolean; threads?: number; device: string; precision?: string; cases?: string; profile?: boolean }) => {
       const log = (s: string) => process.stderr.write(s + '\n');
       if (o.device === 'cuda') {
         const rows = runGpuBench((o.precision ?? 'fp32,tf32,bf16').split(','), log);
@@ -26,6 +31,12 @@ export function benchCommand(): Command {
       if (precision !== 'fp32' && precision !== 'bf16') throw new InvalidArgumentError(`--precision on the cpu is fp32 or bf16, not ${precision}`);
       const names = o.cases?.split(',');
       for (const n of names ?? []) if (!CASES.some((c) => c.name === n)) throw new InvalidArgumentError(`--cases: no case ${n} (cases: ${CASES.map((c) => c.name).join(', ')})`);
+      if (o.profile) {
+        const profiles = runProfiles(threads, log, precision, CASES.filter((c) => (names ?? PROFILE_CASES).includes(c.name)));
+        if (!profiles.length) throw new InvalidArgumentError('--profile times train and infer cases: --cases names none');
+        process.stdout.write((o.json ? JSON.stringify({ threads, precision, profiles }) : profiles.map(formatProfile).join('\n\n')) + '\n');
+        return;
+      }
       const report = runBench(threads, log, precision, names ? CASES.filter((c) => names.includes(c.name)) : CASES);
       process.stdout.write((o.json ? JSON.stringify(report) : formatBench(report)) + '\n');
     });

@@ -76,6 +76,8 @@ export interface NativeModel {
   lossTargets(targets: Float32Array, gradScale: number): number;
   /** The head's hidden vector [B*dim] of the last eval-mode forward (BERT's pooler output). */
   pooledOutput(out: Float32Array): void;
+  /** A profiling model's kernel times since the last call, by kernel (each call synchronized); then starts afresh. */
+  takeProfile(): Record<string, { ms: number; calls: number }>;
   backward(): void;
   zeroGrads(): void;
   /** Keras Adam (bias correction folded into alpha), then zeroes the gradients. clipNorm <= 0: none. */
@@ -90,7 +92,7 @@ export interface NativeModel {
 /** The native engine (native/, built by node-gyp at npm install). */
 export interface Engine {
   /** device "cpu" or "cuda"; precision of the matrix products: "fp32" (default), on CUDA also "tf32", "bf16". */
-  Model: new (config: EngineConfig, device: string, precision?: string) => NativeModel;
+  Model: new (config: EngineConfig, device: string, precision?: string, profile?: boolean) => NativeModel;
   /** CPU threads of the engine; thisThread: the calling thread's alone (a worker thread's), not the process default. */
   setThreads(n: number, thisThread?: boolean): void;
   getThreads(): number;

@@ -16,7 +16,7 @@ export abstract class EngineModel implements OptimizedModel {
    * read and write them through readParams()/writeParams(), not through `params`.
    */
   constructor(readonly config: ModelConfig, params: ParamStore, device: DeviceChoice = {}) {
-    this.native = new (engine().Model)(config, device.device ?? 'cpu', device.precision ?? 'fp32');
+    this.native = new (engine().Model)(config, device.device ?? 'cpu', device.precision ?? 'fp32', device.profile ?? false);
     this.native.adoptParams(params.data);
   }
 
@@ -27,6 +27,11 @@ export abstract class EngineModel implements OptimizedModel {
   /** Mean cross-entropy of the last forward, one label per logits row; the gradient is scaled by gradScale. */
   loss(labels: Int32Array, gradScale = 1): number {
     return this.native.loss(labels, gradScale);
+  }
+
+  /** Kernel times since the last call, by kernel (a model made with `profile`). */
+  takeProfile(): Record<string, { ms: number; calls: number }> {
+    return this.native.takeProfile();
   }
 
   /** Multi-label or regression loss of the last forward (targets B x labels); the gradient is scaled by gradScale. */

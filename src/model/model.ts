@@ -20,6 +20,8 @@ export interface DeviceChoice {
   device?: string;
   /** "fp32" (default); on CUDA also "tf32" and "bf16" (bf16 operands, fp32 accumulation and weights). */
   precision?: string;
+  /** Time every kernel call, synchronizing after it (`bench --profile`); read with takeProfile(). */
+  profile?: boolean;
 }
 
 /** Adam's step as the optimizer hands it to the model (bias correction folded into alpha, as Keras does). */

@@ -1,0 +1,87 @@
+import { EncoderClassifier } from '../model/encoder_classifier';
+import { DeviceChoice } from '../model/model';
+import { KerasAdam } from '../train/adam';
+import { PolynomialDecay } from '../train/schedule';
+import { baseModel, caseTokens, CaseSpec } from './cases';
+
+/** The kernels of a model step by family: what `bench --profile` sums. */
+const FAMILIES: Record<string, string> = {
+  linear_forward: 'linear layers', linear_backward: 'linear layers',
+  attention_forward: 'attention', attention_backward: 'attention',
+  layernorm_forward: 'layernorm', layernorm_backward: 'layernorm',
+  activation_forward: 'activation', activation_backward: 'activation',
+  dropout: 'dropout',
+  embedding_forward: 'embedding', embedding_backward: 'embedding', gather_rows: 'embedding', scatter_rows: 'embedding',
+  adam: 'optimizer', adamw: 'optimizer', zero_rows: 'optimizer', sum_squares: 'optimizer', scale: 'optimizer',
+  add: 'residual adds', fill_zero: 'zeroing', copy_rows: '[CLS] rows', cross_entropy: 'loss', upload: 'transfers', download: 'transfers',
+};
+
+/** The matrix products: the linear layers' and attention's (its scores, softmax, mask, dropout and product by v are one kernel). */
+export const PRODUCT_FAMILIES = ['linear layers', 'attention'];
+
+export type Phase = 'forward' | 'backward' | 'optimizer';
+
+export interface ProfileResult {
+  case: string;
+  precision: string;
+  /** Milliseconds per step by phase, then family (each kernel call synchronized). */
+  ms: Record<Phase, Record<string, number>>;
+  totalMs: number;
+  /** Share of the step outside the matrix products (the linear layers' and attention's). */
+  outsideProducts: number;
+}
+
+/**
+ * One case's step (a training step: forward, loss + backward, Keras Adam; inference: a forward),
+ * every kernel timed (synchronized after each call), averaged over `reps` steps after one warm-up.
+ */
+export function profileCase(c: CaseSpec, reps: number, device: DeviceChoice = {}): ProfileResult {
+  if (c.kind !== 'train' && c.kind !== 'infer') throw new Error(`case ${c.name}: only train and infer cases are profiled`);
+  const { config, params } = baseModel(c.arch);
+  const model = new EncoderClassifier(config, params, { ...device, profile: true });
+  const { batch: B, seqLen: T } = c;
+  const ids = caseTokens(c);
+  const mask = new Int32Array(B * T).fill(1);
+  const labels = Int32Array.from({ length: B }, (_, i) => i % 20);
+  const adam = new KerasAdam(new PolynomialDecay(2e-5, 1000));
+  const ms: ProfileResult['ms'] = { forward: {}, backward: {}, optimizer: {} };
+  const take = (phase: Phase, keep: boolean) => {
+    for (const [kernel, t] of Object.entries(model.takeProfile())) {
+      const family = FAMILIES[kernel] ?? kernel;
+      if (keep) ms[phase][family] = (ms[phase][family] ?? 0) + t.ms / reps;
+    }
+  };
+  for (let step = 0; step <= reps; step++) {
+    const keep = step > 0;  // the first step warms up (workspaces, primitives)
+    model.takeProfile();
+    if (c.kind === 'infer') {
+      model.forward(ids, mask, B, T, { grad: false });
+      take('forward', keep);
+      continue;
+    }
+    model.forward(ids, mask, B, T, { train: true, seed: step });
+    take('forward', keep);
+    model.loss(labels);
+    model.backward();
+    take('backward', keep);
+    adam.update(model);
+    take('optimizer', keep);
+  }
+  const all = Object.values(ms).flatMap((p) => Object.entries(p));
+  const totalMs = all.reduce((s, [, v]) => s + v, 0);
+  const products = all.filter(([f]) => PRODUCT_FAMILIES.includes(f)).reduce((s, [, v]) => s + v, 0);
+  return { case: c.name, precision: device.precision ?? 'fp32', ms, totalMs, outsideProducts: (totalMs - products) / totalMs };
+}
+
+/** A table per case: milliseconds and share of the step by family and phase. */
+export function formatProfile(r: ProfileResult): string {
+  const families = [...new Set(Object.values(r.ms).flatMap((p) => Object.keys(p)))];
+  const sum = (f: string) => Object.values(r.ms).reduce((s, p) => s + (p[f] ?? 0), 0);
+  families.sort((a, b) => sum(b) - sum(a));
+  const phases = (Object.keys(r.ms) as Phase[]).filter((p) => Object.keys(r.ms[p]).length);
+  const rows = [['family', ...phases.map((p) => `${p} ms`), 'total ms', 'share']];
+  for (const f of families) rows.push([f, ...phases.map((p) => (r.ms[p][f] ?? 0).toFixed(1)), sum(f).toFixed(1), `${((100 * sum(f)) / r.totalMs).toFixed(1)}%`]);
+  const w = rows[0].map((_, i) => Math.max(...rows.map((row) => row[i].length)));
+  const lines = rows.map((row) => row.map((cell, i) => (i === 0 ? cell.padEnd(w[i]) : cell.padStart(w[i]))).join('  '));
+  return `${r.case} ${r.precision}: ${r.totalMs.toFixed(1)} ms a step with every kernel synchronized; outside the matrix products (linear layers, attention): ${(100 * r.outsideProducts).toFixed(1)}%\n${lines.join('\n')}`;
+}
