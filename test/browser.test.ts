@@ -1,6 +1,6 @@
 /// <reference lib="dom" />
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -106,6 +106,24 @@ describe('web page in a real browser', { skip }, () => {
       const value = ((await (await fetch(`${regression}/v1/classify`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ texts: [text] }) })).json()) as { results: { value: number }[] }).results[0].value;
       assert.equal(await page.textContent('#value'), `Value: ${value.toPrecision(6)}`);
       assert.equal((await page.$$('.bar')).length, 0);
+
+      // A model trained on pairs (preprocessing.json says so): the page asks for both texts and sends the pair.
+      const pairs = makeModelDir(32);
+      writeFileSync(join(pairs, 'preprocessing.json'), JSON.stringify({ strip: [], max_length: 32, text_pairs: true }));
+      const pairBase = await serve(pairs);
+      await page.goto(pairBase + '/');
+      assert.equal(await page.$('#explain'), null, 'no explanation for pairs');
+      await page.fill('#text', 'the engine');
+      await page.fill('#pair', 'the orbit of a god');
+      await page.click('#classify');
+      await page.waitForSelector('.bar');
+      const pairBars = await page.$$eval('.bar', (els) => els.map((e) => ({ label: (e as HTMLElement).dataset.label!, score: Number((e as HTMLElement).dataset.score) })));
+      const pairApi = (await (await fetch(`${pairBase}/v1/classify`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ texts: [{ text: 'the engine', text_pair: 'the orbit of a god' }] }) })).json()) as {
+        results: { predictions: { label: string; score: number }[] }[];
+      };
+      assert.deepEqual(pairBars, pairApi.results[0].predictions);
+      const single = (await (await fetch(`${pairBase}/v1/classify`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ texts: ['the engine the orbit of a god'] }) })).json()) as typeof pairApi;
+      assert.notDeepEqual(single.results[0].predictions, pairApi.results[0].predictions, 'the page sent a pair, not one text');
 
       const dir = mkdtempSync(join(tmpdir(), 'report-'));
       const truth = [0, 1, 2, 3, 1], predicted = [0.2, 0.9, 2.4, 2.7, 1.1];
