@@ -11,6 +11,7 @@ import { loadModelDir } from '../src/model/model_dir';
 import { readSafetensors, writeSafetensors } from '../src/io/safetensors';
 import { EncoderClassifier } from '../src/model/encoder_classifier';
 import { Classifier } from '../src/pipeline/classifier';
+import { fitTemperature } from '../src/eval/calibration';
 import { buildServer, DEFAULT_SERVER_OPTIONS } from '../src/serve/server';
 import { makeVocab } from './fixtures';
 import { sharedPath, skipUnlessShared } from './shared';
@@ -289,6 +290,28 @@ describe('multi-label and regression data: train, evaluate, predict, serve', () 
     const some = texts.slice(0, 6).map((t) => t.text);
     const js = await transformersJs(exportModel(model), some);
     js.logits.forEach((z, i) => assert.ok(Math.abs(z[0] - values[i]) < 1e-4, `${z[0]} vs ${values[i]}`));
+  });
+
+  it('text pairs with a temperature: fitted on the validation pairs as the model reads them', () => {
+    const words = ['god', 'engine', 'orbit'];
+    // The label is in the second text alone: a reading without it is at chance.
+    const row = (i: number) => `${words[i % 3]} the a,${words[(i + 1 + (i % 2)) % 3]} is,${words[(i + 1 + (i % 2)) % 3] === 'god' ? 'yes' : 'no'}`;
+    const train = join(dir, 'pairs-train.csv'), val = join(dir, 'pairs-val.csv');
+    writeFileSync(train, 'a,b,label\n' + Array.from({ length: 32 }, (_, i) => row(i)).join('\n') + '\n');
+    writeFileSync(val, 'a,b,label\n' + Array.from({ length: 12 }, (_, i) => row(i + 5)).join('\n') + '\n');
+    const out = join(dir, 'pairs-cal');
+    const r = cli(['train', ...common.filter((x) => x !== '--validation-fraction' && x !== '0.25'), '--data', train, '--validation-data', val, '--text-field', 'a', '--text-pair-field', 'b',
+      '--epochs', '30', '--lr', '3e-3', '--dropout', '0', '--attention-dropout', '0', '--classifier-dropout', '0', '--calibrate-on-validation', '--out', out]);
+    assert.equal(r.status, 0, r.stderr);
+    const model = join(out, 'model');
+    const T = JSON.parse(readFileSync(join(model, 'calibration.json'), 'utf8')).temperature.transformer as number;
+    const loaded = loadModelDir(model);
+    const plain = new Classifier({ model: new EncoderClassifier(loaded.config, loaded.params), tokenizer: loaded.tokenizer, labels: loaded.config.id2label, maxLength: 16 });
+    const lines = readFileSync(val, 'utf8').trim().split('\n').slice(1).map((l) => l.split(','));
+    const logits = plain.probabilities(lines.map(([a, b]) => ({ text: a, textPair: b }))).raw.transformer;
+    const labels = Int32Array.from(lines, ([, , l]) => loaded.config.id2label.indexOf(l));
+    assert.ok(T > 0.05 && T < 20, `an interior temperature: ${T}`);
+    assert.ok(Math.abs(T - fitTemperature(logits, labels, 2)) < 1e-9, `temperature ${T}`);
   });
 
   it('refuses what a task cannot do, in one line', () => {

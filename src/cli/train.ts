@@ -142,7 +142,8 @@ async function run(o: TrainOptions): Promise<void> {
     const transformer = new Classifier({ model, tokenizer, labels: config.id2label, maxLength: st.maxLength, strip: record.strip });
     const posts = fusion?.slice ?? split.test;
     const index = new Map(config.id2label.map((l, i) => [l, i]));
-    const logits = transformer.probabilities(posts.map((p) => p.text)).raw.transformer;
+    // Pairs as pairs: the temperature is fitted on what the model reads.
+    const logits = transformer.probabilities(posts.map((p) => (p.pair !== undefined ? { text: p.text, textPair: p.pair } : p.text))).raw.transformer;
     const T = fitTemperature(logits, Int32Array.from(posts, (p) => index.get(p.group)!), config.id2label.length);
     const fittedOn = fusion ? `${posts.length} training texts held out from training` : `the ${posts.length} validation texts (evaluate's calibration figures on them are not held out)`;
     saveCalibration(modelDir, { transformer: T, fittedOn });
