@@ -325,5 +325,8 @@ describe('multi-label and regression data: train, evaluate, predict, serve', () 
     const b = cli(['train', ...common, '--data', csv, '--label-field', 'score', '--problem-type', 'regression', '--out', join(dir, 'y')]);
     assert.equal(b.status, 1);
     assert.match(b.stderr, /bad\.csv:2: "score" must be a finite number \(regression\), got "high"/);
+    const base = cli(['baseline', '--data', data, '--label-field', 'tags', '--problem-type', 'multi_label_classification']);
+    assert.equal(base.status, 1);
+    assert.match(base.stderr, /this command reads single texts with one label each, not multi_label_classification data/);
   });
 });

@@ -57,6 +57,9 @@ export interface SplitTexts {
 /** Loads the data, splits it, applies the strip rules, and maps groups to label ids (alphabetical). */
 export async function loadSplitTexts(o: DataOptions, parts: StripPart[]): Promise<SplitTexts> {
   const { data, split } = await loadSplit(o);
+  if (data.pairs || data.problemType !== 'single_label_classification') {
+    throw new Error(`this command reads single texts with one label each, not ${data.pairs ? 'text pairs' : `${data.problemType} data`} (train, evaluate, predict and serve take those)`);
+  }
   const index = new Map(data.labels.map((l, i) => [l, i]));
   const side = (posts: Split['train']) => ({ texts: posts.map((p) => strip(p.text, parts)), labels: Int32Array.from(posts, (p) => index.get(p.group)!) });
   return { split, labels: data.labels, train: side(split.train), test: side(split.test) };
