@@ -179,14 +179,7 @@ async function download(id: string, repo: string, revision: string, localFlag: s
   for (const f of WEIGHTS_FILES) if (!weights && (await fetchFile(f, !f.endsWith('.json')))) weights = f;
   if (!weights) throw new Error(`${id} has no weights (${WEIGHTS_FILES.join(', ')}) on ${endpoint()}`);
   if (weights.endsWith('.index.json')) {
-    const indexPath = join(snapshot!, weights);
-    let index: unknown;
-    try {
-      index = JSON.parse(readFileSync(indexPath, 'utf8'));
-    } catch (e) {
-      throw new Error(`${indexPath}: invalid JSON: ${(e as Error).message}`);
-    }
-    for (const shard of shardFiles(indexPath, index)) {
+    for (const shard of shardFiles(join(snapshot!, weights))) {
       if (!(await fetchFile(shard, true))) throw new Error(`${id}: shard ${shard} named by ${weights} is not on ${endpoint()}`);
     }
   }

@@ -10,8 +10,8 @@ export const WEIGHTS_FILES = ['model.safetensors', 'model.safetensors.index.json
  * The shard files a sharded checkpoint's index names (its weight_map's values), each a plain file
  * name of the index's own kind: the index is untrusted input that names files to read or download.
  */
-export function shardFiles(indexPath: string, index: unknown = readJsonIfExists(indexPath)): string[] {
-  const map = (index as { weight_map?: unknown } | undefined)?.weight_map;
+export function shardFiles(indexPath: string): string[] {
+  const map = (readJsonIfExists(indexPath) as { weight_map?: unknown } | undefined)?.weight_map;
   if (typeof map !== 'object' || map === null || Array.isArray(map)) throw new Error(`${indexPath}: weight_map must be an object of tensor name -> shard file`);
   const ext = indexPath.endsWith('.safetensors.index.json') ? '.safetensors' : '.bin';
   const files = [...new Set(Object.values(map as Record<string, unknown>))];
