@@ -211,16 +211,18 @@ function storageOf(pid: Value, path: string): StorageRef {
   return new StorageRef(kind, key, numel as number);
 }
 
+/** bfloat16 is float32's upper half: its bits are placed there and read back as a float (no allocation per value). */
+const BF16_BITS = new Uint32Array(1);
+const BF16_VALUE = new Float32Array(BF16_BITS.buffer);
+
 function readValue(b: Buffer, i: number, dtype: PickledTensor['dtype']): number {
   switch (dtype) {
     case 'F32': return b.readFloatLE(i * 4);
     case 'F64': return b.readDoubleLE(i * 8);
     case 'F16': return halfToFloat(b.readUInt16LE(i * 2));
-    case 'BF16': {
-      const f = Buffer.alloc(4);
-      f.writeUInt32LE(b.readUInt16LE(i * 2) << 16 >>> 0);
-      return f.readFloatLE(0);
-    }
+    case 'BF16':
+      BF16_BITS[0] = b.readUInt16LE(i * 2) << 16;
+      return BF16_VALUE[0];
     case 'I64': return Number(b.readBigInt64LE(i * 8));
     case 'I32': return b.readInt32LE(i * 4);
     case 'I16': return b.readInt16LE(i * 2);
