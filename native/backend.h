@@ -71,8 +71,9 @@ class Backend {
                                  const int32_t* mask, float* probs, float* ctx, int B, int Tq, int T, int D, int H,
                                  float p, uint64_t seed) = 0;
   // False where attention_forward keeps its own form in probs (CUDA bf16: bf16 probabilities and
-  // the dropout mask as bits, or with heads of 64 the fused kernels' row statistics, ctx and bits),
-  // which only attention_backward reads.
+  // the dropout mask as bits, or with heads of 64 the fused kernels' row statistics, ctx and bits;
+  // CPU: the probabilities with the dropout mask in their sign bits), which only
+  // attention_backward reads.
   virtual bool keeps_probabilities() const { return true; }
   // Writes (overwrites) dq, dk, dv with the strides of q, k, v.
   virtual void attention_backward(const float* dctx, const float* q, int ldq, const float* k, const float* v, int ldkv,

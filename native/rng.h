@@ -24,7 +24,8 @@ ENGINE_HD inline uint64_t mix64(uint64_t x) {  // splitmix64 finalizer
 
 // Uniform in [0, 1) with 24 bits, the resolution of a float.
 ENGINE_HD inline float uniform01(uint64_t seed, uint64_t i) {
-  return (float)(mix64(seed ^ mix64(i + 0x9e3779b97f4a7c15ULL)) >> 40) * (1.0f / 16777216.0f);
+  // Through int32 (exact below 2^24), which vectorizes where an unsigned 64-bit conversion does not.
+  return (float)(int32_t)(mix64(seed ^ mix64(i + 0x9e3779b97f4a7c15ULL)) >> 40) * (1.0f / 16777216.0f);
 }
 
 ENGINE_HD inline float dropout_scale(uint64_t seed, uint64_t i, float p, float inv_keep) {

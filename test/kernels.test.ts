@@ -115,7 +115,7 @@ function cpuBf16Skip(): false | string {
   }
 }
 
-describe('CPU bf16 (linear layers with bfloat16 operands, fp32 accumulation)', { skip: cpuBf16Skip() }, () => {
+describe('CPU bf16 (linear layers\' and attention\'s products with bfloat16 operands, fp32 accumulation)', { skip: cpuBf16Skip() }, () => {
   it('every kernel of the cpu-bf16 backend within the bf16 bound', () => {
     const r = spawnSync(SUITE, ['cpu-bf16'], { encoding: 'utf8' });
     assert.deepEqual(r.stdout.split('\n').filter((l) => l.startsWith('FAIL')), []);

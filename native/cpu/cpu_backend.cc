@@ -13,8 +13,8 @@ namespace {
 
 class CpuBackend final : public Backend {
  public:
-  // bf16: the linear layers' products take bfloat16 operands (fp32 accumulation, weights and the
-  // rest of the step in fp32); attention, LayerNorm, softmax and the loss stay fp32.
+  // bf16: the matrix products (linear layers' and attention's) take bfloat16 operands (fp32
+  // accumulation); weights, LayerNorm, softmax, the loss and the rest of the step stay fp32.
   explicit CpuBackend(bool bf16) : bf16_(bf16) {}
   std::string name() const override { return bf16_ ? "cpu-bf16" : "cpu"; }
   bool host_memory() const override { return true; }
@@ -57,12 +57,14 @@ class CpuBackend final : public Backend {
   void attention_forward(const float* q, int ldq, const float* k, const float* v, int ldkv, const int32_t* mask,
                          float* probs, float* ctx, int B, int Tq, int T, int D, int H, float p,
                          uint64_t seed) override {
-    engine::attention_forward(q, ldq, k, v, ldkv, mask, probs, ctx, B, Tq, T, D, H, p, seed);
+    engine::attention_forward(q, ldq, k, v, ldkv, mask, probs, ctx, B, Tq, T, D, H, p, seed, bf16_);
   }
+  // probs keeps the probabilities with the dropout mask in their sign bits (kernels.h).
+  bool keeps_probabilities() const override { return false; }
   void attention_backward(const float* dctx, const float* q, int ldq, const float* k, const float* v, int ldkv,
                           const float* probs, float* dq, float* dk, float* dv, int B, int Tq, int T, int D, int H,
-                          float p, uint64_t seed) override {
-    engine::attention_backward(dctx, q, ldq, k, v, ldkv, probs, dq, dk, dv, B, Tq, T, D, H, p, seed);
+                          float p, uint64_t) override {
+    engine::attention_backward(dctx, q, ldq, k, v, ldkv, probs, dq, dk, dv, B, Tq, T, D, H, p, bf16_);
   }
   void activation_forward(const float* x, float* y, int64_t n, int act) override {
     engine::activation_forward(x, y, n, act);

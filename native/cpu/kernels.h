@@ -29,15 +29,17 @@ void layernorm_backward(const float* dout, const float* x, const float* gamma, c
 // Multi-head attention core: the first Tq positions of each sequence attend to all T keys.
 // q [B*Tq rows, stride ldq], k and v [B*T rows, stride ldkv] (column blocks of a fused qkv or kv
 // projection), ctx [B*Tq, D]; heads are column blocks of D/H. probs [B,H,Tq,T] keeps
-// softmax(q k^T * scale, masked) before dropout. Tq = T is self-attention; Tq = 1 computes the
-// [CLS] row only. Attention dropout (p > 0) uses the counter-based RNG stream `seed`.
-// probs may be null (inference): each thread then keeps its head's weights in scratch.
+// softmax(q k^T * scale, masked) before dropout, with the sign bit set where attention dropout
+// (p > 0, the counter-based RNG stream `seed`) drops the weight: backward reads the mask there.
+// Tq = T is self-attention; Tq = 1 computes the [CLS] row only. probs may be null (inference):
+// the scores then live in scratch. bf16: the products take bfloat16 operands (fp32
+// accumulation); softmax, dropout and probs stay fp32.
 // Backward writes dq, dk, dv with the strides of q, k, v.
 void attention_forward(const float* q, int ldq, const float* k, const float* v, int ldkv, const int32_t* mask,
-                       float* probs, float* ctx, int B, int Tq, int T, int D, int H, float p, uint64_t seed);
+                       float* probs, float* ctx, int B, int Tq, int T, int D, int H, float p, uint64_t seed, bool bf16);
 void attention_backward(const float* dctx, const float* q, int ldq, const float* k, const float* v, int ldkv,
                         const float* probs, float* dq, float* dk, float* dv, int B, int Tq, int T, int D, int H, float p,
-                        uint64_t seed);
+                        bool bf16);
 
 void activation_forward(const float* x, float* y, int64_t n, int act);
 void activation_backward(const float* dy, const float* x, float* dx, int64_t n, int act);

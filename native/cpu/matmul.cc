@@ -13,6 +13,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include "bf16.h"
+
 #ifdef ENGINE_WITH_ONEDNN
 #include <dnnl.hpp>
 #else
@@ -45,22 +47,23 @@ struct Shape {
   bool operator==(const Shape& o) const { return std::memcmp(this, &o, sizeof(Shape)) == 0; }
 };
 
-struct ShapeHash {
-  size_t operator()(const Shape& s) const {
+// A product per (sequence, head): operands packed contiguous [nb, nh, rows, cols] as stored.
+struct BatchedShape {
+  bool ta, tb, bf16;
+  int nb, nh, M, N, K;
+  int64_t c_b, c_h, ldc;
+  bool operator==(const BatchedShape& o) const { return std::memcmp(this, &o, sizeof(BatchedShape)) == 0; }
+};
+
+template <typename S>
+struct BytesHash {
+  size_t operator()(const S& s) const {
     uint64_t h = 1469598103934665603ull;
     const unsigned char* p = reinterpret_cast<const unsigned char*>(&s);
-    for (size_t i = 0; i < sizeof(Shape); i++) h = (h ^ p[i]) * 1099511628211ull;
+    for (size_t i = 0; i < sizeof(S); i++) h = (h ^ p[i]) * 1099511628211ull;
     return h;
   }
 };
-
-// float -> bfloat16 by rounding to nearest even (NaN stays NaN); GCC vectorizes the loop.
-inline uint16_t to_bf16(float f) {
-  uint32_t u;
-  std::memcpy(&u, &f, 4);
-  if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((u >> 16) | 0x40);
-  return (uint16_t)((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
-}
 
 // A rows x cols block with row stride ld as contiguous bfloat16 (row stride cols).
 void to_bf16_block(const float* src, int64_t rows, int64_t cols, int64_t ld, std::vector<uint16_t>& dst) {
@@ -114,6 +117,20 @@ class Matmuls {
     stream_.wait();
   }
 
+  void run(const BatchedShape& s, const void* A, const void* B, float* C) {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = batched_.find(s);
+    if (it == batched_.end()) {
+      if (batched_.size() >= kMaxCached) batched_.clear();
+      it = batched_.emplace(s, create(s)).first;
+    }
+    using dnnl::memory;
+    Primitive& p = it->second;
+    memory a(p.a, engine_, const_cast<void*>(A)), b(p.b, engine_, const_cast<void*>(B)), c(p.c, engine_, C);
+    p.prim.execute(stream_, {{DNNL_ARG_SRC, a}, {DNNL_ARG_WEIGHTS, b}, {DNNL_ARG_DST, c}});
+    stream_.wait();
+  }
+
   void drop_weights() {
     std::lock_guard<std::mutex> lock(mu_);
     weights16_.clear();
@@ -142,6 +159,17 @@ class Matmuls {
     return {a, b, bias, c, dnnl::matmul(pd)};
   }
 
+  Primitive create(const BatchedShape& s) {
+    using dnnl::memory;
+    using dims = memory::dims;
+    const auto in = s.bf16 ? memory::data_type::bf16 : memory::data_type::f32;
+    const int64_t M = s.M, N = s.N, K = s.K;
+    memory::desc a({s.nb, s.nh, M, K}, in, s.ta ? dims{s.nh * M * K, M * K, 1, M} : dims{s.nh * M * K, M * K, K, 1});
+    memory::desc b({s.nb, s.nh, K, N}, in, s.tb ? dims{s.nh * K * N, K * N, 1, K} : dims{s.nh * K * N, K * N, N, 1});
+    memory::desc c({s.nb, s.nh, M, N}, memory::data_type::f32, dims{s.c_b, s.c_h, s.ldc, 1});
+    return {a, b, memory::desc(), c, dnnl::matmul(dnnl::matmul::primitive_desc(dnnl::matmul::desc(a, b, c), engine_))};
+  }
+
   struct WeightKey {
     const float* p;
     int64_t rows, cols, ld;
@@ -156,7 +184,8 @@ class Matmuls {
   dnnl::engine engine_;
   dnnl::stream stream_;
   std::mutex mu_;
-  std::unordered_map<Shape, Primitive, ShapeHash> cache_;
+  std::unordered_map<Shape, Primitive, BytesHash<Shape>> cache_;
+  std::unordered_map<BatchedShape, Primitive, BytesHash<BatchedShape>> batched_;
   std::vector<uint16_t> a16_, b16_;  // bf16 copies of the operands (reused)
   // bf16 copies of weights until the next weights_changed() (any model's: conservative).
   std::unordered_map<WeightKey, std::vector<uint16_t>, WeightKeyHash> weights16_;
@@ -182,6 +211,20 @@ void matmul(bool ta, bool tb, int M, int N, int K, const float* A, int lda, cons
   } catch (const dnnl::error& e) {
     throw std::runtime_error(std::string("oneDNN matmul ") + std::to_string(M) + "x" + std::to_string(N) + "x" +
                              std::to_string(K) + ": " + e.what());
+  }
+}
+
+void batched_matmul(int nb, int nh, bool ta, bool tb, int M, int N, int K, const void* A, const void* B, float* C,
+                    int64_t c_b, int64_t c_h, int64_t ldc, bool bf16) {
+  if (nb == 0 || nh == 0 || M == 0 || N == 0) return;
+  BatchedShape s;
+  std::memset(&s, 0, sizeof s);
+  s.ta = ta, s.tb = tb, s.bf16 = bf16, s.nb = nb, s.nh = nh, s.M = M, s.N = N, s.K = K, s.c_b = c_b, s.c_h = c_h, s.ldc = ldc;
+  try {
+    matmuls().run(s, A, B, C);
+  } catch (const dnnl::error& e) {
+    throw std::runtime_error("oneDNN batched matmul " + std::to_string(nb * nh) + "x" + std::to_string(M) + "x" +
+                             std::to_string(N) + "x" + std::to_string(K) + ": " + e.what());
   }
 }
 
@@ -220,6 +263,21 @@ void matmul(bool ta, bool tb, int M, int N, int K, const float* A, int lda, cons
   }
   cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, M, N, K, 1.0f, A, lda, B,
               ldb, beta, C, ldc);
+}
+
+void batched_matmul(int nb, int nh, bool ta, bool tb, int M, int N, int K, const void* A, const void* B, float* C,
+                    int64_t c_b, int64_t c_h, int64_t ldc, bool bf16) {
+  if (bf16) throw std::runtime_error(bf16_unsupported_reason());
+  const int64_t lda = ta ? M : K, ldb = tb ? K : N;
+  // One sgemm per matrix, each on its own thread (OpenBLAS runs single-threaded inside the loop).
+#pragma omp parallel for collapse(2) schedule(static)
+  for (int b = 0; b < nb; b++)
+    for (int h = 0; h < nh; h++) {
+      const int64_t i = (int64_t)b * nh + h;
+      cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, M, N, K, 1.0f,
+                  static_cast<const float*>(A) + i * M * K, lda, static_cast<const float*>(B) + i * K * N, ldb, 0.0f,
+                  C + b * c_b + h * c_h, ldc);
+    }
 }
 
 void weights_changed() {}

@@ -6,6 +6,7 @@
 // even) and the products accumulate in fp32, into fp32 C: what PyTorch's CPU autocast does for a
 // linear layer. Needs the oneDNN build and a CPU with native bf16 (bf16_supported()).
 #pragma once
+#include <cstdint>
 #include <string>
 
 namespace engine {
@@ -14,6 +15,13 @@ namespace engine {
 // and reused (one conversion per optimizer step in training, one per model in inference).
 void matmul(bool trans_a, bool trans_b, int M, int N, int K, const float* A, int lda, const float* B, int ldb,
             const float* bias, float beta, float* C, int ldc, bool bf16 = false, bool b_is_weight = false);
+
+// Attention's products, one per (sequence, head): C[b,h] = op(A[b,h]) op(B[b,h]), the nb x nh
+// matrices of A and B packed contiguously as stored (op = transpose: A stored [K,M], B [N,K]), as
+// fp32 or, with bf16, bfloat16 bits; C fp32, overwritten, matrix (b,h) at C + b*c_b + h*c_h with
+// rows ldc apart. One oneDNN batched matmul (AMX or AVX-512 brgemm), or an sgemm per matrix.
+void batched_matmul(int nb, int nh, bool ta, bool tb, int M, int N, int K, const void* A, const void* B, float* C,
+                    int64_t c_b, int64_t c_h, int64_t ldc, bool bf16);
 
 // Parameter values changed somewhere: kept bf16 copies of weights are dropped.
 void weights_changed();
