@@ -1,7 +1,7 @@
 {
   "target_defaults": {
     "include_dirs": ["/usr/include/x86_64-linux-gnu/openblas-openmp"],
-    "cflags_cc": ["-O3", "-march=native", "-fno-math-errno", "-fopenmp", "-std=c++17", "-Wall", "-Wextra"],
+    "cflags_cc": ["-O3", "-march=native", "-mprefer-vector-width=512", "-fno-math-errno", "-fopenmp", "-std=c++17", "-Wall", "-Wextra"],
     "defines": ["ENGINE_WITH_ONEDNN"],
     "cflags_cc!": ["-fno-exceptions", "-fno-rtti"],
     "ldflags": [

@@ -95,9 +95,10 @@ class Matmuls {
       A = reinterpret_cast<const float*>(a16_.data());
       const int64_t rows = s.tb ? s.N : s.K, cols = s.tb ? s.K : s.N;
       if (b_is_weight) {
-        std::vector<uint16_t>& w = weights16_[WeightKey{B, rows, cols, s.ldb}];
-        if (w.empty()) to_bf16_block(B, rows, cols, s.ldb, w);
-        B = reinterpret_cast<const float*>(w.data());
+        Weight16& w = weights16_[WeightKey{B, rows, cols, s.ldb}];
+        if (!w.current) to_bf16_block(B, rows, cols, s.ldb, w.bits);
+        w.current = w.used = true;
+        B = reinterpret_cast<const float*>(w.bits.data());
       } else {
         to_bf16_block(B, rows, cols, s.ldb, b16_);
         B = reinterpret_cast<const float*>(b16_.data());
@@ -131,9 +132,19 @@ class Matmuls {
     stream_.wait();
   }
 
+  // The copies are converted again in place on their next use (a training step's optimizer
+  // changes every weight: freeing and allocating them again cost page faults on 85 MB each step);
+  // copies unused since the previous change (a model no longer run) are freed.
   void drop_weights() {
     std::lock_guard<std::mutex> lock(mu_);
-    weights16_.clear();
+    for (auto it = weights16_.begin(); it != weights16_.end();) {
+      if (!it->second.used) {
+        it = weights16_.erase(it);
+      } else {
+        it->second.current = it->second.used = false;
+        ++it;
+      }
+    }
   }
 
  private:
@@ -187,8 +198,12 @@ class Matmuls {
   std::unordered_map<Shape, Primitive, BytesHash<Shape>> cache_;
   std::unordered_map<BatchedShape, Primitive, BytesHash<BatchedShape>> batched_;
   std::vector<uint16_t> a16_, b16_;  // bf16 copies of the operands (reused)
-  // bf16 copies of weights until the next weights_changed() (any model's: conservative).
-  std::unordered_map<WeightKey, std::vector<uint16_t>, WeightKeyHash> weights16_;
+  // bf16 copies of weights, current until the next weights_changed() (any model's: conservative).
+  struct Weight16 {
+    std::vector<uint16_t> bits;
+    bool current = false, used = false;  // used: since the last weights_changed()
+  };
+  std::unordered_map<WeightKey, Weight16, WeightKeyHash> weights16_;
 };
 
 Matmuls& matmuls() {
