@@ -202,6 +202,21 @@ void test_linear(Backend* be, Rng& rng) {
     be->linear_forward(dev.f(x), dev.f(W), s.bias ? dev.f(b) : nullptr, y, s.N, s.in, s.out);
     report(be->name(), "linear_forward" + shape + (s.bias ? "" : " no bias"),
            rel_err(dev.get(y, (size_t)s.N * s.out), ref_linear(x, W, s.bias ? &b : nullptr, s.N, s.in, s.out)), 1e-5);
+    // New values in the same weight buffer, twice, as an optimizer step writes them: the products
+    // read the new values (a backend keeping converted copies converts them again). Drawn from a
+    // generator of their own, so that the cases after these see the draws they always saw.
+    float* Wd = dev.f(W);
+    be->linear_forward(dev.f(x), Wd, nullptr, y, s.N, s.in, s.out);
+    Rng step_rng(s.N * 1000 + s.out);
+    for (int step = 1; step <= 2; step++) {
+      const Vec W2 = step_rng.normal(W.size(), 0.1);
+      const std::vector<float> h = to_f(W2);
+      be->upload(Wd, h.data(), h.size() * sizeof(float));
+      be->weights_changed();
+      be->linear_forward(dev.f(x), Wd, nullptr, y, s.N, s.in, s.out);
+      report(be->name(), "linear_forward after weights changed (" + std::to_string(step) + ")" + shape,
+             rel_err(dev.get(y, (size_t)s.N * s.out), ref_linear(x, W2, nullptr, s.N, s.in, s.out)), 1e-5);
+    }
 
     // Backward: dx accumulated onto a non-zero buffer (beta 1), dW and db accumulated too.
     const Vec dy = rng.normal((size_t)s.N * s.out), dx0 = rng.normal((size_t)s.N * s.in), dW0 = rng.normal(W.size()),
