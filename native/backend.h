@@ -48,6 +48,13 @@ class Backend {
   // y[N,out] = x[N,in] W[out,in]^T + b (b may be null). W is a parameter: its values may be cached in
   // another form (bf16) until weights_changed().
   virtual void linear_forward(const float* x, const float* W, const float* b, float* y, int N, int in, int out) = 0;
+  // y = act(x W^T + b) (Activation), where no backward follows: one pass where the backend fuses the
+  // activation into the product, else the two kernels.
+  virtual void linear_act_forward(const float* x, const float* W, const float* b, float* y, int N, int in, int out,
+                                  int act) {
+    linear_forward(x, W, b, y, N, in, out);
+    activation_forward(y, y, (int64_t)N * out, act);
+  }
   // dx = dy W (dx_beta 0: overwrite, 1: accumulate; dx may be null); dW += dy^T x; db += colsum(dy). dW and db may
   // be null (input gradients only, as explanations take them).
   virtual void linear_backward(const float* dy, const float* x, const float* W, float* dx, float dx_beta, float* dW,

@@ -42,6 +42,10 @@ class CpuBackend final : public Backend {
   void linear_forward(const float* x, const float* W, const float* b, float* y, int N, int in, int out) override {
     engine::linear_forward(x, W, b, y, N, in, out, bf16_);
   }
+  void linear_act_forward(const float* x, const float* W, const float* b, float* y, int N, int in, int out,
+                          int act) override {
+    engine::linear_forward(x, W, b, y, N, in, out, bf16_, act);
+  }
   void linear_backward(const float* dy, const float* x, const float* W, float* dx, float dx_beta, float* dW, float* db,
                        int N, int in, int out) override {
     engine::linear_backward(dy, x, W, dx, dx_beta, dW, db, N, in, out, bf16_);

@@ -13,8 +13,10 @@ namespace engine {
 void set_threads(int n, bool this_thread = false);
 int get_threads();
 
-// y[N,out] = x[N,in] W[out,in]^T + b. bf16: products with bfloat16 operands, fp32 accumulation.
-void linear_forward(const float* x, const float* W, const float* b, float* y, int N, int in, int out, bool bf16 = false);
+// y[N,out] = x[N,in] W[out,in]^T + b, then the Activation act where act >= 0 (fused into the
+// product's output pass). bf16: products with bfloat16 operands, fp32 accumulation.
+void linear_forward(const float* x, const float* W, const float* b, float* y, int N, int in, int out, bool bf16 = false,
+                    int act = -1);
 // dx = dy W (dx_beta 0: overwrite, 1: accumulate); dW += dy^T x; db += colsum(dy). dx may be null.
 void linear_backward(const float* dy, const float* x, const float* W, float* dx, float dx_beta, float* dW, float* db,
                      int N, int in, int out, bool bf16 = false);

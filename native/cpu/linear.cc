@@ -17,18 +17,21 @@ void set_threads(int n, bool this_thread) {
 
 int get_threads() { return omp_get_max_threads(); }
 
-void linear_forward(const float* x, const float* W, const float* b, float* y, int N, int in, int out, bool bf16) {
-  matmul(false, true, N, out, in, x, in, W, in, b, 0.0f, y, out, bf16, true);
+void linear_forward(const float* x, const float* W, const float* b, float* y, int N, int in, int out, bool bf16,
+                    int act) {
+  matmul(false, true, N, out, in, x, in, W, in, b, 0.0f, y, out, bf16, true, act);
 }
 
 void linear_backward(const float* dy, const float* x, const float* W, float* dx, float dx_beta, float* dW, float* db,
                      int N, int in, int out, bool bf16) {
-  if (!bf16 && N > 0 && blas_gradient_products()) {
+  if (bf16) {
+    linear_gradients_bf16(dy, x, W, dx, dx_beta, dW, N, in, out);
+  } else if (N > 0 && blas_gradient_products()) {
     if (dx) cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, in, out, 1.0f, dy, out, W, in, dx_beta, dx, in);
     if (dW) cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, out, in, N, 1.0f, dy, out, x, in, 1.0f, dW, in);
   } else {
-    if (dx) matmul(false, false, N, in, out, dy, out, W, in, nullptr, dx_beta, dx, in, bf16, true);
-    if (dW) matmul(true, false, out, in, N, dy, out, x, in, nullptr, 1.0f, dW, in, bf16);
+    if (dx) matmul(false, false, N, in, out, dy, out, W, in, nullptr, dx_beta, dx, in);
+    if (dW) matmul(true, false, out, in, N, dy, out, x, in, nullptr, 1.0f, dW, in);
   }
   if (db) {
     // Column sums of dy as dy^T * ones: sgemv reads dy row by row, where a loop per column

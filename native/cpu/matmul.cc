@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "bf16.h"
+#include "kernels.h"
 
 #ifdef ENGINE_WITH_ONEDNN
 #include <dnnl.hpp>
@@ -34,6 +35,13 @@ void scale_add_bias(int M, int N, const float* bias, float beta, float* C, int l
     }
 }
 
+// C = act(C) where act >= 0.
+void activate(int M, int N, float* C, int ldc, int act) {
+  if (act < 0) return;
+  if (ldc == N) return activation_forward(C, C, (int64_t)M * N, act);
+  for (int i = 0; i < M; i++) activation_forward(C + (int64_t)i * ldc, C + (int64_t)i * ldc, N, act);
+}
+
 }  // namespace
 
 #ifdef ENGINE_WITH_ONEDNN
@@ -42,7 +50,7 @@ namespace {
 
 struct Shape {
   bool ta, tb, bias, bf16;
-  int M, N, K, lda, ldb, ldc;
+  int M, N, K, lda, ldb, ldc, act;
   float beta;
   bool operator==(const Shape& o) const { return std::memcmp(this, &o, sizeof(Shape)) == 0; }
 };
@@ -64,6 +72,16 @@ struct BytesHash {
     return h;
   }
 };
+
+// oneDNN's form of an Activation (backend.h): erf GELU, tanh GELU, ReLU, tanh.
+dnnl::algorithm eltwise_of(int act) {
+  switch (act) {
+    case GELU: return dnnl::algorithm::eltwise_gelu_erf;
+    case GELU_TANH: return dnnl::algorithm::eltwise_gelu_tanh;
+    case TANH: return dnnl::algorithm::eltwise_tanh;
+    default: return dnnl::algorithm::eltwise_relu;
+  }
+}
 
 // A rows x cols block with row stride ld as contiguous bfloat16 (row stride cols).
 void to_bf16_block(const float* src, int64_t rows, int64_t cols, int64_t ld, std::vector<uint16_t>& dst) {
@@ -91,31 +109,21 @@ class Matmuls {
     std::lock_guard<std::mutex> lock(mu_);
     if (s.bf16) {
       // Operands are stored rows x cols as they lie in memory (transposed or not), made contiguous.
-      to_bf16_block(A, s.ta ? s.K : s.M, s.ta ? s.M : s.K, s.lda, a16_);
-      A = reinterpret_cast<const float*>(a16_.data());
+      A = to_bf16(A, s.ta ? s.K : s.M, s.ta ? s.M : s.K, s.lda, a16_);
       const int64_t rows = s.tb ? s.N : s.K, cols = s.tb ? s.K : s.N;
-      if (b_is_weight) {
-        Weight16& w = weights16_[WeightKey{B, rows, cols, s.ldb}];
-        if (!w.current) to_bf16_block(B, rows, cols, s.ldb, w.bits);
-        w.current = w.used = true;
-        B = reinterpret_cast<const float*>(w.bits.data());
-      } else {
-        to_bf16_block(B, rows, cols, s.ldb, b16_);
-        B = reinterpret_cast<const float*>(b16_.data());
-      }
+      B = b_is_weight ? weight16(B, rows, cols, s.ldb) : to_bf16(B, rows, cols, s.ldb, b16_);
     }
-    auto it = cache_.find(s);
-    if (it == cache_.end()) {
-      if (cache_.size() >= kMaxCached) cache_.clear();
-      it = cache_.emplace(s, create(s)).first;
-    }
-    Primitive& p = it->second;
-    using dnnl::memory;
-    memory a(p.a, engine_, const_cast<float*>(A)), b(p.b, engine_, const_cast<float*>(B)), c(p.c, engine_, C);
-    std::unordered_map<int, memory> args{{DNNL_ARG_SRC, a}, {DNNL_ARG_WEIGHTS, b}, {DNNL_ARG_DST, c}};
-    if (s.bias) args.emplace(DNNL_ARG_BIAS, memory(p.bias, engine_, const_cast<float*>(bias)));
-    p.prim.execute(stream_, args);
-    stream_.wait();
+    execute(s, A, B, bias, C);
+  }
+
+  // A linear layer's bf16 gradient products (shapes from gradient_shapes), dy converted once: it is
+  // the A operand of both.
+  void run_gradients(const Shape& sx, const Shape& sw, const float* dy, const float* x, const float* W, float* dx,
+                     float* dW) {
+    std::lock_guard<std::mutex> lock(mu_);
+    const float* dy16 = to_bf16(dy, sw.K, sw.M, sw.lda, a16_);
+    if (dx) execute(sx, dy16, weight16(W, sx.K, sx.N, sx.ldb), nullptr, dx);
+    if (dW) execute(sw, dy16, to_bf16(x, sw.K, sw.N, sw.ldb, b16_), nullptr, dW);
   }
 
   void run(const BatchedShape& s, const void* A, const void* B, float* C) {
@@ -135,6 +143,38 @@ class Matmuls {
   // The copies are converted again in place on their next use (a training step's optimizer
   // changes every weight: freeing and allocating them again cost page faults on 85 MB each step);
   // copies unused since the previous change (a model no longer run) are freed.
+  // The copies are converted again in place on their next use (a training step's optimizer
+  // changes every weight: freeing and allocating them again cost page faults on 85 MB each step);
+  // copies unused since the previous change (a model no longer run) are freed.
+  // Runs the primitive of shape s; bf16 operands are contiguous bfloat16 bits already.
+  void execute(const Shape& s, const float* A, const float* B, const float* bias, float* C) {
+    auto it = cache_.find(s);
+    if (it == cache_.end()) {
+      if (cache_.size() >= kMaxCached) cache_.clear();
+      it = cache_.emplace(s, create(s)).first;
+    }
+    Primitive& p = it->second;
+    using dnnl::memory;
+    memory a(p.a, engine_, const_cast<float*>(A)), b(p.b, engine_, const_cast<float*>(B)), c(p.c, engine_, C);
+    std::unordered_map<int, memory> args{{DNNL_ARG_SRC, a}, {DNNL_ARG_WEIGHTS, b}, {DNNL_ARG_DST, c}};
+    if (s.bias) args.emplace(DNNL_ARG_BIAS, memory(p.bias, engine_, const_cast<float*>(bias)));
+    p.prim.execute(stream_, args);
+    stream_.wait();
+  }
+
+  const float* to_bf16(const float* src, int64_t rows, int64_t cols, int64_t ld, std::vector<uint16_t>& dst) {
+    to_bf16_block(src, rows, cols, ld, dst);
+    return reinterpret_cast<const float*>(dst.data());
+  }
+
+  // The weight's bf16 copy, converted where the weights changed since.
+  const float* weight16(const float* W, int64_t rows, int64_t cols, int64_t ld) {
+    Weight16& w = weights16_[WeightKey{W, rows, cols, ld}];
+    if (!w.current) to_bf16_block(W, rows, cols, ld, w.bits);
+    w.current = w.used = true;
+    return reinterpret_cast<const float*>(w.bits.data());
+  }
+
   void drop_weights() {
     std::lock_guard<std::mutex> lock(mu_);
     for (auto it = weights16_.begin(); it != weights16_.end();) {
@@ -161,11 +201,10 @@ class Matmuls {
     memory::desc c({s.M, s.N}, f32, dims{s.ldc, 1});
     memory::desc bias = s.bias ? memory::desc({1, s.N}, f32, dims{s.N, 1}) : memory::desc();
     dnnl::primitive_attr attr;
-    if (s.beta != 0.0f) {
-      dnnl::post_ops ops;
-      ops.append_sum(s.beta);
-      attr.set_post_ops(ops);
-    }
+    dnnl::post_ops ops;
+    if (s.beta != 0.0f) ops.append_sum(s.beta);
+    if (s.act >= 0) ops.append_eltwise(1.0f, eltwise_of(s.act), 0.0f, 0.0f);
+    attr.set_post_ops(ops);
     dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(a, b, bias, c), attr, engine_);
     return {a, b, bias, c, dnnl::matmul(pd)};
   }
@@ -213,19 +252,48 @@ Matmuls& matmuls() {
 
 }  // namespace
 
-void matmul(bool ta, bool tb, int M, int N, int K, const float* A, int lda, const float* B, int ldb, const float* bias,
-            float beta, float* C, int ldc, bool bf16, bool b_is_weight) {
-  if (M == 0 || N == 0) return;
-  if (K == 0) return scale_add_bias(M, N, bias, beta, C, ldc);
+namespace {
+
+Shape make_shape(bool ta, bool tb, int M, int N, int K, int lda, int ldb, int ldc, bool bias, float beta, bool bf16,
+                 int act = -1) {
   Shape s;
   std::memset(&s, 0, sizeof s);  // padding bytes take part in the hash and comparison
-  s.ta = ta, s.tb = tb, s.bias = bias != nullptr, s.bf16 = bf16, s.M = M, s.N = N, s.K = K, s.lda = lda, s.ldb = ldb, s.ldc = ldc;
-  s.beta = beta;
+  s.ta = ta, s.tb = tb, s.bias = bias, s.bf16 = bf16, s.M = M, s.N = N, s.K = K, s.lda = lda, s.ldb = ldb, s.ldc = ldc;
+  s.beta = beta, s.act = act;
+  return s;
+}
+
+std::runtime_error matmul_error(const Shape& s, const dnnl::error& e) {
+  return std::runtime_error(std::string("oneDNN matmul ") + std::to_string(s.M) + "x" + std::to_string(s.N) + "x" +
+                            std::to_string(s.K) + ": " + e.what());
+}
+
+}  // namespace
+
+void matmul(bool ta, bool tb, int M, int N, int K, const float* A, int lda, const float* B, int ldb, const float* bias,
+            float beta, float* C, int ldc, bool bf16, bool b_is_weight, int act) {
+  if (M == 0 || N == 0) return;
+  if (K == 0) {
+    scale_add_bias(M, N, bias, beta, C, ldc);
+    return activate(M, N, C, ldc, act);
+  }
+  const Shape s = make_shape(ta, tb, M, N, K, lda, ldb, ldc, bias != nullptr, beta, bf16, act);
   try {
     matmuls().run(s, A, B, bias, C, b_is_weight);
   } catch (const dnnl::error& e) {
-    throw std::runtime_error(std::string("oneDNN matmul ") + std::to_string(M) + "x" + std::to_string(N) + "x" +
-                             std::to_string(K) + ": " + e.what());
+    throw matmul_error(s, e);
+  }
+}
+
+void linear_gradients_bf16(const float* dy, const float* x, const float* W, float* dx, float dx_beta, float* dW, int N,
+                           int in, int out) {
+  if (N == 0) return;  // no tokens: dx has no rows, dW is unchanged
+  const Shape sx = make_shape(false, false, N, in, out, out, in, in, false, dx_beta, true);
+  const Shape sw = make_shape(true, false, out, in, N, out, in, in, false, 1.0f, true);
+  try {
+    matmuls().run_gradients(sx, sw, dy, x, W, dx, dW);
+  } catch (const dnnl::error& e) {
+    throw matmul_error(dx ? sx : sw, e);
   }
 }
 
@@ -267,17 +335,22 @@ bool blas_gradient_products() {
 #else
 
 void matmul(bool ta, bool tb, int M, int N, int K, const float* A, int lda, const float* B, int ldb, const float* bias,
-            float beta, float* C, int ldc, bool bf16, bool) {
+            float beta, float* C, int ldc, bool bf16, bool, int act) {
   if (bf16) throw std::runtime_error(bf16_unsupported_reason());
   if (M == 0 || N == 0) return;
   if (bias || K == 0) {
     // beta applies to what C held; the bias joins it after the scaling.
     scale_add_bias(M, N, bias, beta, C, ldc);
-    if (K == 0) return;
     beta = 1.0f;
   }
-  cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, M, N, K, 1.0f, A, lda, B,
-              ldb, beta, C, ldc);
+  if (K > 0)
+    cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, M, N, K, 1.0f, A, lda,
+                B, ldb, beta, C, ldc);
+  activate(M, N, C, ldc, act);
+}
+
+void linear_gradients_bf16(const float*, const float*, const float*, float*, float, float*, int, int, int) {
+  throw std::runtime_error(bf16_unsupported_reason());
 }
 
 void batched_matmul(int nb, int nh, bool ta, bool tb, int M, int N, int K, const void* A, const void* B, float* C,

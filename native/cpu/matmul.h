@@ -13,8 +13,15 @@ namespace engine {
 
 // b_is_weight: B is a parameter, unchanged until the next weights_changed(): its bf16 copy is kept
 // and reused (one conversion per optimizer step in training, one per model in inference).
+// act >= 0: the Activation (backend.h) applied to C after the bias (needs beta 0).
 void matmul(bool trans_a, bool trans_b, int M, int N, int K, const float* A, int lda, const float* B, int ldb,
-            const float* bias, float beta, float* C, int ldc, bool bf16 = false, bool b_is_weight = false);
+            const float* bias, float beta, float* C, int ldc, bool bf16 = false, bool b_is_weight = false,
+            int act = -1);
+
+// A linear layer's gradient products with bfloat16 operands: dx = dy W (+ dx_beta dx), dW += dy^T x,
+// dy converted once for both (either output may be null). dy [N, out], x [N, in], W [out, in].
+void linear_gradients_bf16(const float* dy, const float* x, const float* W, float* dx, float dx_beta, float* dW, int N,
+                           int in, int out);
 
 // Attention's products, one per (sequence, head): C[b,h] = op(A[b,h]) op(B[b,h]), the nb x nh
 // matrices of A and B packed contiguously as stored (op = transpose: A stored [K,M], B [N,K]), as

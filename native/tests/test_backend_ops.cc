@@ -202,6 +202,21 @@ void test_linear(Backend* be, Rng& rng) {
     be->linear_forward(dev.f(x), dev.f(W), s.bias ? dev.f(b) : nullptr, y, s.N, s.in, s.out);
     report(be->name(), "linear_forward" + shape + (s.bias ? "" : " no bias"),
            rel_err(dev.get(y, (size_t)s.N * s.out), ref_linear(x, W, s.bias ? &b : nullptr, s.N, s.in, s.out)), 1e-5);
+    // The product with its activation fused (inference's FFN), every activation. Errors are scaled
+    // by the product's largest magnitude: no activation's slope exceeds 1.13, so the product's own
+    // error bounds them, where the activations' smaller outputs would magnify it.
+    const char* act_names[] = {"gelu", "gelu_tanh", "relu", "tanh"};
+    const Vec pre = ref_linear(x, W, s.bias ? &b : nullptr, s.N, s.in, s.out);
+    double pre_max = 0;
+    for (double v : pre) pre_max = std::max(pre_max, std::fabs(v));
+    for (int a : {engine::GELU, engine::GELU_TANH, engine::RELU, engine::TANH}) {
+      Vec want = pre;
+      for (double& v : want) v = act(v, a);
+      float* ya = dev.zeros((size_t)s.N * s.out);
+      be->linear_act_forward(dev.f(x), dev.f(W), s.bias ? dev.f(b) : nullptr, ya, s.N, s.in, s.out, a);
+      report(be->name(), std::string("linear_act_forward ") + act_names[a] + shape,
+             rel_err(dev.get(ya, (size_t)s.N * s.out), want, pre_max), 1e-5);
+    }
     // New values in the same weight buffer, twice, as an optimizer step writes them: the products
     // read the new values (a backend keeping converted copies converts them again). Drawn from a
     // generator of their own, so that the cases after these see the draws they always saw.

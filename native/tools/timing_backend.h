@@ -56,6 +56,10 @@ class TimingBackend final : public engine::Backend {
     time("attention_backward",
          [&] { in_->attention_backward(dctx, q, ldq, k, v, ldkv, probs, dq, dk, dv, B, Tq, T, D, H, p, seed); });
   }
+  void linear_act_forward(const float* x, const float* W, const float* b, float* y, int N, int in, int out,
+                          int act) override {
+    time("linear_act_forward", [&] { in_->linear_act_forward(x, W, b, y, N, in, out, act); });
+  }
   void activation_forward(const float* x, float* y, int64_t n, int act) override {
     time("activation_forward", [&] { in_->activation_forward(x, y, n, act); });
   }
