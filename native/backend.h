@@ -55,6 +55,13 @@ class Backend {
     linear_forward(x, W, b, y, N, in, out);
     activation_forward(y, y, (int64_t)N * out, act);
   }
+  // Inference's FFN: y = act(x W1^T + b1) W2^T + b2 (x [N, D]), h [N, F] the backend's scratch
+  // for the activation (in a form of its own). By default the two kernels above.
+  virtual void ffn_forward(const float* x, const float* W1, const float* b1, const float* W2, const float* b2, float* h,
+                           float* y, int N, int D, int F, int act) {
+    linear_act_forward(x, W1, b1, h, N, D, F, act);
+    linear_forward(h, W2, b2, y, N, F, D);
+  }
   // dx = dy W (dx_beta 0: overwrite, 1: accumulate; dx may be null); dW += dy^T x; db += colsum(dy). dW and db may
   // be null (input gradients only, as explanations take them).
   virtual void linear_backward(const float* dy, const float* x, const float* W, float* dx, float dx_beta, float* dW,

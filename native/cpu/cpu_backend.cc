@@ -46,6 +46,11 @@ class CpuBackend final : public Backend {
                           int act) override {
     engine::linear_forward(x, W, b, y, N, in, out, bf16_, act);
   }
+  void ffn_forward(const float* x, const float* W1, const float* b1, const float* W2, const float* b2, float* h, float* y,
+                   int N, int D, int F, int act) override {
+    if (bf16_) return ffn_forward_bf16(x, W1, b1, W2, b2, h, y, N, D, F, act);
+    Backend::ffn_forward(x, W1, b1, W2, b2, h, y, N, D, F, act);
+  }
   void linear_backward(const float* dy, const float* x, const float* W, float* dx, float dx_beta, float* dW, float* db,
                        int N, int in, int out) override {
     engine::linear_backward(dy, x, W, dx, dx_beta, dW, db, N, in, out, bf16_);

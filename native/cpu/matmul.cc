@@ -49,7 +49,7 @@ void activate(int M, int N, float* C, int ldc, int act) {
 namespace {
 
 struct Shape {
-  bool ta, tb, bias, bf16;
+  bool ta, tb, bias, bf16, c16;  // c16: C is bfloat16 (an intermediate that only a bf16 product reads)
   int M, N, K, lda, ldb, ldc, act;
   float beta;
   bool operator==(const Shape& o) const { return std::memcmp(this, &o, sizeof(Shape)) == 0; }
@@ -114,6 +114,15 @@ class Matmuls {
       B = b_is_weight ? weight16(B, rows, cols, s.ldb) : to_bf16(B, rows, cols, s.ldb, b16_);
     }
     execute(s, A, B, bias, C);
+  }
+
+  // Inference's FFN in bf16: the activation leaves the first product as bfloat16 (into h) and is
+  // the second's A operand as it is, where an fp32 activation would be written, read and converted.
+  void run_ffn(const Shape& s1, const Shape& s2, const float* x, const float* W1, const float* b1, const float* W2,
+               const float* b2, float* h, float* y) {
+    std::lock_guard<std::mutex> lock(mu_);
+    execute(s1, to_bf16(x, s1.M, s1.K, s1.lda, a16_), weight16(W1, s1.N, s1.K, s1.ldb), b1, h);
+    execute(s2, h, weight16(W2, s2.N, s2.K, s2.ldb), b2, y);
   }
 
   // A linear layer's bf16 gradient products (shapes from gradient_shapes), dy converted once: it is
@@ -198,7 +207,7 @@ class Matmuls {
     // Strides give the transposes: a [M,K] view of a row-major [K,M] buffer has strides {1, lda}.
     memory::desc a({s.M, s.K}, in, s.ta ? dims{1, lda} : dims{lda, 1});
     memory::desc b({s.K, s.N}, in, s.tb ? dims{1, ldb} : dims{ldb, 1});
-    memory::desc c({s.M, s.N}, f32, dims{s.ldc, 1});
+    memory::desc c({s.M, s.N}, s.c16 ? memory::data_type::bf16 : f32, dims{s.ldc, 1});
     memory::desc bias = s.bias ? memory::desc({1, s.N}, f32, dims{s.N, 1}) : memory::desc();
     dnnl::primitive_attr attr;
     dnnl::post_ops ops;
@@ -285,6 +294,19 @@ void matmul(bool ta, bool tb, int M, int N, int K, const float* A, int lda, cons
   }
 }
 
+void ffn_forward_bf16(const float* x, const float* W1, const float* b1, const float* W2, const float* b2, float* h,
+                      float* y, int N, int D, int F, int act) {
+  if (N == 0) return;
+  Shape s1 = make_shape(false, true, N, F, D, D, D, F, true, 0.0f, true, act);
+  s1.c16 = true;
+  const Shape s2 = make_shape(false, true, N, D, F, F, F, D, true, 0.0f, true);
+  try {
+    matmuls().run_ffn(s1, s2, x, W1, b1, W2, b2, h, y);
+  } catch (const dnnl::error& e) {
+    throw matmul_error(s1, e);
+  }
+}
+
 void linear_gradients_bf16(const float* dy, const float* x, const float* W, float* dx, float dx_beta, float* dW, int N,
                            int in, int out) {
   if (N == 0) return;  // no tokens: dx has no rows, dW is unchanged
@@ -347,6 +369,11 @@ void matmul(bool ta, bool tb, int M, int N, int K, const float* A, int lda, cons
     cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, M, N, K, 1.0f, A, lda,
                 B, ldb, beta, C, ldc);
   activate(M, N, C, ldc, act);
+}
+
+void ffn_forward_bf16(const float*, const float*, const float*, const float*, const float*, float*, float*, int, int,
+                      int, int) {
+  throw std::runtime_error(bf16_unsupported_reason());
 }
 
 void linear_gradients_bf16(const float*, const float*, const float*, float*, float, float*, int, int, int) {

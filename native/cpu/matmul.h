@@ -18,6 +18,11 @@ void matmul(bool trans_a, bool trans_b, int M, int N, int K, const float* A, int
             const float* bias, float beta, float* C, int ldc, bool bf16 = false, bool b_is_weight = false,
             int act = -1);
 
+// Inference's FFN with bfloat16 operands: y = act(x W1^T + b1) W2^T + b2 (x [N, D], W1 [F, D],
+// W2 [D, F]), the activation kept in h (N x F floats of room) as bfloat16 between the two.
+void ffn_forward_bf16(const float* x, const float* W1, const float* b1, const float* W2, const float* b2, float* h,
+                      float* y, int N, int D, int F, int act);
+
 // A linear layer's gradient products with bfloat16 operands: dx = dy W (+ dx_beta dx), dW += dy^T x,
 // dy converted once for both (either output may be null). dy [N, out], x [N, in], W [out, in].
 void linear_gradients_bf16(const float* dy, const float* x, const float* W, float* dx, float dx_beta, float* dW, int N,

@@ -308,15 +308,15 @@ const float* EncoderModel::layer_forward(int l, const float* x) {
   e.add(L.sa_sum, xq, L.sa_sum, (int64_t)Nq * D);
   e.layernorm_forward(L.sa_sum, P(lp.sa_w), P(lp.sa_b), L.sa_out, L.sa_mean, L.sa_rstd, Nq, D, c_.layer_norm_eps);
   // Backward needs the pre-activation h1 (w.act is then the activation's own buffer); inference
-  // does not, and takes the activation fused into the product.
-  float* act = w.act ? w.act : L.h1;
+  // does not, and takes the FFN as one kernel (the activation fused into the first product).
   if (w.act) {
     e.linear_forward(L.sa_out, P(lp.lin1_w), P(lp.lin1_b), L.h1, Nq, D, F);
-    e.activation_forward(L.h1, act, (int64_t)Nq * F, c_.activation);
+    e.activation_forward(L.h1, w.act, (int64_t)Nq * F, c_.activation);
+    e.linear_forward(w.act, P(lp.lin2_w), P(lp.lin2_b), L.ffn_sum, Nq, F, D);
   } else {
-    e.linear_act_forward(L.sa_out, P(lp.lin1_w), P(lp.lin1_b), L.h1, Nq, D, F, c_.activation);
+    e.ffn_forward(L.sa_out, P(lp.lin1_w), P(lp.lin1_b), P(lp.lin2_w), P(lp.lin2_b), L.h1, L.ffn_sum, Nq, D, F,
+                  c_.activation);
   }
-  e.linear_forward(act, P(lp.lin2_w), P(lp.lin2_b), L.ffn_sum, Nq, F, D);
   // Row r of the [CLS]-only block is position r*T of the full tensor: the same dropout draws.
   if (st.p_drop > 0) e.dropout_forward(L.ffn_sum, L.ffn_sum, Nq, D, (int64_t)(T / Tq) * D, st.p_drop, st.ffn_seed);
   e.add(L.ffn_sum, L.sa_out, L.ffn_sum, (int64_t)Nq * D);

@@ -260,6 +260,28 @@ void test_linear(Backend* be, Rng& rng) {
   }
 }
 
+// Inference's FFN as one kernel: act(x W1^T + b1) W2^T + b2.
+void test_ffn(Backend* be, Rng& rng) {
+  struct S { int N, D, F; };
+  const char* names[] = {"gelu", "gelu_tanh", "relu", "tanh"};
+  for (S s : {S{1, 4, 8}, S{9, 24, 40}, S{6, 768, 3072}})
+    for (int a : {engine::GELU, engine::RELU}) {
+      be->weights_changed();
+      Dev dev(be);
+      const Vec x = rng.normal((size_t)s.N * s.D), W1 = rng.normal((size_t)s.F * s.D, 0.1), b1 = rng.normal(s.F),
+                W2 = rng.normal((size_t)s.D * s.F, 0.05), b2 = rng.normal(s.D);
+      Vec h = ref_linear(x, W1, &b1, s.N, s.D, s.F);
+      for (double& v : h) v = act(v, a);
+      const Vec want = ref_linear(h, W2, &b2, s.N, s.F, s.D);
+      float* y = dev.zeros((size_t)s.N * s.D);
+      be->ffn_forward(dev.f(x), dev.f(W1), dev.f(b1), dev.f(W2), dev.f(b2), dev.zeros((size_t)s.N * s.F), y, s.N, s.D,
+                      s.F, a);
+      report(be->name(), std::string("ffn_forward ") + names[a] + " N=" + std::to_string(s.N) + " D=" +
+                             std::to_string(s.D) + " F=" + std::to_string(s.F),
+             rel_err(dev.get(y, (size_t)s.N * s.D), want), 1e-5);
+    }
+}
+
 void test_layernorm(Backend* be, Rng& rng) {
   struct S { int N, D; };
   for (S s : {S{1, 7}, S{5, 33}, S{17, 768}}) {
@@ -646,6 +668,8 @@ int main(int argc, char** argv) {
     }
     test_linear(be.get(), rng);
     test_layernorm(be.get(), rng);
+    Rng ffn_rng(20261204);  // its own draws: the cases after it see the draws they always saw
+    test_ffn(be.get(), ffn_rng);
     test_attention(be.get(), rng);
     test_elementwise(be.get(), rng);
     test_embedding(be.get(), rng);

@@ -60,6 +60,10 @@ class TimingBackend final : public engine::Backend {
                           int act) override {
     time("linear_act_forward", [&] { in_->linear_act_forward(x, W, b, y, N, in, out, act); });
   }
+  void ffn_forward(const float* x, const float* W1, const float* b1, const float* W2, const float* b2, float* h, float* y,
+                   int N, int D, int F, int act) override {
+    time("ffn_forward", [&] { in_->ffn_forward(x, W1, b1, W2, b2, h, y, N, D, F, act); });
+  }
   void activation_forward(const float* x, float* y, int64_t n, int act) override {
     time("activation_forward", [&] { in_->activation_forward(x, y, n, act); });
   }
