@@ -36,17 +36,30 @@ float* room(std::vector<float>& s, int64_t n, bool bf16) {
   return s.data();
 }
 
+// a as fp32, or as the bits of its bfloat16.
+template <typename Out>
+inline void put(Out& d, float a) {
+  if constexpr (sizeof(Out) == 2)
+    d = to_bf16(a);
+  else
+    d = a;
+}
+
+// f(p) with p the element at `offset` of buf, a buffer of fp32 or (bf16) of bfloat16 bits, typed so.
+template <typename F>
+void typed_at(float* buf, bool bf16, int64_t offset, F f) {
+  if (bf16)
+    f(reinterpret_cast<uint16_t*>(buf) + offset);
+  else
+    f(buf + offset);
+}
+
 // One row of dh values times s, into fp32 or bf16 bits (a loop over plain arguments, which GCC
 // vectorizes; inside the lambda below it reads them through the closure and does not).
 template <typename Out>
 void pack_row(const float* src, Out* d, int dh, float s) {
 #pragma omp simd
-  for (int c = 0; c < dh; c++) {
-    if constexpr (sizeof(Out) == 2)
-      d[c] = to_bf16(src[c] * s);
-    else
-      d[c] = src[c] * s;
-  }
+  for (int c = 0; c < dh; c++) put(d[c], src[c] * s);
 }
 
 // The heads [h0, h0 + nh) of sequences [b0, b0 + nb): x points at row 0 of sequence b0 (rows ld
@@ -61,11 +74,7 @@ float* pack_heads(const float* x, int64_t ld, int R, int h0, int nb, int nh, int
       const int64_t b = i / R, r = i % R;
       for (int h = 0; h < nh; h++) {
         const float* src = x + i * ld + (int64_t)(h0 + h) * dh;
-        const int64_t dst = ((b * nh + h) * R + r) * dh;
-        if (bf16)
-          pack_row(src, reinterpret_cast<uint16_t*>(out) + dst, dh, s);
-        else
-          pack_row(src, out + dst, dh, s);
+        typed_at(out, bf16, ((b * nh + h) * R + r) * dh, [&](auto* d) { pack_row(src, d, dh, s); });
       }
     }
   });
@@ -109,23 +118,13 @@ void weights_row(float* P, Out* d, int T, float p, uint64_t seed, uint64_t base,
 #pragma omp simd
     for (int j = 0; j < T; j++) {
       const bool drop = uniform01(seed, base + j) < p;
-      const float a = drop ? 0.0f : P[j] * inv_keep;
+      put(d[j], drop ? 0.0f : P[j] * inv_keep);
       P[j] = drop ? -P[j] : P[j];
-      if constexpr (sizeof(Out) == 2)
-        d[j] = to_bf16(a);
-      else
-        d[j] = a;
     }
     return;
   }
 #pragma omp simd
-  for (int j = 0; j < T; j++) {
-    const float a = p > 0 ? P[j] * dropout_scale(seed, base + j, p, inv_keep) : P[j];
-    if constexpr (sizeof(Out) == 2)
-      d[j] = to_bf16(a);
-    else
-      d[j] = a;
-  }
+  for (int j = 0; j < T; j++) put(d[j], p > 0 ? P[j] * dropout_scale(seed, base + j, p, inv_keep) : P[j]);
 }
 
 // The weights again, in backward, from what forward kept.
@@ -133,13 +132,7 @@ template <typename Out>
 void kept_weights_row(const float* kept, Out* d, int T, float p) {
   const float inv_keep = 1.0f / (1.0f - p);
 #pragma omp simd
-  for (int j = 0; j < T; j++) {
-    const float a = dropped(kept[j]) ? 0.0f : kept[j] * inv_keep;
-    if constexpr (sizeof(Out) == 2)
-      d[j] = to_bf16(a);
-    else
-      d[j] = a;
-  }
+  for (int j = 0; j < T; j++) put(d[j], dropped(kept[j]) ? 0.0f : kept[j] * inv_keep);
 }
 
 // A chunk of the attention: heads [h0, h0 + nh) of sequences [b0, b0 + nb), either whole sequences
@@ -184,13 +177,7 @@ void scores_grad_row(const float* kept, float* g, Out* d, int T, float scale, fl
     dot += g[j] * probability(kept[j]);
   }
 #pragma omp simd
-  for (int j = 0; j < T; j++) {
-    const float ds = scale * probability(kept[j]) * (g[j] - dot);
-    if constexpr (sizeof(Out) == 2)
-      d[j] = to_bf16(ds);
-    else
-      d[j] = ds;
-  }
+  for (int j = 0; j < T; j++) put(d[j], scale * probability(kept[j]) * (g[j] - dot));
 }
 
 }  // namespace
@@ -218,10 +205,7 @@ void attention_forward(const float* q, int ldq, const float* k, const float* v, 
         masked_softmax_row(row, mask + c.sequence(i, Tq) * T, T);
         if (!copies) continue;
         const uint64_t base = c.dropout_base(i, H, Tq, T);
-        if (bf16)
-          weights_row(row, reinterpret_cast<uint16_t*>(A) + i * T, T, p, seed, base, probs != nullptr);
-        else
-          weights_row(row, A + i * T, T, p, seed, base, probs != nullptr);
+        typed_at(A, bf16, i * T, [&](auto* d) { weights_row(row, d, T, p, seed, base, probs != nullptr); });
       }
     });
     batched_matmul(c.nb, c.nh, false, false, Tq, dh, T, A, V, ctx + (int64_t)c.b0 * Tq * D + c.h0 * dh,
@@ -246,12 +230,8 @@ void attention_backward(const float* dctx, const float* q, int ldq, const float*
     float* A = copies ? room(weights, n, bf16) : const_cast<float*>(P);
     if (copies)
       parallel_ranges(rows, [=](int64_t lo, int64_t hi) {
-        for (int64_t i = lo; i < hi; i++) {
-          if (bf16)
-            kept_weights_row(P + i * T, reinterpret_cast<uint16_t*>(A) + i * T, T, p);
-          else
-            kept_weights_row(P + i * T, A + i * T, T, p);
-        }
+        for (int64_t i = lo; i < hi; i++)
+          typed_at(A, bf16, i * T, [&](auto* d) { kept_weights_row(P + i * T, d, T, p); });
       });
     const int64_t kv_off = (int64_t)c.b0 * T * ldkv + c.h0 * dh, q_off = (int64_t)c.b0 * Tq * ldq + c.h0 * dh;
     batched_matmul(c.nb, c.nh, true, false, T, dh, Tq, A, G, dv + kv_off, (int64_t)T * ldkv, dh, ldkv, bf16);
@@ -259,16 +239,11 @@ void attention_backward(const float* dctx, const float* q, int ldq, const float*
     batched_matmul(c.nb, c.nh, false, true, Tq, T, dh, G, V, dA, c.nh * head, head, T, bf16);
     // Dropout's and softmax's backward, row by row, with the scores' scale folded in. Under bf16
     // dS goes to the weights' buffer as the next products' operand (the weights are used up).
-    float* dS16 = bf16 ? A : nullptr;
+    float* dS = bf16 ? A : dA;
     parallel_ranges(rows, [=](int64_t lo, int64_t hi) {
-      for (int64_t i = lo; i < hi; i++) {
-        if (dS16)
-          scores_grad_row(P + i * T, dA + i * T, reinterpret_cast<uint16_t*>(dS16) + i * T, T, scale, p);
-        else
-          scores_grad_row(P + i * T, dA + i * T, dA + i * T, T, scale, p);
-      }
+      for (int64_t i = lo; i < hi; i++)
+        typed_at(dS, bf16, i * T, [&](auto* d) { scores_grad_row(P + i * T, dA + i * T, d, T, scale, p); });
     });
-    const float* dS = dS16 ? dS16 : dA;
     // S = scale q k^T  =>  dq = dS k, dk = dS^T q (scale inside dS)
     batched_matmul(c.nb, c.nh, false, false, Tq, dh, T, dS, K, dq + q_off, (int64_t)Tq * ldq, dh, ldq, bf16);
     batched_matmul(c.nb, c.nh, true, false, T, dh, Tq, dS, Q, dk + kv_off, (int64_t)T * ldkv, dh, ldkv, bf16);

@@ -109,9 +109,9 @@ class Matmuls {
     std::lock_guard<std::mutex> lock(mu_);
     if (s.bf16) {
       // Operands are stored rows x cols as they lie in memory (transposed or not), made contiguous.
-      A = to_bf16(A, s.ta ? s.K : s.M, s.ta ? s.M : s.K, s.lda, a16_);
+      A = convert(A, s.ta ? s.K : s.M, s.ta ? s.M : s.K, s.lda, a16_);
       const int64_t rows = s.tb ? s.N : s.K, cols = s.tb ? s.K : s.N;
-      B = b_is_weight ? weight16(B, rows, cols, s.ldb) : to_bf16(B, rows, cols, s.ldb, b16_);
+      B = b_is_weight ? weight16(B, rows, cols, s.ldb) : convert(B, rows, cols, s.ldb, b16_);
     }
     execute(s, A, B, bias, C);
   }
@@ -121,29 +121,24 @@ class Matmuls {
   void run_ffn(const Shape& s1, const Shape& s2, const float* x, const float* W1, const float* b1, const float* W2,
                const float* b2, float* h, float* y) {
     std::lock_guard<std::mutex> lock(mu_);
-    execute(s1, to_bf16(x, s1.M, s1.K, s1.lda, a16_), weight16(W1, s1.N, s1.K, s1.ldb), b1, h);
+    execute(s1, convert(x, s1.M, s1.K, s1.lda, a16_), weight16(W1, s1.N, s1.K, s1.ldb), b1, h);
     execute(s2, h, weight16(W2, s2.N, s2.K, s2.ldb), b2, y);
   }
 
-  // A linear layer's bf16 gradient products (shapes from gradient_shapes), dy converted once: it is
-  // the A operand of both.
+  // A linear layer's bf16 gradient products (dx and dW shapes), dy converted once: it is the A
+  // operand of both.
   void run_gradients(const Shape& sx, const Shape& sw, const float* dy, const float* x, const float* W, float* dx,
                      float* dW) {
     std::lock_guard<std::mutex> lock(mu_);
-    const float* dy16 = to_bf16(dy, sw.K, sw.M, sw.lda, a16_);
+    const float* dy16 = convert(dy, sw.K, sw.M, sw.lda, a16_);
     if (dx) execute(sx, dy16, weight16(W, sx.K, sx.N, sx.ldb), nullptr, dx);
-    if (dW) execute(sw, dy16, to_bf16(x, sw.K, sw.N, sw.ldb, b16_), nullptr, dW);
+    if (dW) execute(sw, dy16, convert(x, sw.K, sw.N, sw.ldb, b16_), nullptr, dW);
   }
 
   void run(const BatchedShape& s, const void* A, const void* B, float* C) {
     std::lock_guard<std::mutex> lock(mu_);
-    auto it = batched_.find(s);
-    if (it == batched_.end()) {
-      if (batched_.size() >= kMaxCached) batched_.clear();
-      it = batched_.emplace(s, create(s)).first;
-    }
+    Primitive& p = primitive(batched_, s);
     using dnnl::memory;
-    Primitive& p = it->second;
     memory a(p.a, engine_, const_cast<void*>(A)), b(p.b, engine_, const_cast<void*>(B)), c(p.c, engine_, C);
     p.prim.execute(stream_, {{DNNL_ARG_SRC, a}, {DNNL_ARG_WEIGHTS, b}, {DNNL_ARG_DST, c}});
     stream_.wait();
@@ -152,38 +147,6 @@ class Matmuls {
   // The copies are converted again in place on their next use (a training step's optimizer
   // changes every weight: freeing and allocating them again cost page faults on 85 MB each step);
   // copies unused since the previous change (a model no longer run) are freed.
-  // The copies are converted again in place on their next use (a training step's optimizer
-  // changes every weight: freeing and allocating them again cost page faults on 85 MB each step);
-  // copies unused since the previous change (a model no longer run) are freed.
-  // Runs the primitive of shape s; bf16 operands are contiguous bfloat16 bits already.
-  void execute(const Shape& s, const float* A, const float* B, const float* bias, float* C) {
-    auto it = cache_.find(s);
-    if (it == cache_.end()) {
-      if (cache_.size() >= kMaxCached) cache_.clear();
-      it = cache_.emplace(s, create(s)).first;
-    }
-    Primitive& p = it->second;
-    using dnnl::memory;
-    memory a(p.a, engine_, const_cast<float*>(A)), b(p.b, engine_, const_cast<float*>(B)), c(p.c, engine_, C);
-    std::unordered_map<int, memory> args{{DNNL_ARG_SRC, a}, {DNNL_ARG_WEIGHTS, b}, {DNNL_ARG_DST, c}};
-    if (s.bias) args.emplace(DNNL_ARG_BIAS, memory(p.bias, engine_, const_cast<float*>(bias)));
-    p.prim.execute(stream_, args);
-    stream_.wait();
-  }
-
-  const float* to_bf16(const float* src, int64_t rows, int64_t cols, int64_t ld, std::vector<uint16_t>& dst) {
-    to_bf16_block(src, rows, cols, ld, dst);
-    return reinterpret_cast<const float*>(dst.data());
-  }
-
-  // The weight's bf16 copy, converted where the weights changed since.
-  const float* weight16(const float* W, int64_t rows, int64_t cols, int64_t ld) {
-    Weight16& w = weights16_[WeightKey{W, rows, cols, ld}];
-    if (!w.current) to_bf16_block(W, rows, cols, ld, w.bits);
-    w.current = w.used = true;
-    return reinterpret_cast<const float*>(w.bits.data());
-  }
-
   void drop_weights() {
     std::lock_guard<std::mutex> lock(mu_);
     for (auto it = weights16_.begin(); it != weights16_.end();) {
@@ -197,6 +160,42 @@ class Matmuls {
   }
 
  private:
+  // Runs the primitive of shape s; bf16 operands are contiguous bfloat16 bits already.
+  void execute(const Shape& s, const float* A, const float* B, const float* bias, float* C) {
+    Primitive& p = primitive(cache_, s);
+    using dnnl::memory;
+    memory a(p.a, engine_, const_cast<float*>(A)), b(p.b, engine_, const_cast<float*>(B)), c(p.c, engine_, C);
+    std::unordered_map<int, memory> args{{DNNL_ARG_SRC, a}, {DNNL_ARG_WEIGHTS, b}, {DNNL_ARG_DST, c}};
+    if (s.bias) args.emplace(DNNL_ARG_BIAS, memory(p.bias, engine_, const_cast<float*>(bias)));
+    p.prim.execute(stream_, args);
+    stream_.wait();
+  }
+
+  // src as contiguous bfloat16 in dst (its bits, typed as the matmul operands are).
+  const float* convert(const float* src, int64_t rows, int64_t cols, int64_t ld, std::vector<uint16_t>& dst) {
+    to_bf16_block(src, rows, cols, ld, dst);
+    return reinterpret_cast<const float*>(dst.data());
+  }
+
+  // The weight's bf16 copy, converted where the weights changed since.
+  const float* weight16(const float* W, int64_t rows, int64_t cols, int64_t ld) {
+    Weight16& w = weights16_[WeightKey{W, rows, cols, ld}];
+    if (!w.current) to_bf16_block(W, rows, cols, ld, w.bits);
+    w.current = w.used = true;
+    return reinterpret_cast<const float*>(w.bits.data());
+  }
+
+  // The cached primitive of shape s, created on first use.
+  template <typename Cache, typename S>
+  Primitive& primitive(Cache& cache, const S& s) {
+    auto it = cache.find(s);
+    if (it == cache.end()) {
+      if (cache.size() >= kMaxCached) cache.clear();
+      it = cache.emplace(s, create(s)).first;
+    }
+    return it->second;
+  }
+
   Primitive create(const Shape& s) {
     using dnnl::memory;
     using dims = memory::dims;
@@ -324,7 +323,8 @@ void batched_matmul(int nb, int nh, bool ta, bool tb, int M, int N, int K, const
   if (nb == 0 || nh == 0 || M == 0 || N == 0) return;
   BatchedShape s;
   std::memset(&s, 0, sizeof s);
-  s.ta = ta, s.tb = tb, s.bf16 = bf16, s.nb = nb, s.nh = nh, s.M = M, s.N = N, s.K = K, s.c_b = c_b, s.c_h = c_h, s.ldc = ldc;
+  s.ta = ta, s.tb = tb, s.bf16 = bf16, s.nb = nb, s.nh = nh, s.M = M, s.N = N, s.K = K;
+  s.c_b = c_b, s.c_h = c_h, s.ldc = ldc;
   try {
     matmuls().run(s, A, B, C);
   } catch (const dnnl::error& e) {
