@@ -9,8 +9,8 @@
 #include <algorithm>
 #include <cfloat>
 #include <cmath>
-#include <vector>
 
+#include "aligned.h"
 #include "bf16.h"
 #include "fastmath.h"
 #include "kernels.h"
@@ -27,10 +27,10 @@ namespace {
 // whole batch's went out to memory and back between them, and ran at half the speed).
 constexpr int64_t kChunkScores = int64_t(1) << 20;
 
-thread_local std::vector<float> packed_q, packed_k, packed_v, packed_g, scores, weights;
+thread_local AlignedVector<float> packed_q, packed_k, packed_v, packed_g, scores, weights;
 
 // Room for n floats, or (bf16) n bfloat16 values, in one of the scratch buffers above.
-float* room(std::vector<float>& s, int64_t n, bool bf16) {
+float* room(AlignedVector<float>& s, int64_t n, bool bf16) {
   const size_t floats = (size_t)(bf16 ? (n + 1) / 2 : n);
   if (s.size() < floats) s.resize(floats);
   return s.data();
@@ -66,7 +66,7 @@ void pack_row(const float* src, Out* d, int dh, float s) {
 // apart, R per sequence); head h's block is columns [h * dh, (h + 1) * dh). Packed times s as
 // [nb, nh, R, dh]: fp32, or bfloat16 bits with bf16.
 float* pack_heads(const float* x, int64_t ld, int R, int h0, int nb, int nh, int dh, float s, bool bf16,
-                  std::vector<float>& buf) {
+                  AlignedVector<float>& buf) {
   float* out = room(buf, (int64_t)nb * nh * R * dh, bf16);
   // Source row by source row: reading a head's block down the rows, ld apart, ran 2.7x slower.
   parallel_ranges((int64_t)nb * R, [=](int64_t lo, int64_t hi) {

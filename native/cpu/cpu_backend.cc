@@ -6,6 +6,7 @@
 
 #include "kernels.h"
 #include "matmul.h"
+#include "parallel.h"
 
 namespace engine {
 
@@ -36,7 +37,11 @@ class CpuBackend final : public Backend {
   void download(void* dst, const void* src, size_t bytes) override {
     if (dst != src) std::memcpy(dst, src, bytes);
   }
-  void fill_zero(void* p, size_t bytes) override { std::memset(p, 0, bytes); }
+  // The gradients' clear before every step: one thread's memset ran at half the memory's rate.
+  void fill_zero(void* p, size_t bytes) override {
+    char* c = static_cast<char*>(p);
+    parallel_ranges((int64_t)bytes, [=](int64_t lo, int64_t hi) { std::memset(c + lo, 0, (size_t)(hi - lo)); });
+  }
   void weights_changed() override { engine::weights_changed(); }
 
   void linear_forward(const float* x, const float* W, const float* b, float* y, int N, int in, int out) override {

@@ -51,6 +51,7 @@ void activation_backward(const float* dy, const float* x, float* dx, int64_t n, 
   parallel_ranges(n, [=](int64_t lo, int64_t hi) {
     switch (act) {
       case GELU:
+#pragma omp simd
         for (int64_t i = lo; i < hi; i++) dx[i] = dy[i] * gelu_grad(x[i]);
         break;
       case GELU_TANH:
@@ -88,6 +89,7 @@ void dropout_forward(const float* x, float* y, int64_t rows, int64_t cols, int64
 
 void add(const float* a, const float* b, float* out, int64_t n) {
   parallel_ranges(n, [=](int64_t lo, int64_t hi) {
+#pragma omp simd
     for (int64_t i = lo; i < hi; i++) out[i] = a[i] + b[i];
   });
 }

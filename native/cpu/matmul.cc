@@ -11,8 +11,8 @@
 #include <stdexcept>
 #include <string>
 #include <unordered_map>
-#include <vector>
 
+#include "aligned.h"
 #include "bf16.h"
 #include "kernels.h"
 
@@ -84,7 +84,7 @@ dnnl::algorithm eltwise_of(int act) {
 }
 
 // A rows x cols block with row stride ld as contiguous bfloat16 (row stride cols).
-void to_bf16_block(const float* src, int64_t rows, int64_t cols, int64_t ld, std::vector<uint16_t>& dst) {
+void to_bf16_block(const float* src, int64_t rows, int64_t cols, int64_t ld, AlignedVector<uint16_t>& dst) {
   dst.resize((size_t)(rows * cols));
   uint16_t* d = dst.data();
 #pragma omp parallel for schedule(static)
@@ -172,7 +172,7 @@ class Matmuls {
   }
 
   // src as contiguous bfloat16 in dst (its bits, typed as the matmul operands are).
-  const float* convert(const float* src, int64_t rows, int64_t cols, int64_t ld, std::vector<uint16_t>& dst) {
+  const float* convert(const float* src, int64_t rows, int64_t cols, int64_t ld, AlignedVector<uint16_t>& dst) {
     to_bf16_block(src, rows, cols, ld, dst);
     return reinterpret_cast<const float*>(dst.data());
   }
@@ -244,10 +244,10 @@ class Matmuls {
   std::mutex mu_;
   std::unordered_map<Shape, Primitive, BytesHash<Shape>> cache_;
   std::unordered_map<BatchedShape, Primitive, BytesHash<BatchedShape>> batched_;
-  std::vector<uint16_t> a16_, b16_;  // bf16 copies of the operands (reused)
+  AlignedVector<uint16_t> a16_, b16_;  // bf16 copies of the operands (reused)
   // bf16 copies of weights, current until the next weights_changed() (any model's: conservative).
   struct Weight16 {
-    std::vector<uint16_t> bits;
+    AlignedVector<uint16_t> bits;
     bool current = false, used = false;  // used: since the last weights_changed()
   };
   std::unordered_map<WeightKey, Weight16, WeightKeyHash> weights16_;
