@@ -30,7 +30,7 @@ void linear_backward(const float* dy, const float* x, const float* W, float* dx,
     if (dx) cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, in, out, 1.0f, dy, out, W, in, dx_beta, dx, in);
     if (dW) cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, out, in, N, 1.0f, dy, out, x, in, 1.0f, dW, in);
   } else {
-    if (dx) matmul(false, false, N, in, out, dy, out, W, in, nullptr, dx_beta, dx, in);
+    if (dx) matmul(false, false, N, in, out, dy, out, W, in, nullptr, dx_beta, dx, in, false, true);
     if (dW) matmul(true, false, out, in, N, dy, out, x, in, nullptr, 1.0f, dW, in);
   }
   if (db) {

@@ -11,8 +11,8 @@
 
 namespace engine {
 
-// b_is_weight: B is a parameter, unchanged until the next weights_changed(): its bf16 copy is kept
-// and reused (one conversion per optimizer step in training, one per model in inference).
+// b_is_weight: B is a parameter, unchanged until the next weights_changed(): its copies are kept
+// and reused (a bf16 copy, and from its second read on, a copy in oneDNN's blocked layout).
 // act >= 0: the Activation (backend.h) applied to C after the bias (needs beta 0).
 void matmul(bool trans_a, bool trans_b, int M, int N, int K, const float* A, int lda, const float* B, int ldb,
             const float* bias, float beta, float* C, int ldc, bool bf16 = false, bool b_is_weight = false,
@@ -35,7 +35,7 @@ void linear_gradients_bf16(const float* dy, const float* x, const float* W, floa
 void batched_matmul(int nb, int nh, bool ta, bool tb, int M, int N, int K, const void* A, const void* B, float* C,
                     int64_t c_b, int64_t c_h, int64_t ldc, bool bf16);
 
-// Parameter values changed somewhere: kept bf16 copies of weights are dropped.
+// Parameter values changed somewhere: kept copies of weights are made again on their next use.
 void weights_changed();
 
 // Empty when bf16 products run natively here; else why not (one line for the user).

@@ -217,20 +217,32 @@ void test_linear(Backend* be, Rng& rng) {
       report(be->name(), std::string("linear_act_forward ") + act_names[a] + shape,
              rel_err(dev.get(ya, (size_t)s.N * s.out), want, pre_max), 1e-5);
     }
-    // New values in the same weight buffer, twice, as an optimizer step writes them: the products
-    // read the new values (a backend keeping converted copies converts them again). Drawn from a
-    // generator of their own, so that the cases after these see the draws they always saw.
+    // The same weight buffer read three times, then given new values, as an optimizer step writes
+    // them, twice: every product reads the current values (the CPU backend reads a weight as it is
+    // or as a bf16 copy the first time, and from a packed copy, made again after a change, from the
+    // second). Forward and input gradient, which read the weight in its two orientations. Drawn
+    // from a generator of their own, so that the cases after these see the draws they always saw.
     float* Wd = dev.f(W);
-    be->linear_forward(dev.f(x), Wd, nullptr, y, s.N, s.in, s.out);
     Rng step_rng(s.N * 1000 + s.out);
-    for (int step = 1; step <= 2; step++) {
-      const Vec W2 = step_rng.normal(W.size(), 0.1);
-      const std::vector<float> h = to_f(W2);
-      be->upload(Wd, h.data(), h.size() * sizeof(float));
-      be->weights_changed();
-      be->linear_forward(dev.f(x), Wd, nullptr, y, s.N, s.in, s.out);
-      report(be->name(), "linear_forward after weights changed (" + std::to_string(step) + ")" + shape,
-             rel_err(dev.get(y, (size_t)s.N * s.out), ref_linear(x, W2, nullptr, s.N, s.in, s.out)), 1e-5);
+    const Vec dyr = step_rng.normal((size_t)s.N * s.out);
+    float* dxr = dev.zeros((size_t)s.N * s.in);
+    for (int step = 0; step <= 2; step++) {
+      Vec Ws = W;
+      if (step > 0) {
+        Ws = step_rng.normal(W.size(), 0.1);
+        const std::vector<float> h = to_f(Ws);
+        be->upload(Wd, h.data(), h.size() * sizeof(float));
+        be->weights_changed();
+      }
+      const Vec want_dx = ref_linear_backward(dyr, x, Ws, s.N, s.in, s.out).dx;
+      for (int read = 1; read <= 3; read++) {
+        const std::string when = " (weights changed " + std::to_string(step) + "x, read " + std::to_string(read) + ")";
+        be->linear_forward(dev.f(x), Wd, nullptr, y, s.N, s.in, s.out);
+        report(be->name(), "linear_forward" + when + shape,
+               rel_err(dev.get(y, (size_t)s.N * s.out), ref_linear(x, Ws, nullptr, s.N, s.in, s.out)), 1e-5);
+        be->linear_backward(dev.f(dyr), dev.f(x), Wd, dxr, 0.0f, nullptr, nullptr, s.N, s.in, s.out);
+        report(be->name(), "linear_backward dx" + when + shape, rel_err(dev.get(dxr, want_dx.size()), want_dx), 1e-5);
+      }
     }
 
     // Backward: dx accumulated onto a non-zero buffer (beta 1), dW and db accumulated too.
@@ -273,12 +285,15 @@ void test_ffn(Backend* be, Rng& rng) {
       Vec h = ref_linear(x, W1, &b1, s.N, s.D, s.F);
       for (double& v : h) v = act(v, a);
       const Vec want = ref_linear(h, W2, &b2, s.N, s.F, s.D);
-      float* y = dev.zeros((size_t)s.N * s.D);
-      be->ffn_forward(dev.f(x), dev.f(W1), dev.f(b1), dev.f(W2), dev.f(b2), dev.zeros((size_t)s.N * s.F), y, s.N, s.D,
-                      s.F, a);
-      report(be->name(), std::string("ffn_forward ") + names[a] + " N=" + std::to_string(s.N) + " D=" +
-                             std::to_string(s.D) + " F=" + std::to_string(s.F),
-             rel_err(dev.get(y, (size_t)s.N * s.D), want), 1e-5);
+      // Twice with the same weights: the CPU backend reads them as bf16 copies, then packed.
+      float *W1d = dev.f(W1), *W2d = dev.f(W2);
+      for (int read = 1; read <= 2; read++) {
+        float* y = dev.zeros((size_t)s.N * s.D);
+        be->ffn_forward(dev.f(x), W1d, dev.f(b1), W2d, dev.f(b2), dev.zeros((size_t)s.N * s.F), y, s.N, s.D, s.F, a);
+        report(be->name(), std::string("ffn_forward ") + names[a] + " N=" + std::to_string(s.N) + " D=" +
+                               std::to_string(s.D) + " F=" + std::to_string(s.F) + " (read " + std::to_string(read) + ")",
+               rel_err(dev.get(y, (size_t)s.N * s.D), want), 1e-5);
+      }
     }
 }
 
