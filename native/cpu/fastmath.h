@@ -25,7 +25,8 @@ inline float fast_exp(float x) {
   return x < -87.3f ? 0.0f : p * scale;
 }
 
-inline float fast_erf(float x) {
+// erf(x) given e = exp(-x^2), which a caller may have at hand.
+inline float erf_given_exp(float x, float e) {
   const float ax = std::fabs(x);
   const float t = 1.0f / (1.0f + 0.3275911f * ax);
   float y = 1.061405429f;
@@ -33,8 +34,10 @@ inline float fast_erf(float x) {
   y = y * t + 1.421413741f;
   y = y * t - 0.284496736f;
   y = y * t + 0.254829592f;
-  const float e = 1.0f - y * t * fast_exp(-ax * ax);
-  return x < 0 ? -e : e;
+  const float r = 1.0f - y * t * e;
+  return x < 0 ? -r : r;
 }
+
+inline float fast_erf(float x) { return erf_given_exp(x, fast_exp(-x * x)); }
 
 }  // namespace engine
