@@ -1,8 +1,14 @@
 // The CPU backend: device memory is host memory (64-byte aligned), kernels run synchronously.
+#include <algorithm>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <new>
 #include <stdexcept>
+
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #include "kernels.h"
 #include "matmul.h"
@@ -11,6 +17,23 @@
 namespace engine {
 
 namespace {
+
+constexpr size_t kStreamBytes = size_t(64) << 20;
+
+// Zeroes n bytes at p with non-temporal stores (x86-64: SSE2), bypassing the caches.
+void zero_streaming(char* p, size_t n) {
+#ifdef __SSE2__
+  const size_t head = std::min(n, (size_t)((16 - (uintptr_t)p % 16) % 16));
+  std::memset(p, 0, head);
+  const __m128i z = _mm_setzero_si128();
+  size_t i = head;
+  for (; i + 16 <= n; i += 16) _mm_stream_si128(reinterpret_cast<__m128i*>(p + i), z);
+  _mm_sfence();
+  std::memset(p + i, 0, n - i);
+#else
+  std::memset(p, 0, n);
+#endif
+}
 
 class CpuBackend final : public Backend {
  public:
@@ -37,10 +60,18 @@ class CpuBackend final : public Backend {
   void download(void* dst, const void* src, size_t bytes) override {
     if (dst != src) std::memcpy(dst, src, bytes);
   }
-  // The gradients' clear before every step: one thread's memset ran at half the memory's rate.
+  // On every thread (one thread's memset ran at half the memory's rate); a clear larger than the
+  // caches (the gradients', before each step, 172 MB for distilbert-base) is not read back before
+  // it leaves them, so it goes to memory directly with streaming stores (9.5 -> 4.0 ms).
   void fill_zero(void* p, size_t bytes) override {
     char* c = static_cast<char*>(p);
-    parallel_ranges((int64_t)bytes, [=](int64_t lo, int64_t hi) { std::memset(c + lo, 0, (size_t)(hi - lo)); });
+    const bool stream = bytes >= kStreamBytes;
+    parallel_ranges((int64_t)bytes, [=](int64_t lo, int64_t hi) {
+      if (stream)
+        zero_streaming(c + lo, (size_t)(hi - lo));
+      else
+        std::memset(c + lo, 0, (size_t)(hi - lo));
+    });
   }
   void weights_changed() override { engine::weights_changed(); }
 

@@ -453,6 +453,21 @@ void test_elementwise(Backend* be, Rng& rng) {
     be->copy_rows(g, D, sc, T * D, B, D);
     report(be->name(), "copy_rows scatter B=3 T=5 D=7", rel_err(dev.get(sc, B * T * D), scattered), 0);
   }
+  {  // fill_zero of a range inside a buffer, small and larger than the caches (the gradients' clear),
+     // starting off a 16-byte boundary: the range is zero, the floats beside it untouched
+    for (size_t n : {(size_t)1031, ((size_t)64 << 20) / sizeof(float) + 37}) {
+      engine::DeviceBuffer<float> buf(be, n + 2);
+      const std::vector<float> ones(n + 2, 1.0f);
+      buf.upload(ones.data(), n + 2);
+      be->fill_zero(buf.get() + 1, n * sizeof(float));
+      std::vector<float> h(n + 2);
+      be->synchronize();
+      be->download(h.data(), buf.get(), (n + 2) * sizeof(float));
+      size_t wrong = (h[0] != 1.0f) + (h[n + 1] != 1.0f);
+      for (size_t i = 1; i <= n; i++) wrong += h[i] != 0.0f;
+      report(be->name(), "fill_zero " + std::to_string(n) + " floats from offset 4 bytes", (double)wrong, 0);
+    }
+  }
   {  // rows by index list (the masked LM's predicted positions): out of order, first and last rows
     Dev dev(be);
     const int rows = 9, D = 13;
