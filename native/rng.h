@@ -22,12 +22,10 @@ ENGINE_HD inline uint64_t mix64(uint64_t x) {  // splitmix64 finalizer
   return x;
 }
 
-// Uniform in [0, 1) with 24 bits, the resolution of a float: splitmix64's output for element i of
-// the stream that starts at the mixed seed. mix64(seed) is the same for a whole kernel call, so a
-// loop pays one finalizer per element.
+// Uniform in [0, 1) with 24 bits, the resolution of a float.
 ENGINE_HD inline float uniform01(uint64_t seed, uint64_t i) {
   // Through int32 (exact below 2^24), which vectorizes where an unsigned 64-bit conversion does not.
-  return (float)(int32_t)(mix64(mix64(seed) + (i + 1) * 0x9e3779b97f4a7c15ULL) >> 40) * (1.0f / 16777216.0f);
+  return (float)(int32_t)(mix64(seed ^ mix64(i + 0x9e3779b97f4a7c15ULL)) >> 40) * (1.0f / 16777216.0f);
 }
 
 ENGINE_HD inline float dropout_scale(uint64_t seed, uint64_t i, float p, float inv_keep) {
