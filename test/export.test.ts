@@ -105,13 +105,16 @@ describe('export to ONNX: transformers.js runs a trained model', () => {
   it("pipeline('text-classification') gives predict --json's labels and scores (fp32 within 1e-4; int8 the same top label)", async () => {
     const run = join(mkdtempSync(join(tmpdir(), 'runs-')), 'run');
     const train = spawnSync(process.execPath, [CLI, 'train', '--data', makeNewsgroupsFolder(), '--init', 'scratch', '--vocab', makeVocab(), '--preset', 'small',
-      '--layers', '1', '--dim', '32', '--heads', '2', '--ffn', '64', '--max-length', '16', '--batch-size', '4', '--epochs', '20', '--lr', '5e-3',
+      '--layers', '1', '--dim', '32', '--heads', '4', '--ffn', '64', '--max-length', '32', '--batch-size', '8', '--epochs', '60', '--lr', '2e-3',
       '--no-progress', '--out', run], { encoding: 'utf8' });
     assert.equal(train.status, 0, train.stderr);
     // A temperature in the folder: predict applies it, the export folds it into the classifier.
     saveCalibration(join(run, 'model'), { transformer: 1.7, fittedOn: 'a value chosen by the test' });
     const out = exportModel(join(run, 'model'), true);
-    const texts = ['god is the god of god', 'the pixel and a pixel', 'engine of the engine', 'to orbit is to orbit', 'a post with no topic word'];
+    // Posts as the fixture writes them (a model this small knows its topic words where they stand in
+    // its training posts: this recipe learns them at 160 of 160 seeds), and one without a topic word.
+    const post = (word: string) => `From: user0@example.com\nSubject: post 0\n\n${word} a is ${word} of to`;
+    const texts = [...['god', 'pixel', 'engine', 'orbit'].map(post), 'a post with no topic word'];
     const ours = spawnSync(process.execPath, [CLI, 'predict', '--model', join(run, 'model'), '--json', ...texts], { encoding: 'utf8' });
     assert.equal(ours.status, 0, ours.stderr);
     const expected = ours.stdout.trim().split('\n').map((l) => JSON.parse(l).predictions as { label: string; score: number }[]);
