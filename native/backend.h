@@ -100,7 +100,8 @@ class Backend {
   virtual void activation_backward(const float* dy, const float* x, float* dx, int64_t n, int act) = 0;
 
   // Inverted dropout on rows x cols (in place allowed): element (r, c) draws number
-  // r * row_stride + c of the stream, so a subset of rows draws what those rows draw in the whole.
+  // r * row_stride + c of the stream, so a subset of rows draws what those rows draw in the whole;
+  // p is applied as rng.h rounds it (to 16 bits), kept elements scaled to match.
   virtual void dropout_forward(const float* x, float* y, int64_t rows, int64_t cols, int64_t row_stride, float p,
                                uint64_t seed) = 0;
   void dropout_backward(const float* dy, float* dx, int64_t rows, int64_t cols, int64_t row_stride, float p,

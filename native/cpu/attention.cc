@@ -12,11 +12,11 @@
 
 #include "aligned.h"
 #include "bf16.h"
+#include "dropout.h"
 #include "fastmath.h"
 #include "kernels.h"
 #include "matmul.h"
 #include "parallel.h"
-#include "../rng.h"
 
 namespace engine {
 
@@ -108,29 +108,36 @@ void masked_softmax_row(float* row, const int32_t* mask, int T) {
 inline bool dropped(float kept) { return __builtin_bit_cast(int32_t, kept) < 0; }
 inline float probability(float kept) { return std::fabs(kept); }
 
-// One row of attention weights from the softmax row P: dropped out (p > 0) with the row's dropout
-// numbers from `base`, into fp32 or bf16 bits; with `mark`, P's dropped entries get their sign bit.
-// (The loop sees plain arguments only: read through a closure they keep GCC from vectorizing it.)
+// One row of attention weights from the softmax row P: dropped out (d.threshold > 0) with the row's
+// dropout numbers from `base`, into fp32 or bf16 bits; with `mark`, P's dropped entries get their
+// sign bit. (The loops see plain values only: read through a closure they keep GCC from vectorizing.)
 template <typename Out>
-void weights_row(float* P, Out* d, int T, float p, uint64_t seed, uint64_t base, bool mark) {
-  const float inv_keep = 1.0f / (1.0f - p);
-  if (p > 0 && mark) {
+void weights_row(float* P, Out* d, int T, const Dropout& dropout, uint64_t base, bool mark) {
+  if (dropout.threshold == 0) {
 #pragma omp simd
-    for (int j = 0; j < T; j++) {
-      const bool drop = uniform01(seed, base + j) < p;
-      put(d[j], drop ? 0.0f : P[j] * inv_keep);
-      P[j] = drop ? -P[j] : P[j];
-    }
+    for (int j = 0; j < T; j++) put(d[j], P[j]);
     return;
   }
+  for_dropout_numbers(dropout, base, T, [P, d, mark, t = dropout.threshold, s = dropout.inv_keep](int64_t c0, int64_t c1, const dropout_lane* u) {
+    const uint32_t threshold = t;
+    const float inv_keep = s;
+    if (mark) {
 #pragma omp simd
-  for (int j = 0; j < T; j++) put(d[j], p > 0 ? P[j] * dropout_scale(seed, base + j, p, inv_keep) : P[j]);
+      for (int64_t j = c0; j < c1; j++) {
+        const bool drop = u[j - c0] < threshold;
+        put(d[j], drop ? 0.0f : P[j] * inv_keep);
+        P[j] = drop ? -P[j] : P[j];
+      }
+      return;
+    }
+#pragma omp simd
+    for (int64_t j = c0; j < c1; j++) put(d[j], P[j] * (u[j - c0] < threshold ? 0.0f : inv_keep));
+  });
 }
 
 // The weights again, in backward, from what forward kept.
 template <typename Out>
-void kept_weights_row(const float* kept, Out* d, int T, float p) {
-  const float inv_keep = 1.0f / (1.0f - p);
+void kept_weights_row(const float* kept, Out* d, int T, float inv_keep) {
 #pragma omp simd
   for (int j = 0; j < T; j++) put(d[j], dropped(kept[j]) ? 0.0f : kept[j] * inv_keep);
 }
@@ -168,8 +175,7 @@ void for_chunks(int B, int H, int Tq, int T, Body body) {
 // One row of the scores' gradient from the weights' gradient g (in place allowed, or into bf16
 // bits): g' = g after the kept dropout mask, dS = scale * P * (g' - sum(g' * P)).
 template <typename Out>
-void scores_grad_row(const float* kept, float* g, Out* d, int T, float scale, float p) {
-  const float inv_keep = 1.0f / (1.0f - p);
+void scores_grad_row(const float* kept, float* g, Out* d, int T, float scale, float inv_keep) {
   float dot = 0;
 #pragma omp simd reduction(+ : dot)
   for (int j = 0; j < T; j++) {
@@ -187,7 +193,8 @@ void attention_forward(const float* q, int ldq, const float* k, const float* v, 
   const int dh = D / H;
   const float scale = 1.0f / std::sqrt((float)dh);
   // Only fp32 without dropout multiplies v by the probabilities themselves.
-  const bool copies = bf16 || p > 0;
+  const Dropout dropout = make_dropout(seed, p);
+  const bool copies = bf16 || dropout.threshold > 0;
   for_chunks(B, H, Tq, T, [&](const Chunk& c) {
     const int64_t rows = c.rows(Tq), n = rows * T;
     // DistilBERT scales q before its product (BERT the scores after: the same for heads of 64).
@@ -205,7 +212,7 @@ void attention_forward(const float* q, int ldq, const float* k, const float* v, 
         masked_softmax_row(row, mask + c.sequence(i, Tq) * T, T);
         if (!copies) continue;
         const uint64_t base = c.dropout_base(i, H, Tq, T);
-        typed_at(A, bf16, i * T, [&](auto* d) { weights_row(row, d, T, p, seed, base, probs != nullptr); });
+        typed_at(A, bf16, i * T, [&](auto* d) { weights_row(row, d, T, dropout, base, probs != nullptr); });
       }
     });
     batched_matmul(c.nb, c.nh, false, false, Tq, dh, T, A, V, ctx + (int64_t)c.b0 * Tq * D + c.h0 * dh,
@@ -218,7 +225,9 @@ void attention_backward(const float* dctx, const float* q, int ldq, const float*
                         bool bf16) {
   const int dh = D / H;
   const float scale = 1.0f / std::sqrt((float)dh);
-  const bool copies = bf16 || p > 0;
+  const Dropout rate = make_dropout(0, p);  // its scale (the mask: forward's marks in probs)
+  const float inv_keep = rate.inv_keep;
+  const bool copies = bf16 || rate.threshold > 0;
   for_chunks(B, H, Tq, T, [&](const Chunk& c) {
     const int64_t rows = c.rows(Tq), n = rows * T, head = (int64_t)Tq * T;
     const float* P = probs + c.first_row(H, Tq) * T;
@@ -231,7 +240,7 @@ void attention_backward(const float* dctx, const float* q, int ldq, const float*
     if (copies)
       parallel_ranges(rows, [=](int64_t lo, int64_t hi) {
         for (int64_t i = lo; i < hi; i++)
-          typed_at(A, bf16, i * T, [&](auto* d) { kept_weights_row(P + i * T, d, T, p); });
+          typed_at(A, bf16, i * T, [&](auto* d) { kept_weights_row(P + i * T, d, T, inv_keep); });
       });
     const int64_t kv_off = (int64_t)c.b0 * T * ldkv + c.h0 * dh, q_off = (int64_t)c.b0 * Tq * ldq + c.h0 * dh;
     batched_matmul(c.nb, c.nh, true, false, T, dh, Tq, A, G, dv + kv_off, (int64_t)T * ldkv, dh, ldkv, bf16);
@@ -242,7 +251,7 @@ void attention_backward(const float* dctx, const float* q, int ldq, const float*
     float* dS = bf16 ? A : dA;
     parallel_ranges(rows, [=](int64_t lo, int64_t hi) {
       for (int64_t i = lo; i < hi; i++)
-        typed_at(dS, bf16, i * T, [&](auto* d) { scores_grad_row(P + i * T, dA + i * T, d, T, scale, p); });
+        typed_at(dS, bf16, i * T, [&](auto* d) { scores_grad_row(P + i * T, dA + i * T, d, T, scale, inv_keep); });
     });
     // S = scale q k^T  =>  dq = dS k, dk = dS^T q (scale inside dS)
     batched_matmul(c.nb, c.nh, false, false, Tq, dh, T, dS, K, dq + q_off, (int64_t)Tq * ldq, dh, ldq, bf16);

@@ -1,9 +1,9 @@
 #include <cmath>
 
+#include "dropout.h"
 #include "fastmath.h"
 #include "kernels.h"
 #include "parallel.h"
-#include "../rng.h"
 
 namespace engine {
 
@@ -74,19 +74,23 @@ void activation_backward(const float* dy, const float* x, float* dx, int64_t n, 
 
 namespace {
 
-// One row of inverted dropout. A function of plain arguments: the same loop reading p and seed
-// through the lambda's closure below was not vectorized.
-void dropout_row(const float* x, float* y, int64_t cols, float p, uint64_t seed, uint64_t base) {
-  const float inv_keep = 1.0f / (1.0f - p);
+// One row of inverted dropout. The loop reads plain values: read through a closure they keep GCC
+// from vectorizing it.
+void dropout_row(const float* x, float* y, int64_t cols, const Dropout& d, uint64_t base) {
+  for_dropout_numbers(d, base, cols, [x, y, threshold = d.threshold, inv_keep = d.inv_keep](int64_t c0, int64_t c1, const dropout_lane* u) {
+    const uint32_t t = threshold;
+    const float s = inv_keep;
 #pragma omp simd
-  for (int64_t c = 0; c < cols; c++) y[c] = x[c] * dropout_scale(seed, base + c, p, inv_keep);
+    for (int64_t c = c0; c < c1; c++) y[c] = x[c] * (u[c - c0] < t ? 0.0f : s);
+  });
 }
 
 }  // namespace
 
 void dropout_forward(const float* x, float* y, int64_t rows, int64_t cols, int64_t row_stride, float p, uint64_t seed) {
+  const Dropout d = make_dropout(seed, p);
   parallel_ranges(rows, [=](int64_t lo, int64_t hi) {
-    for (int64_t r = lo; r < hi; r++) dropout_row(x + r * cols, y + r * cols, cols, p, seed, (uint64_t)(r * row_stride));
+    for (int64_t r = lo; r < hi; r++) dropout_row(x + r * cols, y + r * cols, cols, d, (uint64_t)(r * row_stride));
   });
 }
 

@@ -23,13 +23,13 @@ __global__ void row_dot_kernel(const float* dctx, int D, Kept kept, int64_t rows
 // Backward, dk and dv. Grid (ceil(T / 64), B*H): a block's 64 keys (warp w: 16 of them, in
 // registers) against every tile of 64 queries, 32 queries at a time. Lane 4g + t holds keys g, g+8.
 __device__ __forceinline__ void prefetch_queries(QueryTile& qt, const bf16* q, const bf16* g, const Kept& kept, int D,
-                                                 int64_t bh, int Tq, int words, int j0, int i0, float p) {
+                                                 int64_t bh, int Tq, int words, int j0, int i0, bool dropout) {
   load_tile_async(q + (int64_t)i0 * D, D, Tq - i0, qt.q);
   load_tile_async(g + (int64_t)i0 * D, D, Tq - i0, qt.g);
   for (int x = threadIdx.x; x < 2 * kRows; x += kThreads) {  // rows past Tq: zeros (weight 0: they add nothing)
     const int qi = x >> 1, i = i0 + qi, word = j0 / 32 + (x & 1);
     const int64_t row = bh * Tq + i;
-    const bool in = i < Tq, ok = p > 0 && in && word < words;
+    const bool in = i < Tq, ok = dropout && in && word < words;
     copy4(&qt.bits[x], kept.bits + (ok ? row * words + word : 0), ok);
     if ((x & 1) == 0) {
       copy4(&qt.mx[qi], kept.mx + (in ? row : 0), in);
@@ -43,7 +43,7 @@ __device__ __forceinline__ void prefetch_queries(QueryTile& qt, const bf16* q, c
 // (Bounded to 168 registers, about 100 bytes spilled, so that 3 blocks fit an SM instead of 2.)
 __global__ void __launch_bounds__(kThreads, 3)
     backward_keys_kernel(const bf16* dctx, const bf16* q, const bf16* k, const bf16* v, int D, Kept kept, float* dk,
-                         int ldk, float* dv, int H, int Tq, int T, float scale, float p, float inv_keep) {
+                         int ldk, float* dv, int H, int Tq, int T, float scale, Dropout d) {
   FLASH_SHARED_MEMORY;
   QueryTile* tiles = reinterpret_cast<QueryTile*>(flash_smem);
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
@@ -60,14 +60,14 @@ __global__ void __launch_bounds__(kThreads, 3)
   uint32_t kf[4][4], vf[4][4];  // the warp's keys and values, kept in registers (staged in the second buffer)
   load_tile(k + ((int64_t)b * T + j0) * D + h * kDh, D, T - j0, tiles[1].q);
   load_tile(v + ((int64_t)b * T + j0) * D + h * kDh, D, T - j0, tiles[1].g);
-  prefetch_queries(tiles[0], qh, gh, kept, D, bh, Tq, words, j0, 0, p);
+  prefetch_queries(tiles[0], qh, gh, kept, D, bh, Tq, words, j0, 0, d.threshold > 0);
   __syncthreads();
   load_rows(tiles[1].q, warp, kf);
   load_rows(tiles[1].g, warp, vf);
   __syncthreads();
   float dk_acc[8][4] = {}, dv_acc[8][4] = {};
   for (int i0 = 0, it = 0; i0 < Tq; i0 += kRows, it++) {
-    if (i0 + kRows < Tq) prefetch_queries(tiles[(it + 1) & 1], qh, gh, kept, D, bh, Tq, words, j0, i0 + kRows, p);
+    if (i0 + kRows < Tq) prefetch_queries(tiles[(it + 1) & 1], qh, gh, kept, D, bh, Tq, words, j0, i0 + kRows, d.threshold > 0);
     else commit_tiles();
     wait_tiles<1>();
     __syncthreads();
@@ -85,7 +85,7 @@ __global__ void __launch_bounds__(kThreads, 3)
           float a = 0.0f, ds = 0.0f;
           if (flag[r] >= 0) {
             const float w = round_bf16(expf(score(st[n][e], scale, flag[r]) - qt.mx[qi]) * qt.inv[qi]);
-            const float sc = p > 0 ? ((qt.bits[qi * 2 + kl / 32] >> (kl % 32)) & 1u ? inv_keep : 0.0f) : 1.0f;
+            const float sc = d.threshold > 0 ? ((qt.bits[qi * 2 + kl / 32] >> (kl % 32)) & 1u ? d.inv_keep : 0.0f) : 1.0f;
             a = w * sc;
             ds = w * (dat[n][e] * sc - qt.dsum[qi]);
           }
@@ -109,12 +109,12 @@ __global__ void __launch_bounds__(kThreads, 3)
 // every tile of 64 keys, 32 keys at a time. Lane 4g + t holds queries g, g+8.
 __device__ __forceinline__ void prefetch_keys_backward(KeyTileBackward& kt, const bf16* k, const bf16* v,
                                                        const Kept& kept, int D, int64_t row_block, int b, int Tq,
-                                                       int T, int words, int i0, int j0, float p) {
+                                                       int T, int words, int i0, int j0, bool dropout) {
   load_tile_async(k + (int64_t)j0 * D, D, T - j0, kt.k);
   load_tile_async(v + (int64_t)j0 * D, D, T - j0, kt.v);
   for (int x = threadIdx.x; x < 2 * kRows; x += kThreads) {
     const int r = x >> 1, word = j0 / 32 + (x & 1);
-    const bool ok = p > 0 && i0 + r < Tq && word < words;
+    const bool ok = dropout && i0 + r < Tq && word < words;
     copy4(&kt.bits[x], kept.bits + (ok ? (row_block + r) * words + word : 0), ok);
   }
   for (int x = threadIdx.x; x < 2; x += kThreads) {
@@ -126,7 +126,7 @@ __device__ __forceinline__ void prefetch_keys_backward(KeyTileBackward& kt, cons
 
 __global__ void __launch_bounds__(kThreads, 3)
     backward_queries_kernel(const bf16* dctx, const bf16* q, const bf16* k, const bf16* v, int D, Kept kept,
-                            float* dq, int ldq, int H, int Tq, int T, float scale, float p, float inv_keep) {
+                            float* dq, int ldq, int H, int Tq, int T, float scale, Dropout d) {
   FLASH_SHARED_MEMORY;
   KeyTileBackward* tiles = reinterpret_cast<KeyTileBackward*>(flash_smem);
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
@@ -146,14 +146,14 @@ __global__ void __launch_bounds__(kThreads, 3)
   uint32_t qf[4][4], gf[4][4];  // the warp's queries and their dctx, kept in registers (staged in the second buffer)
   load_tile(q + ((int64_t)b * Tq + i0) * D + h * kDh, D, Tq - i0, tiles[1].k);
   load_tile(dctx + ((int64_t)b * Tq + i0) * D + h * kDh, D, Tq - i0, tiles[1].v);
-  prefetch_keys_backward(tiles[0], kh, vh, kept, D, row_block, b, Tq, T, words, i0, 0, p);
+  prefetch_keys_backward(tiles[0], kh, vh, kept, D, row_block, b, Tq, T, words, i0, 0, d.threshold > 0);
   __syncthreads();
   load_rows(tiles[1].k, warp, qf);
   load_rows(tiles[1].v, warp, gf);
   __syncthreads();
   float dq_acc[8][4] = {};
   for (int j0 = 0, it = 0; j0 < T; j0 += kRows, it++) {
-    if (j0 + kRows < T) prefetch_keys_backward(tiles[(it + 1) & 1], kh, vh, kept, D, row_block, b, Tq, T, words, i0, j0 + kRows, p);
+    if (j0 + kRows < T) prefetch_keys_backward(tiles[(it + 1) & 1], kh, vh, kept, D, row_block, b, Tq, T, words, i0, j0 + kRows, d.threshold > 0);
     else commit_tiles();
     wait_tiles<1>();
     __syncthreads();
@@ -175,7 +175,7 @@ __global__ void __launch_bounds__(kThreads, 3)
           if (j0 + c < T) {
             const float f = (kt.keys[half] >> (c & 31)) & 1u ? 1.0f : 0.0f;
             const float w = round_bf16(expf(score(s[n][e], scale, f) - mx[r]) * inv[r]);
-            const float sc = p > 0 ? ((bits[r][half] >> (c & 31)) & 1u ? inv_keep : 0.0f) : 1.0f;
+            const float sc = d.threshold > 0 ? ((bits[r][half] >> (c & 31)) & 1u ? d.inv_keep : 0.0f) : 1.0f;
             ds = w * (da[n][e] * sc - dsum[r]);
           }
           da[n][e] = ds;

@@ -18,7 +18,7 @@ __device__ __forceinline__ void prefetch_keys(KeyTile& kt, const bf16* k, const 
 // (Bounded to 128 registers, 24 bytes spilled, so that 4 blocks fit an SM instead of 3.)
 __global__ void __launch_bounds__(kThreads, 4)
     forward_kernel(const bf16* q, const bf16* k, const bf16* v, const int32_t* mask, float* ctx, int D, Kept kept,
-                   bool keep, int H, int Tq, int T, float scale, float p, float inv_keep, uint64_t seed) {
+                   bool keep, int H, int Tq, int T, float scale, Dropout d) {
   FLASH_SHARED_MEMORY;
   KeyTile* tiles = reinterpret_cast<KeyTile*>(flash_smem);
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
@@ -79,14 +79,14 @@ __global__ void __launch_bounds__(kThreads, 4)
         const float x = expf(s[n][e] - mx[r]);
         sum[r] += x;
         float w = round_bf16(x);
-        if (p > 0) {  // a weight of exactly 0 (a masked key) needs no draw: 0 times either scale is 0
-          const float sc = x != 0.0f ? dropout_scale(seed, first[r] + j0 + c, p, inv_keep) : 0.0f;
+        if (d.threshold > 0) {  // a weight of exactly 0 (a masked key) needs no draw: 0 times either scale is 0
+          const float sc = x != 0.0f ? dropout_scale(d, first[r] + j0 + c) : 0.0f;
           if (sc != 0.0f) bits[r][n >> 2] |= 1u << (c & 31);
           w *= sc;
         }
         s[n][e] = w;
       }
-    if (keep && p > 0) {
+    if (keep && d.threshold > 0) {
       FLASH_UNROLL
       for (int r = 0; r < 2; r++)
         FLASH_UNROLL

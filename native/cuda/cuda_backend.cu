@@ -164,12 +164,13 @@ class CudaBackend final : public Backend {
     const int dh = D / H;
     const size_t nP = (size_t)B * H * Tq * T;
     const int64_t rows = (int64_t)B * H * Tq;
-    const float scale = 1.0f / std::sqrt((float)dh), inv_keep = p > 0 ? 1.0f / (1.0f - p) : 1.0f;
+    const float scale = 1.0f / std::sqrt((float)dh);
+    const Dropout d = make_dropout(seed, p);
     flash::Kept kept{};
     if (fused(probs, B, H, rows, T, D, dh, &kept)) {
       flash::forward_kernel<<<dim3((Tq + flash::kRows - 1) / flash::kRows, B * H), flash::kThreads, flash::kForwardSmem>>>(
           dense(q, ldq, Tq, B, D, H, 0), dense(k, ldkv, T, B, D, H, 1), dense(v, ldkv, T, B, D, H, 2), mask, ctx, D, kept,
-          probs != nullptr, H, Tq, T, scale, p, inv_keep, seed);
+          probs != nullptr, H, Tq, T, scale, d);
       LAUNCH_CHECK("flash forward");
       return;
     }
@@ -180,14 +181,14 @@ class CudaBackend final : public Backend {
       batched_gemm(false, true, Tq, T, dh, scale, Q, K, 0.0f, weights(S, Tq, T, H), B, H);  // S = scale q k^T
       __nv_bfloat16* Ah = half(4, nP);
       softmax_dropout_bf16_kernel<<<blocks_for(rows * 32), kThreads>>>(
-          S, reinterpret_cast<__nv_bfloat16*>(probs), Ah, probs && p > 0 ? mask_bits(probs, nP, rows, T) : nullptr, mask,
-          rows, H, Tq, T, p, inv_keep, seed);
+          S, reinterpret_cast<__nv_bfloat16*>(probs), Ah, probs && d.threshold > 0 ? mask_bits(probs, nP, rows, T) : nullptr,
+          mask, rows, H, Tq, T, d);
       A = Ah;
     } else {  // the scores become the probabilities in place (inference: in scratch)
       float* P = probs ? probs : scratch(scratch_b_, cap_b_, nP);
       batched_gemm(false, true, Tq, T, dh, scale, Q, K, 0.0f, weights(P, Tq, T, H), B, H);  // S = scale q k^T
-      float* Af = p > 0 ? scratch(scratch_a_, cap_a_, nP) : nullptr;
-      softmax_dropout_kernel<<<blocks_for(rows * 32), kThreads>>>(P, Af, mask, rows, H, Tq, T, p, inv_keep, seed);
+      float* Af = d.threshold > 0 ? scratch(scratch_a_, cap_a_, nP) : nullptr;
+      softmax_dropout_kernel<<<blocks_for(rows * 32), kThreads>>>(P, Af, mask, rows, H, Tq, T, d);
       A = Af ? Af : P;
     }
     LAUNCH_CHECK("softmax_dropout");
@@ -200,7 +201,8 @@ class CudaBackend final : public Backend {
     const int dh = D / H;
     const size_t nP = (size_t)B * H * Tq * T;
     const int64_t rows = (int64_t)B * H * Tq;
-    const float scale = 1.0f / std::sqrt((float)dh), inv_keep = p > 0 ? 1.0f / (1.0f - p) : 1.0f;
+    const float scale = 1.0f / std::sqrt((float)dh);
+    const Dropout d = make_dropout(seed, p);
     flash::Kept kept{};
     if (fused(const_cast<float*>(probs), B, H, rows, T, D, dh, &kept)) {
       flash::row_dot_kernel<<<blocks_for(rows * 32), kThreads>>>(dctx, D, kept, rows, H, Tq);
@@ -208,10 +210,10 @@ class CudaBackend final : public Backend {
       const flash::bf16 *Q = dense(q, ldq, Tq, B, D, H, 0), *K = dense(k, ldkv, T, B, D, H, 1),
                         *V = dense(v, ldkv, T, B, D, H, 2), *G = dense(dctx, D, Tq, B, D, H, 3);
       flash::backward_keys_kernel<<<dim3((T + flash::kRows - 1) / flash::kRows, B * H), flash::kThreads, flash::kKeysSmem>>>(
-          G, Q, K, V, D, kept, dk, ldkv, dv, H, Tq, T, scale, p, inv_keep);
+          G, Q, K, V, D, kept, dk, ldkv, dv, H, Tq, T, scale, d);
       LAUNCH_CHECK("flash backward keys");
       flash::backward_queries_kernel<<<dim3((Tq + flash::kRows - 1) / flash::kRows, B * H), flash::kThreads,
-                                       flash::kQueriesSmem>>>(G, Q, K, V, D, kept, dq, ldq, H, Tq, T, scale, p, inv_keep);
+                                       flash::kQueriesSmem>>>(G, Q, K, V, D, kept, dq, ldq, H, Tq, T, scale, d);
       LAUNCH_CHECK("flash backward queries");
       return;
     }
@@ -224,12 +226,12 @@ class CudaBackend final : public Backend {
     if (bf16_) {
       __nv_bfloat16 *Ah = half(4, nP), *dSh = half(5, nP);
       softmax_dropout_backward_bf16_kernel<<<blocks_for(rows * 32), kThreads>>>(
-          dA, reinterpret_cast<const __nv_bfloat16*>(probs), p > 0 ? mask_bits(const_cast<float*>(probs), nP, rows, T) : nullptr,
-          Ah, dSh, rows, Tq, T, p, inv_keep, seed);
+          dA, reinterpret_cast<const __nv_bfloat16*>(probs), d.threshold > 0 ? mask_bits(const_cast<float*>(probs), nP, rows, T) : nullptr,
+          Ah, dSh, rows, Tq, T, d);
       A = Ah, dS = dSh;
     } else {
-      float* Af = p > 0 ? scratch(scratch_a_, cap_a_, nP) : nullptr;
-      softmax_dropout_backward_kernel<<<blocks_for(rows * 32), kThreads>>>(dA, probs, Af, rows, Tq, T, p, inv_keep, seed);
+      float* Af = d.threshold > 0 ? scratch(scratch_a_, cap_a_, nP) : nullptr;
+      softmax_dropout_backward_kernel<<<blocks_for(rows * 32), kThreads>>>(dA, probs, Af, rows, Tq, T, d);
       if (Af) A = Af;
     }
     LAUNCH_CHECK("softmax_dropout_backward");
@@ -248,7 +250,7 @@ class CudaBackend final : public Backend {
   }
   void dropout_forward(const float* x, float* y, int64_t rows, int64_t cols, int64_t row_stride, float p,
                        uint64_t seed) override {
-    dropout_kernel<<<blocks_for(rows * cols), kThreads>>>(x, y, rows, cols, row_stride, p, 1.0f / (1.0f - p), seed);
+    dropout_kernel<<<blocks_for(rows * cols), kThreads>>>(x, y, rows, cols, row_stride, make_dropout(seed, p));
     LAUNCH_CHECK("dropout");
   }
   void add(const float* a, const float* b, float* out, int64_t n) override {

@@ -43,12 +43,11 @@ __global__ void activation_backward_kernel(const float* dy, const float* x, floa
                              : (v > 0 ? dy[i] : 0.0f);
 }
 
-__global__ void dropout_kernel(const float* x, float* y, int64_t rows, int64_t cols, int64_t row_stride, float p,
-                               float inv_keep, uint64_t seed) {
+__global__ void dropout_kernel(const float* x, float* y, int64_t rows, int64_t cols, int64_t row_stride, Dropout d) {
   const int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
   if (i >= rows * cols) return;
   const int64_t r = i / cols, c = i % cols;
-  y[i] = x[i] * dropout_scale(seed, (uint64_t)(r * row_stride + c), p, inv_keep);
+  y[i] = x[i] * dropout_scale(d, (uint64_t)(r * row_stride + c));
 }
 
 __global__ void add_kernel(const float* a, const float* b, float* out, int64_t n) {

@@ -14,7 +14,7 @@ namespace {
 // Element (b,h,i,j) of the dropout draws number ((b*H + h)*T + i)*T + j, whatever Tq is; a weight of
 // exactly 0 (a masked key) needs no draw, since 0 times either scale is 0.
 __global__ void softmax_dropout_kernel(float* P, float* A, const int32_t* mask, int64_t rows, int H, int Tq, int T,
-                                       float p, float inv_keep, uint64_t seed) {
+                                       Dropout d) {
   const int64_t row = (int64_t)blockIdx.x * (blockDim.x / 32) + (threadIdx.x >> 5);
   const int lane = threadIdx.x & 31;
   if (row >= rows) return;
@@ -31,7 +31,7 @@ __global__ void softmax_dropout_kernel(float* P, float* A, const int32_t* mask, 
   for (int j = lane; j < T; j += 32) {
     const float w = expf((m[j] ? s[j] : -FLT_MAX) - mx) * inv;
     s[j] = w;
-    if (A) A[row * T + j] = p > 0 && w != 0.0f ? w * dropout_scale(seed, first + j, p, inv_keep) : w;
+    if (A) A[row * T + j] = d.threshold > 0 && w != 0.0f ? w * dropout_scale(d, first + j) : w;
   }
 }
 
@@ -41,7 +41,7 @@ __global__ void softmax_dropout_kernel(float* P, float* A, const int32_t* mask, 
 // keeps its first 32 elements' draws as bits between the two passes (T <= 1024 draws each element
 // once) and redraws beyond.
 __global__ void softmax_dropout_backward_kernel(float* dA, const float* P, float* A, int64_t rows, int Tq, int T,
-                                                float p, float inv_keep, uint64_t seed) {
+                                                Dropout d) {
   const int64_t row = (int64_t)blockIdx.x * (blockDim.x / 32) + (threadIdx.x >> 5);
   const int lane = threadIdx.x & 31;
   if (row >= rows) return;
@@ -53,8 +53,8 @@ __global__ void softmax_dropout_backward_kernel(float* dA, const float* P, float
   for (int j = lane, k = 0; j < T; j += 32, k++) {
     const float w = pr[j];
     float sc = 1.0f;
-    if (p > 0) {
-      sc = w != 0.0f ? dropout_scale(seed, first + j, p, inv_keep) : 0.0f;
+    if (d.threshold > 0) {
+      sc = w != 0.0f ? dropout_scale(d, first + j) : 0.0f;
       if (k < 32 && sc != 0.0f) kept |= 1u << k;
     }
     dot += (g[j] * sc) * w;
@@ -63,8 +63,8 @@ __global__ void softmax_dropout_backward_kernel(float* dA, const float* P, float
   for (int j = lane, k = 0; j < T; j += 32, k++) {
     const float w = pr[j];
     float sc = 1.0f;
-    if (p > 0)
-      sc = k < 32 ? ((kept >> k) & 1u ? inv_keep : 0.0f) : w != 0.0f ? dropout_scale(seed, first + j, p, inv_keep) : 0.0f;
+    if (d.threshold > 0)
+      sc = k < 32 ? ((kept >> k) & 1u ? d.inv_keep : 0.0f) : w != 0.0f ? dropout_scale(d, first + j) : 0.0f;
     g[j] = w * (g[j] * sc - dot);
     if (A) A[row * T + j] = w * sc;
   }
@@ -76,8 +76,7 @@ __global__ void softmax_dropout_backward_kernel(float* dA, const float* P, float
 // null: backward draws again), so that backward reads 2 bytes and a bit per weight instead of 4 and a
 // draw. Loops run over whole words, so that every lane of the warp takes part in each ballot.
 __global__ void softmax_dropout_bf16_kernel(const float* S, __nv_bfloat16* Pb, __nv_bfloat16* A, uint32_t* keep,
-                                            const int32_t* mask, int64_t rows, int H, int Tq, int T, float p,
-                                            float inv_keep, uint64_t seed) {
+                                            const int32_t* mask, int64_t rows, int H, int Tq, int T, Dropout d) {
   const int64_t row = (int64_t)blockIdx.x * (blockDim.x / 32) + (threadIdx.x >> 5);
   const int lane = threadIdx.x & 31;
   if (row >= rows) return;
@@ -100,8 +99,8 @@ __global__ void softmax_dropout_bf16_kernel(const float* S, __nv_bfloat16* Pb, _
       const __nv_bfloat16 wb = __float2bfloat16_rn(w);
       if (Pb) Pb[row * T + j] = wb;
       float sc = 1.0f;
-      if (p > 0) {
-        sc = w != 0.0f ? dropout_scale(seed, first + j, p, inv_keep) : 0.0f;
+      if (d.threshold > 0) {
+        sc = w != 0.0f ? dropout_scale(d, first + j) : 0.0f;
         kept = sc != 0.0f;
       }
       A[row * T + j] = __float2bfloat16_rn(__bfloat162float(wb) * sc);
@@ -115,7 +114,7 @@ __global__ void softmax_dropout_bf16_kernel(const float* S, __nv_bfloat16* Pb, _
 // made it, both bf16; the mask from keep's bits (or drawn again where keep is null).
 __global__ void softmax_dropout_backward_bf16_kernel(const float* dA, const __nv_bfloat16* Pb, const uint32_t* keep,
                                                      __nv_bfloat16* A, __nv_bfloat16* dS, int64_t rows, int Tq, int T,
-                                                     float p, float inv_keep, uint64_t seed) {
+                                                     Dropout d) {
   const int64_t row = (int64_t)blockIdx.x * (blockDim.x / 32) + (threadIdx.x >> 5);
   const int lane = threadIdx.x & 31;
   if (row >= rows) return;
@@ -124,9 +123,9 @@ __global__ void softmax_dropout_backward_bf16_kernel(const float* dA, const __nv
   const uint64_t first = ((uint64_t)(row / Tq) * T + (uint64_t)(row % Tq)) * T;
   const int words = (T + 31) / 32;
   auto scale = [&](int k, int j, float w) {
-    if (p <= 0) return 1.0f;
-    if (keep) return (keep[row * words + k] >> lane) & 1u ? inv_keep : 0.0f;
-    return w != 0.0f ? dropout_scale(seed, first + j, p, inv_keep) : 0.0f;
+    if (d.threshold == 0) return 1.0f;
+    if (keep) return (keep[row * words + k] >> lane) & 1u ? d.inv_keep : 0.0f;
+    return w != 0.0f ? dropout_scale(d, first + j) : 0.0f;
   };
   float dot = 0;
   for (int k = 0, j = lane; j < T; k++, j += 32) {

@@ -7,8 +7,6 @@
 #include <cstdint>
 #include <vector>
 
-#include "../rng.h"
-
 namespace reference {
 
 using Vec = std::vector<double>;
@@ -23,9 +21,19 @@ inline double rel_err(const std::vector<float>& got, const Vec& want, double flo
   return e / mx;
 }
 
-// The dropout multiplier of element i of a stream, computed as the kernels must.
+// The dropout multiplier of element i of a stream, from the generator's definition (../rng.h's
+// comment), written here on its own: splitmix64's output g + 1 from state mix64(seed) for group
+// g = i / 4, its 16-bit lane i % 4 against round(p * 2^16), kept elements scaled by 1 / (1 - that / 2^16).
+inline uint64_t splitmix64_finalizer(uint64_t z) {
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return z ^ (z >> 31);
+}
 inline double keep_scale(uint64_t seed, uint64_t i, float p) {
-  return engine::uniform01(seed, i) < p ? 0.0 : 1.0 / (1.0 - (double)p);
+  const double threshold = std::floor((double)p * 65536.0 + 0.5);
+  const uint64_t draw = splitmix64_finalizer(splitmix64_finalizer(seed) + (i / 4 + 1) * 0x9e3779b97f4a7c15ULL);
+  const double lane = (double)((draw >> (16 * (i % 4))) & 0xffff);
+  return lane < threshold ? 0.0 : 65536.0 / (65536.0 - threshold);
 }
 
 struct AttnShape {

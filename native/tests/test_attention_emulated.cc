@@ -59,8 +59,9 @@ void run(const Case& c, std::mt19937_64& g) {
   const AttnShape& s = c.s;
   const int dh = s.D / s.H;
   const int64_t rows = (int64_t)s.B * s.H * s.Tq;
-  const float scale = 1.0f / std::sqrt((float)dh), inv_keep = s.p > 0 ? 1.0f / (1.0f - s.p) : 1.0f;
+  const float scale = 1.0f / std::sqrt((float)dh);
   const uint64_t seed = 777;
+  const engine::Dropout d = engine::make_dropout(seed, s.p);
   const std::string name = std::string(" (") + c.what + ")";
   std::vector<int32_t> mask((size_t)s.B * s.T);
   for (int b = 0; b < s.B; b++)
@@ -78,7 +79,7 @@ void run(const Case& c, std::mt19937_64& g) {
   std::vector<float> ctx((size_t)s.B * s.Tq * s.D, 0.0f);
   emu::launch(queries, flash::kThreads, flash::kForwardSmem, [&] {
     flash::forward_kernel(qh.data(), kh.data(), vh.data(), mask.data(), ctx.data(), s.D, flash::Kept{}, false, s.H, s.Tq,
-                          s.T, scale, s.p, inv_keep, seed);
+                          s.T, scale, d);
   });
   report("forward, nothing kept" + name, reference::rel_err(ctx, want), kBound);
   if (!c.backward) return;
@@ -92,7 +93,7 @@ void run(const Case& c, std::mt19937_64& g) {
   std::fill(ctx.begin(), ctx.end(), 0.0f);
   emu::launch(queries, flash::kThreads, flash::kForwardSmem, [&] {
     flash::forward_kernel(qh.data(), kh.data(), vh.data(), mask.data(), ctx.data(), s.D, kept, true, s.H, s.Tq, s.T,
-                          scale, s.p, inv_keep, seed);
+                          scale, d);
   });
   report("forward, state kept" + name, reference::rel_err(ctx, want), kBound);
   if (s.p > 0) {  // every kept bit of an unmasked key is the generator's draw
@@ -102,7 +103,7 @@ void run(const Case& c, std::mt19937_64& g) {
       const int64_t bh = row / s.Tq, i = row % s.Tq, b = bh / s.H;
       for (int j = 0; j < s.T; j++) {
         if (!mask[(size_t)b * s.T + j]) continue;
-        const bool drawn = engine::uniform01(seed, ((uint64_t)bh * s.T + i) * s.T + j) >= s.p;
+        const bool drawn = reference::keep_scale(seed, ((uint64_t)bh * s.T + i) * s.T + j, s.p) != 0;
         wrong += drawn != (((kept.bits[row * words + j / 32] >> (j % 32)) & 1u) != 0);
       }
     }
@@ -114,11 +115,11 @@ void run(const Case& c, std::mt19937_64& g) {
               [&] { flash::row_dot_kernel(dctx.data(), s.D, kept, rows, s.H, s.Tq); });
   emu::launch(keys, flash::kThreads, flash::kKeysSmem, [&] {
     flash::backward_keys_kernel(gh.data(), qh.data(), kh.data(), vh.data(), s.D, kept, dk.data(), s.ldkv, dv.data(), s.H,
-                                s.Tq, s.T, scale, s.p, inv_keep);
+                                s.Tq, s.T, scale, d);
   });
   emu::launch(queries, flash::kThreads, flash::kQueriesSmem, [&] {
     flash::backward_queries_kernel(gh.data(), qh.data(), kh.data(), vh.data(), s.D, kept, dq.data(), s.ldq, s.H, s.Tq,
-                                   s.T, scale, s.p, inv_keep);
+                                   s.T, scale, d);
   });
   const reference::AttnGrads want_g = reference::ref_attention_backward(s, dctxd, qd, kd, vd, mask, seed);
   using reference::only_blocks;

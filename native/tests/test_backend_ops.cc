@@ -15,6 +15,7 @@
 #include <functional>
 #include <random>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "../backend.h"
@@ -412,21 +413,24 @@ void test_elementwise(Backend* be, Rng& rng) {
       report(be->name(), "activation_backward in place" + name, rel_err(dev.get(g, n), dx, 1.0), 1e-5);
     }
 
-  {  // dropout: rows of a wider tensor (row_stride > cols), forward and backward draw the same mask
+  // dropout: rows of a wider tensor (row_stride > cols), forward and backward draw the same mask; rows
+  // starting on and off a draw's four lanes, and rows longer than the CPU's chunk of 2048 numbers
+  for (const auto& [rows, cols, stride, p] : std::vector<std::tuple<int, int, int, float>>{
+           {5, 24, 72, 0.25f}, {4, 23, 37, 0.1f}, {2, 5001, 5003, 0.5f}}) {
     Dev dev(be);
-    const int rows = 5, cols = 24, stride = 3 * 24;
-    const float p = 0.25f;
     const uint64_t seed = 777;
     const Vec x = rng.normal(rows * cols);
     Vec want(x.size());
     for (int r = 0; r < rows; r++)
       for (int c = 0; c < cols; c++)
         want[r * cols + c] = (float)x[r * cols + c] * (float)keep_scale(seed, (uint64_t)r * stride + c, p);
+    const std::string shape = " rows=" + std::to_string(rows) + " cols=" + std::to_string(cols) +
+                              " stride=" + std::to_string(stride) + " p=" + std::to_string(p).substr(0, 4);
     float *xin = dev.f(x), *y = dev.zeros(x.size());
     be->dropout_forward(xin, y, rows, cols, stride, p, seed);
-    report(be->name(), "dropout_forward rows=5 cols=24 stride=72 p=0.25", rel_err(dev.get(y, x.size()), want), 1e-6);
+    report(be->name(), "dropout_forward" + shape, rel_err(dev.get(y, x.size()), want), 1e-6);
     be->dropout_backward(xin, xin, rows, cols, stride, p, seed);
-    report(be->name(), "dropout_backward in place (same mask)", rel_err(dev.get(xin, x.size()), want), 1e-6);
+    report(be->name(), "dropout_backward in place (same mask)" + shape, rel_err(dev.get(xin, x.size()), want), 1e-6);
   }
   {  // add, scale, sum of squares, row copies
     Dev dev(be);
@@ -603,6 +607,56 @@ void test_adamw(Backend* be, Rng& rng) {
   report(be->name(), "adamw_update n=1037 v", rel_err(dev.get(pv, n), V), 1e-6);
 }
 
+// The dropout generator (../rng.h), which every backend shares: its stream against splitmix64's
+// published outputs, its decisions against the reference's own reading of the definition, the
+// probability it applies, and how its draws fall.
+void test_generator() {
+  {  // splitmix64 from state 0 (Vigna's splitmix64.c): seed 0's key is mix64(0) = 0
+    const uint64_t published[4] = {0xe220a8397b1dcdafULL, 0x6e789e6aa1b965f4ULL, 0x06c45d188009454fULL,
+                                   0xf88bb8a8724c81ecULL};
+    const engine::Dropout d = engine::make_dropout(0, 0.5f);
+    double wrong = 0;
+    for (int g = 0; g < 4; g++) wrong += engine::dropout_draw(d, g) != published[g];
+    report("ref", "dropout draws 0-3 of seed 0 are splitmix64's published outputs", wrong, 0);
+    // Hand-read: draw 0 = e220 a839 7b1d cdaf, draw 1 = 6e78 9e6a a1b9 65f4 (lanes 3..0); at p = 1/2
+    // a lane below 0x8000 drops: elements 1 (7b1d), 4 (65f4) and 7 (6e78).
+    const bool hand[8] = {false, true, false, false, true, false, false, true};
+    wrong = 0;
+    for (int i = 0; i < 8; i++) wrong += engine::dropped(d, i) != hand[i] || (keep_scale(0, i, 0.5f) == 0) != hand[i];
+    report("ref", "dropout mask of seed 0 at p=0.5, elements 0-7, as read by hand", wrong, 0);
+  }
+  double wrong = 0, worst_p = 0, worst_scale = 0;
+  for (float p : {0.0f, 1e-6f, 0.05f, 0.1f, 0.15f, 0.2f, 0.25f, 1.0f / 3, 0.5f, 0.9f}) {
+    const engine::Dropout d = engine::make_dropout(42, p);
+    worst_p = std::max(worst_p, std::fabs(engine::effective_p(d) - p));
+    worst_scale = std::max(worst_scale, std::fabs(d.inv_keep * (1 - engine::effective_p(d)) - 1));
+    for (uint64_t i = 0; i < 100000; i++) wrong += engine::dropout_scale(d, i) != (float)keep_scale(42, i, p);
+  }
+  report("ref", "dropout decisions and scales = the reference's, 10 p's x 1e5 elements", wrong, 0);
+  report("ref", "dropout: |effective p - p| at 16-bit thresholds", worst_p, 2e-5);
+  report("ref", "dropout: scale x (1 - effective p) - 1", worst_scale, 1e-7);
+  // Over 2^22 elements: the share dropped, and pairs of neighbours within a draw (i % 4 < 3) and
+  // across two (i % 4 = 3) dropped together at p^2, each within 5 standard deviations.
+  for (float p : {0.1f, 0.5f}) {
+    const engine::Dropout d = engine::make_dropout(2026, p);
+    const double pe = engine::effective_p(d);
+    const uint64_t n = 1 << 22;
+    double dropped = 0, within = 0, across = 0;
+    bool last = false;
+    for (uint64_t i = 0; i < n; i++) {
+      const bool x = engine::dropped(d, i);
+      dropped += x;
+      if (i > 0 && last && x) ((i - 1) % 4 == 3 ? across : within) += 1;
+      last = x;
+    }
+    auto sigmas = [](double count, double trials, double q) { return std::fabs(count / trials - q) / std::sqrt(q * (1 - q) / trials); };
+    const std::string at = " (p=" + std::to_string(p).substr(0, 3) + ", 2^22 elements)";
+    report("ref", "dropout: share dropped, in standard deviations" + at, sigmas(dropped, n, pe), 5);
+    report("ref", "dropout: neighbours of one draw dropped together, in s.d." + at, sigmas(within, n / 4 * 3, pe * pe), 5);
+    report("ref", "dropout: neighbours across draws dropped together, in s.d." + at, sigmas(across, n / 4 - 1, pe * pe), 5);
+  }
+}
+
 // The references' backward passes against central differences of their forward passes.
 void test_references(Rng& rng) {
   {
@@ -683,6 +737,7 @@ int main(int argc, char** argv) {
   for (int i = 1; i < argc; i++) names.push_back(argv[i]);
   if (names.empty()) names = engine::backend_names();
   Rng rng(20260101);
+  test_generator();
   test_references(rng);
   for (const std::string& name : names) {
     std::unique_ptr<Backend> be;
