@@ -108,7 +108,7 @@ void masked_softmax_row(float* row, const int32_t* mask, int T) {
 inline bool dropped(float kept) { return __builtin_bit_cast(int32_t, kept) < 0; }
 inline float probability(float kept) { return std::fabs(kept); }
 
-// One row of attention weights from the softmax row P: dropped out (d.threshold > 0) with the row's
+// One row of attention weights from the softmax row P: dropped out (a threshold over 0) with the row's
 // dropout numbers from `base`, into fp32 or bf16 bits; with `mark`, P's dropped entries get their
 // sign bit. (The loops see plain values only: read through a closure they keep GCC from vectorizing.)
 template <typename Out>
@@ -118,7 +118,8 @@ void weights_row(float* P, Out* d, int T, const Dropout& dropout, uint64_t base,
     for (int j = 0; j < T; j++) put(d[j], P[j]);
     return;
   }
-  for_dropout_numbers(dropout, base, T, [P, d, mark, t = dropout.threshold, s = dropout.inv_keep](int64_t c0, int64_t c1, const dropout_lane* u) {
+  const auto row = [P, d, mark, t = dropout.threshold, s = dropout.inv_keep](int64_t c0, int64_t c1,
+                                                                          const dropout_lane* u) {
     const uint32_t threshold = t;
     const float inv_keep = s;
     if (mark) {
@@ -132,7 +133,8 @@ void weights_row(float* P, Out* d, int T, const Dropout& dropout, uint64_t base,
     }
 #pragma omp simd
     for (int64_t j = c0; j < c1; j++) put(d[j], P[j] * (u[j - c0] < threshold ? 0.0f : inv_keep));
-  });
+  };
+  for_dropout_numbers(dropout, base, T, row);
 }
 
 // The weights again, in backward, from what forward kept.

@@ -77,12 +77,14 @@ namespace {
 // One row of inverted dropout. The loop reads plain values: read through a closure they keep GCC
 // from vectorizing it.
 void dropout_row(const float* x, float* y, int64_t cols, const Dropout& d, uint64_t base) {
-  for_dropout_numbers(d, base, cols, [x, y, threshold = d.threshold, inv_keep = d.inv_keep](int64_t c0, int64_t c1, const dropout_lane* u) {
+  const auto chunk = [x, y, threshold = d.threshold, inv_keep = d.inv_keep](int64_t c0, int64_t c1,
+                                                                           const dropout_lane* u) {
     const uint32_t t = threshold;
     const float s = inv_keep;
 #pragma omp simd
     for (int64_t c = c0; c < c1; c++) y[c] = x[c] * (u[c - c0] < t ? 0.0f : s);
-  });
+  };
+  for_dropout_numbers(d, base, cols, chunk);
 }
 
 }  // namespace
