@@ -86,13 +86,13 @@ class Backend {
                                  float p, uint64_t seed) = 0;
   // False where attention_forward keeps its own form in probs (CUDA bf16: bf16 probabilities and
   // the dropout mask as bits, or with heads of 64 the fused kernels' row statistics, ctx and bits;
-  // CPU: the probabilities with the dropout mask in their sign bits), which only
-  // attention_backward reads.
+  // CPU: fp32 the probabilities with the dropout mask in their sign bits, bf16 each row's softmax
+  // statistics), which only attention_backward reads.
   virtual bool keeps_probabilities() const { return true; }
-  // Writes (overwrites) dq, dk, dv with the strides of q, k, v.
+  // Writes (overwrites) dq, dk, dv with the strides of q, k, v. mask, p and seed are forward's.
   virtual void attention_backward(const float* dctx, const float* q, int ldq, const float* k, const float* v, int ldkv,
-                                  const float* probs, float* dq, float* dk, float* dv, int B, int Tq, int T, int D,
-                                  int H, float p, uint64_t seed) = 0;
+                                  const int32_t* mask, const float* probs, float* dq, float* dk, float* dv, int B,
+                                  int Tq, int T, int D, int H, float p, uint64_t seed) = 0;
 
   // y = act(x); x and y may be the same buffer.
   virtual void activation_forward(const float* x, float* y, int64_t n, int act) = 0;

@@ -1,11 +1,11 @@
-// Attention core over batched products (matmul.h). For a chunk of whole sequences, q, k, v (and
-// in backward dctx) are packed head by head into contiguous [sequence, head, row, D/H] blocks
-// (bfloat16 bits under bf16, as PyTorch's CPU autocast feeds its products; fp32 accumulation),
-// one batched product gives every head's scores, the softmax and dropout run row by row on all
-// cores, and one batched product per output writes it in place (ctx, dq, dk, dv keep the row
-// strides of the fused projections). Measured on a 2-core Xeon with AMX at 8 x 512 tokens, heads
-// of 64: an OpenBLAS sgemm per head inside an OpenMP loop ran 155 GFLOP/s; oneDNN's batched
-// brgemm runs these shapes at 190-300 (fp32) and 400-1,100 (bf16, AMX).
+// Attention core in blocks of work that each thread takes whole (see Blocks): the heads' q, k and v
+// (and in backward dctx) are packed head by head into contiguous [rows, D/H] blocks (bfloat16 bits
+// under bf16, as PyTorch's CPU autocast feeds its products; fp32 accumulation); a block's scores
+// come from one product, the softmax and dropout run row by row while they are in the core's L2
+// cache, and one more product multiplies v; every product runs on its thread alone
+// (thread_matmul). Measured on a 2-core Xeon with AMX (L2 2 MiB a core) at 8 x 512 tokens, heads
+// of 64, bf16, a layer: batched oneDNN products over chunks of 4 heads on both cores, the rows
+// split between them, took 38.7 ms forward and 57.4 backward; these blocks 25.0 and 49.8.
 #include <algorithm>
 #include <cfloat>
 #include <cmath>
@@ -22,18 +22,51 @@ namespace engine {
 
 namespace {
 
-// A chunk of heads takes at most this many scores (and at least one head): 4 MiB of fp32, so that
-// a chunk's scores stay in the caches between its product, its softmax and the next product (a
-// whole batch's went out to memory and back between them, and ran at half the speed).
-constexpr int64_t kChunkScores = int64_t(1) << 20;
+// A block of work takes at most this many scores (and at least one query row): 512 KiB of fp32, so
+// that with their gradient, the weights and the heads' operands they stay in a core's L2.
+constexpr int64_t kBlockScores = int64_t(1) << 17;
 
-thread_local AlignedVector<float> packed_q, packed_k, packed_v, packed_g, scores, weights;
+// How a B x H attention with Tq x T scores a head is cut into blocks: heads of one sequence
+// [h0, h0 + heads) (every query row), or rows [r0, r0 + rows) of one head where a head's scores
+// alone exceed a block. Groups of heads take one product per operand (a product per head of 128
+// queries cost more in its calls than in its arithmetic); the heads of a sequence are split into
+// groups of equal size, so that one sequence's groups divide among the threads evenly.
+struct Blocks {
+  int H, Tq, heads, groups, rows;  // heads a group, groups a sequence, query rows a block
+  Blocks(int H_, int Tq_, int T) : H(H_), Tq(std::max(Tq_, 1)) {
+    const int64_t per_head = (int64_t)Tq * std::max(T, 1);
+    const int fit = (int)std::clamp<int64_t>(kBlockScores / per_head, 1, H);
+    groups = (H + fit - 1) / fit;
+    heads = (H + groups - 1) / groups;
+    rows = heads > 1 ? Tq : (int)std::clamp<int64_t>(kBlockScores / std::max(T, 1), 1, Tq);
+  }
+};
+
+// body(b, h0, n, r0, rows) for every block: heads [h0, h0 + n) of sequence b, query rows
+// [r0, r0 + rows) of each. The blocks are split over the threads.
+template <typename Body>
+void for_blocks(int B, const Blocks& k, Body body) {
+  parallel_ranges((int64_t)B * k.groups, [&](int64_t lo, int64_t hi) {
+    for (int64_t i = lo; i < hi; i++) {
+      const int b = (int)(i / k.groups), h0 = (int)(i % k.groups) * k.heads, n = std::min(k.heads, k.H - h0);
+      for (int r0 = 0; r0 < k.Tq; r0 += k.rows) body(b, h0, n, r0, std::min(k.rows, k.Tq - r0));
+    }
+  });
+}
+
+// The operands (made by the calling thread, read by all), and each thread's scores and weights.
+thread_local AlignedVector<float> q_operand, q_unscaled, k_operand, v_operand, g_operand, scores, grads, weights;
 
 // Room for n floats, or (bf16) n bfloat16 values, in one of the scratch buffers above.
 float* room(AlignedVector<float>& s, int64_t n, bool bf16) {
   const size_t floats = (size_t)(bf16 ? (n + 1) / 2 : n);
   if (s.size() < floats) s.resize(floats);
   return s.data();
+}
+
+// Element n of buf, a buffer of fp32 or (bf16) of bfloat16 bits.
+const void* element(const float* buf, bool bf16, int64_t n) {
+  return bf16 ? static_cast<const void*>(reinterpret_cast<const uint16_t*>(buf) + n) : buf + n;
 }
 
 // a as fp32, or as the bits of its bfloat16.
@@ -62,66 +95,86 @@ void pack_row(const float* src, Out* d, int dh, float s) {
   for (int c = 0; c < dh; c++) put(d[c], src[c] * s);
 }
 
-// The heads [h0, h0 + nh) of sequences [b0, b0 + nb): x points at row 0 of sequence b0 (rows ld
-// apart, R per sequence); head h's block is columns [h * dh, (h + 1) * dh). Packed times s as
-// [nb, nh, R, dh]: fp32, or bfloat16 bits with bf16.
-float* pack_heads(const float* x, int64_t ld, int R, int h0, int nb, int nh, int dh, float s, bool bf16,
-                  AlignedVector<float>& buf) {
-  float* out = room(buf, (int64_t)nb * nh * R * dh, bf16);
-  // Source row by source row: reading a head's block down the rows, ld apart, ran 2.7x slower.
-  parallel_ranges((int64_t)nb * R, [=](int64_t lo, int64_t hi) {
+// An operand of the heads' products: B sequences of n rows of x (ld apart), their first H * dh
+// columns times s, packed head by head as [B, H, n, dh] (bfloat16 bits under bf16), so that each
+// head's block is contiguous. Source row by source row on all threads: reading a head's block down
+// the rows, ld apart, ran 2.7x slower; so did products reading the heads in place.
+const float* operand(const float* x, int64_t ld, int B, int n, int H, int dh, float s, bool bf16,
+                     AlignedVector<float>& buf) {
+  float* out = room(buf, (int64_t)B * H * n * dh, bf16);
+  parallel_ranges((int64_t)B * n, [=](int64_t lo, int64_t hi) {
     for (int64_t i = lo; i < hi; i++) {
-      const int64_t b = i / R, r = i % R;
-      for (int h = 0; h < nh; h++) {
-        const float* src = x + i * ld + (int64_t)(h0 + h) * dh;
-        typed_at(out, bf16, ((b * nh + h) * R + r) * dh, [&](auto* d) { pack_row(src, d, dh, s); });
-      }
+      const int64_t b = i / n, r = i % n;
+      for (int h = 0; h < H; h++)
+        typed_at(out, bf16, ((b * H + h) * n + r) * dh,
+                 [&](auto* d) { pack_row(x + i * ld + (int64_t)h * dh, d, dh, s); });
     }
   });
   return out;
 }
 
-// Softmax of one row in place; masked keys get the lowest float first, as HF's masked_fill with
-// finfo.min, so a row whose keys are all masked becomes uniform exactly as in transformers.
-void masked_softmax_row(float* row, const int32_t* mask, int T) {
+// What probs keeps for backward. fp32: the probabilities, with the dropout mask in their sign bits
+// (a probability is never negative). bf16: each row's largest score and the inverse of its sum of
+// exponentials, from which backward computes the row again (its scores by the same product, then
+// probabilities()). Measured on the 2-core Xeon with AMX (per-core memory bandwidth 8-13 GB/s) at
+// 8 x 512, a layer's attention, forward + backward: bf16 92 ms keeping the probabilities, 75
+// computing them again; fp32 (products 5x slower) 114 and 122.
+struct RowStats {
+  float max, inv_sum;
+};
+
+// Masked keys get the lowest float, as HF's masked_fill with finfo.min, so a row whose keys are all
+// masked becomes uniform exactly as in transformers.
+inline float masked(float s, int32_t keep) { return keep ? s : -FLT_MAX; }
+
+// A row of scores in place as its softmax's exponentials, exp(s - max); and its statistics. The
+// probabilities are these times inv_sum.
+RowStats exponentials(float* row, const int32_t* mask, int T) {
   float mx = -FLT_MAX;
 #pragma omp simd reduction(max : mx)
-  for (int j = 0; j < T; j++) {
-    const float s = mask[j] ? row[j] : -FLT_MAX;
-    row[j] = s;
-    mx = s > mx ? s : mx;
-  }
+  for (int j = 0; j < T; j++) mx = std::max(mx, masked(row[j], mask[j]));
   float sum = 0;
 #pragma omp simd reduction(+ : sum)
   for (int j = 0; j < T; j++) {
-    row[j] = fast_exp(row[j] - mx);
+    row[j] = fast_exp(masked(row[j], mask[j]) - mx);
     sum += row[j];
   }
-  const float inv = 1.0f / sum;
-#pragma omp simd
-  for (int j = 0; j < T; j++) row[j] *= inv;
+  return {mx, 1.0f / sum};
 }
 
-// What probs keeps: the softmax before dropout, with the sign bit set on the entries that dropout
-// drops (a probability is never negative), so that backward reads the mask instead of drawing it
-// again. These read it back.
+void scale_row(float* row, int T, float s) {
+#pragma omp simd
+  for (int j = 0; j < T; j++) row[j] *= s;
+}
+
+// A row of scores in place as its probabilities again, from its statistics: the same values as
+// exponentials() and scale_row() gave forward.
+void probabilities(float* row, const int32_t* mask, int T, RowStats st) {
+  const float mx = st.max, inv = st.inv_sum;
+#pragma omp simd
+  for (int j = 0; j < T; j++) row[j] = fast_exp(masked(row[j], mask[j]) - mx) * inv;
+}
+
+// Backward's probabilities carry the dropout mask in their sign bits, set by weights_row (in
+// forward where they are kept, else in backward as it draws the mask again). These read it back.
 inline bool dropped(float kept) { return __builtin_bit_cast(int32_t, kept) < 0; }
 inline float probability(float kept) { return std::fabs(kept); }
 
-// One row of attention weights from the softmax row P: dropped out (a threshold over 0) with the row's
-// dropout numbers from `base`, into fp32 or bf16 bits; with `mark`, P's dropped entries get their
-// sign bit. (The loops see plain values only: read through a closure they keep GCC from vectorizing.)
+// One row of attention weights from the softmax row norm * P: dropped out (a threshold over 0) with
+// the row's dropout numbers from `base`, into fp32 or bf16 bits; with `mark` (norm 1), P's dropped
+// entries get their sign bit. (The loops see plain values only: read through a closure they keep
+// GCC from vectorizing.)
 template <typename Out>
-void weights_row(float* P, Out* d, int T, const Dropout& dropout, uint64_t base, bool mark) {
+void weights_row(float* P, float norm, Out* d, int T, const Dropout& dropout, uint64_t base, bool mark) {
   if (dropout.threshold == 0) {
 #pragma omp simd
-    for (int j = 0; j < T; j++) put(d[j], P[j]);
+    for (int j = 0; j < T; j++) put(d[j], P[j] * norm);
     return;
   }
-  const auto row = [P, d, mark, t = dropout.threshold, s = dropout.inv_keep](int64_t c0, int64_t c1,
-                                                                          const dropout_lane* u) {
+  const auto row = [P, d, mark, norm, t = dropout.threshold, s = dropout.inv_keep](int64_t c0, int64_t c1,
+                                                                                const dropout_lane* u) {
     const uint32_t threshold = t;
-    const float inv_keep = s;
+    const float inv_keep = s, n = norm;
     if (mark) {
 #pragma omp simd
       for (int64_t j = c0; j < c1; j++) {
@@ -132,46 +185,16 @@ void weights_row(float* P, Out* d, int T, const Dropout& dropout, uint64_t base,
       return;
     }
 #pragma omp simd
-    for (int64_t j = c0; j < c1; j++) put(d[j], P[j] * (u[j - c0] < threshold ? 0.0f : inv_keep));
+    for (int64_t j = c0; j < c1; j++) put(d[j], P[j] * n * (u[j - c0] < threshold ? 0.0f : inv_keep));
   };
   for_dropout_numbers(dropout, base, T, row);
 }
 
-// The weights again, in backward, from what forward kept.
+// The weights again, in backward, from kept probabilities.
 template <typename Out>
 void kept_weights_row(const float* kept, Out* d, int T, float inv_keep) {
 #pragma omp simd
   for (int j = 0; j < T; j++) put(d[j], dropped(kept[j]) ? 0.0f : kept[j] * inv_keep);
-}
-
-// A chunk of the attention: heads [h0, h0 + nh) of sequences [b0, b0 + nb), either whole sequences
-// (nh = H) or heads of one sequence (nb = 1), so that its score rows are contiguous in probs.
-struct Chunk {
-  int b0, nb, h0, nh;
-  int64_t rows(int Tq) const { return (int64_t)nb * nh * Tq; }
-  // Where score row i of the chunk lives in probs [B, H, Tq, T] (in rows).
-  int64_t first_row(int H, int Tq) const { return ((int64_t)b0 * H + h0) * Tq; }
-  // The sequence of row i, and the dropout number of its first key: element (b,h,r,j) draws
-  // ((b*H+h)*T + r)*T + j, whatever Tq is, so the [CLS]-only path draws what the full one does.
-  int64_t sequence(int64_t i, int Tq) const { return b0 + i / ((int64_t)nh * Tq); }
-  uint64_t dropout_base(int64_t i, int H, int Tq, int T) const {
-    const int64_t h = h0 + i / Tq % nh, r = i % Tq;
-    return ((uint64_t)sequence(i, Tq) * H + h) * T * T + (uint64_t)r * T;
-  }
-};
-
-// The chunks of a B x H attention with Tq x T scores per head, in order.
-template <typename Body>
-void for_chunks(int B, int H, int Tq, int T, Body body) {
-  const int64_t per_head = std::max<int64_t>(1, (int64_t)Tq * T);
-  if (per_head * H <= kChunkScores) {
-    const int nb = (int)std::min<int64_t>(B, kChunkScores / (per_head * H));
-    for (int b0 = 0; b0 < B; b0 += nb) body(Chunk{b0, std::min(nb, B - b0), 0, H});
-  } else {
-    const int nh = (int)std::max<int64_t>(1, kChunkScores / per_head);
-    for (int b = 0; b < B; b++)
-      for (int h0 = 0; h0 < H; h0 += nh) body(Chunk{b, 1, h0, std::min(nh, H - h0)});
-  }
 }
 
 // One row of the scores' gradient from the weights' gradient g (in place allowed, or into bf16
@@ -193,71 +216,111 @@ void scores_grad_row(const float* kept, float* g, Out* d, int T, float scale, fl
 void attention_forward(const float* q, int ldq, const float* k, const float* v, int ldkv, const int32_t* mask,
                        float* probs, float* ctx, int B, int Tq, int T, int D, int H, float p, uint64_t seed, bool bf16) {
   const int dh = D / H;
+  const Blocks blocks(H, Tq, T);
   const float scale = 1.0f / std::sqrt((float)dh);
   // Only fp32 without dropout multiplies v by the probabilities themselves.
   const Dropout dropout = make_dropout(seed, p);
   const bool copies = bf16 || dropout.threshold > 0;
-  for_chunks(B, H, Tq, T, [&](const Chunk& c) {
-    const int64_t rows = c.rows(Tq), n = rows * T;
-    // DistilBERT scales q before its product (BERT the scores after: the same for heads of 64).
-    const float* Q = pack_heads(q + (int64_t)c.b0 * Tq * ldq, ldq, Tq, c.h0, c.nb, c.nh, dh, scale, bf16, packed_q);
-    const float* K = pack_heads(k + (int64_t)c.b0 * T * ldkv, ldkv, T, c.h0, c.nb, c.nh, dh, 1.0f, bf16, packed_k);
-    const float* V = pack_heads(v + (int64_t)c.b0 * T * ldkv, ldkv, T, c.h0, c.nb, c.nh, dh, 1.0f, bf16, packed_v);
-    // Inference keeps no probabilities: the chunk's scores live in scratch.
-    float* S = probs ? probs + c.first_row(H, Tq) * T : room(scores, n, false);
-    const int64_t head = (int64_t)Tq * T;
-    batched_matmul(c.nb, c.nh, false, true, Tq, T, dh, Q, K, S, c.nh * head, head, T, bf16);
-    float* A = copies ? room(weights, n, bf16) : S;
-    parallel_ranges(rows, [=](int64_t lo, int64_t hi) {
-      for (int64_t i = lo; i < hi; i++) {
-        float* row = S + i * T;
-        masked_softmax_row(row, mask + c.sequence(i, Tq) * T, T);
-        if (!copies) continue;
-        const uint64_t base = c.dropout_base(i, H, Tq, T);
-        typed_at(A, bf16, i * T, [&](auto* d) { weights_row(row, d, T, dropout, base, probs != nullptr); });
-      }
-    });
-    batched_matmul(c.nb, c.nh, false, false, Tq, dh, T, A, V, ctx + (int64_t)c.b0 * Tq * D + c.h0 * dh,
-                   (int64_t)Tq * D, dh, D, bf16);
+  // What backward reads (above); none in inference.
+  float* kept = bf16 ? nullptr : probs;
+  RowStats* stats = bf16 ? reinterpret_cast<RowStats*>(probs) : nullptr;
+  // DistilBERT scales q before its product (BERT the scores after: the same for heads of 64).
+  const float* Qs = operand(q, ldq, B, Tq, H, dh, scale, bf16, q_operand);
+  const float* Ks = operand(k, ldkv, B, T, H, dh, 1.0f, bf16, k_operand);
+  const float* Vs = operand(v, ldkv, B, T, H, dh, 1.0f, bf16, v_operand);
+  for_blocks(B, blocks, [&](int b, int h0, int n, int r0, int rows) {
+    // head: the block's first, as b * H + h; block: the scores of a head in it.
+    const int64_t head = (int64_t)b * H + h0, block = (int64_t)rows * T;
+    const int32_t* keys = mask + (int64_t)b * T;
+    // The heads' scores, contiguous: in probs where fp32 keeps them (a group has every row).
+    float* S = kept ? kept + (head * Tq + r0) * T : room(scores, n * block, false);
+    float* A = copies ? room(weights, n * block, bf16) : S;
+    const void* Q = element(Qs, bf16, (head * Tq + r0) * dh);
+    thread_matmul(false, true, rows, T, dh, Q, dh, element(Ks, bf16, head * T * dh), dh, 0.0f, S, T, bf16,
+                  {n, (int64_t)Tq * dh, (int64_t)T * dh, block});
+    for (int64_t i = 0; i < n * rows; i++) {
+      float* row = S + i * T;
+      const int64_t h = head + i / rows, r = r0 + i % rows;  // (b*H + head, query row)
+      const RowStats st = exponentials(row, keys, T);
+      if (stats) stats[h * Tq + r] = st;
+      // The probabilities themselves where they are kept or multiply v; else only the weights.
+      const bool in_place = kept || !copies;
+      if (in_place) scale_row(row, T, st.inv_sum);
+      if (!copies) continue;
+      // Element (b,h,r,j) draws ((b*H+h)*T + r)*T + j, whatever Tq is: the [CLS]-only path draws
+      // what the full one does.
+      const uint64_t base = ((uint64_t)h * T + r) * T;
+      typed_at(A, bf16, i * T,
+               [&](auto* d) { weights_row(row, in_place ? 1.0f : st.inv_sum, d, T, dropout, base, kept != nullptr); });
+    }
+    thread_matmul(false, false, rows, dh, T, A, T, element(Vs, bf16, head * T * dh), dh, 0.0f,
+                  ctx + ((int64_t)b * Tq + r0) * D + (int64_t)h0 * dh, D, bf16, {n, block, (int64_t)T * dh, dh});
   });
 }
 
 void attention_backward(const float* dctx, const float* q, int ldq, const float* k, const float* v, int ldkv,
-                        const float* probs, float* dq, float* dk, float* dv, int B, int Tq, int T, int D, int H, float p,
-                        bool bf16) {
+                        const int32_t* mask, const float* probs, float* dq, float* dk, float* dv, int B, int Tq, int T,
+                        int D, int H, float p, uint64_t seed, bool bf16) {
   const int dh = D / H;
+  const Blocks blocks(H, Tq, T);
   const float scale = 1.0f / std::sqrt((float)dh);
-  const Dropout rate = make_dropout(0, p);  // its scale (the mask: forward's marks in probs)
-  const float inv_keep = rate.inv_keep;
-  const bool copies = bf16 || rate.threshold > 0;
-  for_chunks(B, H, Tq, T, [&](const Chunk& c) {
-    const int64_t rows = c.rows(Tq), n = rows * T, head = (int64_t)Tq * T;
-    const float* P = probs + c.first_row(H, Tq) * T;
-    const float* G = pack_heads(dctx + (int64_t)c.b0 * Tq * D, D, Tq, c.h0, c.nb, c.nh, dh, 1.0f, bf16, packed_g);
-    const float* Q = pack_heads(q + (int64_t)c.b0 * Tq * ldq, ldq, Tq, c.h0, c.nb, c.nh, dh, 1.0f, bf16, packed_q);
-    const float* K = pack_heads(k + (int64_t)c.b0 * T * ldkv, ldkv, T, c.h0, c.nb, c.nh, dh, 1.0f, bf16, packed_k);
-    const float* V = pack_heads(v + (int64_t)c.b0 * T * ldkv, ldkv, T, c.h0, c.nb, c.nh, dh, 1.0f, bf16, packed_v);
+  const Dropout dropout = make_dropout(seed, p);
+  const bool copies = bf16 || dropout.threshold > 0;
+  const float* kept = bf16 ? nullptr : probs;
+  const RowStats* stats = bf16 ? reinterpret_cast<const RowStats*>(probs) : nullptr;
+  const float* Gs = operand(dctx, D, B, Tq, H, dh, 1.0f, bf16, g_operand);
+  // q times the scale gives forward's scores again (where its probabilities were not kept); q
+  // itself, dk (the scale is in dS).
+  const float* Qf = kept ? nullptr : operand(q, ldq, B, Tq, H, dh, scale, bf16, q_operand);
+  const float* Qs = operand(q, ldq, B, Tq, H, dh, 1.0f, bf16, q_unscaled);
+  const float* Ks = operand(k, ldkv, B, T, H, dh, 1.0f, bf16, k_operand);
+  const float* Vs = operand(v, ldkv, B, T, H, dh, 1.0f, bf16, v_operand);
+  for_blocks(B, blocks, [&](int b, int h0, int n, int r0, int rows) {
+    const int64_t head = (int64_t)b * H + h0, block = (int64_t)rows * T, col = (int64_t)h0 * dh;
+    const int32_t* keys = mask + (int64_t)b * T;
+    const void* K = element(Ks, bf16, head * T * dh);
+    const void* V = element(Vs, bf16, head * T * dh);
+    const void* G = element(Gs, bf16, (head * Tq + r0) * dh);
+    // The operands' matrices: a head's query rows of G and q, its keys of k and v, the block's scores.
+    const int64_t per_q = (int64_t)Tq * dh, per_k = (int64_t)T * dh;
+    // dv and dk sum over a head's blocks of rows: the first overwrites them.
+    const float beta = r0 > 0 ? 1.0f : 0.0f;
+    // Forward's probabilities with the dropout mask in their signs, and its weights: kept, or
+    // computed again with the mask drawn again.
+    const float* P = kept ? kept + (head * Tq + r0) * T : room(scores, n * block, false);
+    float* A = copies ? room(weights, n * block, bf16) : const_cast<float*>(P);
+    if (kept) {
+      if (copies)
+        for (int64_t i = 0; i < n * rows; i++)
+          typed_at(A, bf16, i * T, [&](auto* d) { kept_weights_row(P + i * T, d, T, dropout.inv_keep); });
+    } else {
+      float* S = const_cast<float*>(P);
+      thread_matmul(false, true, rows, T, dh, element(Qf, bf16, (head * Tq + r0) * dh), dh, K, dh, 0.0f, S, T, bf16,
+                    {n, per_q, per_k, block});
+      for (int64_t i = 0; i < n * rows; i++) {
+        float* row = S + i * T;
+        const int64_t h = head + i / rows, r = r0 + i % rows;
+        probabilities(row, keys, T, stats[h * Tq + r]);
+        const uint64_t base = ((uint64_t)h * T + r) * T;
+        if (copies) typed_at(A, bf16, i * T, [&](auto* d) { weights_row(row, 1.0f, d, T, dropout, base, true); });
+      }
+    }
     // ctx = A v  =>  dv = A^T dctx, dA = dctx v^T
-    float* A = copies ? room(weights, n, bf16) : const_cast<float*>(P);
-    if (copies)
-      parallel_ranges(rows, [=](int64_t lo, int64_t hi) {
-        for (int64_t i = lo; i < hi; i++)
-          typed_at(A, bf16, i * T, [&](auto* d) { kept_weights_row(P + i * T, d, T, inv_keep); });
-      });
-    const int64_t kv_off = (int64_t)c.b0 * T * ldkv + c.h0 * dh, q_off = (int64_t)c.b0 * Tq * ldq + c.h0 * dh;
-    batched_matmul(c.nb, c.nh, true, false, T, dh, Tq, A, G, dv + kv_off, (int64_t)T * ldkv, dh, ldkv, bf16);
-    float* dA = room(scores, n, false);
-    batched_matmul(c.nb, c.nh, false, true, Tq, T, dh, G, V, dA, c.nh * head, head, T, bf16);
+    thread_matmul(true, false, T, dh, rows, A, T, G, dh, beta, dv + (int64_t)b * T * ldkv + col, ldkv, bf16,
+                  {n, block, per_q, dh});
+    float* dA = room(grads, n * block, false);
+    thread_matmul(false, true, rows, T, dh, G, dh, V, dh, 0.0f, dA, T, bf16, {n, per_q, per_k, block});
     // Dropout's and softmax's backward, row by row, with the scores' scale folded in. Under bf16
     // dS goes to the weights' buffer as the next products' operand (the weights are used up).
     float* dS = bf16 ? A : dA;
-    parallel_ranges(rows, [=](int64_t lo, int64_t hi) {
-      for (int64_t i = lo; i < hi; i++)
-        typed_at(dS, bf16, i * T, [&](auto* d) { scores_grad_row(P + i * T, dA + i * T, d, T, scale, inv_keep); });
-    });
+    for (int64_t i = 0; i < n * rows; i++)
+      typed_at(dS, bf16, i * T,
+               [&](auto* d) { scores_grad_row(P + i * T, dA + i * T, d, T, scale, dropout.inv_keep); });
     // S = scale q k^T  =>  dq = dS k, dk = dS^T q (scale inside dS)
-    batched_matmul(c.nb, c.nh, false, false, Tq, dh, T, dS, K, dq + q_off, (int64_t)Tq * ldq, dh, ldq, bf16);
-    batched_matmul(c.nb, c.nh, true, false, T, dh, Tq, dS, Q, dk + kv_off, (int64_t)T * ldkv, dh, ldkv, bf16);
+    thread_matmul(false, false, rows, dh, T, dS, T, K, dh, 0.0f, dq + ((int64_t)b * Tq + r0) * ldq + col, ldq, bf16,
+                  {n, block, per_k, dh});
+    thread_matmul(true, false, T, dh, rows, dS, T, element(Qs, bf16, (head * Tq + r0) * dh), dh, beta,
+                  dk + (int64_t)b * T * ldkv + col, ldkv, bf16, {n, block, per_q, dh});
   });
 }
 

@@ -108,9 +108,9 @@ class CpuBackend final : public Backend {
   // probs keeps the probabilities with the dropout mask in their sign bits (kernels.h).
   bool keeps_probabilities() const override { return false; }
   void attention_backward(const float* dctx, const float* q, int ldq, const float* k, const float* v, int ldkv,
-                          const float* probs, float* dq, float* dk, float* dv, int B, int Tq, int T, int D, int H,
-                          float p, uint64_t) override {
-    engine::attention_backward(dctx, q, ldq, k, v, ldkv, probs, dq, dk, dv, B, Tq, T, D, H, p, bf16_);
+                          const int32_t* mask, const float* probs, float* dq, float* dk, float* dv, int B, int Tq, int T,
+                          int D, int H, float p, uint64_t seed) override {
+    engine::attention_backward(dctx, q, ldq, k, v, ldkv, mask, probs, dq, dk, dv, B, Tq, T, D, H, p, seed, bf16_);
   }
   void activation_forward(const float* x, float* y, int64_t n, int act) override {
     engine::activation_forward(x, y, n, act);

@@ -30,18 +30,19 @@ void layernorm_backward(const float* dout, const float* x, const float* gamma, c
 
 // Multi-head attention core: the first Tq positions of each sequence attend to all T keys.
 // q [B*Tq rows, stride ldq], k and v [B*T rows, stride ldkv] (column blocks of a fused qkv or kv
-// projection), ctx [B*Tq, D]; heads are column blocks of D/H. probs [B,H,Tq,T] keeps
-// softmax(q k^T * scale, masked) before dropout, with the sign bit set where attention dropout
-// (p > 0, the counter-based RNG stream `seed`) drops the weight: backward reads the mask there.
-// Tq = T is self-attention; Tq = 1 computes the [CLS] row only. probs may be null (inference):
-// the scores then live in scratch. bf16: the products take bfloat16 operands (fp32
-// accumulation); softmax, dropout and probs stay fp32.
-// Backward writes dq, dk, dv with the strides of q, k, v.
+// projection), ctx [B*Tq, D]; heads are column blocks of D/H. Attention dropout (p > 0) draws from
+// the counter-based RNG stream `seed`. probs (B*H*Tq*T floats of room) keeps what backward reads:
+// fp32, softmax(q k^T * scale, masked) before dropout as [B,H,Tq,T], with the sign bit set where
+// dropout drops the weight; bf16, each score row's largest value and inverse sum of exponentials
+// ([B,H,Tq] pairs), from which backward computes the row again and draws its mask again.
+// Tq = T is self-attention; Tq = 1 computes the [CLS] row only. probs may be null (inference).
+// bf16: the products take bfloat16 operands (fp32 accumulation); softmax and dropout stay fp32.
+// Backward takes forward's mask, probs, p and seed, and writes dq, dk, dv with the strides of q, k, v.
 void attention_forward(const float* q, int ldq, const float* k, const float* v, int ldkv, const int32_t* mask,
                        float* probs, float* ctx, int B, int Tq, int T, int D, int H, float p, uint64_t seed, bool bf16);
 void attention_backward(const float* dctx, const float* q, int ldq, const float* k, const float* v, int ldkv,
-                        const float* probs, float* dq, float* dk, float* dv, int B, int Tq, int T, int D, int H, float p,
-                        bool bf16);
+                        const int32_t* mask, const float* probs, float* dq, float* dk, float* dv, int B, int Tq, int T,
+                        int D, int H, float p, uint64_t seed, bool bf16);
 
 void activation_forward(const float* x, float* y, int64_t n, int act);
 void activation_backward(const float* dy, const float* x, float* dx, int64_t n, int act);

@@ -1,9 +1,11 @@
 // See matmul.h. Measured on this 2-core Zen 5 (bench, and a microbenchmark of the linear layers'
 // shapes): oneDNN's brgemm matmul runs M = 128 products (one 128-token text) at 208-212 GFLOP/s
 // where OpenBLAS's Haswell kernels run 170-190, and large ones 3-10% faster; hence oneDNN for
-// the linear layers, and for attention's batched products (a oneDNN batched matmul per chunk of
-// heads, attention.cc).
+// the linear layers, and for attention's products (thread_matmul: each thread its own
+// (sequence, head) pairs, attention.cc).
 #include "matmul.h"
+
+#include <omp.h>
 
 #include <cstdint>
 #include <cstring>
@@ -15,6 +17,7 @@
 #include "aligned.h"
 #include "bf16.h"
 #include "kernels.h"
+#include "parallel.h"
 
 #ifdef ENGINE_WITH_ONEDNN
 #include <dnnl.hpp>
@@ -54,15 +57,8 @@ struct Shape {
   bool ta, tb, bias, bf16, c16, packed_b;
   int M, N, K, lda, ldb, ldc, act;
   float beta;
+  Batch batch;  // thread_matmul's; count 1 elsewhere
   bool operator==(const Shape& o) const { return std::memcmp(this, &o, sizeof(Shape)) == 0; }
-};
-
-// A product per (sequence, head): operands packed contiguous [nb, nh, rows, cols] as stored.
-struct BatchedShape {
-  bool ta, tb, bf16;
-  int nb, nh, M, N, K;
-  int64_t c_b, c_h, ldc;
-  bool operator==(const BatchedShape& o) const { return std::memcmp(this, &o, sizeof(BatchedShape)) == 0; }
 };
 
 template <typename S>
@@ -85,17 +81,54 @@ dnnl::algorithm eltwise_of(int act) {
   }
 }
 
-// A rows x cols block with row stride ld as contiguous bfloat16 in d (row stride cols).
+// n floats as bfloat16 bits.
+void to_bf16_row(const float* src, uint16_t* d, int64_t n) {
+#pragma omp simd
+  for (int64_t c = 0; c < n; c++) d[c] = to_bf16(src[c]);
+}
+
+// A rows x cols block with row stride ld as contiguous bfloat16 in d (row stride cols). Rows split
+// over the threads by parallel_ranges: the same loop under `omp parallel for` did not vectorize and
+// ran 7x slower (5.6 against 42 GB/s on a 4,096 x 3,072 block, 2-core Xeon).
 void to_bf16_block(const float* src, int64_t rows, int64_t cols, int64_t ld, uint16_t* d) {
-#pragma omp parallel for schedule(static)
-  for (int64_t r = 0; r < rows; r++)
-    for (int64_t c = 0; c < cols; c++) d[r * cols + c] = to_bf16(src[r * ld + c]);
+  parallel_ranges(rows, [=](int64_t lo, int64_t hi) {
+    for (int64_t r = lo; r < hi; r++) to_bf16_row(src + r * ld, d + r * cols, cols);
+  });
 }
 
 struct Primitive {
   dnnl::memory::desc a, b, bias, c;
   dnnl::matmul prim;
 };
+
+// The matmul primitive of shape s, operands read with s's strides, for the threads that
+// dnnl_get_max_threads() gives its caller.
+Primitive create_primitive(const dnnl::engine& engine, const Shape& s) {
+  using dnnl::memory;
+  using dims = memory::dims;
+  const auto f32 = memory::data_type::f32;
+  const auto in = s.bf16 ? memory::data_type::bf16 : f32;
+  // Strides give the transposes: a [M,K] view of a row-major [K,M] buffer has strides {1, lda}.
+  const dims sa = s.ta ? dims{1, s.lda} : dims{s.lda, 1}, sb = s.tb ? dims{1, s.ldb} : dims{s.ldb, 1};
+  memory::desc a({s.M, s.K}, in, sa);
+  memory::desc b = s.packed_b ? memory::desc({s.K, s.N}, in, memory::format_tag::any)
+                              : memory::desc({s.K, s.N}, in, sb);
+  memory::desc c({s.M, s.N}, s.c16 ? memory::data_type::bf16 : f32, dims{s.ldc, 1});
+  if (s.batch.count > 1) {
+    const int64_t n = s.batch.count;
+    a = memory::desc({n, s.M, s.K}, in, {s.batch.a, sa[0], sa[1]});
+    b = memory::desc({n, s.K, s.N}, in, {s.batch.b, sb[0], sb[1]});
+    c = memory::desc({n, s.M, s.N}, f32, {s.batch.c, s.ldc, 1});
+  }
+  memory::desc bias = s.bias ? memory::desc({1, s.N}, f32, dims{s.N, 1}) : memory::desc();
+  dnnl::primitive_attr attr;
+  dnnl::post_ops ops;
+  if (s.beta != 0.0f) ops.append_sum(s.beta);
+  if (s.act >= 0) ops.append_eltwise(1.0f, eltwise_of(s.act), 0.0f, 0.0f);
+  attr.set_post_ops(ops);
+  dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(a, b, bias, c), attr, engine);
+  return {a, pd.weights_desc(), bias, c, dnnl::matmul(pd)};
+}
 
 // Training sees a new token count per batch, so the cache is bounded: past the limit it starts
 // afresh (a primitive is rebuilt in well under a millisecond).
@@ -146,15 +179,6 @@ class Matmuls {
     if (dW) product(sw, dy16, x, nullptr, dW, false);
   }
 
-  void run(const BatchedShape& s, const void* A, const void* B, float* C) {
-    std::lock_guard<std::mutex> lock(mu_);
-    Primitive& p = primitive(batched_, s);
-    using dnnl::memory;
-    memory a(p.a, engine_, const_cast<void*>(A)), b(p.b, engine_, const_cast<void*>(B)), c(p.c, engine_, C);
-    p.prim.execute(stream_, {{DNNL_ARG_SRC, a}, {DNNL_ARG_WEIGHTS, b}, {DNNL_ARG_DST, c}});
-    stream_.wait();
-  }
-
   // The weight copies are made again in place on their next use (a training step's optimizer
   // changes every weight: freeing and allocating them again cost page faults on 85 MB each step);
   // copies unused since the previous change (a model no longer run) are freed.
@@ -194,7 +218,7 @@ class Matmuls {
         packed = &e;
     }
     s.packed_b = packed != nullptr;
-    Primitive& p = primitive(cache_, s);
+    Primitive& p = primitive(s);
     if (packed)
       B = pack(*packed, s, p.b, B);
     else if (s.bf16 && weight)
@@ -246,55 +270,23 @@ class Matmuls {
     return reinterpret_cast<const float*>(e.bytes.data());
   }
 
-  // The cached primitive of shape s, created on first use.
-  template <typename Cache, typename S>
-  Primitive& primitive(Cache& cache, const S& s) {
-    auto it = cache.find(s);
-    if (it == cache.end()) {
-      if (cache.size() >= kMaxCached) cache.clear();
-      it = cache.emplace(s, create(s)).first;
+  // The cached primitive of shape s, created on first use. bf16 operands were made contiguous:
+  // their leading dimension is their stored width.
+  Primitive& primitive(const Shape& s) {
+    auto it = cache_.find(s);
+    if (it == cache_.end()) {
+      if (cache_.size() >= kMaxCached) cache_.clear();
+      Shape strides = s;
+      if (s.bf16) strides.lda = s.ta ? s.M : s.K, strides.ldb = s.tb ? s.K : s.N;
+      it = cache_.emplace(s, create_primitive(engine_, strides)).first;
     }
     return it->second;
-  }
-
-  Primitive create(const Shape& s) {
-    using dnnl::memory;
-    using dims = memory::dims;
-    const auto f32 = memory::data_type::f32;
-    const auto in = s.bf16 ? memory::data_type::bf16 : f32;
-    // bf16 operands were made contiguous: their leading dimension is their stored width.
-    const int64_t lda = s.bf16 ? (s.ta ? s.M : s.K) : s.lda, ldb = s.bf16 ? (s.tb ? s.K : s.N) : s.ldb;
-    // Strides give the transposes: a [M,K] view of a row-major [K,M] buffer has strides {1, lda}.
-    memory::desc a({s.M, s.K}, in, s.ta ? dims{1, lda} : dims{lda, 1});
-    memory::desc b = s.packed_b ? memory::desc({s.K, s.N}, in, memory::format_tag::any)
-                                : memory::desc({s.K, s.N}, in, s.tb ? dims{1, ldb} : dims{ldb, 1});
-    memory::desc c({s.M, s.N}, s.c16 ? memory::data_type::bf16 : f32, dims{s.ldc, 1});
-    memory::desc bias = s.bias ? memory::desc({1, s.N}, f32, dims{s.N, 1}) : memory::desc();
-    dnnl::primitive_attr attr;
-    dnnl::post_ops ops;
-    if (s.beta != 0.0f) ops.append_sum(s.beta);
-    if (s.act >= 0) ops.append_eltwise(1.0f, eltwise_of(s.act), 0.0f, 0.0f);
-    attr.set_post_ops(ops);
-    dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(a, b, bias, c), attr, engine_);
-    return {a, pd.weights_desc(), bias, c, dnnl::matmul(pd)};
-  }
-
-  Primitive create(const BatchedShape& s) {
-    using dnnl::memory;
-    using dims = memory::dims;
-    const auto in = s.bf16 ? memory::data_type::bf16 : memory::data_type::f32;
-    const int64_t M = s.M, N = s.N, K = s.K;
-    memory::desc a({s.nb, s.nh, M, K}, in, s.ta ? dims{s.nh * M * K, M * K, 1, M} : dims{s.nh * M * K, M * K, K, 1});
-    memory::desc b({s.nb, s.nh, K, N}, in, s.tb ? dims{s.nh * K * N, K * N, 1, K} : dims{s.nh * K * N, K * N, N, 1});
-    memory::desc c({s.nb, s.nh, M, N}, memory::data_type::f32, dims{s.c_b, s.c_h, s.ldc, 1});
-    return {a, b, memory::desc(), c, dnnl::matmul(dnnl::matmul::primitive_desc(dnnl::matmul::desc(a, b, c), engine_))};
   }
 
   dnnl::engine engine_;
   dnnl::stream stream_;
   std::mutex mu_;
   std::unordered_map<Shape, Primitive, BytesHash<Shape>> cache_;
-  std::unordered_map<BatchedShape, Primitive, BytesHash<BatchedShape>> batched_;
   AlignedVector<uint16_t> a16_, b16_;  // bf16 copies of the operands (reused)
   // Weight copies, current until the next weights_changed() (any model's: conservative).
   std::unordered_map<CopyKey, Copy, BytesHash<CopyKey>> copies_;
@@ -314,7 +306,7 @@ Shape make_shape(bool ta, bool tb, int M, int N, int K, int lda, int ldb, int ld
   Shape s;
   std::memset(&s, 0, sizeof s);  // padding bytes take part in the hash and comparison
   s.ta = ta, s.tb = tb, s.bias = bias, s.bf16 = bf16, s.M = M, s.N = N, s.K = K, s.lda = lda, s.ldb = ldb, s.ldc = ldc;
-  s.beta = beta, s.act = act;
+  s.beta = beta, s.act = act, s.batch.count = 1;
   return s;
 }
 
@@ -365,18 +357,40 @@ void linear_gradients_bf16(const float* dy, const float* x, const float* W, floa
   }
 }
 
-void batched_matmul(int nb, int nh, bool ta, bool tb, int M, int N, int K, const void* A, const void* B, float* C,
-                    int64_t c_b, int64_t c_h, int64_t ldc, bool bf16) {
-  if (nb == 0 || nh == 0 || M == 0 || N == 0) return;
-  BatchedShape s;
-  std::memset(&s, 0, sizeof s);
-  s.ta = ta, s.tb = tb, s.bf16 = bf16, s.nb = nb, s.nh = nh, s.M = M, s.N = N, s.K = K;
-  s.c_b = c_b, s.c_h = c_h, s.ldc = ldc;
+void thread_matmul(bool ta, bool tb, int M, int N, int K, const void* A, int lda, const void* B, int ldb, float beta,
+                   float* C, int ldc, bool bf16, Batch batch) {
+  if (M == 0 || N == 0 || batch.count == 0) return;
+  if (K == 0) {
+    for (int i = 0; i < batch.count; i++) scale_add_bias(M, N, nullptr, beta, C + i * batch.c, ldc);
+    return;
+  }
+  // The calling thread's primitives, made for one thread: inside a parallel region oneDNN runs a
+  // primitive on its caller alone, so one that was made for more would do only the first thread's
+  // share of the work.
+  struct Products {
+    dnnl::engine engine{dnnl::engine::kind::cpu, 0};
+    dnnl::stream stream{engine};
+    std::unordered_map<Shape, Primitive, BytesHash<Shape>> cache;
+  };
+  thread_local Products own;
+  Shape s = make_shape(ta, tb, M, N, K, lda, ldb, ldc, false, beta, bf16);
+  if (batch.count > 1) s.batch = batch;
   try {
-    matmuls().run(s, A, B, C);
+    auto it = own.cache.find(s);
+    if (it == own.cache.end()) {
+      if (own.cache.size() >= kMaxCached) own.cache.clear();
+      const int threads = omp_get_max_threads();
+      omp_set_num_threads(1);
+      it = own.cache.emplace(s, create_primitive(own.engine, s)).first;
+      omp_set_num_threads(threads);
+    }
+    using dnnl::memory;
+    Primitive& p = it->second;
+    memory a(p.a, own.engine, const_cast<void*>(A)), b(p.b, own.engine, const_cast<void*>(B)), c(p.c, own.engine, C);
+    p.prim.execute(own.stream, {{DNNL_ARG_SRC, a}, {DNNL_ARG_WEIGHTS, b}, {DNNL_ARG_DST, c}});
+    own.stream.wait();
   } catch (const dnnl::error& e) {
-    throw std::runtime_error("oneDNN batched matmul " + std::to_string(nb * nh) + "x" + std::to_string(M) + "x" +
-                             std::to_string(N) + "x" + std::to_string(K) + ": " + e.what());
+    throw matmul_error(s, e);
   }
 }
 
@@ -427,19 +441,21 @@ void linear_gradients_bf16(const float*, const float*, const float*, float*, flo
   throw std::runtime_error(bf16_unsupported_reason());
 }
 
-void batched_matmul(int nb, int nh, bool ta, bool tb, int M, int N, int K, const void* A, const void* B, float* C,
-                    int64_t c_b, int64_t c_h, int64_t ldc, bool bf16) {
+void thread_matmul(bool ta, bool tb, int M, int N, int K, const void* A, int lda, const void* B, int ldb, float beta,
+                   float* C, int ldc, bool bf16, Batch batch) {
   if (bf16) throw std::runtime_error(bf16_unsupported_reason());
-  const int64_t lda = ta ? M : K, ldb = tb ? K : N;
-  // One sgemm per matrix, each on its own thread (OpenBLAS runs single-threaded inside the loop).
-#pragma omp parallel for collapse(2) schedule(static)
-  for (int b = 0; b < nb; b++)
-    for (int h = 0; h < nh; h++) {
-      const int64_t i = (int64_t)b * nh + h;
-      cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, M, N, K, 1.0f,
-                  static_cast<const float*>(A) + i * M * K, lda, static_cast<const float*>(B) + i * K * N, ldb, 0.0f,
-                  C + b * c_b + h * c_h, ldc);
+  if (M == 0 || N == 0) return;
+  // Inside a parallel region OpenBLAS's OpenMP build runs the sgemm on the calling thread.
+  for (int i = 0; i < batch.count; i++) {
+    float* c = C + i * batch.c;
+    if (K == 0) {
+      scale_add_bias(M, N, nullptr, beta, c, ldc);
+      continue;
     }
+    cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, M, N, K, 1.0f,
+                static_cast<const float*>(A) + i * batch.a, lda, static_cast<const float*>(B) + i * batch.b, ldb, beta,
+                c, ldc);
+  }
 }
 
 void weights_changed() {}

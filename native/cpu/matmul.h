@@ -28,12 +28,19 @@ void ffn_forward_bf16(const float* x, const float* W1, const float* b1, const fl
 void linear_gradients_bf16(const float* dy, const float* x, const float* W, float* dx, float dx_beta, float* dW, int N,
                            int in, int out);
 
-// Attention's products, one per (sequence, head): C[b,h] = op(A[b,h]) op(B[b,h]), the nb x nh
-// matrices of A and B packed contiguously as stored (op = transpose: A stored [K,M], B [N,K]), as
-// fp32 or, with bf16, bfloat16 bits; C fp32, overwritten, matrix (b,h) at C + b*c_b + h*c_h with
-// rows ldc apart. One oneDNN batched matmul (AMX or AVX-512 brgemm), or an sgemm per matrix.
-void batched_matmul(int nb, int nh, bool ta, bool tb, int M, int N, int K, const void* A, const void* B, float* C,
-                    int64_t c_b, int64_t c_h, int64_t ldc, bool bf16);
+// count products of the same shape, matrix i of each operand `stride` elements after matrix i - 1.
+struct Batch {
+  int count;
+  int64_t a, b, c;  // the strides
+};
+
+// Products on the calling thread alone, for kernels that give each thread its own blocks of work
+// inside their parallel region (attention, a few heads of one sequence at a time): C = op(A) op(B)
+// + beta C, row-major with the given strides, op = transpose where asked (A stored [K, M], B
+// [N, K]). A and B are fp32 or, with bf16, bfloat16 bits; C fp32. One oneDNN matmul made for one
+// thread (AMX or AVX-512 brgemm), or an sgemm per product.
+void thread_matmul(bool ta, bool tb, int M, int N, int K, const void* A, int lda, const void* B, int ldb, float beta,
+                   float* C, int ldc, bool bf16, Batch batch = {1, 0, 0, 0});
 
 // Parameter values changed somewhere: kept copies of weights are made again on their next use.
 void weights_changed();

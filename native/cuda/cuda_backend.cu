@@ -196,8 +196,8 @@ class CudaBackend final : public Backend {
   }
 
   void attention_backward(const float* dctx, const float* q, int ldq, const float* k, const float* v, int ldkv,
-                          const float* probs, float* dq, float* dk, float* dv, int B, int Tq, int T, int D, int H,
-                          float p, uint64_t seed) override {
+                          const int32_t*, const float* probs, float* dq, float* dk, float* dv, int B, int Tq, int T,
+                          int D, int H, float p, uint64_t seed) override {
     const int dh = D / H;
     const size_t nP = (size_t)B * H * Tq * T;
     const int64_t rows = (int64_t)B * H * Tq;

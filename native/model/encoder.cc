@@ -511,15 +511,15 @@ float* EncoderModel::layer_backward(int l, float* d_out) {
   // The input gradient: the residual's, plus what the projections send back.
   float* d_in = w.dA;
   if (Tq == T) {
-    e.attention_backward(w.d_ctx, L.qkv, 3 * D, L.qkv + D, L.qkv + 2 * D, 3 * D, L.probs, w.d_qkv, w.d_qkv + D,
-                         w.d_qkv + 2 * D, B, Tq, T, D, H, st.p_attn, st.attn_seed);
+    e.attention_backward(w.d_ctx, L.qkv, 3 * D, L.qkv + D, L.qkv + 2 * D, 3 * D, mask_.get(), L.probs, w.d_qkv,
+                         w.d_qkv + D, w.d_qkv + 2 * D, B, Tq, T, D, H, st.p_attn, st.attn_seed);
     // d_in already holds the residual's gradient (d_res is d_in).
     e.linear_backward(w.d_qkv, x_in, P(lp.q_w), d_in, 1, Gw(lp.q_w), Gw(lp.q_b), N, D, 3 * D);
   } else {
     const float* q = L.qkv + 2 * (int64_t)N * D;
     float* dq = w.d_qkv + 2 * (int64_t)N * D;
-    e.attention_backward(w.d_ctx, q, D, L.qkv, L.qkv + D, 2 * D, L.probs, dq, w.d_qkv, w.d_qkv + D, B, Tq, T, D, H,
-                         st.p_attn, st.attn_seed);
+    e.attention_backward(w.d_ctx, q, D, L.qkv, L.qkv + D, 2 * D, mask_.get(), L.probs, dq, w.d_qkv, w.d_qkv + D, B,
+                         Tq, T, D, H, st.p_attn, st.attn_seed);
     e.linear_backward(dq, xq, P(lp.q_w), w.d_cls_in, 0, Gw(lp.q_w), Gw(lp.q_b), Nq, D, D);
     e.add(w.d_cls_in, d_res, w.d_cls_in, (int64_t)Nq * D);
     e.fill_zero(d_in, sizeof(float) * N * D);

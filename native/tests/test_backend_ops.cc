@@ -38,6 +38,8 @@ int g_passed = 0, g_failed = 0;
 // Bounds are fp32's; a backend whose matrix products take tf32 or bf16 operands is held to
 // this floor instead (METHOD: tf32 lands near 3e-4, bf16 between 1e-3 and 1e-2).
 double g_floor = 0;
+// The precision of the backend under test: fp32, tf32 or bf16.
+std::string g_precision;
 
 void report(const std::string& backend, const std::string& name, double err, double bound) {
   if (backend != "ref") bound = std::max(bound, g_floor);
@@ -342,10 +344,10 @@ void test_attention(Backend* be, Rng& rng) {
       {"heads of 64, 130 queries, dropout 0.1", {2, 130, 130, 128, 2, 384, 384, 0.1f}, {130, 77}},
       {"heads of 64, fully masked sequence", {2, 96, 96, 64, 1, 192, 192, 0.0f}, {96, 0}},
       {"heads of 64, [CLS] only, 200 keys, dropout 0.2", {2, 1, 200, 128, 2, 128, 256, 0.2f}, {200, 150}},
-      // The CPU backend works in chunks of at most 2^20 scores: whole sequences (here one each), or
-      // heads of one sequence (here 2, 2 and 1).
-      {"chunks of sequences, dropout 0.1", {3, 400, 400, 32, 4, 96, 96, 0.1f}, {400, 300, 400}},
-      {"chunks of heads, dropout 0.1", {2, 600, 600, 40, 5, 120, 120, 0.1f}, {600, 450}},
+      // The CPU backend takes a head's queries in blocks of at most 2^17 scores: 327 of the 400 rows
+      // here, 218 of the 600 (dv and dk add up two and three blocks).
+      {"two query blocks, dropout 0.1", {3, 400, 400, 32, 4, 96, 96, 0.1f}, {400, 300, 400}},
+      {"three query blocks, dropout 0.1", {2, 600, 600, 40, 5, 120, 120, 0.1f}, {600, 450}},
   };
   const uint64_t seed = 12345;
   for (const C& c : cases) {
@@ -368,10 +370,28 @@ void test_attention(Backend* be, Rng& rng) {
     report(be->name(), "attention_forward" + name, rel_err(dev.get(ctx, nctx), want), 1e-5);
     if (be->keeps_probabilities()) {  // else backward's results below check what it kept
       report(be->name(), "attention_forward probs" + name, rel_err(dev.get(probs, nprobs), want_probs), 1e-5);
-    } else if (be->host_memory()) {  // the CPU's: the probabilities with the dropout mask in their signs
+    } else if (be->host_memory() && g_precision != "bf16") {  // CPU fp32: the dropout mask in their signs
       std::vector<float> kept = dev.get(probs, nprobs);
       for (float& x : kept) x = std::fabs(x);
       report(be->name(), "attention_forward |probs|" + name, rel_err(kept, want_probs), 1e-5);
+    } else if (be->host_memory()) {  // CPU bf16: each score row's largest value and inverse sum of exponentials
+      const int64_t rows = (int64_t)s.B * s.H * s.Tq, dh = s.D / s.H;
+      const std::vector<float> stats = dev.get(probs, (size_t)rows * 2);
+      std::vector<float> got(nprobs);  // the probabilities they give with the scores in double
+      for (int64_t row = 0; row < rows; row++) {
+        const int64_t b = row / ((int64_t)s.H * s.Tq), h = row / s.Tq % s.H, r = row % s.Tq;
+        for (int j = 0; j < s.T; j++) {
+          double score = -FLT_MAX;
+          if (mask[(size_t)b * s.T + j]) {
+            score = 0;
+            for (int64_t c = 0; c < dh; c++)
+              score += q[(size_t)((b * s.Tq + r) * s.ldq + h * dh + c)] * k[(size_t)((b * s.T + j) * s.ldkv + h * dh + c)];
+            score /= std::sqrt((double)dh);
+          }
+          got[(size_t)(row * s.T + j)] = (float)(std::exp(score - stats[2 * row]) * stats[2 * row + 1]);
+        }
+      }
+      report(be->name(), "attention_forward row statistics" + name, rel_err(got, want_probs), 1e-5);
     }
     // Inference: no probabilities kept, the same context.
     float* ctx2 = dev.zeros(nctx);
@@ -380,8 +400,8 @@ void test_attention(Backend* be, Rng& rng) {
 
     const Vec dctx = rng.normal(nctx);
     float *dq = dev.zeros(q.size()), *dk = dev.zeros(k.size()), *dv = dev.zeros(v.size());
-    be->attention_backward(dev.f(dctx), dq_in, s.ldq, dk_in, dv_in, s.ldkv, probs, dq, dk, dv, s.B, s.Tq, s.T, s.D, s.H,
-                           s.p, seed);
+    be->attention_backward(dev.f(dctx), dq_in, s.ldq, dk_in, dv_in, s.ldkv, dmask, probs, dq, dk, dv, s.B, s.Tq, s.T,
+                           s.D, s.H, s.p, seed);
     const AttnGrads g = ref_attention_backward(s, dctx, q, k, v, mask, seed);
     // The kernel writes only the D-wide blocks of the strided gradient buffers.
     report(be->name(), "attention_backward dq" + name,
@@ -744,6 +764,7 @@ int main(int argc, char** argv) {
     const size_t dash = name.find('-');
     const std::string device = name.substr(0, dash), precision = dash == std::string::npos ? "fp32" : name.substr(dash + 1);
     g_floor = precision == "bf16" ? 2e-2 : precision == "tf32" ? 2e-3 : 0;
+    g_precision = precision;
     try {
       be = engine::make_backend(device, precision);
     } catch (const std::exception& e) {

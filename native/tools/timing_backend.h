@@ -51,10 +51,10 @@ class TimingBackend final : public engine::Backend {
     time("attention_forward", [&] { in_->attention_forward(q, ldq, k, v, ldkv, mask, probs, ctx, B, Tq, T, D, H, p, seed); });
   }
   void attention_backward(const float* dctx, const float* q, int ldq, const float* k, const float* v, int ldkv,
-                          const float* probs, float* dq, float* dk, float* dv, int B, int Tq, int T, int D, int H,
-                          float p, uint64_t seed) override {
+                          const int32_t* mask, const float* probs, float* dq, float* dk, float* dv, int B, int Tq, int T,
+                          int D, int H, float p, uint64_t seed) override {
     time("attention_backward",
-         [&] { in_->attention_backward(dctx, q, ldq, k, v, ldkv, probs, dq, dk, dv, B, Tq, T, D, H, p, seed); });
+         [&] { in_->attention_backward(dctx, q, ldq, k, v, ldkv, mask, probs, dq, dk, dv, B, Tq, T, D, H, p, seed); });
   }
   void linear_act_forward(const float* x, const float* W, const float* b, float* y, int N, int in, int out,
                           int act) override {
