@@ -42,6 +42,24 @@ struct Blocks {
   }
 };
 
+// n matrices of rows x dh, contiguous in src, written times f (or with add, added) into dst: matrix
+// i at column i * dh, rows ld apart. The blocks' products write their outputs contiguous and this puts
+// them in place: oneDNN 2.6 runs a product whose output has a row stride of its own through its
+// gemm:jit path instead of AMX brgemm (2.4x slower in backward at 8 x 512).
+void put_heads(const float* src, int64_t n, int rows, int dh, float* dst, int64_t ld, bool add, float f = 1.0f) {
+  for (int64_t i = 0; i < n * rows; i++) {
+    const float* s = src + i * dh;
+    float* d = dst + (i / rows) * dh + (i % rows) * ld;
+    if (add) {
+#pragma omp simd
+      for (int c = 0; c < dh; c++) d[c] += s[c];
+    } else {
+#pragma omp simd
+      for (int c = 0; c < dh; c++) d[c] = s[c] * f;
+    }
+  }
+}
+
 // body(b, h0, n, r0, rows) for every block: heads [h0, h0 + n) of sequence b, query rows
 // [r0, r0 + rows) of each. The blocks are split over the threads.
 template <typename Body>
@@ -55,7 +73,7 @@ void for_blocks(int B, const Blocks& k, Body body) {
 }
 
 // The operands (made by the calling thread, read by all), and each thread's scores and weights.
-thread_local AlignedVector<float> q_operand, q_unscaled, k_operand, v_operand, g_operand, scores, grads, weights;
+thread_local AlignedVector<float> q_operand, k_operand, v_operand, g_operand, scores, grads, weights, out;
 
 // Room for n floats, or (bf16) n bfloat16 values, in one of the scratch buffers above.
 float* room(AlignedVector<float>& s, int64_t n, bool bf16) {
@@ -253,8 +271,10 @@ void attention_forward(const float* q, int ldq, const float* k, const float* v, 
       typed_at(A, bf16, i * T,
                [&](auto* d) { weights_row(row, in_place ? 1.0f : st.inv_sum, d, T, dropout, base, kept != nullptr); });
     }
-    thread_matmul(false, false, rows, dh, T, A, T, element(Vs, bf16, head * T * dh), dh, 0.0f,
-                  ctx + ((int64_t)b * Tq + r0) * D + (int64_t)h0 * dh, D, bf16, {n, block, (int64_t)T * dh, dh});
+    float* C = room(out, n * rows * dh, false);
+    thread_matmul(false, false, rows, dh, T, A, T, element(Vs, bf16, head * T * dh), dh, 0.0f, C, dh, bf16,
+                  {n, block, (int64_t)T * dh, (int64_t)rows * dh});
+    put_heads(C, n, rows, dh, ctx + ((int64_t)b * Tq + r0) * D + (int64_t)h0 * dh, D, false);
   });
 }
 
@@ -269,10 +289,12 @@ void attention_backward(const float* dctx, const float* q, int ldq, const float*
   const float* kept = bf16 ? nullptr : probs;
   const RowStats* stats = bf16 ? reinterpret_cast<const RowStats*>(probs) : nullptr;
   const float* Gs = operand(dctx, D, B, Tq, H, dh, 1.0f, bf16, g_operand);
-  // q times the scale gives forward's scores again (where its probabilities were not kept); q
-  // itself, dk (the scale is in dS).
-  const float* Qf = kept ? nullptr : operand(q, ldq, B, Tq, H, dh, scale, bf16, q_operand);
-  const float* Qs = operand(q, ldq, B, Tq, H, dh, 1.0f, bf16, q_unscaled);
+  // S = scale q k^T  =>  dq = scale dS' k, dk = dS'^T (scale q), dS' the gradient of q k^T. Where
+  // forward's probabilities are kept, dS = scale dS' is formed and q is packed as it is; else q is
+  // packed times the scale, as forward packed it to compute its scores again, and dq gets the
+  // scale as it is put in place.
+  const float* Qs = operand(q, ldq, B, Tq, H, dh, kept ? 1.0f : scale, bf16, q_operand);
+  const float ds_scale = kept ? scale : 1.0f, dq_scale = kept ? 1.0f : scale;
   const float* Ks = operand(k, ldkv, B, T, H, dh, 1.0f, bf16, k_operand);
   const float* Vs = operand(v, ldkv, B, T, H, dh, 1.0f, bf16, v_operand);
   for_blocks(B, blocks, [&](int b, int h0, int n, int r0, int rows) {
@@ -284,7 +306,8 @@ void attention_backward(const float* dctx, const float* q, int ldq, const float*
     // The operands' matrices: a head's query rows of G and q, its keys of k and v, the block's scores.
     const int64_t per_q = (int64_t)Tq * dh, per_k = (int64_t)T * dh;
     // dv and dk sum over a head's blocks of rows: the first overwrites them.
-    const float beta = r0 > 0 ? 1.0f : 0.0f;
+    const bool add = r0 > 0;
+    float* C = room(out, n * std::max(rows, T) * dh, false);
     // Forward's probabilities with the dropout mask in their signs, and its weights: kept, or
     // computed again with the mask drawn again.
     const float* P = kept ? kept + (head * Tq + r0) * T : room(scores, n * block, false);
@@ -295,7 +318,7 @@ void attention_backward(const float* dctx, const float* q, int ldq, const float*
           typed_at(A, bf16, i * T, [&](auto* d) { kept_weights_row(P + i * T, d, T, dropout.inv_keep); });
     } else {
       float* S = const_cast<float*>(P);
-      thread_matmul(false, true, rows, T, dh, element(Qf, bf16, (head * Tq + r0) * dh), dh, K, dh, 0.0f, S, T, bf16,
+      thread_matmul(false, true, rows, T, dh, element(Qs, bf16, (head * Tq + r0) * dh), dh, K, dh, 0.0f, S, T, bf16,
                     {n, per_q, per_k, block});
       for (int64_t i = 0; i < n * rows; i++) {
         float* row = S + i * T;
@@ -306,21 +329,21 @@ void attention_backward(const float* dctx, const float* q, int ldq, const float*
       }
     }
     // ctx = A v  =>  dv = A^T dctx, dA = dctx v^T
-    thread_matmul(true, false, T, dh, rows, A, T, G, dh, beta, dv + (int64_t)b * T * ldkv + col, ldkv, bf16,
-                  {n, block, per_q, dh});
+    thread_matmul(true, false, T, dh, rows, A, T, G, dh, 0.0f, C, dh, bf16, {n, block, per_q, per_k});
+    put_heads(C, n, T, dh, dv + (int64_t)b * T * ldkv + col, ldkv, add);
     float* dA = room(grads, n * block, false);
     thread_matmul(false, true, rows, T, dh, G, dh, V, dh, 0.0f, dA, T, bf16, {n, per_q, per_k, block});
-    // Dropout's and softmax's backward, row by row, with the scores' scale folded in. Under bf16
-    // dS goes to the weights' buffer as the next products' operand (the weights are used up).
+    // Dropout's and softmax's backward, row by row. Under bf16 dS goes to the weights' buffer as
+    // the next products' operand (the weights are used up).
     float* dS = bf16 ? A : dA;
     for (int64_t i = 0; i < n * rows; i++)
       typed_at(dS, bf16, i * T,
-               [&](auto* d) { scores_grad_row(P + i * T, dA + i * T, d, T, scale, dropout.inv_keep); });
-    // S = scale q k^T  =>  dq = dS k, dk = dS^T q (scale inside dS)
-    thread_matmul(false, false, rows, dh, T, dS, T, K, dh, 0.0f, dq + ((int64_t)b * Tq + r0) * ldq + col, ldq, bf16,
-                  {n, block, per_k, dh});
-    thread_matmul(true, false, T, dh, rows, dS, T, element(Qs, bf16, (head * Tq + r0) * dh), dh, beta,
-                  dk + (int64_t)b * T * ldkv + col, ldkv, bf16, {n, block, per_q, dh});
+               [&](auto* d) { scores_grad_row(P + i * T, dA + i * T, d, T, ds_scale, dropout.inv_keep); });
+    thread_matmul(false, false, rows, dh, T, dS, T, K, dh, 0.0f, C, dh, bf16, {n, block, per_k, (int64_t)rows * dh});
+    put_heads(C, n, rows, dh, dq + ((int64_t)b * Tq + r0) * ldq + col, ldq, false, dq_scale);
+    thread_matmul(true, false, T, dh, rows, dS, T, element(Qs, bf16, (head * Tq + r0) * dh), dh, 0.0f, C, dh, bf16,
+                  {n, block, per_q, per_k});
+    put_heads(C, n, T, dh, dk + (int64_t)b * T * ldkv + col, ldkv, add);
   });
 }
 
