@@ -135,8 +135,8 @@ const float* operand(const float* x, int64_t ld, int B, int n, int H, int dh, fl
 // (a probability is never negative). bf16: each row's largest score and the inverse of its sum of
 // exponentials, from which backward computes the row again (its scores by the same product, then
 // probabilities()). Measured on the 2-core Xeon with AMX (per-core memory bandwidth 8-13 GB/s) at
-// 8 x 512, a layer's attention, forward + backward: bf16 92 ms keeping the probabilities, 75
-// computing them again; fp32 (products 5x slower) 114 and 122.
+// 8 x 512, a layer's attention, forward + backward: bf16 75 ms keeping the probabilities, 63
+// computing them again; fp32 (products 5x slower) 116 and 121.
 struct RowStats {
   float max, inv_sum;
 };
