@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cfloat>
 #include <cmath>
+#include <exception>
 
 #include "aligned.h"
 #include "bf16.h"
@@ -61,15 +62,23 @@ void put_heads(const float* src, int64_t n, int rows, int dh, float* dst, int64_
 }
 
 // body(b, h0, n, r0, rows) for every block: heads [h0, h0 + n) of sequence b, query rows
-// [r0, r0 + rows) of each. The blocks are split over the threads.
+// [r0, r0 + rows) of each. The blocks are split over the threads; an exception (a product's
+// error) stops its thread's blocks and is thrown again once the threads are done.
 template <typename Body>
 void for_blocks(int B, const Blocks& k, Body body) {
+  std::exception_ptr error;
   parallel_ranges((int64_t)B * k.groups, [&](int64_t lo, int64_t hi) {
-    for (int64_t i = lo; i < hi; i++) {
-      const int b = (int)(i / k.groups), h0 = (int)(i % k.groups) * k.heads, n = std::min(k.heads, k.H - h0);
-      for (int r0 = 0; r0 < k.Tq; r0 += k.rows) body(b, h0, n, r0, std::min(k.rows, k.Tq - r0));
+    try {
+      for (int64_t i = lo; i < hi; i++) {
+        const int b = (int)(i / k.groups), h0 = (int)(i % k.groups) * k.heads, n = std::min(k.heads, k.H - h0);
+        for (int r0 = 0; r0 < k.Tq; r0 += k.rows) body(b, h0, n, r0, std::min(k.rows, k.Tq - r0));
+      }
+    } catch (...) {
+#pragma omp critical(attention_error)
+      if (!error) error = std::current_exception();
     }
   });
+  if (error) std::rethrow_exception(error);
 }
 
 // The operands (made by the calling thread, read by all), and each thread's scores and weights.

@@ -374,15 +374,18 @@ void thread_matmul(bool ta, bool tb, int M, int N, int K, const void* A, int lda
   };
   thread_local Products own;
   Shape s = make_shape(ta, tb, M, N, K, lda, ldb, ldc, false, beta, bf16);
-  if (batch.count > 1) s.batch = batch;
+  if (batch.count > 1) s.batch.count = batch.count, s.batch.a = batch.a, s.batch.b = batch.b, s.batch.c = batch.c;
   try {
     auto it = own.cache.find(s);
     if (it == own.cache.end()) {
       if (own.cache.size() >= kMaxCached) own.cache.clear();
-      const int threads = omp_get_max_threads();
-      omp_set_num_threads(1);
+      // Made while this thread's OpenMP count is 1 (restored however creation ends).
+      struct OneThread {
+        const int threads = omp_get_max_threads();
+        OneThread() { omp_set_num_threads(1); }
+        ~OneThread() { omp_set_num_threads(threads); }
+      } one;
       it = own.cache.emplace(s, create_primitive(own.engine, s)).first;
-      omp_set_num_threads(threads);
     }
     using dnnl::memory;
     Primitive& p = it->second;

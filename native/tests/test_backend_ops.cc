@@ -19,6 +19,8 @@
 #include <vector>
 
 #include "../backend.h"
+#include "../cpu/kernels.h"
+#include "../cpu/matmul.h"
 #include "../rng.h"
 #include "attention_reference.h"
 
@@ -630,6 +632,25 @@ void test_adamw(Backend* be, Rng& rng) {
 // The dropout generator (../rng.h), which every backend shares: its stream against splitmix64's
 // published outputs, its decisions against the reference's own reading of the definition, the
 // probability it applies, and how its draws fall.
+// An error inside a CPU kernel's parallel region reaches the caller as an exception (one thrown out
+// of an OpenMP region would end the process): where this build has no bf16 products, the
+// attention's blocks throw on every thread.
+void test_parallel_errors() {
+  const std::string why = engine::bf16_unsupported_reason();
+  if (why.empty()) return;  // bf16 products run here: nothing throws
+  const int B = 2, T = 4, D = 8, H = 2;
+  std::vector<float> qkv((size_t)B * T * 3 * D, 0.5f), probs((size_t)B * H * T * T), ctx((size_t)B * T * D);
+  const std::vector<int32_t> mask((size_t)B * T, 1);
+  std::string got = "(none)";
+  try {
+    engine::attention_forward(qkv.data(), 3 * D, qkv.data() + D, qkv.data() + 2 * D, 3 * D, mask.data(), probs.data(),
+                              ctx.data(), B, T, T, D, H, 0.0f, 1, true);
+  } catch (const std::exception& e) {
+    got = e.what();
+  }
+  report("cpu", "attention_forward's error from its threads: " + got, got == why ? 0 : 1, 0);
+}
+
 void test_generator() {
   {  // splitmix64 from state 0 (Vigna's splitmix64.c): seed 0's key is mix64(0) = 0
     const uint64_t published[4] = {0xe220a8397b1dcdafULL, 0x6e789e6aa1b965f4ULL, 0x06c45d188009454fULL,
@@ -759,6 +780,7 @@ int main(int argc, char** argv) {
   Rng rng(20260101);
   test_generator();
   test_references(rng);
+  test_parallel_errors();
   for (const std::string& name : names) {
     std::unique_ptr<Backend> be;
     const size_t dash = name.find('-');
