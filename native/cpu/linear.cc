@@ -24,9 +24,8 @@ void linear_forward(const float* x, const float* W, const float* b, float* y, in
 
 void linear_backward(const float* dy, const float* x, const float* W, float* dx, float dx_beta, float* dW, float* db,
                      int N, int in, int out, bool bf16) {
-  if (bf16) {
-    linear_gradients_bf16(dy, x, W, dx, dx_beta, dW, N, in, out);
-  } else if (N > 0 && blas_gradient_products()) {
+  if (bf16) return linear_gradients_bf16(dy, x, W, dx, dx_beta, dW, db, N, in, out);
+  if (N > 0 && blas_gradient_products()) {
     if (dx) cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, in, out, 1.0f, dy, out, W, in, dx_beta, dx, in);
     if (dW) cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, out, in, N, 1.0f, dy, out, x, in, 1.0f, dW, in);
   } else {

@@ -87,13 +87,36 @@ void to_bf16_row(const float* src, uint16_t* d, int64_t n) {
   for (int64_t c = 0; c < n; c++) d[c] = to_bf16(src[c]);
 }
 
+// The same, the floats also added to sum.
+void to_bf16_row_sum(const float* src, uint16_t* d, float* sum, int64_t n) {
+#pragma omp simd
+  for (int64_t c = 0; c < n; c++) {
+    d[c] = to_bf16(src[c]);
+    sum[c] += src[c];
+  }
+}
+
 // A rows x cols block with row stride ld as contiguous bfloat16 in d (row stride cols). Rows split
 // over the threads by parallel_ranges: the same loop under `omp parallel for` did not vectorize and
-// ran 7x slower (5.6 against 42 GB/s on a 4,096 x 3,072 block, 2-core Xeon).
-void to_bf16_block(const float* src, int64_t rows, int64_t cols, int64_t ld, uint16_t* d) {
+// ran 7x slower (5.6 against 42 GB/s on a 4,096 x 3,072 block, 2-core Xeon). With colsum, the
+// block's column sums (of the floats) are added to colsum[cols] on the way: each thread sums its
+// rows, and the threads' sums are added in thread order (the same result on every run).
+void to_bf16_block(const float* src, int64_t rows, int64_t cols, int64_t ld, uint16_t* d, float* colsum = nullptr) {
+  if (!colsum) {
+    parallel_ranges(rows, [=](int64_t lo, int64_t hi) {
+      for (int64_t r = lo; r < hi; r++) to_bf16_row(src + r * ld, d + r * cols, cols);
+    });
+    return;
+  }
+  static thread_local AlignedVector<float> partial;
+  partial.assign((size_t)(omp_get_max_threads() * cols), 0.0f);
+  float* sums = partial.data();
   parallel_ranges(rows, [=](int64_t lo, int64_t hi) {
-    for (int64_t r = lo; r < hi; r++) to_bf16_row(src + r * ld, d + r * cols, cols);
+    float* own = sums + omp_get_thread_num() * cols;
+    for (int64_t r = lo; r < hi; r++) to_bf16_row_sum(src + r * ld, d + r * cols, own, cols);
   });
+  for (int t = 0; t < omp_get_max_threads(); t++)
+    for (int64_t c = 0; c < cols; c++) colsum[c] += sums[t * cols + c];
 }
 
 struct Primitive {
@@ -134,6 +157,9 @@ Primitive create_primitive(const dnnl::engine& engine, const Shape& s) {
 // afresh (a primitive is rebuilt in well under a millisecond).
 constexpr size_t kMaxCached = 512;
 
+// Rows from which a bf16 product packs a weight on its first read (see Matmuls::product).
+constexpr int kPackRows = 2048;
+
 class Matmuls {
   // A weight's copy: plain bfloat16 (rows x cols as stored), or packed for B = W^T or B = W.
   enum CopyForm : int64_t { kPlain, kPacked, kPackedT };
@@ -170,11 +196,11 @@ class Matmuls {
   }
 
   // A linear layer's bf16 gradient products (dx and dW shapes), dy converted once: it is the A
-  // operand of both.
+  // operand of both; its column sums go to db on the way.
   void run_gradients(const Shape& sx, const Shape& sw, const float* dy, const float* x, const float* W, float* dx,
-                     float* dW) {
+                     float* dW, float* db) {
     std::lock_guard<std::mutex> lock(mu_);
-    const float* dy16 = convert(dy, sw.K, sw.M, sw.lda, a16_);
+    const float* dy16 = convert(dy, sw.K, sw.M, sw.lda, a16_, db);
     if (dx) product(sx, dy16, W, nullptr, dx, true);
     if (dW) product(sw, dy16, x, nullptr, dW, false);
   }
@@ -202,9 +228,10 @@ class Matmuls {
   // from a packed copy: in the blocked layout, and type, that oneDNN asks for (see pack). Measured
   // on this AMX Xeon at distilbert-base shapes, against plain row-major operands: bf16
   // 1,460-1,980 -> 1,930-2,430 GFLOP/s, fp32 180-350 -> 350-380. Making the copy costs a pass over
-  // the weight in each orientation, which a training step, reading each weight once in each
-  // orientation, does not win back (bf16 train_8x128 2,700 -> 2,460 tokens/s; fp32 no faster and
-  // 340 MB more): a first read takes the weight as it is, or under bf16 its plain bf16 copy (one
+  // the weight in each orientation (a reorder from fp32), which a training step reads once in each
+  // orientation: that pays under bf16 from about 2,000 rows (kPackRows; train_8x512 +3-4%, 4,096
+  // rows; train_8x128 -6%, 1,024 rows), and not in fp32 (train_8x128 and 8x512 3-6% slower, 340 MB
+  // more). Otherwise a first read takes the weight as it is, or under bf16 its plain bf16 copy (one
   // for both orientations).
   void product(Shape s, const float* A, const float* B, const float* bias, float* C, bool weight) {
     const int64_t rows = s.tb ? s.N : s.K, cols = s.tb ? s.K : s.N;  // B as stored
@@ -212,7 +239,7 @@ class Matmuls {
     if (weight) {
       Copy& e = copies_[CopyKey{B, s.K, s.N, s.ldb, s.tb ? kPackedT : kPacked, s.bf16}];
       e.used = true;
-      if (!e.current && !e.seen)
+      if (!e.current && !e.seen && !(s.bf16 && s.M >= kPackRows))
         e.seen = true;
       else
         packed = &e;
@@ -233,10 +260,12 @@ class Matmuls {
     stream_.wait();
   }
 
-  // src as contiguous bfloat16 in dst (its bits, typed as the matmul operands are).
-  const float* convert(const float* src, int64_t rows, int64_t cols, int64_t ld, AlignedVector<uint16_t>& dst) {
+  // src as contiguous bfloat16 in dst (its bits, typed as the matmul operands are); with colsum,
+  // its column sums added there.
+  const float* convert(const float* src, int64_t rows, int64_t cols, int64_t ld, AlignedVector<uint16_t>& dst,
+                       float* colsum = nullptr) {
     dst.resize((size_t)(rows * cols));
-    to_bf16_block(src, rows, cols, ld, dst.data());
+    to_bf16_block(src, rows, cols, ld, dst.data(), colsum);
     return reinterpret_cast<const float*>(dst.data());
   }
 
@@ -345,13 +374,13 @@ void ffn_forward_bf16(const float* x, const float* W1, const float* b1, const fl
   }
 }
 
-void linear_gradients_bf16(const float* dy, const float* x, const float* W, float* dx, float dx_beta, float* dW, int N,
-                           int in, int out) {
+void linear_gradients_bf16(const float* dy, const float* x, const float* W, float* dx, float dx_beta, float* dW,
+                           float* db, int N, int in, int out) {
   if (N == 0) return;  // no tokens: dx has no rows, dW is unchanged
   const Shape sx = make_shape(false, false, N, in, out, out, in, in, false, dx_beta, true);
   const Shape sw = make_shape(true, false, out, in, N, out, in, in, false, 1.0f, true);
   try {
-    matmuls().run_gradients(sx, sw, dy, x, W, dx, dW);
+    matmuls().run_gradients(sx, sw, dy, x, W, dx, dW, db);
   } catch (const dnnl::error& e) {
     throw matmul_error(dx ? sx : sw, e);
   }
@@ -440,7 +469,7 @@ void ffn_forward_bf16(const float*, const float*, const float*, const float*, co
   throw std::runtime_error(bf16_unsupported_reason());
 }
 
-void linear_gradients_bf16(const float*, const float*, const float*, float*, float, float*, int, int, int) {
+void linear_gradients_bf16(const float*, const float*, const float*, float*, float, float*, float*, int, int, int) {
   throw std::runtime_error(bf16_unsupported_reason());
 }
 

@@ -24,9 +24,10 @@ void ffn_forward_bf16(const float* x, const float* W1, const float* b1, const fl
                       float* y, int N, int D, int F, int act);
 
 // A linear layer's gradient products with bfloat16 operands: dx = dy W (+ dx_beta dx), dW += dy^T x,
-// dy converted once for both (either output may be null). dy [N, out], x [N, in], W [out, in].
-void linear_gradients_bf16(const float* dy, const float* x, const float* W, float* dx, float dx_beta, float* dW, int N,
-                           int in, int out);
+// and db += dy's column sums (in fp32, as dy is converted), dy converted once for all three (any
+// output may be null). dy [N, out], x [N, in], W [out, in].
+void linear_gradients_bf16(const float* dy, const float* x, const float* W, float* dx, float dx_beta, float* dW,
+                           float* db, int N, int in, int out);
 
 // count products of the same shape, matrix i of each operand `stride` elements after matrix i - 1.
 struct Batch {
