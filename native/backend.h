@@ -66,6 +66,25 @@ class Backend {
   // be null (input gradients only, as explanations take them).
   virtual void linear_backward(const float* dy, const float* x, const float* W, float* dx, float dx_beta, float* dW,
                                float* db, int N, int in, int out) = 0;
+  // Training's FFN: h = x W1^T + b1 (kept: backward's input), y = act(h) W2^T + b2 (x [N, D]); a
+  // [N, F] the backend's room for the activation, in a form of its own. By default the kernels.
+  virtual void ffn_train_forward(const float* x, const float* W1, const float* b1, const float* W2, const float* b2,
+                                 float* h, float* a, float* y, int N, int D, int F, int act) {
+    linear_forward(x, W1, b1, h, N, D, F);
+    activation_forward(h, a, (int64_t)N * F, act);
+    linear_forward(a, W2, b2, y, N, F, D);
+  }
+  // Its backward from dy [N, D] and forward's x and h: dx as linear_backward's (dx_beta); dW1, db1,
+  // dW2, db2 += theirs (null: input gradients only). The activation is made again in a (it is not
+  // kept per layer); a and dh [N, F] are scratch.
+  virtual void ffn_backward(const float* dy, const float* x, const float* h, float* a, const float* W1,
+                            const float* W2, float* dh, float* dx, float dx_beta, float* dW1, float* db1, float* dW2,
+                            float* db2, int N, int D, int F, int act) {
+    activation_forward(h, a, (int64_t)N * F, act);
+    linear_backward(dy, a, W2, dh, 0, dW2, db2, N, F, D);
+    activation_backward(dh, h, dh, (int64_t)N * F, act);
+    linear_backward(dh, x, W1, dx, dx_beta, dW1, db1, N, D, F);
+  }
 
   // out = LayerNorm(x) * gamma + beta over rows of D (biased variance); keeps mean and rstd.
   virtual void layernorm_forward(const float* x, const float* gamma, const float* beta, float* out, float* mean,

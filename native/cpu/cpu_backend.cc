@@ -83,6 +83,19 @@ class CpuBackend final : public Backend {
                           int act) override {
     engine::linear_forward(x, W, b, y, N, in, out, bf16_, act);
   }
+  // Under bf16 the activation goes between the FFN's products as bfloat16, written once by its
+  // kernel, with no fp32 activation and no conversion pass (matmul.h).
+  void ffn_train_forward(const float* x, const float* W1, const float* b1, const float* W2, const float* b2, float* h,
+                         float* a, float* y, int N, int D, int F, int act) override {
+    if (bf16_) return ffn_train_forward_bf16(x, W1, b1, W2, b2, h, a, y, N, D, F, act);
+    Backend::ffn_train_forward(x, W1, b1, W2, b2, h, a, y, N, D, F, act);
+  }
+  void ffn_backward(const float* dy, const float* x, const float* h, float* a, const float* W1, const float* W2,
+                    float* dh, float* dx, float dx_beta, float* dW1, float* db1, float* dW2, float* db2, int N, int D,
+                    int F, int act) override {
+    if (bf16_) return ffn_backward_bf16(dy, x, h, a, W1, W2, dh, dx, dx_beta, dW1, db1, dW2, db2, N, D, F, act);
+    Backend::ffn_backward(dy, x, h, a, W1, W2, dh, dx, dx_beta, dW1, db1, dW2, db2, N, D, F, act);
+  }
   void ffn_forward(const float* x, const float* W1, const float* b1, const float* W2, const float* b2, float* h, float* y,
                    int N, int D, int F, int act) override {
     if (bf16_) return ffn_forward_bf16(x, W1, b1, W2, b2, h, y, N, D, F, act);

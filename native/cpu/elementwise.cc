@@ -1,5 +1,6 @@
 #include <cmath>
 
+#include "bf16.h"
 #include "dropout.h"
 #include "fastmath.h"
 #include "kernels.h"
@@ -69,6 +70,72 @@ void activation_backward(const float* dy, const float* x, float* dx, int64_t n, 
       default:
         for (int64_t i = lo; i < hi; i++) dx[i] = x[i] > 0 ? dy[i] : 0.0f;
     }
+  });
+}
+
+namespace {
+
+// y = f(x) as bfloat16 bits over [lo, hi).
+template <typename F>
+void map_bf16(const float* x, uint16_t* y, int64_t lo, int64_t hi, F f) {
+#pragma omp simd
+  for (int64_t i = lo; i < hi; i++) y[i] = to_bf16(f(x[i]));
+}
+
+// d = g(dy, x) as bfloat16 bits over a row of n, the floats added to sums (where given).
+template <typename G>
+void grad_row_bf16(const float* dy, const float* x, uint16_t* d, float* sums, int64_t n, G g) {
+  if (!sums) {
+#pragma omp simd
+    for (int64_t c = 0; c < n; c++) d[c] = to_bf16(g(dy[c], x[c]));
+    return;
+  }
+#pragma omp simd
+  for (int64_t c = 0; c < n; c++) {
+    const float v = g(dy[c], x[c]);
+    d[c] = to_bf16(v);
+    sums[c] += v;
+  }
+}
+
+// f(g) with g the gradient of activation act as a function of (dy, x).
+template <typename F>
+void with_gradient(int act, F f) {
+  switch (act) {
+    case GELU: return f([](float dy, float x) { return dy * gelu_grad(x); });
+    case GELU_TANH: return f([](float dy, float x) { return dy * gelu_tanh_grad(x); });
+    case TANH:
+      return f([](float dy, float x) {
+        const float t = std::tanh(x);
+        return dy * (1.0f - t * t);
+      });
+    default: return f([](float dy, float x) { return x > 0 ? dy : 0.0f; });
+  }
+}
+
+}  // namespace
+
+void activation_forward_bf16(const float* x, uint16_t* y, int64_t n, int act) {
+  parallel_ranges(n, [=](int64_t lo, int64_t hi) {
+    switch (act) {
+      case GELU: return map_bf16(x, y, lo, hi, [](float v) { return gelu(v); });
+      case GELU_TANH: return map_bf16(x, y, lo, hi, [](float v) { return gelu_tanh(v); });
+      case TANH: return map_bf16(x, y, lo, hi, [](float v) { return std::tanh(v); });
+      default: return map_bf16(x, y, lo, hi, [](float v) { return v > 0 ? v : 0.0f; });
+    }
+  });
+}
+
+void activation_backward_bf16(const float* dy, const float* x, uint16_t* d, float* colsum, int64_t rows, int64_t cols,
+                              int act) {
+  with_gradient(act, [=](auto g) {
+    const auto rows_of = [=](int64_t lo, int64_t hi, float* sums) {
+      for (int64_t r = lo; r < hi; r++) grad_row_bf16(dy + r * cols, x + r * cols, d + r * cols, sums, cols, g);
+    };
+    if (colsum)
+      parallel_rows_summed(rows, cols, colsum, rows_of);
+    else
+      parallel_ranges(rows, [=](int64_t lo, int64_t hi) { rows_of(lo, hi, nullptr); });
   });
 }
 

@@ -99,8 +99,7 @@ void to_bf16_row_sum(const float* src, uint16_t* d, float* sum, int64_t n) {
 // A rows x cols block with row stride ld as contiguous bfloat16 in d (row stride cols). Rows split
 // over the threads by parallel_ranges: the same loop under `omp parallel for` did not vectorize and
 // ran 7x slower (5.6 against 42 GB/s on a 4,096 x 3,072 block, 2-core Xeon). With colsum, the
-// block's column sums (of the floats) are added to colsum[cols] on the way: each thread sums its
-// rows, and the threads' sums are added in thread order (the same result on every run).
+// block's column sums (of the floats) are added to colsum[cols] on the way.
 void to_bf16_block(const float* src, int64_t rows, int64_t cols, int64_t ld, uint16_t* d, float* colsum = nullptr) {
   if (!colsum) {
     parallel_ranges(rows, [=](int64_t lo, int64_t hi) {
@@ -108,15 +107,9 @@ void to_bf16_block(const float* src, int64_t rows, int64_t cols, int64_t ld, uin
     });
     return;
   }
-  static thread_local AlignedVector<float> partial;
-  partial.assign((size_t)(omp_get_max_threads() * cols), 0.0f);
-  float* sums = partial.data();
-  parallel_ranges(rows, [=](int64_t lo, int64_t hi) {
-    float* own = sums + omp_get_thread_num() * cols;
-    for (int64_t r = lo; r < hi; r++) to_bf16_row_sum(src + r * ld, d + r * cols, own, cols);
+  parallel_rows_summed(rows, cols, colsum, [=](int64_t lo, int64_t hi, float* sums) {
+    for (int64_t r = lo; r < hi; r++) to_bf16_row_sum(src + r * ld, d + r * cols, sums, cols);
   });
-  for (int t = 0; t < omp_get_max_threads(); t++)
-    for (int64_t c = 0; c < cols; c++) colsum[c] += sums[t * cols + c];
 }
 
 struct Primitive {
@@ -195,6 +188,33 @@ class Matmuls {
     product(s2, h, W2, b2, y, true);
   }
 
+  // Training's FFN in bf16 (see ffn_train_forward_bf16): h = x W1^T + b1 in fp32, the activation
+  // from it straight into a as bfloat16, the second product's A operand.
+  void run_ffn_train(const Shape& s1, const Shape& s2, const float* x, const float* W1, const float* b1,
+                     const float* W2, const float* b2, float* h, float* a, float* y, int act) {
+    std::lock_guard<std::mutex> lock(mu_);
+    product(s1, convert(x, s1.M, s1.K, s1.lda, a16_), W1, b1, h, true);
+    activation_forward_bf16(h, reinterpret_cast<uint16_t*>(a), (int64_t)s1.M * s1.N, act);
+    product(s2, a, W2, b2, y, true);
+  }
+
+  // Its backward (see ffn_backward_bf16). sx2, sw2: the second layer's dx and dW products; sx1, sw1
+  // the first's. The activation is made again as bf16 into a, the B operand of dW2; then the
+  // gradient of h as bf16 (into a, whose activation is used up), the A operand of dx and dW1.
+  void run_ffn_backward(const Shape& sx2, const Shape& sw2, const Shape& sx1, const Shape& sw1, const float* dy,
+                        const float* x, const float* h, float* a, const float* W1, const float* W2, float* dh,
+                        float* dx, float* dW1, float* db1, float* dW2, float* db2, int act) {
+    std::lock_guard<std::mutex> lock(mu_);
+    const int64_t N = sx2.M, F = sx2.N;
+    activation_forward_bf16(h, reinterpret_cast<uint16_t*>(a), N * F, act);
+    const float* dy16 = convert(dy, N, sx2.K, sx2.lda, a16_, db2);
+    product(sx2, dy16, W2, nullptr, dh, true);
+    if (dW2) product(sw2, dy16, a, nullptr, dW2, false, true);
+    activation_backward_bf16(dh, h, reinterpret_cast<uint16_t*>(a), db1, N, F, act);
+    if (dx) product(sx1, a, W1, nullptr, dx, true);
+    if (dW1) product(sw1, a, x, nullptr, dW1, false);
+  }
+
   // A linear layer's bf16 gradient products (dx and dW shapes), dy converted once: it is the A
   // operand of both; its column sums go to db on the way.
   void run_gradients(const Shape& sx, const Shape& sw, const float* dy, const float* x, const float* W, float* dx,
@@ -222,7 +242,8 @@ class Matmuls {
 
  private:
   // C = op(A) op(B) (+ bias) by the primitive of shape s. A is ready (contiguous bfloat16 bits
-  // where s.bf16); B is as stored, converted here where s.bf16, or a weight, read from a kept copy.
+  // where s.bf16); B is as stored, converted here where s.bf16 (b_ready: it is bfloat16 already),
+  // or a weight, read from a kept copy.
   //
   // A weight read again before it changes (inference; a training step's next micro-batch) is read
   // from a packed copy: in the blocked layout, and type, that oneDNN asks for (see pack). Measured
@@ -233,7 +254,7 @@ class Matmuls {
   // rows; train_8x128 -6%, 1,024 rows), and not in fp32 (train_8x128 and 8x512 3-6% slower, 340 MB
   // more). Otherwise a first read takes the weight as it is, or under bf16 its plain bf16 copy (one
   // for both orientations).
-  void product(Shape s, const float* A, const float* B, const float* bias, float* C, bool weight) {
+  void product(Shape s, const float* A, const float* B, const float* bias, float* C, bool weight, bool b_ready = false) {
     const int64_t rows = s.tb ? s.N : s.K, cols = s.tb ? s.K : s.N;  // B as stored
     Copy* packed = nullptr;
     if (weight) {
@@ -250,7 +271,7 @@ class Matmuls {
       B = pack(*packed, s, p.b, B);
     else if (s.bf16 && weight)
       B = plain16(B, rows, cols, s.ldb);
-    else if (s.bf16)
+    else if (s.bf16 && !b_ready)
       B = convert(B, rows, cols, s.ldb, b16_);
     using dnnl::memory;
     memory a(p.a, engine_, const_cast<float*>(A)), b(p.b, engine_, const_cast<float*>(B)), c(p.c, engine_, C);
@@ -374,6 +395,33 @@ void ffn_forward_bf16(const float* x, const float* W1, const float* b1, const fl
   }
 }
 
+void ffn_train_forward_bf16(const float* x, const float* W1, const float* b1, const float* W2, const float* b2,
+                            float* h, float* a, float* y, int N, int D, int F, int act) {
+  if (N == 0) return;
+  const Shape s1 = make_shape(false, true, N, F, D, D, D, F, true, 0.0f, true);
+  const Shape s2 = make_shape(false, true, N, D, F, F, F, D, true, 0.0f, true);
+  try {
+    matmuls().run_ffn_train(s1, s2, x, W1, b1, W2, b2, h, a, y, act);
+  } catch (const dnnl::error& e) {
+    throw matmul_error(s1, e);
+  }
+}
+
+void ffn_backward_bf16(const float* dy, const float* x, const float* h, float* a, const float* W1, const float* W2,
+                       float* dh, float* dx, float dx_beta, float* dW1, float* db1, float* dW2, float* db2, int N, int D,
+                       int F, int act) {
+  if (N == 0) return;  // no tokens: dx has no rows, the parameters' gradients are unchanged
+  const Shape sx2 = make_shape(false, false, N, F, D, D, F, F, false, 0.0f, true);
+  const Shape sw2 = make_shape(true, false, D, F, N, D, F, F, false, 1.0f, true);
+  const Shape sx1 = make_shape(false, false, N, D, F, F, D, D, false, dx_beta, true);
+  const Shape sw1 = make_shape(true, false, F, D, N, F, D, D, false, 1.0f, true);
+  try {
+    matmuls().run_ffn_backward(sx2, sw2, sx1, sw1, dy, x, h, a, W1, W2, dh, dx, dW1, db1, dW2, db2, act);
+  } catch (const dnnl::error& e) {
+    throw matmul_error(sx2, e);
+  }
+}
+
 void linear_gradients_bf16(const float* dy, const float* x, const float* W, float* dx, float dx_beta, float* dW,
                            float* db, int N, int in, int out) {
   if (N == 0) return;  // no tokens: dx has no rows, dW is unchanged
@@ -466,6 +514,16 @@ void matmul(bool ta, bool tb, int M, int N, int K, const float* A, int lda, cons
 
 void ffn_forward_bf16(const float*, const float*, const float*, const float*, const float*, float*, float*, int, int,
                       int, int) {
+  throw std::runtime_error(bf16_unsupported_reason());
+}
+
+void ffn_train_forward_bf16(const float*, const float*, const float*, const float*, const float*, float*, float*, float*,
+                            int, int, int, int) {
+  throw std::runtime_error(bf16_unsupported_reason());
+}
+
+void ffn_backward_bf16(const float*, const float*, const float*, float*, const float*, const float*, float*, float*,
+                       float, float*, float*, float*, float*, int, int, int, int) {
   throw std::runtime_error(bf16_unsupported_reason());
 }
 

@@ -310,9 +310,8 @@ const float* EncoderModel::layer_forward(int l, const float* x) {
   // Backward needs the pre-activation h1 (w.act is then the activation's own buffer); inference
   // does not, and takes the FFN as one kernel (the activation fused into the first product).
   if (w.act) {
-    e.linear_forward(L.sa_out, P(lp.lin1_w), P(lp.lin1_b), L.h1, Nq, D, F);
-    e.activation_forward(L.h1, w.act, (int64_t)Nq * F, c_.activation);
-    e.linear_forward(w.act, P(lp.lin2_w), P(lp.lin2_b), L.ffn_sum, Nq, F, D);
+    e.ffn_train_forward(L.sa_out, P(lp.lin1_w), P(lp.lin1_b), P(lp.lin2_w), P(lp.lin2_b), L.h1, w.act, L.ffn_sum, Nq, D,
+                        F, c_.activation);
   } else {
     e.ffn_forward(L.sa_out, P(lp.lin1_w), P(lp.lin1_b), P(lp.lin2_w), P(lp.lin2_b), L.h1, L.ffn_sum, Nq, D, F,
                   c_.activation);
@@ -493,12 +492,10 @@ float* EncoderModel::layer_backward(int l, float* d_out) {
     d_ffn = w.dH2;
     e.dropout_backward(d_sa, d_ffn, Nq, D, (int64_t)(T / Tq) * D, st.p_drop, st.ffn_seed);
   }
-  // The activation was not kept: recomputing it costs far less memory than storing it per layer.
-  e.activation_forward(L.h1, w.act, (int64_t)Nq * F, c_.activation);
-  e.linear_backward(d_ffn, w.act, P(lp.lin2_w), w.dA1, 0, Gw(lp.lin2_w), Gw(lp.lin2_b), Nq, F, D);
-  e.activation_backward(w.dA1, L.h1, w.dA1, (int64_t)Nq * F, c_.activation);
-  // d_sa (= d sa_out from the residual) += lin1's input gradient.
-  e.linear_backward(w.dA1, L.sa_out, P(lp.lin1_w), d_sa, 1, Gw(lp.lin1_w), Gw(lp.lin1_b), Nq, D, F);
+  // The activation was not kept (ffn_backward makes it again: far less memory than one per layer);
+  // d_sa (= d sa_out from the residual) += the FFN's input gradient.
+  e.ffn_backward(d_ffn, L.sa_out, L.h1, w.act, P(lp.lin1_w), P(lp.lin2_w), w.dA1, d_sa, 1, Gw(lp.lin1_w),
+                 Gw(lp.lin1_b), Gw(lp.lin2_w), Gw(lp.lin2_b), Nq, D, F, c_.activation);
   // sa_out = LN(attention output + xq); d_res: the gradient of that sum.
   float* d_res = Tq < T ? w.d_res : w.dA;
   e.layernorm_backward(d_sa, L.sa_sum, P(lp.sa_w), L.sa_mean, L.sa_rstd, d_res, Gw(lp.sa_w), Gw(lp.sa_b), Nq, D);

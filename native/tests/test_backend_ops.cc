@@ -303,6 +303,63 @@ void test_ffn(Backend* be, Rng& rng) {
     }
 }
 
+// Training's FFN: h = x W1^T + b1, y = act(h) W2^T + b2, and its backward, every activation.
+// Backward is checked against the reference's at the h the backend gave (a function of x, h and
+// the weights): where bf16 moves an h across ReLU's kink, both sides then take the same branch.
+void test_ffn_train(Backend* be, Rng& rng) {
+  struct S { int N, D, F; };
+  const char* names[] = {"gelu", "gelu_tanh", "relu", "tanh"};
+  for (S s : {S{1, 4, 8}, S{9, 24, 40}, S{33, 64, 96}})
+    for (int a : {engine::GELU, engine::GELU_TANH, engine::RELU, engine::TANH}) {
+      be->weights_changed();
+      Dev dev(be);
+      const std::string shape = std::string(" ") + names[a] + " N=" + std::to_string(s.N) + " D=" +
+                                std::to_string(s.D) + " F=" + std::to_string(s.F);
+      const Vec x = rng.normal((size_t)s.N * s.D), W1 = rng.normal((size_t)s.F * s.D, 0.3), b1 = rng.normal(s.F),
+                W2 = rng.normal((size_t)s.D * s.F, 0.2), b2 = rng.normal(s.D);
+      const size_t NF = (size_t)s.N * s.F, ND = (size_t)s.N * s.D;
+      float *xd = dev.f(x), *W1d = dev.f(W1), *W2d = dev.f(W2), *h = dev.zeros(NF), *y = dev.zeros(ND);
+      be->ffn_train_forward(xd, W1d, dev.f(b1), W2d, dev.f(b2), h, dev.zeros(NF), y, s.N, s.D, s.F, a);
+      const Vec want_h = ref_linear(x, W1, &b1, s.N, s.D, s.F);
+      report(be->name(), "ffn_train_forward h" + shape, rel_err(dev.get(h, NF), want_h), 1e-5);
+      Vec act_h = want_h;
+      for (double& v : act_h) v = act(v, a);
+      report(be->name(), "ffn_train_forward y" + shape, rel_err(dev.get(y, ND), ref_linear(act_h, W2, &b2, s.N, s.F, s.D)),
+             1e-5);
+
+      // Backward at the backend's h, onto non-zero dx (beta 1) and parameter gradients.
+      const std::vector<float> got_h = dev.get(h, NF);
+      const Vec hb(got_h.begin(), got_h.end());
+      Vec ab = hb;
+      for (double& v : ab) v = act(v, a);
+      const Vec dy = rng.normal(ND), dx0 = rng.normal(ND), dW10 = rng.normal(W1.size()), db10 = rng.normal(s.F),
+                dW20 = rng.normal(W2.size()), db20 = rng.normal(s.D);
+      LinearGrads g2 = ref_linear_backward(dy, ab, W2, s.N, s.F, s.D);
+      Vec dh = g2.dx;
+      for (size_t i = 0; i < NF; i++) dh[i] *= act_grad(hb[i], a);
+      LinearGrads g1 = ref_linear_backward(dh, x, W1, s.N, s.D, s.F);
+      float *dx = dev.f(dx0), *dW1 = dev.f(dW10), *db1 = dev.f(db10), *dW2 = dev.f(dW20), *db2 = dev.f(db20);
+      be->ffn_backward(dev.f(dy), xd, h, dev.zeros(NF), W1d, W2d, dev.zeros(NF), dx, 1.0f, dW1, db1, dW2, db2, s.N, s.D,
+                       s.F, a);
+      const Vec want_dx = g1.dx;
+      for (size_t i = 0; i < ND; i++) g1.dx[i] += dx0[i];
+      for (size_t i = 0; i < W1.size(); i++) g1.dW[i] += dW10[i], g2.dW[i] += dW20[i];
+      for (int i = 0; i < s.F; i++) g1.db[i] += db10[i];
+      for (int i = 0; i < s.D; i++) g2.db[i] += db20[i];
+      report(be->name(), "ffn_backward dx (beta 1)" + shape, rel_err(dev.get(dx, ND), g1.dx), 1e-5);
+      report(be->name(), "ffn_backward dW1" + shape, rel_err(dev.get(dW1, W1.size()), g1.dW), 1e-5);
+      report(be->name(), "ffn_backward db1" + shape, rel_err(dev.get(db1, s.F), g1.db), 1e-5);
+      report(be->name(), "ffn_backward dW2" + shape, rel_err(dev.get(dW2, W2.size()), g2.dW), 1e-5);
+      report(be->name(), "ffn_backward db2" + shape, rel_err(dev.get(db2, s.D), g2.db), 1e-5);
+      // Input gradients only (explanations): dx overwritten, no parameter gradients.
+      float* dx2 = dev.f(rng.normal(ND));
+      be->ffn_backward(dev.f(dy), xd, h, dev.zeros(NF), W1d, W2d, dev.zeros(NF), dx2, 0.0f, nullptr, nullptr, nullptr,
+                       nullptr, s.N, s.D, s.F, a);
+      report(be->name(), "ffn_backward dx (beta 0, input gradients only)" + shape, rel_err(dev.get(dx2, ND), want_dx),
+             1e-5);
+    }
+}
+
 void test_layernorm(Backend* be, Rng& rng) {
   struct S { int N, D; };
   for (S s : {S{1, 7}, S{5, 33}, S{17, 768}}) {
@@ -799,6 +856,8 @@ int main(int argc, char** argv) {
     test_layernorm(be.get(), rng);
     Rng ffn_rng(20261204);  // its own draws: the cases after it see the draws they always saw
     test_ffn(be.get(), ffn_rng);
+    Rng ffn_train_rng(20261205);
+    test_ffn_train(be.get(), ffn_train_rng);
     test_attention(be.get(), rng);
     test_elementwise(be.get(), rng);
     test_embedding(be.get(), rng);

@@ -64,6 +64,16 @@ class TimingBackend final : public engine::Backend {
                    int N, int D, int F, int act) override {
     time("ffn_forward", [&] { in_->ffn_forward(x, W1, b1, W2, b2, h, y, N, D, F, act); });
   }
+  void ffn_train_forward(const float* x, const float* W1, const float* b1, const float* W2, const float* b2, float* h,
+                         float* a, float* y, int N, int D, int F, int act) override {
+    time("ffn_train_forward", [&] { in_->ffn_train_forward(x, W1, b1, W2, b2, h, a, y, N, D, F, act); });
+  }
+  void ffn_backward(const float* dy, const float* x, const float* h, float* a, const float* W1, const float* W2,
+                    float* dh, float* dx, float dx_beta, float* dW1, float* db1, float* dW2, float* db2, int N, int D,
+                    int F, int act) override {
+    time("ffn_backward",
+         [&] { in_->ffn_backward(dy, x, h, a, W1, W2, dh, dx, dx_beta, dW1, db1, dW2, db2, N, D, F, act); });
+  }
   void activation_forward(const float* x, float* y, int64_t n, int act) override {
     time("activation_forward", [&] { in_->activation_forward(x, y, n, act); });
   }

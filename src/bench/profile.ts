@@ -7,6 +7,8 @@ import { baseModel, caseTokens, CaseSpec } from './cases';
 /** The kernels of a model step by family: what `bench --profile` sums. */
 const FAMILIES: Record<string, string> = {
   linear_forward: 'linear layers', linear_backward: 'linear layers', linear_act_forward: 'linear layers', ffn_forward: 'linear layers',
+  // Training's FFN as one call (where a backend fuses its activation into the products' operands, as the CPU's bf16 does).
+  ffn_train_forward: 'linear layers', ffn_backward: 'linear layers',
   attention_forward: 'attention', attention_backward: 'attention',
   layernorm_forward: 'layernorm', layernorm_backward: 'layernorm',
   activation_forward: 'activation', activation_backward: 'activation',
