@@ -89,6 +89,14 @@ class Backend {
   // out = LayerNorm(x) * gamma + beta over rows of D (biased variance); keeps mean and rstd.
   virtual void layernorm_forward(const float* x, const float* gamma, const float* beta, float* out, float* mean,
                                  float* rstd, int N, int D, float eps) = 0;
+  // sum = a + b, then out = LayerNorm(sum) as layernorm_forward's (the residual add and the norm
+  // after it); sum may be a or b, and is the x that layernorm_backward then reads. By default the
+  // two kernels.
+  virtual void add_layernorm_forward(const float* a, const float* b, float* sum, const float* gamma, const float* beta,
+                                     float* out, float* mean, float* rstd, int N, int D, float eps) {
+    add(a, b, sum, (int64_t)N * D);
+    layernorm_forward(sum, gamma, beta, out, mean, rstd, N, D, eps);
+  }
   // dx = d/dx (overwrite), dgamma += ..., dbeta += ... (dgamma and dbeta both null: dx only)
   virtual void layernorm_backward(const float* dout, const float* x, const float* gamma, const float* mean,
                                   const float* rstd, float* dx, float* dgamma, float* dbeta, int N, int D) = 0;

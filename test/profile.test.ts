@@ -12,18 +12,21 @@ describe('kernel profile (bench --profile)', () => {
   initParams(params, new Random(3));
   const ids = Int32Array.from({ length: 12 }, (_, i) => 5 + i), mask = new Int32Array(12).fill(1);
 
-  it('counts each kernel call of a step: a full layer makes 4 linear products, the [CLS]-only last one 5, the head 2', () => {
+  it('counts each kernel call of a step: a full layer makes 2 linear products and one FFN call, the [CLS]-only last one 3 and one, the head 2 products', () => {
     const model = new EncoderClassifier(config, params, { profile: true });
     model.forward(ids, mask, 2, 6, { train: true, seed: 1 });
     const forward = model.takeProfile();
-    assert.equal(forward.linear_forward.calls, 4 + 5 + 2);
+    assert.equal(forward.linear_forward.calls, 2 + 3 + 2);
+    assert.equal(forward.ffn_train_forward.calls, 2);
     assert.equal(forward.attention_forward.calls, 2);
-    assert.equal(forward.layernorm_forward.calls, 1 + 2 * 2, 'the embeddings\' and two a layer');
+    assert.equal(forward.layernorm_forward.calls, 1, 'the embeddings\'');
+    assert.equal(forward.add_layernorm_forward.calls, 2 * 2, 'two a layer, each with its residual add');
     assert.ok(Object.values(forward).every((t) => t.ms >= 0 && t.calls > 0));
     model.loss(Int32Array.from([0, 1]));
     model.backward();
     const backward = model.takeProfile();
-    assert.equal(backward.linear_backward.calls, 4 + 5 + 2);
+    assert.equal(backward.linear_backward.calls, 2 + 3 + 2);
+    assert.equal(backward.ffn_backward.calls, 2);
     assert.equal(backward.linear_forward, undefined, 'taking the profile starts it afresh');
     assert.equal(backward.adam, undefined);
   });

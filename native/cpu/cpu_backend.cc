@@ -109,6 +109,10 @@ class CpuBackend final : public Backend {
                          int N, int D, float eps) override {
     engine::layernorm_forward(x, gamma, beta, out, mean, rstd, N, D, eps);
   }
+  void add_layernorm_forward(const float* a, const float* b, float* sum, const float* gamma, const float* beta,
+                             float* out, float* mean, float* rstd, int N, int D, float eps) override {
+    engine::layernorm_forward(a, gamma, beta, out, mean, rstd, N, D, eps, b, sum);
+  }
   void layernorm_backward(const float* dout, const float* x, const float* gamma, const float* mean, const float* rstd,
                           float* dx, float* dgamma, float* dbeta, int N, int D) override {
     engine::layernorm_backward(dout, x, gamma, mean, rstd, dx, dgamma, dbeta, N, D);

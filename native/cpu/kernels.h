@@ -21,9 +21,10 @@ void linear_forward(const float* x, const float* W, const float* b, float* y, in
 void linear_backward(const float* dy, const float* x, const float* W, float* dx, float dx_beta, float* dW, float* db,
                      int N, int in, int out, bool bf16 = false);
 
-// out = LayerNorm(x) * gamma + beta over rows of D; keeps mean and rstd for backward.
+// out = LayerNorm(x) * gamma + beta over rows of D; keeps mean and rstd for backward. With r, the
+// rows normalized are x + r, written to sum first (sum may be x or r).
 void layernorm_forward(const float* x, const float* gamma, const float* beta, float* out, float* mean, float* rstd,
-                       int N, int D, float eps);
+                       int N, int D, float eps, const float* r = nullptr, float* sum = nullptr);
 // dx = d/dx (overwrite), dgamma += ..., dbeta += ...
 void layernorm_backward(const float* dout, const float* x, const float* gamma, const float* mean, const float* rstd,
                         float* dx, float* dgamma, float* dbeta, int N, int D);

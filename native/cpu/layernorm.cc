@@ -8,10 +8,17 @@
 namespace engine {
 
 void layernorm_forward(const float* x, const float* gamma, const float* beta, float* out, float* mean, float* rstd,
-                       int N, int D, float eps) {
+                       int N, int D, float eps, const float* r, float* sum) {
 #pragma omp parallel for schedule(static)
   for (int i = 0; i < N; i++) {
     const float* xi = x + (int64_t)i * D;
+    if (r) {  // the residual sum, row by row: the norm's passes below read it from the core's cache
+      float* si = sum + (int64_t)i * D;
+      const float* ri = r + (int64_t)i * D;
+#pragma omp simd
+      for (int d = 0; d < D; d++) si[d] = xi[d] + ri[d];
+      xi = si;
+    }
     // The sums in double, reduced in vector lanes (omp simd): exact enough, and 3x faster than in order.
     double s = 0;
 #pragma omp simd reduction(+ : s)

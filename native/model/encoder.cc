@@ -305,8 +305,8 @@ const float* EncoderModel::layer_forward(int l, const float* x) {
   // Sums are formed in place: the attention and FFN outputs themselves are not kept.
   e.linear_forward(L.ctx, P(lp.out_w), P(lp.out_b), L.sa_sum, Nq, D, D);
   if (st.attn_out_drop) e.dropout_forward(L.sa_sum, L.sa_sum, Nq, D, (int64_t)(T / Tq) * D, st.p_drop, st.attn_out_seed);
-  e.add(L.sa_sum, xq, L.sa_sum, (int64_t)Nq * D);
-  e.layernorm_forward(L.sa_sum, P(lp.sa_w), P(lp.sa_b), L.sa_out, L.sa_mean, L.sa_rstd, Nq, D, c_.layer_norm_eps);
+  e.add_layernorm_forward(L.sa_sum, xq, L.sa_sum, P(lp.sa_w), P(lp.sa_b), L.sa_out, L.sa_mean, L.sa_rstd, Nq, D,
+                          c_.layer_norm_eps);
   // Backward needs the pre-activation h1 (w.act is then the activation's own buffer); inference
   // does not, and takes the FFN as one kernel (the activation fused into the first product).
   if (w.act) {
@@ -318,9 +318,8 @@ const float* EncoderModel::layer_forward(int l, const float* x) {
   }
   // Row r of the [CLS]-only block is position r*T of the full tensor: the same dropout draws.
   if (st.p_drop > 0) e.dropout_forward(L.ffn_sum, L.ffn_sum, Nq, D, (int64_t)(T / Tq) * D, st.p_drop, st.ffn_seed);
-  e.add(L.ffn_sum, L.sa_out, L.ffn_sum, (int64_t)Nq * D);
-  e.layernorm_forward(L.ffn_sum, P(lp.out_ln_w), P(lp.out_ln_b), L.out, L.out_mean, L.out_rstd, Nq, D,
-                      c_.layer_norm_eps);
+  e.add_layernorm_forward(L.ffn_sum, L.sa_out, L.ffn_sum, P(lp.out_ln_w), P(lp.out_ln_b), L.out, L.out_mean,
+                          L.out_rstd, Nq, D, c_.layer_norm_eps);
   return L.out;
 }
 

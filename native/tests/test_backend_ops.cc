@@ -360,6 +360,35 @@ void test_ffn_train(Backend* be, Rng& rng) {
     }
 }
 
+// The residual add and the LayerNorm after it: the sum into a buffer of its own, over a, or over b;
+// backward then reads the sum as its x, with the mean and rstd kept.
+void test_add_layernorm(Backend* be, Rng& rng) {
+  struct S { int N, D; };
+  const char* where[] = {"own buffer", "in place over a", "in place over b"};
+  for (S s : {S{1, 7}, S{5, 33}, S{17, 768}})
+    for (int place = 0; place < 3; place++) {
+      Dev dev(be);
+      const std::string name = std::string(" (sum ") + where[place] + ") N=" + std::to_string(s.N) + " D=" + std::to_string(s.D);
+      Vec a = rng.normal((size_t)s.N * s.D, 2.0);
+      for (auto& v : a) v = (float)(v + 3.0);
+      const Vec b = rng.normal(a.size()), gamma = rng.normal(s.D), beta = rng.normal(s.D);
+      Vec sum(a.size());
+      for (size_t i = 0; i < a.size(); i++) sum[i] = (double)(float)a[i] + (double)(float)b[i];
+      const double eps = 1e-12;
+      float *ad = dev.f(a), *bd = dev.f(b), *out = dev.zeros(a.size()), *mean = dev.zeros(s.N), *rstd = dev.zeros(s.N);
+      float* sd = place == 0 ? dev.zeros(a.size()) : place == 1 ? ad : bd;
+      be->add_layernorm_forward(ad, bd, sd, dev.f(gamma), dev.f(beta), out, mean, rstd, s.N, s.D, (float)eps);
+      report(be->name(), "add_layernorm_forward sum" + name, rel_err(dev.get(sd, a.size()), sum), 1e-6);
+      report(be->name(), "add_layernorm_forward out" + name,
+             rel_err(dev.get(out, a.size()), ref_layernorm(sum, gamma, beta, s.N, s.D, eps)), 1e-5);
+      const Vec dy = rng.normal(a.size());
+      float* dx = dev.zeros(a.size());
+      be->layernorm_backward(dev.f(dy), sd, dev.f(gamma), mean, rstd, dx, nullptr, nullptr, s.N, s.D);
+      report(be->name(), "layernorm_backward dx after add_layernorm_forward" + name,
+             rel_err(dev.get(dx, a.size()), ref_layernorm_backward(dy, sum, gamma, s.N, s.D, eps).dx), 1e-5);
+    }
+}
+
 void test_layernorm(Backend* be, Rng& rng) {
   struct S { int N, D; };
   for (S s : {S{1, 7}, S{5, 33}, S{17, 768}}) {
@@ -854,6 +883,8 @@ int main(int argc, char** argv) {
     }
     test_linear(be.get(), rng);
     test_layernorm(be.get(), rng);
+    Rng add_ln_rng(20261206);
+    test_add_layernorm(be.get(), add_ln_rng);
     Rng ffn_rng(20261204);  // its own draws: the cases after it see the draws they always saw
     test_ffn(be.get(), ffn_rng);
     Rng ffn_train_rng(20261205);

@@ -42,6 +42,10 @@ class TimingBackend final : public engine::Backend {
                          int D, float eps) override {
     time("layernorm_forward", [&] { in_->layernorm_forward(x, g, b, out, mean, rstd, N, D, eps); });
   }
+  void add_layernorm_forward(const float* a, const float* r, float* sum, const float* g, const float* b, float* out,
+                             float* mean, float* rstd, int N, int D, float eps) override {
+    time("add_layernorm_forward", [&] { in_->add_layernorm_forward(a, r, sum, g, b, out, mean, rstd, N, D, eps); });
+  }
   void layernorm_backward(const float* dout, const float* x, const float* g, const float* mean, const float* rstd,
                           float* dx, float* dg, float* db, int N, int D) override {
     time("layernorm_backward", [&] { in_->layernorm_backward(dout, x, g, mean, rstd, dx, dg, db, N, D); });

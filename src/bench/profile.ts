@@ -10,7 +10,7 @@ const FAMILIES: Record<string, string> = {
   // Training's FFN as one call (where a backend fuses its activation into the products' operands, as the CPU's bf16 does).
   ffn_train_forward: 'linear layers', ffn_backward: 'linear layers',
   attention_forward: 'attention', attention_backward: 'attention',
-  layernorm_forward: 'layernorm', layernorm_backward: 'layernorm',
+  layernorm_forward: 'layernorm', layernorm_backward: 'layernorm', add_layernorm_forward: 'layernorm',
   activation_forward: 'activation', activation_backward: 'activation',
   dropout: 'dropout',
   embedding_forward: 'embedding', embedding_backward: 'embedding', gather_rows: 'embedding', scatter_rows: 'embedding',
