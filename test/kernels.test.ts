@@ -133,6 +133,38 @@ describe('CPU bf16 (linear layers\' and attention\'s products with bfloat16 oper
     const err = Math.max(...Array.from(fp32, (v, i) => Math.abs(v - bf16[i])));
     assert.ok(err > 1e-7 && err < 2e-2, `max abs difference ${err}`);
   });
+
+  it('a training step: every tensor\'s gradient near fp32\'s (same dropout masks), the FFN\'s and attention\'s included', () => {
+    const config = parseConfig({ vocab_size: 200, max_position_embeddings: 32, n_layers: 2, n_heads: 4, dim: 64, hidden_dim: 128 });
+    const params = new ParamStore(config);
+    initParams(params, new Random(5));
+    const ids = Int32Array.from({ length: 2 * 32 }, (_, i) => (i * 17 + 3) % 200);
+    const mask = Int32Array.from({ length: 2 * 32 }, (_, i) => (i % 32 < 27 ? 1 : 0));
+    const grads = (precision: 'fp32' | 'bf16') => {
+      const model = new EncoderClassifier(config, params, precision === 'bf16' ? { precision } : {});
+      model.forward(ids, mask, 2, 32, { train: true, seed: 7 });
+      model.loss(Int32Array.from([0, 1]));
+      model.backward();
+      return model.readGrads();
+    };
+    const fp32 = grads('fp32'), bf16 = grads('bf16');
+    let differs = false;
+    for (const s of fp32.slots) {
+      const want = fp32.get(s.name), got = bf16.get(s.name);
+      const scale = Math.max(1e-6, ...Array.from(want, Math.abs));
+      const err = Math.max(...Array.from(want, (v, i) => Math.abs(v - got[i]))) / scale;
+      // Relative to the tensor's largest gradient: bf16 operands carry 8 bits, through two layers and back.
+      assert.ok(err < 5e-2, `${s.name}: ${err}`);
+      differs ||= err > 0;
+    }
+    assert.ok(differs, 'the bf16 path runs');
+  });
+
+  it('resumes a bf16 run to the very parameters of the uninterrupted one (its sums run in a fixed order)', () => {
+    const r = spawnSync(ENGINE_CHECK, ['resume', '--device', 'cpu', '--precision', 'bf16'], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stdout + r.stderr);
+    assert.match(r.stdout, /: 0 of [1-9]\d* parameters differ from the uninterrupted run .*: PASS$/m);
+  });
 });
 
 // scripts/gpu-check.sh runs engine_check on GPU machines, which have no Node: here it is built and
