@@ -127,9 +127,10 @@ void pack_row(const float* src, Out* d, int dh, float s) {
 // columns times s, packed head by head as [B, H, n, dh] (bfloat16 bits under bf16), so that each
 // head's block is contiguous. Source row by source row on all threads: reading a head's block down
 // the rows, ld apart, ran 2.7x slower; so did products reading the heads in place.
+// Into out (room for B * H * n * dh values), or where null into buf.
 const float* operand(const float* x, int64_t ld, int B, int n, int H, int dh, float s, bool bf16,
-                     AlignedVector<float>& buf) {
-  float* out = room(buf, (int64_t)B * H * n * dh, bf16);
+                     AlignedVector<float>& buf, float* out = nullptr) {
+  if (!out) out = room(buf, (int64_t)B * H * n * dh, bf16);
   parallel_ranges((int64_t)B * n, [=](int64_t lo, int64_t hi) {
     for (int64_t i = lo; i < hi; i++) {
       const int64_t b = i / n, r = i % n;
@@ -149,6 +150,22 @@ const float* operand(const float* x, int64_t ld, int B, int n, int H, int dh, fl
 // computing them again; fp32 (products 5x slower) 116 and 121.
 struct RowStats {
   float max, inv_sum;
+};
+
+// Under bf16, probs (B * H * Tq * T floats) holds the row statistics and, where there is room
+// (from about 100 keys at distilbert-base's shape; not the [CLS]-only layer's single query), the
+// packed bf16 q, k and v that forward made, which backward then reads instead of packing them
+// again. Each piece starts on a 64-byte boundary.
+struct BF16Kept {
+  RowStats* stats;
+  float *q = nullptr, *k = nullptr, *v = nullptr;  // null: no room, backward packs them again
+  BF16Kept(float* probs, int B, int H, int Tq, int T, int D) : stats(reinterpret_cast<RowStats*>(probs)) {
+    const auto piece = [](int64_t floats) { return (floats + 15) / 16 * 16; };
+    const int64_t s = piece((int64_t)B * H * Tq * 2), qn = piece((int64_t)B * Tq * D / 2 + 1),
+                  kn = piece((int64_t)B * T * D / 2 + 1);
+    if (s + qn + 2 * kn > (int64_t)B * H * Tq * T) return;
+    q = probs + s, k = q + qn, v = k + kn;
+  }
 };
 
 // Masked keys get the lowest float, as HF's masked_fill with finfo.min, so a row whose keys are all
@@ -251,11 +268,12 @@ void attention_forward(const float* q, int ldq, const float* k, const float* v, 
   const bool copies = bf16 || dropout.threshold > 0;
   // What backward reads (above); none in inference.
   float* kept = bf16 ? nullptr : probs;
-  RowStats* stats = bf16 ? reinterpret_cast<RowStats*>(probs) : nullptr;
+  const BF16Kept own = bf16 && probs ? BF16Kept(probs, B, H, Tq, T, D) : BF16Kept(nullptr, 0, 0, 0, 0, 0);
+  RowStats* stats = own.stats;
   // DistilBERT scales q before its product (BERT the scores after: the same for heads of 64).
-  const float* Qs = operand(q, ldq, B, Tq, H, dh, scale, bf16, q_operand);
-  const float* Ks = operand(k, ldkv, B, T, H, dh, 1.0f, bf16, k_operand);
-  const float* Vs = operand(v, ldkv, B, T, H, dh, 1.0f, bf16, v_operand);
+  const float* Qs = operand(q, ldq, B, Tq, H, dh, scale, bf16, q_operand, own.q);
+  const float* Ks = operand(k, ldkv, B, T, H, dh, 1.0f, bf16, k_operand, own.k);
+  const float* Vs = operand(v, ldkv, B, T, H, dh, 1.0f, bf16, v_operand, own.v);
   for_blocks(B, blocks, [&](int b, int h0, int n, int r0, int rows) {
     // head: the block's first, as b * H + h; block: the scores of a head in it.
     const int64_t head = (int64_t)b * H + h0, block = (int64_t)rows * T;
@@ -297,16 +315,17 @@ void attention_backward(const float* dctx, const float* q, int ldq, const float*
   const Dropout dropout = make_dropout(seed, p);
   const bool copies = bf16 || dropout.threshold > 0;
   const float* kept = bf16 ? nullptr : probs;
-  const RowStats* stats = bf16 ? reinterpret_cast<const RowStats*>(probs) : nullptr;
+  const BF16Kept own = bf16 ? BF16Kept(const_cast<float*>(probs), B, H, Tq, T, D) : BF16Kept(nullptr, 0, 0, 0, 0, 0);
+  const RowStats* stats = own.stats;
   const float* Gs = operand(dctx, D, B, Tq, H, dh, 1.0f, bf16, g_operand);
   // S = scale q k^T  =>  dq = scale dS' k, dk = dS'^T (scale q), dS' the gradient of q k^T. Where
   // forward's probabilities are kept, dS = scale dS' is formed and q is packed as it is; else q is
-  // packed times the scale, as forward packed it to compute its scores again, and dq gets the
-  // scale as it is put in place.
-  const float* Qs = operand(q, ldq, B, Tq, H, dh, kept ? 1.0f : scale, bf16, q_operand);
+  // packed times the scale, as forward packed it to compute its scores again (bf16 reads forward's
+  // where probs had room), and dq gets the scale as it is put in place.
   const float ds_scale = kept ? scale : 1.0f, dq_scale = kept ? 1.0f : scale;
-  const float* Ks = operand(k, ldkv, B, T, H, dh, 1.0f, bf16, k_operand);
-  const float* Vs = operand(v, ldkv, B, T, H, dh, 1.0f, bf16, v_operand);
+  const float* Qs = own.q ? own.q : operand(q, ldq, B, Tq, H, dh, kept ? 1.0f : scale, bf16, q_operand);
+  const float* Ks = own.k ? own.k : operand(k, ldkv, B, T, H, dh, 1.0f, bf16, k_operand);
+  const float* Vs = own.v ? own.v : operand(v, ldkv, B, T, H, dh, 1.0f, bf16, v_operand);
   for_blocks(B, blocks, [&](int b, int h0, int n, int r0, int rows) {
     const int64_t head = (int64_t)b * H + h0, block = (int64_t)rows * T, col = (int64_t)h0 * dh;
     const int32_t* keys = mask + (int64_t)b * T;
