@@ -160,6 +160,7 @@ struct BF16Kept {
   RowStats* stats;
   float *q = nullptr, *k = nullptr, *v = nullptr;  // null: no room, backward packs them again
   BF16Kept(float* probs, int B, int H, int Tq, int T, int D) : stats(reinterpret_cast<RowStats*>(probs)) {
+    if (!probs) return;
     const auto piece = [](int64_t floats) { return (floats + 15) / 16 * 16; };
     const int64_t s = piece((int64_t)B * H * Tq * 2), qn = piece((int64_t)B * Tq * D / 2 + 1),
                   kn = piece((int64_t)B * T * D / 2 + 1);
@@ -268,7 +269,7 @@ void attention_forward(const float* q, int ldq, const float* k, const float* v, 
   const bool copies = bf16 || dropout.threshold > 0;
   // What backward reads (above); none in inference.
   float* kept = bf16 ? nullptr : probs;
-  const BF16Kept own = bf16 && probs ? BF16Kept(probs, B, H, Tq, T, D) : BF16Kept(nullptr, 0, 0, 0, 0, 0);
+  const BF16Kept own(bf16 ? probs : nullptr, B, H, Tq, T, D);
   RowStats* stats = own.stats;
   // DistilBERT scales q before its product (BERT the scores after: the same for heads of 64).
   const float* Qs = operand(q, ldq, B, Tq, H, dh, scale, bf16, q_operand, own.q);
@@ -315,7 +316,7 @@ void attention_backward(const float* dctx, const float* q, int ldq, const float*
   const Dropout dropout = make_dropout(seed, p);
   const bool copies = bf16 || dropout.threshold > 0;
   const float* kept = bf16 ? nullptr : probs;
-  const BF16Kept own = bf16 ? BF16Kept(const_cast<float*>(probs), B, H, Tq, T, D) : BF16Kept(nullptr, 0, 0, 0, 0, 0);
+  const BF16Kept own(bf16 ? const_cast<float*>(probs) : nullptr, B, H, Tq, T, D);
   const RowStats* stats = own.stats;
   const float* Gs = operand(dctx, D, B, Tq, H, dh, 1.0f, bf16, g_operand);
   // S = scale q k^T  =>  dq = scale dS' k, dk = dS'^T (scale q), dS' the gradient of q k^T. Where

@@ -360,6 +360,14 @@ Shape make_shape(bool ta, bool tb, int M, int N, int K, int lda, int ldb, int ld
   return s;
 }
 
+// A bf16 linear layer's products over N rows (W [out, in]): forward y = x W^T + b, and the
+// gradients dx = dy W (+ dx_beta dx) and dW += dy^T x.
+Shape forward_shape(int N, int in, int out) { return make_shape(false, true, N, out, in, in, in, out, true, 0.0f, true); }
+Shape dx_shape(int N, int in, int out, float dx_beta) {
+  return make_shape(false, false, N, in, out, out, in, in, false, dx_beta, true);
+}
+Shape dw_shape(int N, int in, int out) { return make_shape(true, false, out, in, N, out, in, in, false, 1.0f, true); }
+
 std::runtime_error matmul_error(const Shape& s, const dnnl::error& e) {
   return std::runtime_error(std::string("oneDNN matmul ") + std::to_string(s.M) + "x" + std::to_string(s.N) + "x" +
                             std::to_string(s.K) + ": " + e.what());
@@ -385,9 +393,10 @@ void matmul(bool ta, bool tb, int M, int N, int K, const float* A, int lda, cons
 void ffn_forward_bf16(const float* x, const float* W1, const float* b1, const float* W2, const float* b2, float* h,
                       float* y, int N, int D, int F, int act) {
   if (N == 0) return;
-  Shape s1 = make_shape(false, true, N, F, D, D, D, F, true, 0.0f, true, act);
+  Shape s1 = forward_shape(N, D, F);
+  s1.act = act;
   s1.c16 = true;
-  const Shape s2 = make_shape(false, true, N, D, F, F, F, D, true, 0.0f, true);
+  const Shape s2 = forward_shape(N, F, D);
   try {
     matmuls().run_ffn(s1, s2, x, W1, b1, W2, b2, h, y);
   } catch (const dnnl::error& e) {
@@ -398,8 +407,7 @@ void ffn_forward_bf16(const float* x, const float* W1, const float* b1, const fl
 void ffn_train_forward_bf16(const float* x, const float* W1, const float* b1, const float* W2, const float* b2,
                             float* h, float* a, float* y, int N, int D, int F, int act) {
   if (N == 0) return;
-  const Shape s1 = make_shape(false, true, N, F, D, D, D, F, true, 0.0f, true);
-  const Shape s2 = make_shape(false, true, N, D, F, F, F, D, true, 0.0f, true);
+  const Shape s1 = forward_shape(N, D, F), s2 = forward_shape(N, F, D);
   try {
     matmuls().run_ffn_train(s1, s2, x, W1, b1, W2, b2, h, a, y, act);
   } catch (const dnnl::error& e) {
@@ -411,10 +419,8 @@ void ffn_backward_bf16(const float* dy, const float* x, const float* h, float* a
                        float* dh, float* dx, float dx_beta, float* dW1, float* db1, float* dW2, float* db2, int N, int D,
                        int F, int act) {
   if (N == 0) return;  // no tokens: dx has no rows, the parameters' gradients are unchanged
-  const Shape sx2 = make_shape(false, false, N, F, D, D, F, F, false, 0.0f, true);
-  const Shape sw2 = make_shape(true, false, D, F, N, D, F, F, false, 1.0f, true);
-  const Shape sx1 = make_shape(false, false, N, D, F, F, D, D, false, dx_beta, true);
-  const Shape sw1 = make_shape(true, false, F, D, N, F, D, D, false, 1.0f, true);
+  const Shape sx2 = dx_shape(N, F, D, 0.0f), sw2 = dw_shape(N, F, D), sx1 = dx_shape(N, D, F, dx_beta),
+              sw1 = dw_shape(N, D, F);
   try {
     matmuls().run_ffn_backward(sx2, sw2, sx1, sw1, dy, x, h, a, W1, W2, dh, dx, dW1, db1, dW2, db2, act);
   } catch (const dnnl::error& e) {
@@ -425,8 +431,7 @@ void ffn_backward_bf16(const float* dy, const float* x, const float* h, float* a
 void linear_gradients_bf16(const float* dy, const float* x, const float* W, float* dx, float dx_beta, float* dW,
                            float* db, int N, int in, int out) {
   if (N == 0) return;  // no tokens: dx has no rows, dW is unchanged
-  const Shape sx = make_shape(false, false, N, in, out, out, in, in, false, dx_beta, true);
-  const Shape sw = make_shape(true, false, out, in, N, out, in, in, false, 1.0f, true);
+  const Shape sx = dx_shape(N, in, out, dx_beta), sw = dw_shape(N, in, out);
   try {
     matmuls().run_gradients(sx, sw, dy, x, W, dx, dW, db);
   } catch (const dnnl::error& e) {
