@@ -22,6 +22,11 @@
 
 namespace {
 
+// --device cpu where the engine was built without OpenBLAS and oneDNN (a GPU host's build).
+constexpr const char* kNoCpuBackend =
+    "--device cpu: this install has no CPU backend (OpenBLAS and oneDNN were not found when the engine was built: "
+    "install libopenblas-openmp-dev and libdnnl-dev and rebuild), use --device cuda";
+
 class Args {
  public:
   Args(const Napi::CallbackInfo& info, const char* fn) : info_(info), fn_(fn) {}
@@ -174,7 +179,9 @@ class Model : public Napi::ObjectWrap<Model> {
           (info.Length() > 3 && !info[3].IsBoolean()))
         throw std::invalid_argument("new Model(config, device, precision, profile): a config object, a device, a precision name and a boolean");
       const std::string precision = info.Length() > 2 ? info[2].As<Napi::String>().Utf8Value() : "fp32";
-      std::unique_ptr<engine::Backend> be = engine::make_backend(info[1].As<Napi::String>().Utf8Value(), precision);
+      const std::string device = info[1].As<Napi::String>().Utf8Value();
+      if (device == "cpu" && engine::cpu_backend_is_reference()) throw std::runtime_error(kNoCpuBackend);
+      std::unique_ptr<engine::Backend> be = engine::make_backend(device, precision);
       if (info.Length() > 3 && info[3].As<Napi::Boolean>().Value()) be.reset(timing_ = new tools::TimingBackend(std::move(be)));
       model_ = std::make_unique<engine::EncoderModel>(std::move(be), read_config(info[0].As<Napi::Object>()));
     } catch (const std::exception& e) {
@@ -474,7 +481,8 @@ Napi::Value ParamLayout(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value Backends(const Napi::CallbackInfo& info) {
-  const auto names = engine::backend_names();
+  auto names = engine::backend_names();
+  if (engine::cpu_backend_is_reference()) names.erase(std::remove(names.begin(), names.end(), "cpu"), names.end());
   Napi::Array out = Napi::Array::New(info.Env(), names.size());
   for (size_t i = 0; i < names.size(); i++) out.Set((uint32_t)i, names[i]);
   return out;

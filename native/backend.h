@@ -179,11 +179,15 @@ class Backend {
                             float b2, float eps, float bc1, float bc2_sqrt) = 0;
 };
 
-// "cpu", or "cuda" where the CUDA backend was built, with the precision of its matrix products
-// ("fp32"; on CUDA also "tf32" and "bf16"); throws std::runtime_error naming what is missing.
+// "cpu"; or "cuda" (the first GPU) or "cuda:N" (GPU N; one GPU a process) where the CUDA backend
+// was built; with the precision of its matrix products ("fp32"; on CUDA also "tf32" and "bf16").
+// Throws std::runtime_error naming what is missing.
 std::unique_ptr<Backend> make_backend(const std::string& name, const std::string& precision = "fp32");
-// Names of the backends compiled into this build (a run-time loaded CUDA backend is not listed).
+// Names of the backends this build holds ("cuda" where it is compiled in or its library was built).
 std::vector<std::string> backend_names();
+// Whether the CPU backend's products are plain reference loops (built without OpenBLAS): right
+// for the per-kernel suite's references, far too slow for the product, whose addon refuses it.
+bool cpu_backend_is_reference();
 
 // A device buffer of n values of T: the handle through which the runner owns device memory.
 template <typename T>

@@ -71,6 +71,20 @@ describe('CLI on the golden tiny model', { skip }, () => {
   });
 });
 
+describe('--device', () => {
+  it('takes cpu, cuda and cuda:N, and refuses anything else in one line before any work', () => {
+    for (const device of ['gpu', 'cuda:', 'cuda:01', 'cuda:-1', 'CUDA', 'cuda:1 ']) {
+      const r = run(['predict', '--model', '/nonexistent', '--device', device, 'text']);
+      assert.equal(r.status, 1);
+      assert.equal(r.stderr.trim(), `error: option '--device <name>' argument '${device}' is invalid. must be cpu, cuda or cuda:N (N: the GPU's index)`);
+    }
+    // A valid name passes the option parser: the missing model is what fails.
+    const r = run(['predict', '--model', '/nonexistent', '--device', 'cuda:12', 'text']);
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /\/nonexistent is neither a folder nor a Hugging Face model id/);
+  });
+});
+
 describe('tokenize CLI', { skip: skipUnlessShared('vocab', 'bert-base-uncased-vocab.txt') }, () => {
   it('JSON Lines in, ids out, in order, with --max-length and --no-special-tokens', () => {
     const vocab = sharedPath('vocab', 'bert-base-uncased-vocab.txt');

@@ -75,6 +75,15 @@ describe('model step seam', () => {
     assert.throws(() => model.loss(Int32Array.from([0, 1])), /need 1 labels, got 2/);
     assert.throws(() => model.loss(Int32Array.from([2])), /label 2 is outside 0..1$/);
     assert.throws(() => new (engine().Model)(config, 'tpu'), /unknown device 'tpu'/);
+    for (const name of ['cuda:', 'cuda:x', 'cuda:01', 'cuda:-1', 'cuda:1:2', 'cuda:1234567']) {
+      assert.throws(() => new (engine().Model)(config, name), new RegExp(`unknown device '${name}' \\(known: cpu, cuda, cuda:N\\)`));
+    }
+  });
+
+  it('cuda:N names GPU N: without the CUDA backend each says that it is not built, naming its library', { skip: engine().backends().includes('cuda') ? 'this build has the CUDA backend' : false }, () => {
+    for (const name of ['cuda', 'cuda:0', 'cuda:3', 'cuda:10']) {
+      assert.throws(() => new (engine().Model)(config, name), /^Error: --device cuda: this install has no CUDA backend \(.*engine_cuda\.so was not built/);
+    }
   });
 
   it('inference gives the training path\'s logits, keeps no backward state and frees a large workspace', () => {

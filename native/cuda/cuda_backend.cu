@@ -55,7 +55,9 @@ cublasOperation_t op(bool trans) { return trans ? CUBLAS_OP_T : CUBLAS_OP_N; }
 
 class CudaBackend final : public Backend {
  public:
-  explicit CudaBackend(const std::string& precision) : precision_(precision) {
+  // On GPU `device` (cuda:N; 0 the first). A process runs on one GPU: every call of the backend
+  // comes from the thread that made it, and that thread's current device is set once, here.
+  CudaBackend(const std::string& precision, int device) : precision_(precision) {
     int n = 0;
     const cudaError_t e = cudaGetDeviceCount(&n);
     if (e == cudaErrorInsufficientDriver || e == cudaErrorNoDevice || e != cudaSuccess || n == 0) {
@@ -63,6 +65,14 @@ class CudaBackend final : public Backend {
                                : (e == cudaErrorNoDevice || n == 0) ? "CUDA: no NVIDIA GPU is visible"
                                                                     : std::string("CUDA: ") + cudaGetErrorString(e));
     }
+    static int process_device = -1;
+    if (device < 0 || device >= n)
+      throw std::runtime_error("CUDA: no GPU cuda:" + std::to_string(device) + " (this machine shows " + std::to_string(n) +
+                               ": cuda:0 to cuda:" + std::to_string(n - 1) + ")");
+    if (process_device >= 0 && process_device != device)
+      throw std::runtime_error("CUDA: this process runs on cuda:" + std::to_string(process_device) + " already; a process uses one GPU (start one process per GPU)");
+    check(cudaSetDevice(device), "cudaSetDevice");
+    process_device = device;
     check(cublasCreate(&blas_), "cublasCreate");
     if (precision == "fp32") compute_ = CUBLAS_COMPUTE_32F;
     else if (precision == "tf32") compute_ = CUBLAS_COMPUTE_32F_FAST_TF32;
@@ -573,19 +583,19 @@ class CudaBackend final : public Backend {
 
 }  // namespace
 
-std::unique_ptr<Backend> make_cuda_backend(const std::string& precision) {
-  return std::make_unique<CudaBackend>(precision);
+std::unique_ptr<Backend> make_cuda_backend(const std::string& precision, int device) {
+  return std::make_unique<CudaBackend>(precision, device);
 }
 
 }  // namespace engine
 
 // The entry point that backends.cc looks up when it loads this backend as engine_cuda.so: a C
 // signature, so that no exception crosses the library boundary.
-extern "C" __attribute__((visibility("default"))) engine::Backend* bert20news_make_cuda_backend(const char* precision,
-                                                                                                 char* error,
-                                                                                                 size_t error_len) {
+extern "C" __attribute__((visibility("default"))) engine::Backend* bert20news_make_cuda_device_backend(const char* precision,
+                                                                                                        int device, char* error,
+                                                                                                        size_t error_len) {
   try {
-    return new engine::CudaBackend(precision);
+    return new engine::CudaBackend(precision, device);
   } catch (const std::exception& e) {
     snprintf(error, error_len, "%s", e.what());
     return nullptr;

@@ -37,6 +37,12 @@ export function stripOption(value: string): StripPart[] {
   }
 }
 
+/** --device's parser: cpu, cuda (the first GPU) or cuda:N (GPU N, counted as nvidia-smi does). */
+export function deviceOption(value: string): string {
+  if (!/^(cpu|cuda(:(0|[1-9][0-9]*))?)$/.test(value)) throw new InvalidArgumentError('must be cpu, cuda or cuda:N (N: the GPU\'s index)');
+  return value;
+}
+
 /** The typed device choice of --device and --precision. */
 export function deviceChoice(o: DeviceOptions): DeviceChoice {
   return { device: o.device, precision: o.precision };
@@ -45,7 +51,7 @@ export function deviceChoice(o: DeviceOptions): DeviceChoice {
 /** --device and --precision: where the model step runs (the engine's backends). */
 export function addDeviceOptions(cmd: Command): Command {
   return cmd
-    .addOption(new Option('--device <name>', 'where the model runs: cpu, or cuda (NVIDIA GPU; needs the CUDA backend, see docs/gpu.md)').choices(['cpu', 'cuda']).default('cpu'))
+    .addOption(new Option('--device <name>', 'where the model runs: cpu, cuda (the first NVIDIA GPU) or cuda:N (GPU N); cuda needs the CUDA backend, see docs/gpu.md').argParser(deviceOption).default('cpu'))
     .addOption(new Option('--precision <p>', 'matrix products: fp32; bf16 (bfloat16 operands, fp32 accumulation and weights: cuda, or a CPU with AVX512_BF16/AMX); tf32 (cuda)').choices(['fp32', 'tf32', 'bf16']).default('fp32'))
     .option('--revision <rev>', 'hub revision (branch, tag or commit) of a model given by id', 'main');
 }

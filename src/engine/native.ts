@@ -91,7 +91,7 @@ export interface NativeModel {
 
 /** The native engine (native/, built by node-gyp at npm install). */
 export interface Engine {
-  /** device "cpu" or "cuda"; precision of the matrix products: "fp32" (default), on CUDA also "tf32", "bf16". */
+  /** device "cpu", "cuda" or "cuda:N"; precision of the matrix products: "fp32" (default), on CUDA also "tf32", "bf16". */
   Model: new (config: EngineConfig, device: string, precision?: string, profile?: boolean) => NativeModel;
   /** CPU threads of the engine; thisThread: the calling thread's alone (a worker thread's), not the process default. */
   setThreads(n: number, thisThread?: boolean): void;

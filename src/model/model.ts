@@ -16,7 +16,7 @@ export interface ForwardOptions {
 
 /** Where the model step runs: the engine backend and the precision of its matrix products. */
 export interface DeviceChoice {
-  /** "cpu" (default) or "cuda" (where the CUDA backend was built). */
+  /** "cpu" (default), "cuda" (the first GPU) or "cuda:N" (GPU N), where the CUDA backend was built. */
   device?: string;
   /** "fp32" (default); on CUDA also "tf32" and "bf16" (bf16 operands, fp32 accumulation and weights). */
   precision?: string;
