@@ -3,7 +3,8 @@
 # --device cuda (native/backends.cc), so that the CPU addon never links CUDA. Run by `npm install`
 # after node-gyp: it builds where nvcc and cuBLAS are found and otherwise says so and does
 # nothing. BERT20NEWS_CUDA=1 makes a missing toolkit an error; BERT20NEWS_CUDA=0 skips the build.
-# CUDA_HOME (default /usr/local/cuda) and CUDA_ARCHS (default "80 90") choose the toolkit and GPUs;
+# CUDA_HOME (default /usr/local/cuda) and CUDA_ARCHS (default "80 90": A100, H100/H200; PTX for
+# newer GPUs) choose the toolkit and GPUs;
 # CUBLAS_ROOT points at a cuBLAS outside the toolkit (include/, lib/: pip's nvidia-cublas).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -31,8 +32,11 @@ if [ -n "$missing" ]; then
   echo "build-cuda: no $missing found; the CUDA backend is not built (CPU only)" >&2
   exit 0
 fi
+# Machine code for each architecture, and the newest one's PTX, which the driver compiles for GPUs
+# newer than all of them.
 gencode=()
 for a in ${CUDA_ARCHS:-80 90}; do gencode+=("-gencode=arch=compute_$a,code=sm_$a"); done
+gencode+=("-gencode=arch=compute_$a,code=compute_$a")
 mapfile -t sources < <(sed -n 's#^\([^#].*\.cu\)$#native/\1#p' native/sources.txt)
 mkdir -p build/Release
 "$nvcc" -std=c++17 -O3 -shared -Xcompiler -fPIC "${gencode[@]}" -I"$blas_inc" -o build/Release/engine_cuda.so.tmp \

@@ -1,97 +1,225 @@
 #!/usr/bin/env bash
-# Everything the CUDA backend promises, checked in one command on a Linux machine with an NVIDIA
-# GPU, the CUDA toolkit (nvcc, cuBLAS) and CMake; Python with PyTorch (and transformers, where
-# installed) for the peer. No Node.js is needed there: the engine builds with CMake
-# (native/CMakeLists.txt) and engine_check runs the golden tests, the bench and the card recipe.
+# Everything the CUDA backend promises, checked on a Linux machine with an NVIDIA GPU, the CUDA
+# toolkit (nvcc, cuBLAS) and CMake; Python with PyTorch (and transformers, where installed) for
+# the peer. Node.js and the npm registry are not needed there: the engine builds with CMake
+# (native/CMakeLists.txt), and the phase that runs the product's own commands takes Node and the
+# dependencies from the bundle scripts/gpu-bundle.sh packs where they are (.gpu/).
 #
-#   bash scripts/gpu-check.sh [--golden DIR] [--tokens FILE] [--report DIR] [--card-timeout S] [--card-precision P]
-#                             [--precisions fp32,tf32,bf16]
+#   bash scripts/gpu-check.sh [--phase all|kernels|bench|card|cli] [--bundle DIR] [--golden DIR]
+#                             [--tokens FILE] [--report DIR] [--precisions fp32,tf32,bf16]
+#                             [--card-timeout S] [--card-precision P]
+#                             [--device D] [--precision P] [--train-args "ARGS"]
 #
-# --golden: ../shared/golden (or a copy of its tiny/, train/, mlm/ and bert/); --tokens: the card split as
-# token ids (node dist/bench/export_tokens.js, run where Node is); without it the card run is
-# skipped. Writes a report folder (default: $OUT where set, else gpu-report/) and prints a summary.
+# Phases, each within 8 minutes of a lent H100 with its build (all: one after the other):
+#   kernels  the per-kernel suite (cuda in three precisions, and through engine_cuda.so), the golden
+#            forward and optimizer steps, bit-exact resume          (--golden: bundle's golden/)
+#   bench    ours beside PyTorch, same GPU, same run; a profiled training step
+#   card     the card recipe, 10 epochs from scratch, by engine_check (--tokens: bundle's tokens.bin)
+#   cli      the product on the GPU: Node and node_modules from the bundle, the addon built by CMake
+#            with no CPU BLAS libraries, then `train --preset card` interrupted (SIGINT once its
+#            first epoch's checkpoint is written) and --resume'd, `evaluate`, `predict`, and `serve`
+#            answering a classify request, all --device cuda --precision bf16 (--device cpu
+#            rehearses it anywhere; --train-args, the run's settings, replaces "--epochs 3")
+# Writes a report folder (default: $OUT where set, else gpu-report/) and prints a summary.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-golden=../shared/golden tokens= report=${OUT:-gpu-report} card_timeout=300 card_precision=bf16 precisions=fp32,tf32,bf16
+phase=all bundle=.gpu golden= tokens= report=${OUT:-gpu-report} card_timeout=300 card_precision=bf16 precisions=fp32,tf32,bf16
+device=cuda precision=bf16 train_args="--epochs 3"
 while [ $# -gt 0 ]; do
   case $1 in
+    --phase) phase=$2; shift 2 ;;
+    --bundle) bundle=$2; shift 2 ;;
     --golden) golden=$2; shift 2 ;;
     --tokens) tokens=$2; shift 2 ;;
     --report) report=$2; shift 2 ;;
     --card-timeout) card_timeout=$2; shift 2 ;;
     --card-precision) card_precision=$2; shift 2 ;;
     --precisions) precisions=$2; shift 2 ;;
+    --device) device=$2; shift 2 ;;
+    --precision) precision=$2; shift 2 ;;
+    --train-args) train_args=$2; shift 2 ;;
     *) echo "gpu-check: unknown option $1" >&2; exit 2 ;;
   esac
 done
+case $phase in all | kernels | bench | card | cli) ;; *) echo "gpu-check: --phase must be all, kernels, bench, card or cli" >&2; exit 2 ;; esac
+golden=${golden:-$([ -d "$bundle/golden" ] && echo "$bundle/golden" || echo ../shared/golden)}
+tokens=${tokens:-$([ -f "$bundle/tokens.bin" ] && echo "$bundle/tokens.bin")}
 mkdir -p "$report"
 summary=$report/summary.md
 status=0
 # Each step's heading gives the seconds since the start: where a lease's minutes went.
 step() { echo; echo "## $* (at ${SECONDS} s)" | tee -a "$summary"; }
+fail() { echo "$*" | tee -a "$summary"; status=1; }
+want() { [ "$phase" = all ] || [ "$phase" = "$1" ]; }
 
-step "GPU"
-nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader | tee -a "$summary"
-
-step "build (CMake, nvcc, cuBLAS)"
-t0=$(date +%s)
 # Where the toolkit lacks cuBLAS's headers, use PyTorch's (pip's nvidia-cublas).
-cuda=${CUDA_HOME:-/usr/local/cuda}
-if [ -z "${CUBLAS_ROOT:-}" ] && ! ls "$cuda"/include/cublas_v2.h "$cuda"/targets/*/include/cublas_v2.h >/dev/null 2>&1; then
-  CUBLAS_ROOT=$(python3 -c 'import nvidia.cublas, os; print(os.path.dirname(nvidia.cublas.__file__))' 2>/dev/null || true)
-  [ -n "$CUBLAS_ROOT" ] && export CUBLAS_ROOT && echo "cuBLAS from $CUBLAS_ROOT" | tee -a "$summary"
-fi
-# The CMake build (engine_check, the suites) and engine_cuda.so (the npm build's library) side by side.
-{ cmake -S native -B build-gpu -DCMAKE_BUILD_TYPE=Release -DCMAKE_CUDA_ARCHITECTURES=90 ${CUBLAS_ROOT:+-DCUBLAS_ROOT="$CUBLAS_ROOT"} &&
-  cmake --build build-gpu -j"$(nproc)"; } >"$report/build.log" 2>&1 &
-cmake_pid=$!
-CUDA_ARCHS=90 BERT20NEWS_CUDA=1 bash scripts/build-cuda.sh >"$report/build-cuda.log" 2>&1
-cuda_so=$?
-if ! wait $cmake_pid || [ $cuda_so != 0 ]; then
-  tail -40 "$report/build.log" "$report/build-cuda.log"
-  echo "build failed" | tee -a "$summary"
-  exit 1
-fi
-cp build/Release/engine_cuda.so build-gpu/
-echo "built in $(( $(date +%s) - t0 )) s" | tee -a "$summary"
-
-step "per-kernel suite: cpu, cuda (fp32, tf32, bf16), and cuda loaded from engine_cuda.so"
-./build-gpu/test_backend_ops cpu cuda cuda-tf32 cuda-bf16 >"$report/kernels.txt" 2>&1 || status=1
-./build-gpu/test_backend_ops_loader cuda >"$report/kernels_loader.txt" 2>&1 || status=1
-grep -v '^ok' "$report/kernels.txt" | tee -a "$summary"
-tail -1 "$report/kernels_loader.txt" | sed 's/^/engine_cuda.so: /' | tee -a "$summary"
-for b in cuda cuda-tf32 cuda-bf16; do
-  echo "$b worst: $(grep "^ok   $b " "$report/kernels.txt" | sed 's/.*err \([^ ]*\) .*/\1/' | sort -g | tail -1)" | tee -a "$summary"
-done
-
-step "golden forward, three Keras Adam steps, three masked-LM AdamW steps, BERT's three problem types"
-for p in fp32 tf32 bf16; do
-  ./build-gpu/engine_check golden "$golden" --device cuda --precision "$p" 2>&1 | tee -a "$summary"
-  [ "${PIPESTATUS[0]}" = 0 ] || status=1
-done
-
-step "a resumed run equals an uninterrupted one, bit for bit"
-for p in fp32 bf16; do
-  ./build-gpu/engine_check resume --device cuda --precision "$p" 2>&1 | tee -a "$summary"
-  [ "${PIPESTATUS[0]}" = 0 ] || status=1
-done
-
-step "bench: ours and PyTorch, same GPU, same run"
-for p in ${precisions//,/ }; do ./build-gpu/engine_check bench --device cuda --precision "$p"; done >"$report/bench_ours.jsonl" 2>&1
-python3 bench/torch_cuda_peer.py --precisions "$precisions" >"$report/bench_torch.jsonl" 2>"$report/bench_torch.err" || tail -5 "$report/bench_torch.err"
-python3 bench/gpu_report.py "$report/bench_ours.jsonl" "$report/bench_torch.jsonl" | tee -a "$summary"
-
-step "where a training step goes (train_32x512, each kernel call timed and synchronized)"
-for p in ${precisions//,/ }; do ./build-gpu/engine_check bench --device cuda --precision "$p" --cases train_32x512 --profile | grep profile; done | tee -a "$summary"
-
-if [ -n "$tokens" ]; then
-  step "card recipe, 10 epochs from scratch, $card_precision (limit ${card_timeout} s)"
-  # A backend that failed the checks above would only spend the lease on a run that proves nothing.
-  if [ $status = 0 ]; then
-    timeout "$card_timeout" ./build-gpu/engine_check train-card "$tokens" --device cuda --precision "$card_precision" 2>&1 | tee -a "$summary"
-  else
-    echo "skipped: the checks above failed" | tee -a "$summary"
+find_cublas() {
+  local cuda=${CUDA_HOME:-/usr/local/cuda}
+  if [ -z "${CUBLAS_ROOT:-}" ] && ! ls "$cuda"/include/cublas_v2.h "$cuda"/targets/*/include/cublas_v2.h >/dev/null 2>&1; then
+    CUBLAS_ROOT=$(python3 -c 'import nvidia.cublas, os; print(os.path.dirname(nvidia.cublas.__file__))' 2>/dev/null || true)
+    [ -n "$CUBLAS_ROOT" ] && export CUBLAS_ROOT && echo "cuBLAS from $CUBLAS_ROOT" | tee -a "$summary"
   fi
+}
+
+# The CMake build (engine_check, the suites) and engine_cuda.so (the npm build's library) side by
+# side; incremental on a machine that kept build-gpu/ from an earlier phase.
+build_engine() {
+  step "build (CMake, nvcc, cuBLAS)"
+  local t0; t0=$(date +%s)
+  find_cublas
+  { cmake -S native -B build-gpu -DCMAKE_BUILD_TYPE=Release -DCMAKE_CUDA_ARCHITECTURES=90 ${CUBLAS_ROOT:+-DCUBLAS_ROOT="$CUBLAS_ROOT"} &&
+    cmake --build build-gpu -j"$(nproc)"; } >"$report/build.log" 2>&1 &
+  local cmake_pid=$!
+  CUDA_ARCHS=90 BERT20NEWS_CUDA=1 bash scripts/build-cuda.sh >"$report/build-cuda.log" 2>&1
+  local cuda_so=$?
+  if ! wait $cmake_pid || [ $cuda_so != 0 ]; then
+    tail -40 "$report/build.log" "$report/build-cuda.log"
+    echo "build failed" | tee -a "$summary"
+    exit 1
+  fi
+  cp build/Release/engine_cuda.so build-gpu/
+  echo "built in $(($(date +%s) - t0)) s" | tee -a "$summary"
+}
+
+# Node from the bundle (or the machine's), node_modules from the bundle, and the addon as the npm
+# build lays it out: build/Release/engine.node (CMake, with OpenBLAS and oneDNN only where they are
+# installed) beside engine_cuda.so (scripts/build-cuda.sh; not for --device cpu).
+setup_node() {
+  step "Node, node_modules and the addon"
+  local t0; t0=$(date +%s)
+  if [ -f "$bundle/node/node.xz" ]; then
+    mkdir -p build-node/bin
+    python3 -c 'import lzma, sys; open(sys.argv[2], "wb").write(lzma.open(sys.argv[1]).read())' "$bundle/node/node.xz" build-node/bin/node.tmp &&
+      chmod +x build-node/bin/node.tmp && mv build-node/bin/node.tmp build-node/bin/node || exit 1
+    local sums; sums=$(realpath "$bundle/node/node.sha256")
+    (cd build-node/bin && sha256sum -c --quiet "$sums") || { echo "node: SHA-256 differs from the bundle's" | tee -a "$summary"; exit 1; }
+    node_include=$(realpath "$bundle/node/include")
+    export PATH=$PWD/build-node/bin:$PATH
+  elif command -v node >/dev/null; then
+    node_include=$(dirname "$(dirname "$(command -v node)")")/include/node
+  else
+    echo "no Node.js here and no $bundle/node (bash scripts/gpu-bundle.sh packs it)" | tee -a "$summary"
+    exit 1
+  fi
+  if [ ! -d node_modules/commander ]; then
+    [ -f "$bundle/node_modules.tar.xz" ] || { echo "no node_modules and no $bundle/node_modules.tar.xz" | tee -a "$summary"; exit 1; }
+    python3 -c 'import tarfile, sys; tarfile.open(sys.argv[1]).extractall(".")' "$bundle/node_modules.tar.xz" || exit 1
+  fi
+  [ -f dist/src/cli/main.js ] || { echo "no dist/ (built where Node and npm are: npm run build; carry it)" | tee -a "$summary"; exit 1; }
+  local cuda_pid=
+  # (phase all: build_engine made engine_cuda.so a moment ago)
+  if [ "$device" != cpu ] && [ "$phase" != all ]; then
+    find_cublas
+    CUDA_ARCHS=90 BERT20NEWS_CUDA=1 bash scripts/build-cuda.sh >"$report/build-cuda.log" 2>&1 &
+    cuda_pid=$!
+  fi
+  { cmake -S native -B build-node -DCMAKE_BUILD_TYPE=Release -DENGINE_CUDA=OFF -DNODE_INCLUDE_DIR="$node_include" &&
+    cmake --build build-node -j"$(nproc)" --target engine_node; } >"$report/build-node.log" 2>&1 || { tail -30 "$report/build-node.log"; exit 1; }
+  if [ -n "$cuda_pid" ] && ! wait "$cuda_pid"; then tail -30 "$report/build-cuda.log"; exit 1; fi
+  mkdir -p build/Release && cp build-node/engine.node build/Release/engine.node
+  echo "node $(node --version), addon built in $(($(date +%s) - t0)) s; backends: $(node -p "require('./build/Release/engine.node').backends().join(', ')")" | tee -a "$summary"
+}
+
+if [ "$phase" != cli ] || [ "$device" != cpu ]; then
+  step "GPU"
+  nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader | tee -a "$summary"
+fi
+[ "$phase" = cli ] || build_engine
+
+if want kernels; then
+  step "per-kernel suite: cpu, cuda (fp32, tf32, bf16), and cuda loaded from engine_cuda.so"
+  ./build-gpu/test_backend_ops cpu cuda cuda-tf32 cuda-bf16 >"$report/kernels.txt" 2>&1 || status=1
+  ./build-gpu/test_backend_ops_loader cuda >"$report/kernels_loader.txt" 2>&1 || status=1
+  grep -v '^ok' "$report/kernels.txt" | tee -a "$summary"
+  tail -1 "$report/kernels_loader.txt" | sed 's/^/engine_cuda.so: /' | tee -a "$summary"
+  for b in cuda cuda-tf32 cuda-bf16; do
+    echo "$b worst: $(grep "^ok   $b " "$report/kernels.txt" | sed 's/.*err \([^ ]*\) .*/\1/' | sort -g | tail -1)" | tee -a "$summary"
+  done
+
+  step "golden forward, three Keras Adam steps, three masked-LM AdamW steps, BERT's three problem types"
+  for p in fp32 tf32 bf16; do
+    ./build-gpu/engine_check golden "$golden" --device cuda --precision "$p" 2>&1 | tee -a "$summary"
+    [ "${PIPESTATUS[0]}" = 0 ] || status=1
+  done
+
+  step "a resumed run equals an uninterrupted one, bit for bit"
+  for p in fp32 bf16; do
+    ./build-gpu/engine_check resume --device cuda --precision "$p" 2>&1 | tee -a "$summary"
+    [ "${PIPESTATUS[0]}" = 0 ] || status=1
+  done
+fi
+
+if want bench; then
+  step "bench: ours and PyTorch, same GPU, same run"
+  for p in ${precisions//,/ }; do ./build-gpu/engine_check bench --device cuda --precision "$p"; done >"$report/bench_ours.jsonl" 2>&1
+  python3 bench/torch_cuda_peer.py --precisions "$precisions" >"$report/bench_torch.jsonl" 2>"$report/bench_torch.err" || tail -5 "$report/bench_torch.err"
+  python3 bench/gpu_report.py "$report/bench_ours.jsonl" "$report/bench_torch.jsonl" | tee -a "$summary"
+
+  step "where a training step goes (train_32x512, each kernel call timed and synchronized)"
+  for p in ${precisions//,/ }; do ./build-gpu/engine_check bench --device cuda --precision "$p" --cases train_32x512 --profile | grep profile; done | tee -a "$summary"
+fi
+
+if want card; then
+  step "card recipe, 10 epochs from scratch, $card_precision (limit ${card_timeout} s)"
+  if [ -z "$tokens" ]; then
+    echo "skipped: no token file (--tokens, or the bundle's tokens.bin)" | tee -a "$summary"
+  elif [ $status != 0 ]; then
+    # A backend that failed the checks above would only spend the lease on a run that proves nothing.
+    echo "skipped: the checks above failed" | tee -a "$summary"
+  else
+    timeout "$card_timeout" ./build-gpu/engine_check train-card "$tokens" --device cuda --precision "$card_precision" 2>&1 | tee -a "$summary"
+  fi
+fi
+
+if want cli; then
+  setup_node
+  data=$bundle/data
+  for f in 20news-bydate.tar.gz bert-base-uncased-vocab.txt card_split_validation_paths.txt; do
+    [ -f "$data/$f" ] || { echo "no $data/$f (bash scripts/gpu-bundle.sh)" | tee -a "$summary"; exit 1; }
+  done
+  cli() { node dist/src/cli/main.js "$@" --device "$device" --precision "$precision"; }
+  run=runs/gpu-check
+  rm -rf "$run"
+  read -ra extra <<<"$train_args"
+  train=(train --device "$device" --precision "$precision" --preset card --init scratch --vocab "$data/bert-base-uncased-vocab.txt"
+    --data "$data/20news-bydate.tar.gz" --validation-list "$data/card_split_validation_paths.txt" --no-progress --out "$run" "${extra[@]}")
+
+  step "train ${train[*]:1}, SIGINT once the first epoch's checkpoint is written"
+  node dist/src/cli/main.js "${train[@]}" >"$report/train.log" 2>&1 &
+  train_pid=$!
+  while [ ! -f "$run/checkpoint.safetensors" ] && kill -0 "$train_pid" 2>/dev/null; do sleep 0.2; done
+  kill -INT "$train_pid" 2>/dev/null
+  wait "$train_pid"
+  tee -a "$summary" <"$report/train.log"
+  [ -f "$run/checkpoint.safetensors" ] && [ ! -f "$run/model/model.safetensors" ] || fail "the run was not interrupted after a checkpoint"
+
+  step "train --resume"
+  cli train --out "$run" --resume --no-progress 2>&1 | tee -a "$summary"
+  [ "${PIPESTATUS[0]}" = 0 ] && [ -f "$run/model/model.safetensors" ] || fail "the resumed run did not finish"
+
+  step "evaluate"
+  cli evaluate --model "$run/model" --data "$data/20news-bydate.tar.gz" \
+    --validation-list "$data/card_split_validation_paths.txt" --out "$run/report" 2>&1 | tee -a "$summary"
+  [ "${PIPESTATUS[0]}" = 0 ] || fail "evaluate failed"
+
+  step "predict"
+  cli predict --model "$run/model" --top-k 3 "Which disk controller works with my 486?" 2>&1 | tee -a "$summary"
+  [ "${PIPESTATUS[0]}" = 0 ] || fail "predict failed"
+
+  step "serve, and one classify request"
+  cli serve --model "$run/model" --port 8020 >"$report/serve.log" 2>&1 &
+  serve_pid=$!
+  for _ in $(seq 120); do grep -q '^serving ' "$report/serve.log" && break; sleep 0.5; done
+  head -1 "$report/serve.log" | tee -a "$summary"
+  python3 - <<'PY' 2>&1 | tee -a "$summary"
+import json, urllib.request
+body = json.dumps({"texts": ["The Orioles need a new pitcher", "My SCSI drive will not boot"]}).encode()
+req = urllib.request.Request("http://127.0.0.1:8020/v1/classify", body, {"content-type": "application/json"})
+print(urllib.request.urlopen(req, timeout=60).read().decode())
+PY
+  [ "${PIPESTATUS[0]}" = 0 ] || fail "the classify request failed"
+  kill -TERM "$serve_pid" 2>/dev/null
+  wait "$serve_pid" 2>/dev/null
 fi
 echo
 echo "gpu-check: $([ $status = 0 ] && echo PASS || echo FAIL) after ${SECONDS} s (report in $report)"

@@ -19,6 +19,27 @@ void check(cudaError_t e, const char* what) {
 }
 #define LAUNCH_CHECK(name) check(cudaGetLastError(), name)
 
+// Makes GPU `device` (cuda:N) current, saying in one line why it cannot. A process runs on one
+// GPU: every call of a backend comes from the thread that made it, whose device is set once.
+void use_device(int device) {
+  int n = 0;
+  const cudaError_t e = cudaGetDeviceCount(&n);
+  if (e == cudaErrorInsufficientDriver || e == cudaErrorNoDevice || e != cudaSuccess || n == 0) {
+    throw std::runtime_error(e == cudaErrorInsufficientDriver ? "CUDA: the NVIDIA driver is missing or older than this build's CUDA runtime"
+                             : (e == cudaErrorNoDevice || n == 0) ? "CUDA: no NVIDIA GPU is visible"
+                                                                  : std::string("CUDA: ") + cudaGetErrorString(e));
+  }
+  static int process_device = -1;
+  if (device < 0 || device >= n)
+    throw std::runtime_error("CUDA: no GPU cuda:" + std::to_string(device) + " (this machine shows " + std::to_string(n) +
+                             ": cuda:0 to cuda:" + std::to_string(n - 1) + ")");
+  if (process_device >= 0 && process_device != device)
+    throw std::runtime_error("CUDA: this process runs on cuda:" + std::to_string(process_device) +
+                             " already; a process uses one GPU (start one process per GPU)");
+  check(cudaSetDevice(device), "cudaSetDevice");
+  process_device = device;
+}
+
 constexpr int kThreads = 256;
 inline unsigned blocks_for(int64_t n, int threads = kThreads) { return (unsigned)std::max<int64_t>(1, (n + threads - 1) / threads); }
 

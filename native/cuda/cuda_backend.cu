@@ -55,24 +55,9 @@ cublasOperation_t op(bool trans) { return trans ? CUBLAS_OP_T : CUBLAS_OP_N; }
 
 class CudaBackend final : public Backend {
  public:
-  // On GPU `device` (cuda:N; 0 the first). A process runs on one GPU: every call of the backend
-  // comes from the thread that made it, and that thread's current device is set once, here.
+  // On GPU `device` (cuda:N; see use_device).
   CudaBackend(const std::string& precision, int device) : precision_(precision) {
-    int n = 0;
-    const cudaError_t e = cudaGetDeviceCount(&n);
-    if (e == cudaErrorInsufficientDriver || e == cudaErrorNoDevice || e != cudaSuccess || n == 0) {
-      throw std::runtime_error(e == cudaErrorInsufficientDriver ? "CUDA: the NVIDIA driver is missing or older than this build's CUDA runtime"
-                               : (e == cudaErrorNoDevice || n == 0) ? "CUDA: no NVIDIA GPU is visible"
-                                                                    : std::string("CUDA: ") + cudaGetErrorString(e));
-    }
-    static int process_device = -1;
-    if (device < 0 || device >= n)
-      throw std::runtime_error("CUDA: no GPU cuda:" + std::to_string(device) + " (this machine shows " + std::to_string(n) +
-                               ": cuda:0 to cuda:" + std::to_string(n - 1) + ")");
-    if (process_device >= 0 && process_device != device)
-      throw std::runtime_error("CUDA: this process runs on cuda:" + std::to_string(process_device) + " already; a process uses one GPU (start one process per GPU)");
-    check(cudaSetDevice(device), "cudaSetDevice");
-    process_device = device;
+    use_device(device);
     check(cublasCreate(&blas_), "cublasCreate");
     if (precision == "fp32") compute_ = CUBLAS_COMPUTE_32F;
     else if (precision == "tf32") compute_ = CUBLAS_COMPUTE_32F_FAST_TF32;
