@@ -153,7 +153,8 @@ if want bench; then
   step "bench: ours and PyTorch, same GPU, same run"
   for p in ${precisions//,/ }; do ./build-gpu/engine_check bench --device cuda --precision "$p"; done >"$report/bench_ours.jsonl" 2>&1
   python3 bench/torch_cuda_peer.py --precisions "$precisions" >"$report/bench_torch.jsonl" 2>"$report/bench_torch.err" || tail -5 "$report/bench_torch.err"
-  python3 bench/gpu_report.py "$report/bench_ours.jsonl" "$report/bench_torch.jsonl" | tee -a "$summary"
+  python3 bench/gpu_report.py "$report/bench_ours.jsonl" "$report/bench_torch.jsonl" \
+    --gpu "$(nvidia-smi --query-gpu=name --format=csv,noheader | head -1)" | tee -a "$summary"
 
   step "where a training step goes (train_32x512, each kernel call timed and synchronized)"
   for p in ${precisions//,/ }; do ./build-gpu/engine_check bench --device cuda --precision "$p" --cases train_32x512 --profile | grep profile; done | tee -a "$summary"

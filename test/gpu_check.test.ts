@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { forwardFlops } from '../src/bench/cases';
 import { sharedPath, skipUnlessShared } from './shared';
 
 const ROOT = join(__dirname, '..', '..');
@@ -38,6 +39,33 @@ describe('scripts/gpu-check.sh --phase cli, rehearsed on the CPU', { skip }, () 
       // The addon the commands ran is the one CMake built there.
       assert.ok(existsSync(join(dir, 'build-node', 'engine.node')));
       assert.deepEqual(readFileSync(join(dir, 'build', 'Release', 'engine.node')), readFileSync(join(dir, 'build-node', 'engine.node')));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('bench/gpu_report.py', () => {
+  it('gives each case its ratio to PyTorch and its share of the GPU\'s dense peak, counting FLOPs as the CPU bench does', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gpu-report-'));
+    try {
+      const line = (engine: string, c: string, precision: string, unit: string, value: number, s: number) => JSON.stringify({ engine, case: c, precision, unit, value, median_s: s });
+      writeFileSync(join(dir, 'ours.jsonl'), [line('ours', 'train_32x512', 'bf16', 'tokens/s', 582_000, 0.028), line('ours', 'infer_1x128', 'tf32', 'ms', 2, 0.002)].join('\n') + '\n');
+      writeFileSync(join(dir, 'torch.jsonl'), [line('pytorch', 'train_32x512', 'bf16', 'tokens/s', 388_000, 0.042), line('pytorch', 'infer_1x128', 'tf32', 'ms', 3, 0.003)].join('\n') + '\n');
+      const report = (gpu: string) => {
+        const r = spawnSync('python3', [join(ROOT, 'bench', 'gpu_report.py'), join(dir, 'ours.jsonl'), join(dir, 'torch.jsonl'), '--gpu', gpu], { encoding: 'utf8' });
+        assert.equal(r.status, 0, r.stderr);
+        return r.stdout;
+      };
+      // NVIDIA's datasheet, H100 SXM dense: bf16 989.4 TFLOP/s, tf32 494.7.
+      const train = (100 * 3 * forwardFlops(32, 512)) / 0.028 / 989.4e12, infer = (100 * forwardFlops(1, 128)) / 0.002 / 494.7e12;
+      const h100 = report('NVIDIA H100 80GB HBM3');
+      assert.match(h100, new RegExp(`^\\| train_32x512 \\| bf16 \\| tokens/s \\| 582000\\.0 \\| 388000 \\| 1\\.50x \\| ${train.toFixed(1)}% \\|$`, 'm'));
+      assert.match(h100, new RegExp(`^\\| infer_1x128 \\| tf32 \\| ms \\| 2\\.0 \\| 3 \\| 1\\.50x \\| ${infer.toFixed(1)}% \\|$`, 'm'));
+      // A GPU without datasheet figures here: no shares, and a line that says so.
+      const t4 = report('Tesla T4');
+      assert.match(t4, /^\| train_32x512 \| bf16 \| tokens\/s \| 582000\.0 \| 388000 \| 1\.50x \| - \|$/m);
+      assert.match(t4, /no datasheet peaks for GPU 'Tesla T4'/);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
