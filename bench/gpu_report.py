@@ -1,9 +1,10 @@
-"""Summarizes scripts/gpu-check.sh's bench lines (ours and PyTorch, same GPU, same run) as a
-Markdown table with ratios (> 1: ours is better; for milliseconds the inverse ratio), and each
+"""Summarizes scripts/gpu-check.sh's bench lines (ours and PyTorch eager, and with --compiled
+PyTorch through torch.compile; same GPU, same run) as a Markdown table with ratios (> 1: ours is
+better; for milliseconds the inverse ratio), and each
 case's share of the GPU's dense peak for its precision, where the GPU (--gpu, nvidia-smi's name)
 is one whose datasheet peaks are below.
 
-    python3 bench/gpu_report.py ours.jsonl torch.jsonl [--gpu "NVIDIA H100 80GB HBM3"]
+    python3 bench/gpu_report.py ours.jsonl torch.jsonl [--compiled compiled.jsonl] [--gpu "NVIDIA H100 80GB HBM3"]
 """
 import argparse
 import json
@@ -57,19 +58,27 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("ours")
     ap.add_argument("peer")
+    ap.add_argument("--compiled")
     ap.add_argument("--gpu", default="")
     a = ap.parse_args()
-    ours, peer = load(a.ours), load(a.peer)
-    print("| case | precision | unit | ours | PyTorch | ratio | share of dense peak |")
-    print("|---|---|---|---|---|---|---|")
+    ours, peers = load(a.ours), [("PyTorch", load(a.peer))]
+    if a.compiled:
+        peers.append(("torch.compile", load(a.compiled)))
+    print("| case | precision | unit | ours | " + " | ".join(f"{name} | ratio" for name, _ in peers) + " | share of dense peak |")
+    print("|---|---|---|---|" + "---|---|" * len(peers) + "---|")
     for key, o in ours.items():
-        p = peer.get(key)
-        ratio = "-"
-        if p:
-            ratio = f"{(p['value'] / o['value'] if o['unit'] == 'ms' else o['value'] / p['value']):.2f}x"
+        cells = []
+        for _, rows in peers:
+            p = rows.get(key)
+            ratio = f"{(p['value'] / o['value'] if o['unit'] == 'ms' else o['value'] / p['value']):.2f}x" if p else "-"
+            cells.append(f"{p['value'] if p else 'absent'} | {ratio}")
         peak = dense_peak(a.gpu, key[1])
         share = f"{100 * case_flops(key[0]) / o['median_s'] / peak:.1f}%" if peak else "-"
-        print(f"| {key[0]} | {key[1]} | {o['unit']} | {o['value']:.1f} | {p['value'] if p else 'absent'} | {ratio} | {share} |")
+        print(f"| {key[0]} | {key[1]} | {o['unit']} | {o['value']:.1f} | {' | '.join(cells)} | {share} |")
+    for line in open(a.compiled) if a.compiled else []:
+        if line.startswith("{"):
+            r = json.loads(line)
+            print(f"torch.compile {r['case']} {r['precision']}: warm-up (compiling) {r['warmup_s']} s")
     if not dense_peak(a.gpu, "fp32"):
         print(f"(no datasheet peaks for GPU '{a.gpu}': shares left out)")
 

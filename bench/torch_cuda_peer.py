@@ -3,8 +3,10 @@ DistilBertForSequenceClassification (distilbert-base shape, 20 labels, random we
 transformers is installed, else the torch.nn model of torch_peer.py; training with Adam (fused)
 in fp32, tf32 and bf16 autocast, inference in inference_mode. One JSON line per case and
 precision, timed as ours: median of 10 synchronized steps (50 for batch 1) after 3 warm-ups.
+--compile: the model through torch.compile (default mode), engine "pytorch-compile"; each line
+also gives warmup_s, the seconds its 3 warm-up steps took, compiling for the case's shapes.
 
-    python3 bench/torch_cuda_peer.py [--cases train_32x512,train_64x128,infer_32x128,infer_1x128] [--precisions fp32,tf32,bf16]
+    python3 bench/torch_cuda_peer.py [--cases train_32x512,train_64x128,infer_32x128,infer_1x128] [--precisions fp32,tf32,bf16] [--compile]
 """
 import argparse
 import json
@@ -40,11 +42,14 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--cases", default="train_32x512,train_64x128,infer_32x128,infer_1x128")
     ap.add_argument("--precisions", default="fp32,tf32,bf16")
+    ap.add_argument("--compile", action="store_true")
     a = ap.parse_args()
     torch.manual_seed(0)
     model, what = make_model()
     model = model.cuda()
     opt = torch.optim.Adam(model.parameters(), lr=2e-5, eps=1e-8, fused=True)
+    if a.compile:
+        model, what = torch.compile(model), what + " through torch.compile"
     for prec in a.precisions.split(","):
         torch.backends.cuda.matmul.allow_tf32 = prec == "tf32"
         torch.backends.cudnn.allow_tf32 = prec == "tf32"
@@ -69,8 +74,10 @@ def main():
                 opt.step()
                 torch.cuda.synchronize()
 
+            t0 = time.perf_counter()
             for _ in range(3):
                 step()
+            warmup = time.perf_counter() - t0
             times = []
             for _ in range(50 if B == 1 else 10):
                 t0 = time.perf_counter()
@@ -78,8 +85,9 @@ def main():
                 times.append(time.perf_counter() - t0)
             med = statistics.median(times)
             unit, value = ("tokens/s", B * T / med) if kind == "train" else ("ms", med * 1e3) if B == 1 else ("texts/s", B / med)
-            print(json.dumps({"engine": "pytorch", "case": case, "precision": prec, "unit": unit, "value": round(value, 1),
-                              "median_s": med, "model": what, "torch": torch.__version__}), flush=True)
+            print(json.dumps({"engine": "pytorch-compile" if a.compile else "pytorch", "case": case, "precision": prec, "unit": unit,
+                              "value": round(value, 1), "median_s": med, "warmup_s": round(warmup, 1), "model": what,
+                              "torch": torch.__version__}), flush=True)
 
 
 if __name__ == "__main__":

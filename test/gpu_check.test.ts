@@ -62,6 +62,12 @@ describe('bench/gpu_report.py', () => {
       const h100 = report('NVIDIA H100 80GB HBM3');
       assert.match(h100, new RegExp(`^\\| train_32x512 \\| bf16 \\| tokens/s \\| 582000\\.0 \\| 388000 \\| 1\\.50x \\| ${train.toFixed(1)}% \\|$`, 'm'));
       assert.match(h100, new RegExp(`^\\| infer_1x128 \\| tf32 \\| ms \\| 2\\.0 \\| 3 \\| 1\\.50x \\| ${infer.toFixed(1)}% \\|$`, 'm'));
+      // torch.compile's lines as a second peer, with the seconds they took to compile.
+      writeFileSync(join(dir, 'compiled.jsonl'), JSON.stringify({ engine: 'pytorch-compile', case: 'train_32x512', precision: 'bf16', unit: 'tokens/s', value: 465_600, median_s: 0.035, warmup_s: 61.2 }) + '\n');
+      const r = spawnSync('python3', [join(ROOT, 'bench', 'gpu_report.py'), join(dir, 'ours.jsonl'), join(dir, 'torch.jsonl'), '--compiled', join(dir, 'compiled.jsonl')], { encoding: 'utf8' });
+      assert.match(r.stdout, /^\| train_32x512 \| bf16 \| tokens\/s \| 582000\.0 \| 388000 \| 1\.50x \| 465600 \| 1\.25x \| - \|$/m);
+      assert.match(r.stdout, /^\| infer_1x128 \| tf32 \| ms \| 2\.0 \| 3 \| 1\.50x \| absent \| - \| - \|$/m);
+      assert.match(r.stdout, /^torch\.compile train_32x512 bf16: warm-up \(compiling\) 61\.2 s$/m);
       // A GPU without datasheet figures here: no shares, and a line that says so.
       const t4 = report('Tesla T4');
       assert.match(t4, /^\| train_32x512 \| bf16 \| tokens\/s \| 582000\.0 \| 388000 \| 1\.50x \| - \|$/m);
