@@ -7,14 +7,15 @@
 #
 #   bash scripts/gpu-check.sh [--phase all|kernels|bench|card|cli] [--bundle DIR] [--golden DIR]
 #                             [--tokens FILE] [--report DIR] [--precisions fp32,tf32,bf16]
-#                             [--card-timeout S] [--card-precision P]
+#                             [--card-timeout S] [--card-precision P] [--card-micro-batch N]
 #                             [--device D] [--precision P] [--train-args "ARGS"]
 #
 # Phases, each within 8 minutes of a lent H100 with its build (all: one after the other):
 #   kernels  the per-kernel suite (cuda in three precisions, and through engine_cuda.so), the golden
 #            forward and optimizer steps, bit-exact resume          (--golden: bundle's golden/)
 #   bench    ours beside PyTorch, same GPU, same run; a profiled training step
-#   card     the card recipe, 10 epochs from scratch, by engine_check (--tokens: bundle's tokens.bin)
+#   card     the card recipe, 10 epochs from scratch, by engine_check (--tokens: bundle's tokens.bin;
+#            --card-micro-batch: each step's posts by length in micro-batches of N)
 #   cli      the product on the GPU: Node and node_modules from the bundle, the addon built by CMake
 #            with no CPU BLAS libraries, then `train --preset card` interrupted (SIGINT once its
 #            first epoch's checkpoint is written) and --resume'd, `evaluate`, `predict`, and `serve`
@@ -23,7 +24,7 @@
 # Writes a report folder (default: $OUT where set, else gpu-report/) and prints a summary.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-phase=all bundle=.gpu golden= tokens= report=${OUT:-gpu-report} card_timeout=300 card_precision=bf16 precisions=fp32,tf32,bf16
+phase=all bundle=.gpu golden= tokens= report=${OUT:-gpu-report} card_timeout=300 card_precision=bf16 card_micro=0 precisions=fp32,tf32,bf16
 device=cuda precision=bf16 train_args="--epochs 3"
 while [ $# -gt 0 ]; do
   case $1 in
@@ -34,6 +35,7 @@ while [ $# -gt 0 ]; do
     --report) report=$2; shift 2 ;;
     --card-timeout) card_timeout=$2; shift 2 ;;
     --card-precision) card_precision=$2; shift 2 ;;
+    --card-micro-batch) card_micro=$2; shift 2 ;;
     --precisions) precisions=$2; shift 2 ;;
     --device) device=$2; shift 2 ;;
     --precision) precision=$2; shift 2 ;;
@@ -172,7 +174,8 @@ if want card; then
     # A backend that failed the checks above would only spend the lease on a run that proves nothing.
     echo "skipped: the checks above failed" | tee -a "$summary"
   else
-    timeout "$card_timeout" ./build-gpu/engine_check train-card "$tokens" --device cuda --precision "$card_precision" 2>&1 | tee -a "$summary"
+    timeout "$card_timeout" ./build-gpu/engine_check train-card "$tokens" --device cuda --precision "$card_precision" \
+      --micro-batch "$card_micro" 2>&1 | tee -a "$summary"
   fi
 fi
 

@@ -4,12 +4,14 @@
 //   engine_check golden GOLDEN_DIR [--device D] [--precision P]
 //   engine_check bench [--device D] [--precision P] [--cases train_32x512,...] [--profile]
 //   engine_check train-card TOKENS.bin [--device D] [--precision P] [--epochs N] [--batch N] [--lr X] [--seed N]
-//                [--steps-per-epoch N] [--max-validation N]
+//                [--micro-batch N] [--steps-per-epoch N] [--max-validation N]
 //   engine_check resume [--device D] [--precision P]
 //
 // TOKENS.bin is written by `node dist/bench/export_tokens.js` (the posts tokenized by our
 // TypeScript tokenizer, which matches Hugging Face's): the training loop here is the
-// trainer's (same batches of whole posts padded to the longest, Keras Adam, linear decay).
+// trainer's (same batches of whole posts padded to the longest, Keras Adam, linear decay; with
+// --micro-batch, each step's posts ordered by length and cut into micro-batches whose gradients
+// add up to the step's, as `train --micro-batch` does).
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -39,7 +41,7 @@ namespace {
 
 struct Options {
   std::string device = "cuda", precision = "fp32", cases = "train_32x512,train_64x128,infer_32x128,infer_1x128";
-  int epochs = 10, batch = 80, seed = 42;
+  int epochs = 10, batch = 80, micro_batch = 0, seed = 42;  // micro_batch 0: the whole batch
   int steps_per_epoch = 0, max_validation = 0;  // 0: all (smaller values make a quick smoke run)
   bool profile = false;  // bench: time every kernel call (synchronizing) and print where a step goes
   double lr = 2e-5;
@@ -60,6 +62,7 @@ Options parse(int argc, char** argv) {
     else if (a == "--profile") o.profile = true;
     else if (a == "--epochs") o.epochs = std::stoi(next());
     else if (a == "--batch") o.batch = std::stoi(next());
+    else if (a == "--micro-batch") o.micro_batch = std::stoi(next());
     else if (a == "--lr") o.lr = std::stod(next());
     else if (a == "--seed") o.seed = std::stoi(next());
     else if (a == "--steps-per-epoch") o.steps_per_epoch = std::stoi(next());
@@ -318,10 +321,12 @@ int train_card(const Options& o) {
   EncoderModel m(engine::make_backend(o.device, o.precision), c);
   m.set_params(init_params(c, o.seed).data());
   const int B = o.batch, steps = o.steps_per_epoch > 0 ? o.steps_per_epoch : (int)train.size() / B;
+  const int micro = o.micro_batch > 0 && o.micro_batch < B ? o.micro_batch : B;
+  if ((B + micro - 1) / micro > 32) throw std::runtime_error("--micro-batch: at most 32 micro-batches a step (their dropout seeds)");
   KerasAdam adam{o.lr, 0, (double)o.epochs * steps, 1};
-  std::printf("card recipe on %s: distilbert-base from scratch, %zu training / %zu validation posts, batch %d, %d steps "
-              "per epoch, Keras Adam, lr %.3g -> 0\n",
-              m.backend().name().c_str(), train.size(), val.size(), B, steps, o.lr);
+  std::printf("card recipe on %s: distilbert-base from scratch, %zu training / %zu validation posts, batch %d (micro-batches "
+              "of %d), %d steps per epoch, Keras Adam, lr %.3g -> 0\n",
+              m.backend().name().c_str(), train.size(), val.size(), B, micro, steps, o.lr);
   std::printf("| Train Loss | Train Accuracy | Validation Loss | Validation Accuracy | Epoch | train s | tokens/s |\n");
   std::printf("|---|---|---|---|---|---|---|\n");
   std::fflush(stdout);
@@ -337,23 +342,30 @@ int train_card(const Options& o) {
     int correct = 0;
     const auto t0 = std::chrono::steady_clock::now();
     for (int s = 0; s < steps; s++) {
-      const std::vector<int> idx(order.begin() + (size_t)s * B, order.begin() + (size_t)(s + 1) * B);
-      const int T = pad(train, idx, ids, mask);
-      lab.resize(B);
-      for (int r = 0; r < B; r++) lab[r] = train[idx[r]].label;
-      logits.resize((size_t)B * labels);
-      ForwardOptions fo;
-      fo.train = true;
-      fo.seed = (uint64_t)adam.step * 32;
-      m.forward(ids.data(), mask.data(), B, T, fo, logits.data());
-      for (int r = 0; r < B; r++) {
-        const float* z = &logits[(size_t)r * labels];
-        correct += (int)(std::max_element(z, z + labels) - z) == lab[r];
+      std::vector<int> step(order.begin() + (size_t)s * B, order.begin() + (size_t)(s + 1) * B);
+      if (micro < B)
+        std::sort(step.begin(), step.end(), [&](int a, int b) {
+          return train[a].ids.size() != train[b].ids.size() ? train[a].ids.size() < train[b].ids.size() : a < b;
+        });
+      for (int m0 = 0, mb = 0; m0 < B; m0 += micro, mb++) {
+        const std::vector<int> idx(step.begin() + m0, step.begin() + std::min(B, m0 + micro));
+        const int n = (int)idx.size(), T = pad(train, idx, ids, mask);
+        lab.resize(n);
+        for (int r = 0; r < n; r++) lab[r] = train[idx[r]].label;
+        logits.resize((size_t)n * labels);
+        ForwardOptions fo;
+        fo.train = true;
+        fo.seed = (uint64_t)adam.step * 32 + mb;
+        m.forward(ids.data(), mask.data(), n, T, fo, logits.data());
+        for (int r = 0; r < n; r++) {
+          const float* z = &logits[(size_t)r * labels];
+          correct += (int)(std::max_element(z, z + labels) - z) == lab[r];
+        }
+        loss_sum += m.loss(lab.data(), n, (float)n / B) * n / B;
+        m.backward();
+        tokens += (double)n * T;
       }
-      loss_sum += m.loss(lab.data(), B, 1.0f);
-      m.backward();
       adam.update(m);
-      tokens += (double)B * T;
     }
     m.backend().synchronize();
     const double secs = seconds_since(t0);
