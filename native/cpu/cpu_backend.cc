@@ -43,17 +43,15 @@ class CpuBackend final : public Backend {
   std::string name() const override { return bf16_ ? "cpu-bf16" : "cpu"; }
   bool host_memory() const override { return true; }
 
-  void* alloc(size_t bytes) override {
-    void* p = std::aligned_alloc(64, (bytes + 63) / 64 * 64);
-    if (!p) throw std::bad_alloc();
-    return p;
-  }
+  void* alloc(size_t bytes) override { return alloc_aligned(bytes); }
+  // A large block is fresh zero pages, touched only where used (a model that adopts its caller's
+  // weights never touches its own).
   void* alloc_zeroed(size_t bytes) override {
-    void* p = std::calloc(1, bytes ? bytes : 1);
-    if (!p) throw std::bad_alloc();
+    void* p = alloc_aligned(bytes);
+    if (bytes < kHugePage) std::memset(p, 0, bytes);
     return p;
   }
-  void release(void* p) override { std::free(p); }
+  void release(void* p) override { free_aligned(p); }
   void upload(void* dst, const void* src, size_t bytes) override {
     if (dst != src) std::memcpy(dst, src, bytes);
   }

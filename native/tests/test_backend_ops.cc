@@ -12,6 +12,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <fstream>
 #include <functional>
 #include <random>
 #include <string>
@@ -738,6 +739,57 @@ void test_parallel_errors() {
   report("cpu", "attention_forward's error from its threads: " + got, got == why ? 0 : 1, 0);
 }
 
+// A counter of /proc/vmstat (0 where absent).
+long vmstat(const std::string& name) {
+  std::ifstream f("/proc/vmstat");
+  std::string key;
+  long value = 0;
+  while (f >> key >> value)
+    if (key == name) return value;
+  return 0;
+}
+
+// The AnonHugePages of the mapping of /proc/self/smaps that holds address p, in KiB.
+long huge_kib_at(const void* p) {
+  std::ifstream f("/proc/self/smaps");
+  std::string line;
+  bool inside = false;
+  const uintptr_t a = reinterpret_cast<uintptr_t>(p);
+  while (std::getline(f, line)) {
+    unsigned long lo = 0, hi = 0;
+    if (std::sscanf(line.c_str(), "%lx-%lx ", &lo, &hi) == 2 && line.find(':') > line.find('-')) inside = lo <= a && a < hi;
+    else if (inside && line.rfind("AnonHugePages:", 0) == 0) return std::stol(line.substr(14));
+  }
+  return 0;
+}
+
+// The CPU backend's large buffers start on 2 MiB boundaries and, where the kernel has transparent
+// huge pages (not "[never]"), are backed by them once touched; alloc_zeroed's read as zeros.
+void test_huge_pages(Backend* be) {
+  if (!be->host_memory()) return;
+  const size_t bytes = size_t(16) << 20;
+  char* p = static_cast<char*>(be->alloc(bytes));
+  report(be->name(), "alloc of 16 MiB on a 2 MiB boundary", reinterpret_cast<uintptr_t>(p) % (2u << 20) ? 1 : 0, 0);
+  std::ifstream mode("/sys/kernel/mm/transparent_hugepage/enabled");
+  std::string modes((std::istreambuf_iterator<char>(mode)), std::istreambuf_iterator<char>());
+  for (int zeroed = 0; zeroed < 2; zeroed++) {
+    char* q = zeroed ? static_cast<char*>(be->alloc_zeroed(bytes)) : p;
+    if (zeroed) report(be->name(), "alloc_zeroed of 16 MiB reads as zeros", std::count(q, q + bytes, 0) == (long)bytes ? 0 : 1, 0);
+    const long fallbacks = vmstat("thp_fault_fallback");
+    std::memset(q, 1, bytes);
+    const long huge = huge_kib_at(q + bytes / 2);
+    const std::string what = std::string(zeroed ? "alloc_zeroed" : "alloc") + " of 16 MiB in huge pages once touched";
+    if (modes.empty() || modes.find("[never]") != std::string::npos)
+      std::printf("skip %-9s %s: transparent huge pages are off here\n", be->name().c_str(), what.c_str());
+    else if (huge == 0 && vmstat("thp_fault_fallback") > fallbacks)
+      std::printf("skip %-9s %s: the kernel had no free huge page (thp_fault_fallback)\n", be->name().c_str(), what.c_str());
+    else
+      report(be->name(), what + " (AnonHugePages " + std::to_string(huge) + " KiB)", huge >= (long)(bytes >> 10) ? 0 : 1, 0);
+    if (zeroed) be->release(q);
+  }
+  be->release(p);
+}
+
 void test_generator() {
   {  // splitmix64 from state 0 (Vigna's splitmix64.c): seed 0's key is mix64(0) = 0
     const uint64_t published[4] = {0xe220a8397b1dcdafULL, 0x6e789e6aa1b965f4ULL, 0x06c45d188009454fULL,
@@ -895,6 +947,7 @@ int main(int argc, char** argv) {
     test_cross_entropy(be.get(), rng);
     test_adam(be.get(), rng);
     test_adamw(be.get(), rng);
+    test_huge_pages(be.get());
   }
   std::printf("%d passed, %d failed\n", g_passed, g_failed);
   return g_failed ? 1 : 0;
