@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "backend.h"
+#include "cpu/aligned.h"
 #include "cpu/blas.h"
 #include "cpu/kernels.h"
 #include "model/encoder.h"
@@ -480,6 +481,19 @@ Napi::Value ParamLayout(const Napi::CallbackInfo& info) {
   return guarded(info, [&] { return layout_to_js(info.Env(), engine::param_layout(read_config(info[0].As<Napi::Object>()))); });
 }
 
+// adviseHugePages(Float32Array): the array's whole 2 MiB pages in transparent huge pages from
+// their first touch (a model's weights, made zero and untouched, before they are loaded: the CPU
+// engine works in them; see cpu/aligned.h).
+Napi::Value AdviseHugePages(const Napi::CallbackInfo& info) {
+  if (info.Length() < 1 || !info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_float32_array) {
+    Napi::TypeError::New(info.Env(), "adviseHugePages: argument 0 must be a Float32Array").ThrowAsJavaScriptException();
+    return info.Env().Undefined();
+  }
+  auto a = info[0].As<Napi::Float32Array>();
+  engine::advise_huge_pages(a.Data(), a.ByteLength());
+  return info.Env().Undefined();
+}
+
 Napi::Value Backends(const Napi::CallbackInfo& info) {
   auto names = engine::backend_names();
   if (engine::cpu_backend_is_reference()) names.erase(std::remove(names.begin(), names.end(), "cpu"), names.end());
@@ -527,6 +541,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("lowerThreadPriority", Napi::Function::New(env, LowerThreadPriority));
   exports.Set("paramLayout", Napi::Function::New(env, ParamLayout));
   exports.Set("backends", Napi::Function::New(env, Backends));
+  exports.Set("adviseHugePages", Napi::Function::New(env, AdviseHugePages));
   exports.Set("gemmGflops", Napi::Function::New(env, GemmGflops));
   return exports;
 }

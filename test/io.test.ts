@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { parseConfig } from '../src/model/config';
 import { loadModelDir } from '../src/model/model_dir';
+import { ParamStore } from '../src/io/params';
 import { halfToFloat, readSafetensors, writeSafetensors } from '../src/io/safetensors';
 import { sharedPath, skipUnlessShared } from './shared';
 
@@ -71,6 +72,24 @@ describe('safetensors', () => {
       writeFileSync(f, bytes);
       assert.throws(() => readSafetensors(f), re, name);
     }
+  });
+});
+
+const THP = '/sys/kernel/mm/transparent_hugepage/enabled';
+const thpOff = !existsSync(THP) ? 'no transparent huge pages in this kernel' : readFileSync(THP, 'utf8').includes('[never]') ? 'transparent huge pages are off here' : false;
+const procNumber = (file: string, re: RegExp) => Number(re.exec(readFileSync(file, 'utf8'))?.[1] ?? 0);
+
+describe('parameter memory', { skip: thpOff }, () => {
+  it('a model\'s weights are written into huge pages (the kernel\'s AnonHugePages grows by nearly all of them)', (t) => {
+    const huge = () => procNumber('/proc/self/smaps_rollup', /AnonHugePages:\s+(\d+) kB/) * 1024;
+    const fallbacks = () => procNumber('/proc/vmstat', /thp_fault_fallback (\d+)/);
+    const [before, fellBack] = [huge(), fallbacks()];
+    const p = new ParamStore(parseConfig({ vocab_size: 30522, dim: 768, n_layers: 6, n_heads: 12, hidden_dim: 3072, max_position_embeddings: 512 }));
+    p.data.fill(0.5);
+    const gained = huge() - before;
+    if (gained === 0 && fallbacks() > fellBack) return t.skip('the kernel had no free huge pages (thp_fault_fallback)');
+    // All but the partial 2 MiB pages at the array's two ends.
+    assert.ok(gained >= p.data.byteLength - 4 * 2 ** 20, `AnonHugePages grew by ${gained} bytes for ${p.data.byteLength} bytes of weights`);
   });
 });
 

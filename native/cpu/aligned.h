@@ -26,11 +26,19 @@ inline std::unordered_map<void*, size_t>& large_blocks() {
   return blocks;
 }
 
+// Asks the kernel to back the whole 2 MiB pages inside [p, p + bytes) with transparent huge pages
+// from their first touch (pages touched before keep their size). Advice only: where refused, the
+// pages stay small.
+inline void advise_huge_pages(void* p, size_t bytes) {
+  const uintptr_t lo = (reinterpret_cast<uintptr_t>(p) + kHugePage - 1) / kHugePage * kHugePage;
+  const uintptr_t hi = (reinterpret_cast<uintptr_t>(p) + bytes) / kHugePage * kHugePage;
+  if (hi > lo) madvise(reinterpret_cast<void*>(lo), hi - lo, MADV_HUGEPAGE);
+}
+
 // bytes of memory on a 64-byte boundary, freed with free_aligned. From 2 MiB on (weights, their
 // gradients and moments, activations, packed copies), fresh zero pages of their own mapping, on a
-// 2 MiB boundary, that ask the kernel for transparent huge pages before their first touch (Linux
-// backs only the regions that ask, under the "madvise" setting distributions ship; advice only:
-// where refused, the pages stay small). A training step sweeps hundreds of MB, and with 4 KiB
+// 2 MiB boundary, in transparent huge pages (Linux backs only the regions that ask, under the
+// "madvise" setting distributions ship). A training step sweeps hundreds of MB, and with 4 KiB
 // pages every few KB of it missed the TLB. (malloc's blocks would not do: a block reused from its
 // heap keeps the small pages it was touched in.)
 inline void* alloc_aligned(size_t bytes) {
@@ -46,7 +54,7 @@ inline void* alloc_aligned(size_t bytes) {
   if (a > r) munmap(raw, a - r);
   if (a + n < r + n + kHugePage) munmap(reinterpret_cast<void*>(a + n), r + kHugePage - a);
   void* p = reinterpret_cast<void*>(a);
-  madvise(p, n, MADV_HUGEPAGE);
+  advise_huge_pages(p, n);
   std::lock_guard<std::mutex> lock(large_blocks_mutex());
   large_blocks()[p] = n;
   return p;

@@ -100,6 +100,8 @@ export interface Engine {
   lowerThreadPriority(nice: number): boolean;
   /** The architecture's one parameter table (native/model/config.cc). */
   paramLayout(config: EngineConfig): ParamSlot[];
+  /** Transparent huge pages for the array's whole 2 MiB pages from their first touch (Linux; advice only). */
+  adviseHugePages(a: Float32Array): void;
   /** Backends this build holds ("cpu", and "cuda" where it was built with CUDA). */
   backends(): string[];
   /** GFLOP/s of an n^3 product: fp32 / bf16 as the linear layers run it (oneDNN), or OpenBLAS's sgemm. */

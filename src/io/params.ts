@@ -27,7 +27,13 @@ export class ParamStore<C extends EngineConfig = EngineConfig> {
     if (!data && offset * 4 * 2 > totalmem()) {
       throw new Error(`the configuration describes ${offset.toLocaleString('en')} parameters (${gib.toFixed(1)} GiB of float32 weights), more than this machine's ${(totalmem() / 2 ** 30).toFixed(0)} GiB of memory allows`);
     }
-    this.data = data ?? new Float32Array(offset);
+    if (data) {
+      this.data = data;
+    } else {
+      // Zero pages not yet touched: the weights are loaded into huge pages (the CPU engine works in them).
+      this.data = new Float32Array(offset);
+      engine().adviseHugePages(this.data);
+    }
   }
 
   get size(): number {
