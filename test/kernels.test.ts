@@ -59,6 +59,15 @@ describe('CUDA sources compile (native/tests/compile_cuda.sh)', { skip: nvccSkip
   });
 });
 
+describe('process exit', () => {
+  it('a process that made large weight copies (the GEMM peaks) exits cleanly: the engine frees its static buffers without a crash', () => {
+    const native = join(__dirname, '..', 'src', 'engine', 'native');
+    const r = spawnSync(process.execPath, ['-e', `const { engine } = require(${JSON.stringify(native)}); engine().gemmGflops(1536, 1, 'fp32'); try { engine().gemmGflops(1536, 1, 'bf16'); } catch {}`], { encoding: 'utf8' });
+    assert.equal(r.signal, null, r.stderr);
+    assert.equal(r.status, 0, r.stderr);
+  });
+});
+
 describe('model step seam', () => {
   const config = parseConfig({ vocab_size: 60, max_position_embeddings: 16, n_layers: 2, n_heads: 2, dim: 8, hidden_dim: 16 });
   const params = new ParamStore(config);

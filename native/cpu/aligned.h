@@ -17,13 +17,15 @@ namespace engine {
 constexpr size_t kHugePage = size_t(2) << 20;
 
 // The blocks of 2 MiB or more that alloc_aligned mapped, by address: their lengths, for munmap.
+// Never destroyed: static buffers (the weights' copies, thread scratch) are freed at exit after
+// any static made later than they were would be gone.
 inline std::mutex& large_blocks_mutex() {
-  static std::mutex m;
-  return m;
+  static std::mutex* m = new std::mutex;
+  return *m;
 }
 inline std::unordered_map<void*, size_t>& large_blocks() {
-  static std::unordered_map<void*, size_t> blocks;
-  return blocks;
+  static auto* blocks = new std::unordered_map<void*, size_t>;
+  return *blocks;
 }
 
 // Asks the kernel to back the whole 2 MiB pages inside [p, p + bytes) with transparent huge pages
