@@ -50,13 +50,13 @@ inline void* alloc_aligned(size_t bytes) {
     return p;
   }
   // Whole 4 KiB pages: the kernel backs the 2 MiB pages the block covers with huge ones, its tail
-  // with small ones (rounding every block up to 2 MiB cost training 9% more RSS).
+  // with small ones (rounding every block up to 2 MiB held 45 MB more in a bf16 train_8x512 step).
   const size_t n = (bytes + 4095) / 4096 * 4096;
   void* raw = mmap(nullptr, n + kHugePage, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (raw == MAP_FAILED) throw std::bad_alloc();
   const uintptr_t r = reinterpret_cast<uintptr_t>(raw), a = (r + kHugePage - 1) / kHugePage * kHugePage;
   if (a > r) munmap(raw, a - r);
-  if (a + n < r + n + kHugePage) munmap(reinterpret_cast<void*>(a + n), r + kHugePage - a);
+  munmap(reinterpret_cast<void*>(a + n), r + kHugePage - a);  // the rest of the extra 2 MiB (r is page-aligned)
   void* p = reinterpret_cast<void*>(a);
   advise_huge_pages(p, n);
   std::lock_guard<std::mutex> lock(large_blocks_mutex());
