@@ -781,8 +781,8 @@ void test_huge_pages(Backend* be) {
     const std::string what = std::string(zeroed ? "alloc_zeroed" : "alloc") + " of 16 MiB in huge pages once touched";
     if (modes.empty() || modes.find("[never]") != std::string::npos)
       std::printf("skip %-9s %s: transparent huge pages are off here\n", be->name().c_str(), what.c_str());
-    else if (huge == 0 && vmstat("thp_fault_fallback") > fallbacks)
-      std::printf("skip %-9s %s: the kernel had no free huge page (thp_fault_fallback)\n", be->name().c_str(), what.c_str());
+    else if (huge < (long)(bytes >> 10) && vmstat("thp_fault_fallback") > fallbacks)
+      std::printf("skip %-9s %s: the kernel ran out of free huge pages (thp_fault_fallback)\n", be->name().c_str(), what.c_str());
     else
       report(be->name(), what + " (AnonHugePages " + std::to_string(huge) + " KiB)", huge >= (long)(bytes >> 10) ? 0 : 1, 0);
     if (zeroed) be->release(q);
