@@ -24,7 +24,7 @@ void check(cudaError_t e, const char* what) {
 void use_device(int device) {
   int n = 0;
   const cudaError_t e = cudaGetDeviceCount(&n);
-  if (e == cudaErrorInsufficientDriver || e == cudaErrorNoDevice || e != cudaSuccess || n == 0) {
+  if (e != cudaSuccess || n == 0) {
     throw std::runtime_error(e == cudaErrorInsufficientDriver ? "CUDA: the NVIDIA driver is missing or older than this build's CUDA runtime"
                              : (e == cudaErrorNoDevice || n == 0) ? "CUDA: no NVIDIA GPU is visible"
                                                                   : std::string("CUDA: ") + cudaGetErrorString(e));
