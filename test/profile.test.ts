@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { forwardFlops, productFlops } from '../src/bench/cases';
+import { formatProfile, ProfileResult } from '../src/bench/profile';
 import { Random } from '../src/data/random';
 import { ParamStore } from '../src/io/params';
 import { parseConfig } from '../src/model/config';
@@ -34,5 +36,28 @@ describe('kernel profile (bench --profile)', () => {
   it('is refused for a model made without it', () => {
     const model = new EncoderClassifier(config, params);
     assert.throws(() => model.takeProfile(), /was not made with profile = true/);
+  });
+});
+
+describe('bench --profile: the products\' rate', () => {
+  it('splits a forward\'s FLOPs into the linear layers\' and attention\'s (hand-counted at distilbert-base, 1 x 128, [CLS]-only last layer)', () => {
+    // Full layer: 128 x 2 x (4 x 768^2 + 2 x 768 x 3072) linear, 4 x 128^2 x 768 attention; the last
+    // layer: keys and values for 128 tokens, q, output and FFN for one row, one query's attention.
+    const f = productFlops(1, 128);
+    assert.equal(f.linear, 5 * 1_811_939_328 + 301_989_888 + 11_796_480);
+    assert.equal(f.attention, 5 * 50_331_648 + 393_216);
+    assert.equal(forwardFlops(1, 128), f.linear + f.attention);
+    assert.equal(productFlops(8, 512).attention, 8 * (5 * 4 * 512 * 512 * 768 + 4 * 512 * 768));
+  });
+
+  it('prints each product family\'s GFLOP/s by phase and its share of the measured peak', () => {
+    const r: ProfileResult = {
+      case: 'train_8x512', precision: 'bf16', totalMs: 1000, outsideProducts: 0.1,
+      ms: { forward: { 'linear layers': 250, attention: 50 }, backward: { 'linear layers': 500, attention: 100 }, optimizer: { optimizer: 100 } },
+      gflops: { forward: { 'linear layers': 1200, attention: 300 }, backward: { 'linear layers': 1000, attention: 360 } },
+      gemmPeak: 2000,
+    };
+    const last = formatProfile(r).split('\n').pop();
+    assert.equal(last, 'products, GFLOP/s, share of the measured bf16 GEMM peak (2000): linear layers forward 1200 (60%); attention forward 300 (15%); linear layers backward 1000 (50%); attention backward 360 (18%)');
   });
 });

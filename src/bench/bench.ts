@@ -168,14 +168,19 @@ export function runBench(threads: number, log: (s: string) => void, precision = 
 
 /**
  * `bench --profile`: each train or infer case's step in a process of its own, every kernel timed
- * (profile.ts); no peers.
+ * (profile.ts); no peers. The GEMM peak of the precision is measured first, in this run.
  */
 export function runProfiles(threads: number, log: (s: string) => void, precision: string, cases: CaseSpec[]): ProfileResult[] {
+  const chosen = cases.filter((x) => x.kind === 'train' || x.kind === 'infer');
+  if (!chosen.length) return [];
+  log('measuring the GEMM peak...');
+  const peaks = gemmPeaks();
+  const gemmPeak = (precision === 'bf16' ? peaks.bf16 : peaks.fp32) ?? undefined;
   const out: ProfileResult[] = [];
-  for (const c of cases.filter((x) => x.kind === 'train' || x.kind === 'infer')) {
+  for (const c of chosen) {
     log(`${c.name}: profiling...`);
     const text = execFileSync(process.execPath, [join(__dirname, 'worker.js'), c.name, String(repsFor(c)), String(threads), 'cpu', precision, '', 'profile'], { encoding: 'utf8' });
-    out.push(JSON.parse(text.trim().split('\n').pop()!) as ProfileResult);
+    out.push({ ...(JSON.parse(text.trim().split('\n').pop()!) as ProfileResult), gemmPeak });
   }
   return out;
 }

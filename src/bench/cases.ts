@@ -61,18 +61,23 @@ export interface CaseTiming {
 
 const BASE = { n_layers: 6, dim: 768, n_heads: 12, hidden_dim: 3072, vocab_size: 30522, max_position_embeddings: 512 };
 const BERT_BASE = { model_type: 'bert', num_hidden_layers: 12, hidden_size: 768, num_attention_heads: 12, intermediate_size: 3072, vocab_size: 30522, max_position_embeddings: 512 };
-const layersOf = (c: CaseSpec) => (c.arch === 'bert' ? BERT_BASE.num_hidden_layers : BASE.n_layers);
+export const layersOf = (c: CaseSpec) => (c.arch === 'bert' ? BERT_BASE.num_hidden_layers : BASE.n_layers);
 
 /**
  * FLOPs of the matrix products of one forward pass over B x T tokens through `layers` layers, as
- * our engine runs it: full layers, then a last layer that projects keys and values for every token
- * but computes queries, attention output and FFN for the [CLS] row only (the rest is negligible).
+ * our engine runs it, split into the linear layers' and attention's (q k^T and the product by v):
+ * full layers, then a last layer that projects keys and values for every token but computes
+ * queries, attention output and FFN for the [CLS] row only (the rest is negligible).
  */
-export function forwardFlops(B: number, T: number, layers = BASE.n_layers): number {
+export function productFlops(B: number, T: number, layers = BASE.n_layers): { linear: number; attention: number } {
   const D = BASE.dim, F = BASE.hidden_dim;
-  const fullLayer = T * (2 * (4 * D * D + 2 * D * F) + 4 * T * D);
-  const clsLayer = T * 2 * (2 * D * D) + 2 * (2 * D * D + 2 * D * F) + 4 * T * D;
-  return B * ((layers - 1) * fullLayer + clsLayer);
+  const linear = T * 2 * (4 * D * D + 2 * D * F), clsLinear = T * 2 * (2 * D * D) + 2 * (2 * D * D + 2 * D * F);
+  return { linear: B * ((layers - 1) * linear + clsLinear), attention: B * ((layers - 1) * 4 * T * T * D + 4 * T * D) };
+}
+
+export function forwardFlops(B: number, T: number, layers = BASE.n_layers): number {
+  const f = productFlops(B, T, layers);
+  return f.linear + f.attention;
 }
 
 /** A training step costs forward + backward (twice the forward's products). */

@@ -2,7 +2,7 @@ import { EncoderClassifier } from '../model/encoder_classifier';
 import { DeviceChoice } from '../model/model';
 import { KerasAdam } from '../train/adam';
 import { PolynomialDecay } from '../train/schedule';
-import { baseModel, caseTokens, CaseSpec } from './cases';
+import { baseModel, caseTokens, CaseSpec, layersOf, productFlops } from './cases';
 
 /** The kernels of a model step by family: what `bench --profile` sums. */
 const FAMILIES: Record<string, string> = {
@@ -31,6 +31,14 @@ export interface ProfileResult {
   totalMs: number;
   /** Share of the step outside the matrix products (the linear layers' and attention's). */
   outsideProducts: number;
+  /**
+   * GFLOP/s of each product family by phase: its FLOPs (forwardFlops' count, split; backward's
+   * twice forward's, the products for the gradients of both operands) over its kernels' time, which
+   * includes what runs inside them (operand conversions, the activation, softmax and dropout).
+   */
+  gflops: Partial<Record<Phase, Record<string, number>>>;
+  /** The measured GEMM peak of the run's precision (GFLOP/s, gemmPeaks), where the caller took it. */
+  gemmPeak?: number;
 }
 
 /**
@@ -72,7 +80,13 @@ export function profileCase(c: CaseSpec, reps: number, device: DeviceChoice = {}
   const all = Object.values(ms).flatMap((p) => Object.entries(p));
   const totalMs = all.reduce((s, [, v]) => s + v, 0);
   const products = all.filter(([f]) => PRODUCT_FAMILIES.includes(f)).reduce((s, [, v]) => s + v, 0);
-  return { case: c.name, precision: device.precision ?? 'fp32', ms, totalMs, outsideProducts: (totalMs - products) / totalMs };
+  const flops = productFlops(B, T, layersOf(c));
+  const rate = (phase: Phase, times: number) => ({
+    'linear layers': (times * flops.linear) / (ms[phase]['linear layers'] * 1e6),
+    attention: (times * flops.attention) / (ms[phase].attention * 1e6),
+  });
+  const gflops = c.kind === 'train' ? { forward: rate('forward', 1), backward: rate('backward', 2) } : { forward: rate('forward', 1) };
+  return { case: c.name, precision: device.precision ?? 'fp32', ms, totalMs, outsideProducts: (totalMs - products) / totalMs, gflops };
 }
 
 /** A table per case: milliseconds and share of the step by family and phase. */
@@ -85,5 +99,8 @@ export function formatProfile(r: ProfileResult): string {
   for (const f of families) rows.push([f, ...phases.map((p) => (r.ms[p][f] ?? 0).toFixed(1)), sum(f).toFixed(1), `${((100 * sum(f)) / r.totalMs).toFixed(1)}%`]);
   const w = rows[0].map((_, i) => Math.max(...rows.map((row) => row[i].length)));
   const lines = rows.map((row) => row.map((cell, i) => (i === 0 ? cell.padEnd(w[i]) : cell.padStart(w[i]))).join('  '));
-  return `${r.case} ${r.precision}: ${r.totalMs.toFixed(1)} ms a step with every kernel synchronized; outside the matrix products (linear layers, attention): ${(100 * r.outsideProducts).toFixed(1)}%\n${lines.join('\n')}`;
+  const rates = (Object.entries(r.gflops) as [Phase, Record<string, number>][]).flatMap(([phase, families]) =>
+    Object.entries(families).map(([f, g]) => `${f} ${phase} ${g.toFixed(0)}${r.gemmPeak ? ` (${((100 * g) / r.gemmPeak).toFixed(0)}%)` : ''}`));
+  const peak = r.gemmPeak ? `, share of the measured ${r.precision} GEMM peak (${r.gemmPeak.toFixed(0)})` : '';
+  return `${r.case} ${r.precision}: ${r.totalMs.toFixed(1)} ms a step with every kernel synchronized; outside the matrix products (linear layers, attention): ${(100 * r.outsideProducts).toFixed(1)}%\n${lines.join('\n')}\nproducts, GFLOP/s${peak}: ${rates.join('; ')}`;
 }

@@ -17,7 +17,7 @@ export function benchCommand(): Command {
     .addOption(new Option('--device <name>', 'cpu, or cuda: the GPU cases in each --precision beside PyTorch on the same GPU').choices(['cpu', 'cuda']).default('cpu'))
     .option('--cases <names>', `cpu: only these cases, comma-separated (${CASES.map((c) => c.name).join(', ')})`)
     .option('--precision <p>', 'cpu: fp32 (default) or bf16 (beside PyTorch\'s bf16 autocast); cuda: comma-separated fp32,tf32,bf16 (default all three)')
-    .option('--profile', `cpu: where each train/infer case's step goes instead: ms and share by kernel family and phase, every kernel synchronized (default cases ${PROFILE_CASES.join(', ')})`)
+    .option('--profile', `cpu: where each train/infer case's step goes instead: ms and share by kernel family and phase, every kernel synchronized, and the products' GFLOP/s against the measured GEMM peak (default cases ${PROFILE_CASES.join(', ')})`)
     .action((o: { json?: boolean; threads?: number; device: string; precision?: string; cases?: string; profile?: boolean }) => {
       const log = (s: string) => process.stderr.write(s + '\n');
       if (o.device === 'cuda') {
