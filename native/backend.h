@@ -66,17 +66,19 @@ class Backend {
   // be null (input gradients only, as explanations take them).
   virtual void linear_backward(const float* dy, const float* x, const float* W, float* dx, float dx_beta, float* dW,
                                float* db, int N, int in, int out) = 0;
-  // Training's FFN: h = x W1^T + b1 (kept: backward's input), y = act(h) W2^T + b2 (x [N, D]); a
-  // [N, F] the backend's room for the activation, in a form of its own. By default the kernels.
+  // Training's FFN: h = x W1^T + b1 (kept: backward's input), y = act(h) W2^T + b2 (x [N, D]); h
+  // and a [N, F] floats of room, h for what backward reads and a for the activation, each in a form
+  // of the backend's own (the CPU's bf16 mode keeps h and the activation as bfloat16 in h). By
+  // default the kernels: h itself, the activation in a.
   virtual void ffn_train_forward(const float* x, const float* W1, const float* b1, const float* W2, const float* b2,
                                  float* h, float* a, float* y, int N, int D, int F, int act) {
     linear_forward(x, W1, b1, h, N, D, F);
     activation_forward(h, a, (int64_t)N * F, act);
     linear_forward(a, W2, b2, y, N, F, D);
   }
-  // Its backward from dy [N, D] and forward's x and h: dx as linear_backward's (dx_beta); dW1, db1,
-  // dW2, db2 += theirs (null: input gradients only). The activation is made again in a (it is not
-  // kept per layer); a and dh [N, F] are scratch.
+  // Its backward from dy [N, D], forward's x and what it kept in h: dx as linear_backward's
+  // (dx_beta); dW1, db1, dW2, db2 += theirs (null: input gradients only); a and dh [N, F] are
+  // scratch. By default the activation is made again in a (it is not kept per layer).
   virtual void ffn_backward(const float* dy, const float* x, const float* h, float* a, const float* W1,
                             const float* W2, float* dh, float* dx, float dx_beta, float* dW1, float* db1, float* dW2,
                             float* db2, int N, int D, int F, int act) {

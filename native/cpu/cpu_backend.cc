@@ -82,10 +82,11 @@ class CpuBackend final : public Backend {
     engine::linear_forward(x, W, b, y, N, in, out, bf16_, act);
   }
   // Under bf16 the activation goes between the FFN's products as bfloat16, written once by its
-  // kernel, with no fp32 activation and no conversion pass (matmul.h).
+  // kernel, with no fp32 activation and no conversion pass; in training h and the activation are
+  // kept as bfloat16 in h's room, and a is not used (matmul.h).
   void ffn_train_forward(const float* x, const float* W1, const float* b1, const float* W2, const float* b2, float* h,
                          float* a, float* y, int N, int D, int F, int act) override {
-    if (bf16_) return ffn_train_forward_bf16(x, W1, b1, W2, b2, h, a, y, N, D, F, act);
+    if (bf16_) return ffn_train_forward_bf16(x, W1, b1, W2, b2, h, y, N, D, F, act);
     Backend::ffn_train_forward(x, W1, b1, W2, b2, h, a, y, N, D, F, act);
   }
   void ffn_backward(const float* dy, const float* x, const float* h, float* a, const float* W1, const float* W2,

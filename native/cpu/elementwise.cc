@@ -75,24 +75,25 @@ void activation_backward(const float* dy, const float* x, float* dx, int64_t n, 
 
 namespace {
 
-// y = f(x) as bfloat16 bits over [lo, hi).
+// y = f(x) over [lo, hi), x and y bfloat16 bits.
 template <typename F>
-void map_bf16(const float* x, uint16_t* y, int64_t lo, int64_t hi, F f) {
+void map_bf16(const uint16_t* x, uint16_t* y, int64_t lo, int64_t hi, F f) {
 #pragma omp simd
-  for (int64_t i = lo; i < hi; i++) y[i] = to_bf16(f(x[i]));
+  for (int64_t i = lo; i < hi; i++) y[i] = to_bf16(f(from_bf16(x[i])));
 }
 
-// d = g(dy, x) as bfloat16 bits over a row of n, the floats added to sums (where given).
+// d = g(dy, x) as bfloat16 bits over a row of n (x bfloat16 bits), the floats added to sums (where
+// given).
 template <typename G>
-void grad_row_bf16(const float* dy, const float* x, uint16_t* d, float* sums, int64_t n, G g) {
+void grad_row_bf16(const float* dy, const uint16_t* x, uint16_t* d, float* sums, int64_t n, G g) {
   if (!sums) {
 #pragma omp simd
-    for (int64_t c = 0; c < n; c++) d[c] = to_bf16(g(dy[c], x[c]));
+    for (int64_t c = 0; c < n; c++) d[c] = to_bf16(g(dy[c], from_bf16(x[c])));
     return;
   }
 #pragma omp simd
   for (int64_t c = 0; c < n; c++) {
-    const float v = g(dy[c], x[c]);
+    const float v = g(dy[c], from_bf16(x[c]));
     d[c] = to_bf16(v);
     sums[c] += v;
   }
@@ -115,7 +116,7 @@ void with_gradient(int act, F f) {
 
 }  // namespace
 
-void activation_forward_bf16(const float* x, uint16_t* y, int64_t n, int act) {
+void activation_forward_bf16(const uint16_t* x, uint16_t* y, int64_t n, int act) {
   parallel_ranges(n, [=](int64_t lo, int64_t hi) {
     switch (act) {
       case GELU: return map_bf16(x, y, lo, hi, [](float v) { return gelu(v); });
@@ -126,8 +127,8 @@ void activation_forward_bf16(const float* x, uint16_t* y, int64_t n, int act) {
   });
 }
 
-void activation_backward_bf16(const float* dy, const float* x, uint16_t* d, float* colsum, int64_t rows, int64_t cols,
-                              int act) {
+void activation_backward_bf16(const float* dy, const uint16_t* x, uint16_t* d, float* colsum, int64_t rows,
+                              int64_t cols, int act) {
   with_gradient(act, [=](auto g) {
     const auto rows_of = [=](int64_t lo, int64_t hi, float* sums) {
       for (int64_t r = lo; r < hi; r++) grad_row_bf16(dy + r * cols, x + r * cols, d + r * cols, sums, cols, g);

@@ -47,11 +47,12 @@ void attention_backward(const float* dctx, const float* q, int ldq, const float*
 
 void activation_forward(const float* x, float* y, int64_t n, int act);
 void activation_backward(const float* dy, const float* x, float* dx, int64_t n, int act);
-// The same with bfloat16 bits out, as the next bf16 product's operand: y = act(x); d = dy * act'(x)
-// over rows x cols, its column sums (of the floats, before rounding) added to colsum where given.
-void activation_forward_bf16(const float* x, uint16_t* y, int64_t n, int act);
-void activation_backward_bf16(const float* dy, const float* x, uint16_t* d, float* colsum, int64_t rows, int64_t cols,
-                              int act);
+// The same on bfloat16 bits (the bf16 FFN's kept pre-activation x), with bfloat16 bits out as the
+// next bf16 product's operand: y = act(x); d = dy * act'(x) over rows x cols, its column sums (of
+// the floats, before rounding) added to colsum where given.
+void activation_forward_bf16(const uint16_t* x, uint16_t* y, int64_t n, int act);
+void activation_backward_bf16(const float* dy, const uint16_t* x, uint16_t* d, float* colsum, int64_t rows,
+                              int64_t cols, int act);
 
 // Inverted dropout on rows x cols: y = x * keep / (1 - p), keep drawn from the counter-based RNG;
 // element (r, c) draws number r * row_stride + c, so a subset of rows (row_stride = a multiple

@@ -188,29 +188,32 @@ class Matmuls {
     product(s2, h, W2, b2, y, true);
   }
 
-  // Training's FFN in bf16 (see ffn_train_forward_bf16): h = x W1^T + b1 in fp32, the activation
-  // from it straight into a as bfloat16, the second product's A operand.
+  // Training's FFN in bf16 (see ffn_train_forward_bf16): h = x W1^T + b1 out of the product as
+  // bfloat16 (s1 has c16), the activation from it as bfloat16 too, both kept in h's room for
+  // backward; the activation is the second product's A operand.
   void run_ffn_train(const Shape& s1, const Shape& s2, const float* x, const float* W1, const float* b1,
-                     const float* W2, const float* b2, float* h, float* a, float* y, int act) {
+                     const float* W2, const float* b2, float* h, float* y, int act) {
     std::lock_guard<std::mutex> lock(mu_);
+    const int64_t NF = (int64_t)s1.M * s1.N;
+    uint16_t* h16 = reinterpret_cast<uint16_t*>(h);
     product(s1, convert(x, s1.M, s1.K, s1.lda, a16_), W1, b1, h, true);
-    activation_forward_bf16(h, reinterpret_cast<uint16_t*>(a), (int64_t)s1.M * s1.N, act);
-    product(s2, a, W2, b2, y, true);
+    activation_forward_bf16(h16, h16 + NF, NF, act);
+    product(s2, reinterpret_cast<const float*>(h16 + NF), W2, b2, y, true);
   }
 
   // Its backward (see ffn_backward_bf16). sx2, sw2: the second layer's dx and dW products; sx1, sw1
-  // the first's. The activation is made again as bf16 into a, the B operand of dW2; then the
-  // gradient of h as bf16 (into a, whose activation is used up), the A operand of dx and dW1.
+  // the first's. Forward's bf16 activation is the B operand of dW2; the gradient of h goes as bf16
+  // into a, the A operand of dx and dW1.
   void run_ffn_backward(const Shape& sx2, const Shape& sw2, const Shape& sx1, const Shape& sw1, const float* dy,
                         const float* x, const float* h, float* a, const float* W1, const float* W2, float* dh,
                         float* dx, float* dW1, float* db1, float* dW2, float* db2, int act) {
     std::lock_guard<std::mutex> lock(mu_);
     const int64_t N = sx2.M, F = sx2.N;
-    activation_forward_bf16(h, reinterpret_cast<uint16_t*>(a), N * F, act);
+    const uint16_t* h16 = reinterpret_cast<const uint16_t*>(h);
     const float* dy16 = convert(dy, N, sx2.K, sx2.lda, a16_, db2);
     product(sx2, dy16, W2, nullptr, dh, true);
-    if (dW2) product(sw2, dy16, a, nullptr, dW2, false, true);
-    activation_backward_bf16(dh, h, reinterpret_cast<uint16_t*>(a), db1, N, F, act);
+    if (dW2) product(sw2, dy16, reinterpret_cast<const float*>(h16 + N * F), nullptr, dW2, false, true);
+    activation_backward_bf16(dh, h16, reinterpret_cast<uint16_t*>(a), db1, N, F, act);
     if (dx) product(sx1, a, W1, nullptr, dx, true);
     if (dW1) product(sw1, a, x, nullptr, dW1, false);
   }
@@ -405,11 +408,13 @@ void ffn_forward_bf16(const float* x, const float* W1, const float* b1, const fl
 }
 
 void ffn_train_forward_bf16(const float* x, const float* W1, const float* b1, const float* W2, const float* b2,
-                            float* h, float* a, float* y, int N, int D, int F, int act) {
+                            float* h, float* y, int N, int D, int F, int act) {
   if (N == 0) return;
-  const Shape s1 = forward_shape(N, D, F), s2 = forward_shape(N, F, D);
+  Shape s1 = forward_shape(N, D, F);
+  s1.c16 = true;
+  const Shape s2 = forward_shape(N, F, D);
   try {
-    matmuls().run_ffn_train(s1, s2, x, W1, b1, W2, b2, h, a, y, act);
+    matmuls().run_ffn_train(s1, s2, x, W1, b1, W2, b2, h, y, act);
   } catch (const dnnl::error& e) {
     throw matmul_error(s1, e);
   }
@@ -522,8 +527,8 @@ void ffn_forward_bf16(const float*, const float*, const float*, const float*, co
   throw std::runtime_error(bf16_unsupported_reason());
 }
 
-void ffn_train_forward_bf16(const float*, const float*, const float*, const float*, const float*, float*, float*, float*,
-                            int, int, int, int) {
+void ffn_train_forward_bf16(const float*, const float*, const float*, const float*, const float*, float*, float*, int,
+                            int, int, int) {
   throw std::runtime_error(bf16_unsupported_reason());
 }
 

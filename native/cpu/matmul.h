@@ -23,15 +23,16 @@ void matmul(bool trans_a, bool trans_b, int M, int N, int K, const float* A, int
 void ffn_forward_bf16(const float* x, const float* W1, const float* b1, const float* W2, const float* b2, float* h,
                       float* y, int N, int D, int F, int act);
 
-// Training's FFN with bfloat16 operands: h = x W1^T + b1 (fp32, backward's input), y = act(h) W2^T
-// + b2, the activation written once, as bfloat16 into a (N x F floats of room), and read so by the
-// second product. x [N, D], W1 [F, D], W2 [D, F].
+// Training's FFN with bfloat16 operands: h = x W1^T + b1, y = act(h) W2^T + b2, with h and the
+// activation as bfloat16 (as PyTorch's CPU autocast keeps them), what backward reads, in h's N x F
+// floats of room: h's N x F halves, then the activation's (the second product's A operand).
+// x [N, D], W1 [F, D], W2 [D, F].
 void ffn_train_forward_bf16(const float* x, const float* W1, const float* b1, const float* W2, const float* b2,
-                            float* h, float* a, float* y, int N, int D, int F, int act);
+                            float* h, float* y, int N, int D, int F, int act);
 
-// Its backward from dy [N, D]: dx = d/dx (+ dx_beta dx); dW1, db1, dW2, db2 += theirs (null: not
-// wanted); a and dh (N x F floats) scratch. The activation is made again as bfloat16, and the
-// gradient of h leaves the activation's backward as bfloat16 (its column sums, db1, in fp32).
+// Its backward from dy [N, D] and what forward kept in h: dx = d/dx (+ dx_beta dx); dW1, db1, dW2,
+// db2 += theirs (null: not wanted); a and dh (N x F floats) scratch. The gradient of h leaves the
+// activation's backward as bfloat16 (its column sums, db1, in fp32).
 void ffn_backward_bf16(const float* dy, const float* x, const float* h, float* a, const float* W1, const float* W2,
                        float* dh, float* dx, float dx_beta, float* dW1, float* db1, float* dW2, float* db2, int N, int D,
                        int F, int act);

@@ -63,7 +63,7 @@ int64_t plan_workspace(EncoderModel::Workspace& w, const ModelConfig& c, float* 
   };
   if (grad) {
     for (auto& L : w.layers) layer(L);
-    w.act = cv.take(N * F);  // the FFN activation, recomputed in backward instead of kept per layer
+    w.act = cv.take(N * F);  // the FFN activation's room, shared by the layers (ffn_train_forward)
     w.d_logits = cv.take(R * C);
     w.d_mlm_y = cv.take(Pm * D);
     w.d_mlm_g = cv.take(Pm * D);

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "../backend.h"
+#include "../cpu/bf16.h"
 #include "../cpu/kernels.h"
 #include "../cpu/matmul.h"
 #include "../rng.h"
@@ -322,14 +323,28 @@ void test_ffn_train(Backend* be, Rng& rng) {
       float *xd = dev.f(x), *W1d = dev.f(W1), *W2d = dev.f(W2), *h = dev.zeros(NF), *y = dev.zeros(ND);
       be->ffn_train_forward(xd, W1d, dev.f(b1), W2d, dev.f(b2), h, dev.zeros(NF), y, s.N, s.D, s.F, a);
       const Vec want_h = ref_linear(x, W1, &b1, s.N, s.D, s.F);
-      report(be->name(), "ffn_train_forward h" + shape, rel_err(dev.get(h, NF), want_h), 1e-5);
+      // h as forward kept it: fp32, or (the CPU's bf16 mode) as bfloat16 bits in its room's first N x F
+      // halves, then the activation's.
+      std::vector<float> got_h = dev.get(h, NF);
+      if (be->host_memory() && g_precision == "bf16") {
+        const std::vector<float> room = got_h;
+        const uint16_t* bits = reinterpret_cast<const uint16_t*>(room.data());
+        Vec want_a16(NF);
+        std::vector<float> got_a16(NF);
+        for (size_t i = 0; i < NF; i++) {
+          got_h[i] = engine::from_bf16(bits[i]);
+          want_a16[i] = act(got_h[i], a);
+          got_a16[i] = engine::from_bf16(bits[NF + i]);
+        }
+        report(be->name(), "ffn_train_forward kept activation" + shape, rel_err(got_a16, want_a16), 1e-5);
+      }
+      report(be->name(), "ffn_train_forward h" + shape, rel_err(got_h, want_h), 1e-5);
       Vec act_h = want_h;
       for (double& v : act_h) v = act(v, a);
       report(be->name(), "ffn_train_forward y" + shape, rel_err(dev.get(y, ND), ref_linear(act_h, W2, &b2, s.N, s.F, s.D)),
              1e-5);
 
       // Backward at the backend's h, onto non-zero dx (beta 1) and parameter gradients.
-      const std::vector<float> got_h = dev.get(h, NF);
       const Vec hb(got_h.begin(), got_h.end());
       Vec ab = hb;
       for (double& v : ab) v = act(v, a);
