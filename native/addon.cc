@@ -504,7 +504,9 @@ Napi::Value Backends(const Napi::CallbackInfo& info) {
 
 // GFLOP/s of an n x n x n matrix product, best of reps: "fp32" and "bf16" through the linear
 // layers' path (oneDNN), "openblas" through OpenBLAS's sgemm: the peaks the bench cases are
-// measured against, and the library the linear layers left.
+// measured against, and the library the linear layers left. The operands are 64-byte aligned, as
+// the engine's buffers are (malloc's 16-byte alignment cost the bf16 product 4-9% on the AMX
+// Xeon, writing its result).
 Napi::Value GemmGflops(const Napi::CallbackInfo& info) {
   Args a(info, "gemmGflops");
   const int64_t n = a.integer(0), reps = a.integer(1);
@@ -515,7 +517,7 @@ Napi::Value GemmGflops(const Napi::CallbackInfo& info) {
     return info.Env().Undefined();
   }
   return guarded(info, [&]() -> Napi::Value {
-    std::vector<float> x(n * n, 0.5f), w(n * n, 0.25f), y(n * n);
+    engine::AlignedVector<float> x(n * n, 0.5f), w(n * n, 0.25f), y(n * n);
     auto product = [&] {
       if (kind == "openblas")
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n, (int)n, (int)n, 1.0f, x.data(), (int)n, w.data(),

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { forwardFlops, productFlops } from '../src/bench/cases';
+import { forwardFlops, higherPeaks, productFlops } from '../src/bench/cases';
 import { formatProfile, ProfileResult } from '../src/bench/profile';
 import { Random } from '../src/data/random';
 import { ParamStore } from '../src/io/params';
@@ -36,6 +36,13 @@ describe('kernel profile (bench --profile)', () => {
   it('is refused for a model made without it', () => {
     const model = new EncoderClassifier(config, params);
     assert.throws(() => model.takeProfile(), /was not made with profile = true/);
+  });
+});
+
+describe('bench: the measured GEMM peaks', () => {
+  it('are each kind\'s higher figure of the measurements before and after the cases; bf16 stays absent where either lacks it', () => {
+    assert.deepEqual(higherPeaks({ fp32: 300, bf16: 2100, openblas: 350 }, { fp32: 320, bf16: 1900, openblas: 340 }), { fp32: 320, bf16: 2100, openblas: 350 });
+    assert.deepEqual(higherPeaks({ fp32: 300, bf16: null, openblas: 350 }, { fp32: 290, bf16: null, openblas: 360 }), { fp32: 300, bf16: null, openblas: 360 });
   });
 });
 

@@ -163,12 +163,21 @@ export function runCase(c: CaseSpec, reps: number, device: DeviceChoice = {}, mo
   }, reps);
 }
 
+export interface GemmPeaks {
+  fp32: number;
+  bf16: number | null;
+  openblas: number;
+}
+
 /**
- * The machine's measured matrix-product peaks (GFLOP/s, square n^3, best of reps): fp32 and bf16
- * as our linear layers run them (oneDNN; bf16 null where the CPU has no native bf16), and
- * OpenBLAS's sgemm as this environment configures it.
+ * The machine's measured matrix-product peaks (GFLOP/s, square n^3, best of reps after one untimed
+ * product): fp32 and bf16 as our linear layers run them (oneDNN; bf16 null where the CPU has no
+ * native bf16), and OpenBLAS's sgemm as this environment configures it. On the 2-core AMX Xeon
+ * the bf16 figure of a process's first call was 1,805-1,930 best of 5 and 1,987-2,152 best of 20
+ * (six processes), and once 829: the bench takes the higher of a measurement before its cases and
+ * one after them (higherPeaks).
  */
-export function gemmPeaks(n = 1536, reps = 5): { fp32: number; bf16: number | null; openblas: number } {
+export function gemmPeaks(n = 1536, reps = 20): GemmPeaks {
   let bf16: number | null = null;
   try {
     bf16 = engine().gemmGflops(n, reps, 'bf16');
@@ -176,4 +185,9 @@ export function gemmPeaks(n = 1536, reps = 5): { fp32: number; bf16: number | nu
     bf16 = null;
   }
   return { fp32: engine().gemmGflops(n, reps, 'fp32'), bf16, openblas: engine().gemmGflops(n, reps, 'openblas') };
+}
+
+/** Each kind's higher figure of two measurements: the machine's peak read through its noise. */
+export function higherPeaks(a: GemmPeaks, b: GemmPeaks): GemmPeaks {
+  return { fp32: Math.max(a.fp32, b.fp32), bf16: a.bf16 === null || b.bf16 === null ? null : Math.max(a.bf16, b.bf16), openblas: Math.max(a.openblas, b.openblas) };
 }

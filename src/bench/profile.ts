@@ -37,7 +37,7 @@ export interface ProfileResult {
    * includes what runs inside them (operand conversions, the activation, softmax and dropout).
    */
   gflops: Partial<Record<Phase, Record<string, number>>>;
-  /** The measured GEMM peak of the run's precision (GFLOP/s, gemmPeaks), where the caller took it. */
+  /** The measured GEMM peak of the run's precision (GFLOP/s, gemmPeaks: the higher of before and after the cases), where the caller took it. */
   gemmPeak?: number;
 }
 

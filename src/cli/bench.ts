@@ -12,7 +12,7 @@ import { intOption } from './common';
 export function benchCommand(): Command {
   return new Command('bench')
     .description('time training and inference on distilbert-base shapes, ours beside PyTorch on the same shapes and threads (or GPU)')
-    .option('--json', 'print {"cases": [{name, unit, ours, pct_of_gemm_peak, peers: {name: {value, ratio, ...}}}], "gemm_peaks", "peers"}')
+    .option('--json', 'print {"cases": [{name, unit, ours, pct_of_gemm_peak, peers: {name: {value, ratio, ...}}}], "gemm_peaks", "gemm_peak_runs", "peers"}')
     .option('--threads <n>', 'CPU threads for us and the peers (default: all cores)', intOption(1))
     .addOption(new Option('--device <name>', 'cpu, or cuda: the GPU cases in each --precision beside PyTorch on the same GPU').choices(['cpu', 'cuda']).default('cpu'))
     .option('--cases <names>', `cpu: only these cases, comma-separated (${CASES.map((c) => c.name).join(', ')})`)
