@@ -175,7 +175,8 @@ export function runBench(threads: number, log: (s: string) => void, precision = 
 
 /**
  * `bench --profile`: each train or infer case's step in a process of its own, every kernel timed
- * (profile.ts); no peers. The GEMM peak of the precision is measured first, in this run.
+ * (profile.ts); no peers. The GEMM peak of the precision is measured before the cases and after
+ * them in this run, the higher kept (as runBench does).
  */
 export function runProfiles(threads: number, log: (s: string) => void, precision: string, cases: CaseSpec[]): ProfileResult[] {
   const chosen = cases.filter((x) => x.kind === 'train' || x.kind === 'infer');
