@@ -55,4 +55,4 @@ echo "gpu-bundle: $out ready (Node $version). What each phase of scripts/gpu-che
 echo "  kernels:        $out/golden ($(mib "$out/golden") MiB)"
 echo "  bench:          nothing"
 echo "  card:           $out/tokens.bin ($(mib "$out/tokens.bin") MiB)"
-echo "  cli:            $out/node $out/node_modules.tar.xz $out/data dist ($(mib "$out/node" "$out/node_modules.tar.xz" "$out/data" dist) MiB)"
+echo "  cli, main:      $out/node $out/node_modules.tar.xz $out/data dist ($(mib "$out/node" "$out/node_modules.tar.xz" "$out/data" dist) MiB)"
