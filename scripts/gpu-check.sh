@@ -225,7 +225,8 @@ if want cli; then
   [ "${PIPESTATUS[0]}" = 0 ] || fail "predict failed"
 
   step "serve, and one classify request"
-  cli serve --model "$run/model" --port 8020 >"$report/serve.log" 2>&1 &
+  # node itself in the background (not the cli function's subshell), so that TERM reaches the server.
+  node dist/src/cli/main.js serve --model "$run/model" --port 8020 --device "$device" --precision "$precision" >"$report/serve.log" 2>&1 &
   serve_pid=$!
   for _ in $(seq 120); do grep -q '^serving ' "$report/serve.log" && break; sleep 0.5; done
   head -1 "$report/serve.log" | tee -a "$summary"
