@@ -132,6 +132,15 @@ setup_node() {
   echo "node $(node --version), addon built in $(($(date +%s) - t0)) s; backends: $(node -p "require('./build/Release/engine.node').backends().join(', ')")" | tee -a "$summary"
 }
 
+# What the cli and main phases run on: Node and the addon, and the bundle's data ($data).
+setup_product() {
+  setup_node
+  data=$bundle/data
+  for f in 20news-bydate.tar.gz bert-base-uncased-vocab.txt card_split_validation_paths.txt; do
+    [ -f "$data/$f" ] || { echo "no $data/$f (bash scripts/gpu-bundle.sh)" | tee -a "$summary"; exit 1; }
+  done
+}
+
 if { [ "$phase" != cli ] && [ "$phase" != main ]; } || [ "$device" != cpu ]; then
   step "GPU"
   nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader | tee -a "$summary"
@@ -190,11 +199,7 @@ if want card; then
 fi
 
 if want cli; then
-  setup_node
-  data=$bundle/data
-  for f in 20news-bydate.tar.gz bert-base-uncased-vocab.txt card_split_validation_paths.txt; do
-    [ -f "$data/$f" ] || { echo "no $data/$f (bash scripts/gpu-bundle.sh)" | tee -a "$summary"; exit 1; }
-  done
+  setup_product
   cli() { node dist/src/cli/main.js "$@" --device "$device" --precision "$precision"; }
   run=runs/gpu-check
   rm -rf "$run"
@@ -242,11 +247,7 @@ PY
 fi
 
 if want main; then
-  setup_node
-  data=$bundle/data
-  for f in 20news-bydate.tar.gz bert-base-uncased-vocab.txt card_split_validation_paths.txt; do
-    [ -f "$data/$f" ] || { echo "no $data/$f (bash scripts/gpu-bundle.sh)" | tee -a "$summary"; exit 1; }
-  done
+  setup_product
   # main.sh reads the shared folder's layout: the bundle's files linked into one.
   rm -rf build-shared && mkdir -p build-shared/data build-shared/vocab build-shared/golden
   ln -s "$(realpath "$data/20news-bydate.tar.gz")" build-shared/data/
