@@ -42,17 +42,17 @@ export interface ProfileResult {
 }
 
 /**
- * One case's step (a training step: forward, loss + backward, Keras Adam; inference: a forward),
- * every kernel timed (synchronized after each call), averaged over `reps` steps after WARM_UP_STEPS.
- */
-/**
  * Steps run before the profiled ones: the first makes the workspaces and the products' primitives;
  * in inference the second makes the copies of the weights in the products' own layout (the CPU
  * backend makes them when a weight is read again unchanged: a one-time pass over every weight that,
- * counted in a mean, put infer_1x128 fp32 at 58.5 ms a step where its steps take 34-35).
+ * counted in the mean, put infer_1x128 fp32 at 58.5 ms a step where its steps take 34-37).
  */
 const WARM_UP_STEPS = 2;
 
+/**
+ * One case's step (a training step: forward, loss + backward, Keras Adam; inference: a forward),
+ * every kernel timed (synchronized after each call), averaged over `reps` steps after WARM_UP_STEPS.
+ */
 export function profileCase(c: CaseSpec, reps: number, device: DeviceChoice = {}): ProfileResult {
   if (c.kind !== 'train' && c.kind !== 'infer') throw new Error(`case ${c.name}: only train and infer cases are profiled`);
   const { config, params } = baseModel(c.arch);
