@@ -62,6 +62,16 @@ void put_heads(const float* src, int64_t n, int rows, int dh, float* dst, int64_
   }
 }
 
+// The same into bfloat16 bits (each value times f, rounded once).
+void put_heads16(const float* src, int64_t n, int rows, int dh, uint16_t* dst, int64_t ld, float f = 1.0f) {
+  for (int64_t i = 0; i < n * rows; i++) {
+    const float* s = src + i * dh;
+    uint16_t* d = dst + (i / rows) * dh + (i % rows) * ld;
+#pragma omp simd
+    for (int c = 0; c < dh; c++) d[c] = to_bf16(s[c] * f);
+  }
+}
+
 // body(b, h0, n, r0, rows) for every block: heads [h0, h0 + n) of sequence b, query rows
 // [r0, r0 + rows) of each. The blocks are split over the threads; an exception (a product's
 // error) stops its thread's blocks and is thrown again once the threads are done.
@@ -84,6 +94,8 @@ void for_blocks(int B, const Blocks& k, Body body) {
 
 // The operands (made by the calling thread, read by all), and each thread's scores and weights.
 thread_local AlignedVector<float> q_operand, k_operand, v_operand, g_operand, scores, grads, weights, out;
+// bf16 gradients out of backward: dk and dv summed in fp32 over a head group's blocks of rows.
+thread_local AlignedVector<float> dk_sum, dv_sum;
 
 // Room for n floats, or (bf16) n bfloat16 values, in one of the scratch buffers above.
 float* room(AlignedVector<float>& s, int64_t n, bool bf16) {
@@ -309,7 +321,7 @@ void attention_forward(const float* q, int ldq, const float* k, const float* v, 
 
 void attention_backward(const float* dctx, const float* q, int ldq, const float* k, const float* v, int ldkv,
                         const int32_t* mask, const float* probs, float* dq, float* dk, float* dv, int B, int Tq, int T,
-                        int D, int H, float p, uint64_t seed, bool bf16) {
+                        int D, int H, float p, uint64_t seed, bool bf16, bool out16) {
   const int dh = D / H;
   const Blocks blocks(H, Tq, T);
   const float scale = 1.0f / std::sqrt((float)dh);
@@ -335,8 +347,10 @@ void attention_backward(const float* dctx, const float* q, int ldq, const float*
     const void* G = element(Gs, bf16, (head * Tq + r0) * dh);
     // The operands' matrices: a head's query rows of G and q, its keys of k and v, the block's scores.
     const int64_t per_q = (int64_t)Tq * dh, per_k = (int64_t)T * dh;
-    // dv and dk sum over a head's blocks of rows: the first overwrites them.
-    const bool add = r0 > 0;
+    // dv and dk sum over a head's blocks of rows: the first overwrites them. Into bf16 (out16) the
+    // sums are formed in fp32, the products adding to them, and rounded once after the last block.
+    const bool add = r0 > 0, last = r0 + rows >= Tq;
+    uint16_t* d16 = reinterpret_cast<uint16_t*>(dq);
     float* C = room(out, n * std::max(rows, T) * dh, false);
     // Forward's probabilities with the dropout mask in their signs, and its weights: kept, or
     // computed again with the mask drawn again.
@@ -359,8 +373,12 @@ void attention_backward(const float* dctx, const float* q, int ldq, const float*
       }
     }
     // ctx = A v  =>  dv = A^T dctx, dA = dctx v^T
-    thread_matmul(true, false, T, dh, rows, A, T, G, dh, 0.0f, C, dh, bf16, {n, block, per_q, per_k});
-    put_heads(C, n, T, dh, dv + (int64_t)b * T * ldkv + col, ldkv, add);
+    float* Cv = out16 ? room(dv_sum, n * per_k, false) : C;
+    thread_matmul(true, false, T, dh, rows, A, T, G, dh, out16 && add ? 1.0f : 0.0f, Cv, dh, bf16, {n, block, per_q, per_k});
+    if (!out16)
+      put_heads(C, n, T, dh, dv + (int64_t)b * T * ldkv + col, ldkv, add);
+    else if (last)
+      put_heads16(Cv, n, T, dh, d16 + (dv - dq) + (int64_t)b * T * ldkv + col, ldkv);
     float* dA = room(grads, n * block, false);
     thread_matmul(false, true, rows, T, dh, G, dh, V, dh, 0.0f, dA, T, bf16, {n, per_q, per_k, block});
     // Dropout's and softmax's backward, row by row. Under bf16 dS goes to the weights' buffer as
@@ -370,10 +388,17 @@ void attention_backward(const float* dctx, const float* q, int ldq, const float*
       typed_at(dS, bf16, i * T,
                [&](auto* d) { scores_grad_row(P + i * T, dA + i * T, d, T, ds_scale, dropout.inv_keep); });
     thread_matmul(false, false, rows, dh, T, dS, T, K, dh, 0.0f, C, dh, bf16, {n, block, per_k, (int64_t)rows * dh});
-    put_heads(C, n, rows, dh, dq + ((int64_t)b * Tq + r0) * ldq + col, ldq, false, dq_scale);
-    thread_matmul(true, false, T, dh, rows, dS, T, element(Qs, bf16, (head * Tq + r0) * dh), dh, 0.0f, C, dh, bf16,
-                  {n, block, per_q, per_k});
-    put_heads(C, n, T, dh, dk + (int64_t)b * T * ldkv + col, ldkv, add);
+    if (out16)
+      put_heads16(C, n, rows, dh, d16 + ((int64_t)b * Tq + r0) * ldq + col, ldq, dq_scale);
+    else
+      put_heads(C, n, rows, dh, dq + ((int64_t)b * Tq + r0) * ldq + col, ldq, false, dq_scale);
+    float* Ck = out16 ? room(dk_sum, n * per_k, false) : C;
+    thread_matmul(true, false, T, dh, rows, dS, T, element(Qs, bf16, (head * Tq + r0) * dh), dh, out16 && add ? 1.0f : 0.0f,
+                  Ck, dh, bf16, {n, block, per_q, per_k});
+    if (!out16)
+      put_heads(C, n, T, dh, dk + (int64_t)b * T * ldkv + col, ldkv, add);
+    else if (last)
+      put_heads16(Ck, n, T, dh, d16 + (dk - dq) + (int64_t)b * T * ldkv + col, ldkv);
   });
 }
 

@@ -128,6 +128,18 @@ class CpuBackend final : public Backend {
                           int D, int H, float p, uint64_t seed) override {
     engine::attention_backward(dctx, q, ldq, k, v, ldkv, mask, probs, dq, dk, dv, B, Tq, T, D, H, p, seed, bf16_);
   }
+  // Under bf16 the gradient of q, k and v passes from attention to the projection's products as
+  // bfloat16, as PyTorch's CPU autocast passes it: half the bytes written, and no conversion pass.
+  void attention_backward_qkv(const float* dctx, const float* qkv, const int32_t* mask, const float* probs,
+                              float* d_qkv, int B, int T, int D, int H, float p, uint64_t seed) override {
+    engine::attention_backward(dctx, qkv, 3 * D, qkv + D, qkv + 2 * D, 3 * D, mask, probs, d_qkv, d_qkv + D,
+                               d_qkv + 2 * D, B, T, T, D, H, p, seed, bf16_, bf16_);
+  }
+  void qkv_backward(const float* d_qkv, const float* x, const float* W, float* dx, float dx_beta, float* dW, float* db,
+                    int N, int D) override {
+    if (!bf16_) return Backend::qkv_backward(d_qkv, x, W, dx, dx_beta, dW, db, N, D);
+    linear_gradients_bf16(d_qkv, x, W, dx, dx_beta, dW, db, N, D, 3 * D, true);
+  }
   void activation_forward(const float* x, float* y, int64_t n, int act) override {
     engine::activation_forward(x, y, n, act);
   }

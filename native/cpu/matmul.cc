@@ -112,6 +112,17 @@ void to_bf16_block(const float* src, int64_t rows, int64_t cols, int64_t ld, uin
   });
 }
 
+// The column sums of a rows x cols block of bfloat16 bits, added to colsum[cols].
+void bf16_column_sums(const uint16_t* src, int64_t rows, int64_t cols, float* colsum) {
+  parallel_rows_summed(rows, cols, colsum, [=](int64_t lo, int64_t hi, float* sums) {
+    for (int64_t r = lo; r < hi; r++) {
+      const uint16_t* s = src + r * cols;
+#pragma omp simd
+      for (int64_t c = 0; c < cols; c++) sums[c] += from_bf16(s[c]);
+    }
+  });
+}
+
 struct Primitive {
   dnnl::memory::desc a, b, bias, c;
   dnnl::matmul prim;
@@ -219,11 +230,13 @@ class Matmuls {
   }
 
   // A linear layer's bf16 gradient products (dx and dW shapes), dy converted once: it is the A
-  // operand of both; its column sums go to db on the way.
+  // operand of both; its column sums go to db on the way. dy_ready: dy is contiguous bfloat16
+  // already (db summed from it).
   void run_gradients(const Shape& sx, const Shape& sw, const float* dy, const float* x, const float* W, float* dx,
-                     float* dW, float* db) {
+                     float* dW, float* db, bool dy_ready) {
     std::lock_guard<std::mutex> lock(mu_);
-    const float* dy16 = convert(dy, sw.K, sw.M, sw.lda, a16_, db);
+    if (dy_ready && db) bf16_column_sums(reinterpret_cast<const uint16_t*>(dy), sw.K, sw.M, db);
+    const float* dy16 = dy_ready ? dy : convert(dy, sw.K, sw.M, sw.lda, a16_, db);
     if (dx) product(sx, dy16, W, nullptr, dx, true);
     if (dW) product(sw, dy16, x, nullptr, dW, false);
   }
@@ -434,11 +447,11 @@ void ffn_backward_bf16(const float* dy, const float* x, const float* h, float* a
 }
 
 void linear_gradients_bf16(const float* dy, const float* x, const float* W, float* dx, float dx_beta, float* dW,
-                           float* db, int N, int in, int out) {
+                           float* db, int N, int in, int out, bool dy16) {
   if (N == 0) return;  // no tokens: dx has no rows, dW is unchanged
   const Shape sx = dx_shape(N, in, out, dx_beta), sw = dw_shape(N, in, out);
   try {
-    matmuls().run_gradients(sx, sw, dy, x, W, dx, dW, db);
+    matmuls().run_gradients(sx, sw, dy, x, W, dx, dW, db, dy16);
   } catch (const dnnl::error& e) {
     throw matmul_error(dx ? sx : sw, e);
   }
@@ -537,7 +550,7 @@ void ffn_backward_bf16(const float*, const float*, const float*, float*, const f
   throw std::runtime_error(bf16_unsupported_reason());
 }
 
-void linear_gradients_bf16(const float*, const float*, const float*, float*, float, float*, float*, int, int, int) {
+void linear_gradients_bf16(const float*, const float*, const float*, float*, float, float*, float*, int, int, int, bool) {
   throw std::runtime_error(bf16_unsupported_reason());
 }
 

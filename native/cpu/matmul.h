@@ -39,9 +39,10 @@ void ffn_backward_bf16(const float* dy, const float* x, const float* h, float* a
 
 // A linear layer's gradient products with bfloat16 operands: dx = dy W (+ dx_beta dx), dW += dy^T x,
 // and db += dy's column sums (in fp32, as dy is converted), dy converted once for all three (any
-// output may be null). dy [N, out], x [N, in], W [out, in].
+// output may be null). dy [N, out], x [N, in], W [out, in]. dy16: dy is bfloat16 bits already
+// ([N, out] of them in its room), taken as it is; db then sums those.
 void linear_gradients_bf16(const float* dy, const float* x, const float* W, float* dx, float dx_beta, float* dW,
-                           float* db, int N, int in, int out);
+                           float* db, int N, int in, int out, bool dy16 = false);
 
 // count products of the same shape, matrix i of each operand `stride` elements after matrix i - 1.
 struct Batch {

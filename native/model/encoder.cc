@@ -507,10 +507,9 @@ float* EncoderModel::layer_backward(int l, float* d_out) {
   // The input gradient: the residual's, plus what the projections send back.
   float* d_in = w.dA;
   if (Tq == T) {
-    e.attention_backward(w.d_ctx, L.qkv, 3 * D, L.qkv + D, L.qkv + 2 * D, 3 * D, mask_.get(), L.probs, w.d_qkv,
-                         w.d_qkv + D, w.d_qkv + 2 * D, B, Tq, T, D, H, st.p_attn, st.attn_seed);
+    e.attention_backward_qkv(w.d_ctx, L.qkv, mask_.get(), L.probs, w.d_qkv, B, T, D, H, st.p_attn, st.attn_seed);
     // d_in already holds the residual's gradient (d_res is d_in).
-    e.linear_backward(w.d_qkv, x_in, P(lp.q_w), d_in, 1, Gw(lp.q_w), Gw(lp.q_b), N, D, 3 * D);
+    e.qkv_backward(w.d_qkv, x_in, P(lp.q_w), d_in, 1, Gw(lp.q_w), Gw(lp.q_b), N, D);
   } else {
     const float* q = L.qkv + 2 * (int64_t)N * D;
     float* dq = w.d_qkv + 2 * (int64_t)N * D;

@@ -518,6 +518,58 @@ void test_attention(Backend* be, Rng& rng) {
   }
 }
 
+// A full layer's attention backward into its q/k/v projection's (attention_backward_qkv, then
+// qkv_backward): q, k, v as the column blocks of one [B*T, 3D] buffer, what passes between the two
+// calls in the backend's own form (the CPU's bf16: bfloat16), checked by what comes out against the
+// references of attention's backward and of the projection's.
+void test_attention_qkv(Backend* be, Rng& rng) {
+  struct C {
+    const char* what;
+    int B, T, D, H;
+    float p;
+  };
+  const C cases[] = {
+      {"dropout 0.1", 2, 9, 16, 4, 0.1f},
+      {"heads of 64, dropout 0.1", 2, 130, 128, 2, 0.1f},
+      // dv and dk sum over two blocks of query rows on the CPU (327 and 73 of a head's 400)
+      {"two query blocks, dropout 0.1", 2, 400, 32, 4, 0.1f},
+  };
+  const uint64_t seed = 777;
+  for (const C& c : cases) {
+    const int N = c.B * c.T, D = c.D, D3 = 3 * c.D;
+    const AttnShape s{c.B, c.T, c.T, D, c.H, D3, D3, c.p};
+    const std::string name = std::string(" (") + c.what + ") B=" + std::to_string(c.B) + " T=" + std::to_string(c.T) +
+                             " D=" + std::to_string(D) + " H=" + std::to_string(c.H);
+    Dev dev(be);
+    std::vector<int32_t> mask((size_t)N, 1);
+    for (int t = c.T - 3; t < c.T; t++) mask[(size_t)c.T + t] = 0;  // the second sequence's last 3 keys masked
+    const Vec qkv = rng.normal((size_t)N * D3), x = rng.normal((size_t)N * D), W = rng.normal((size_t)D3 * D, 0.1),
+              dctx = rng.normal((size_t)N * D), dx0 = rng.normal((size_t)N * D);
+    float* qkv_d = dev.f(qkv);
+    int32_t* mask_d = dev.i(mask);
+    float *probs = dev.zeros((size_t)c.B * c.H * c.T * c.T), *ctx = dev.zeros((size_t)N * D);
+    be->attention_forward(qkv_d, D3, qkv_d + D, qkv_d + 2 * D, D3, mask_d, probs, ctx, c.B, c.T, c.T, D, c.H, c.p, seed);
+    float *d_qkv = dev.zeros((size_t)N * D3), *dx = dev.f(dx0), *dW = dev.zeros(W.size()), *db = dev.zeros(D3);
+    be->attention_backward_qkv(dev.f(dctx), qkv_d, mask_d, probs, d_qkv, c.B, c.T, D, c.H, c.p, seed);
+    be->qkv_backward(d_qkv, dev.f(x), dev.f(W), dx, 1.0f, dW, db, N, D);
+    // The references: q, k and v each seen from its first column, the gradients put back side by side.
+    const Vec k(qkv.begin() + D, qkv.end()), v(qkv.begin() + 2 * D, qkv.end());
+    const AttnGrads g = ref_attention_backward(s, dctx, qkv, k, v, mask, seed);
+    Vec dqkv((size_t)N * D3);
+    for (int r = 0; r < N; r++)
+      for (int col = 0; col < D; col++) {
+        dqkv[(size_t)r * D3 + col] = g.dq[(size_t)r * D3 + col];
+        dqkv[(size_t)r * D3 + D + col] = g.dk[(size_t)r * D3 + col];
+        dqkv[(size_t)r * D3 + 2 * D + col] = g.dv[(size_t)r * D3 + col];
+      }
+    LinearGrads want = ref_linear_backward(dqkv, x, W, N, D, D3);
+    for (size_t i = 0; i < want.dx.size(); i++) want.dx[i] += dx0[i];
+    report(be->name(), "attention_backward_qkv + qkv_backward dx (beta 1)" + name, rel_err(dev.get(dx, want.dx.size()), want.dx), 2e-5);
+    report(be->name(), "attention_backward_qkv + qkv_backward dW" + name, rel_err(dev.get(dW, W.size()), want.dW), 2e-5);
+    report(be->name(), "attention_backward_qkv + qkv_backward db" + name, rel_err(dev.get(db, D3), want.db), 2e-5);
+  }
+}
+
 void test_elementwise(Backend* be, Rng& rng) {
   const char* names[] = {"gelu", "gelu_tanh", "relu", "tanh"};
   for (int a : {engine::GELU, engine::GELU_TANH, engine::RELU, engine::TANH})
@@ -957,6 +1009,8 @@ int main(int argc, char** argv) {
     Rng ffn_train_rng(20261205);
     test_ffn_train(be.get(), ffn_train_rng);
     test_attention(be.get(), rng);
+    Rng attention_qkv_rng(20261207);
+    test_attention_qkv(be.get(), attention_qkv_rng);
     test_elementwise(be.get(), rng);
     test_embedding(be.get(), rng);
     test_cross_entropy(be.get(), rng);

@@ -54,6 +54,15 @@ class TimingBackend final : public engine::Backend {
                          float* probs, float* ctx, int B, int Tq, int T, int D, int H, float p, uint64_t seed) override {
     time("attention_forward", [&] { in_->attention_forward(q, ldq, k, v, ldkv, mask, probs, ctx, B, Tq, T, D, H, p, seed); });
   }
+  // Timed as attention's backward and a linear layer's (profile.ts's families).
+  void attention_backward_qkv(const float* dctx, const float* qkv, const int32_t* mask, const float* probs,
+                              float* d_qkv, int B, int T, int D, int H, float p, uint64_t seed) override {
+    time("attention_backward", [&] { in_->attention_backward_qkv(dctx, qkv, mask, probs, d_qkv, B, T, D, H, p, seed); });
+  }
+  void qkv_backward(const float* d_qkv, const float* x, const float* W, float* dx, float dx_beta, float* dW,
+                    float* db, int N, int D) override {
+    time("linear_backward", [&] { in_->qkv_backward(d_qkv, x, W, dx, dx_beta, dW, db, N, D); });
+  }
   void attention_backward(const float* dctx, const float* q, int ldq, const float* k, const float* v, int ldkv,
                           const int32_t* mask, const float* probs, float* dq, float* dk, float* dv, int B, int Tq, int T,
                           int D, int H, float p, uint64_t seed) override {
