@@ -25,13 +25,15 @@ void linear_forward(const float* x, const float* W, const float* b, float* y, in
 void linear_backward(const float* dy, const float* x, const float* W, float* dx, float dx_beta, float* dW, float* db,
                      int N, int in, int out, bool bf16) {
   if (bf16) return linear_gradients_bf16(dy, x, W, dx, dx_beta, dW, db, N, in, out);
-  if (N > 0 && blas_gradient_products()) {
-    if (dx) cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, in, out, 1.0f, dy, out, W, in, dx_beta, dx, in);
-    if (dW) cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, out, in, N, 1.0f, dy, out, x, in, 1.0f, dW, in);
-  } else {
-    if (dx) matmul(false, false, N, in, out, dy, out, W, in, nullptr, dx_beta, dx, in, false, true);
-    if (dW) matmul(true, false, out, in, N, dy, out, x, in, nullptr, 1.0f, dW, in);
-  }
+  const BlasGradients blas = N > 0 ? blas_gradient_products(in, out) : BlasGradients{false, false};
+  if (dx && blas.dx)
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, in, out, 1.0f, dy, out, W, in, dx_beta, dx, in);
+  else if (dx)
+    matmul(false, false, N, in, out, dy, out, W, in, nullptr, dx_beta, dx, in, false, true);
+  if (dW && blas.dw)
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, out, in, N, 1.0f, dy, out, x, in, 1.0f, dW, in);
+  else if (dW)
+    matmul(true, false, out, in, N, dy, out, x, in, nullptr, 1.0f, dW, in);
   if (db) {
     // Column sums of dy as dy^T * ones: sgemv reads dy row by row, where a loop per column
     // would stride through memory.

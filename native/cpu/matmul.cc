@@ -509,13 +509,15 @@ std::string bf16_unsupported_reason() {
 // Measured on a 2-core Xeon with AMX (distilbert-base shapes, 1,024 and 4,096 rows): oneDNN's fp32
 // matmul runs the gradient products at 260-290 GFLOP/s, and the FFN's second layer's (dx with
 // K = 768, N = 3072; dW with M = 768, K = rows) at 123-141, where OpenBLAS's sgemm runs every one
-// of them at 288-306. On the 256-bit Zen 5 machines oneDNN was the faster library; it stays there.
-bool blas_gradient_products() {
+// of them at 288-306. On a 2-core Zen 4 (AVX-512 on a 256-bit datapath) oneDNN runs them at
+// 205-230, OpenBLAS at 168-212, but for the dW of a layer whose input is wider than its output
+// (the FFN's second: oneDNN 164-173, OpenBLAS 197-204).
+BlasGradients blas_gradient_products(int in, int out) {
   static const bool amx = [] {
     const unsigned isa = (unsigned)dnnl::get_effective_cpu_isa(), bits = (unsigned)dnnl::cpu_isa::avx512_core_amx;
     return (isa & bits) == bits;
   }();
-  return amx;
+  return {amx, amx || in > out};
 }
 
 #else
@@ -577,7 +579,7 @@ std::string bf16_unsupported_reason() {
   return "bf16 matrix products on the CPU need the oneDNN build of the engine (libdnnl-dev): use --precision fp32";
 }
 
-bool blas_gradient_products() { return false; }  // matmul() is sgemm already
+BlasGradients blas_gradient_products(int, int) { return {false, false}; }  // matmul() is sgemm already
 
 #endif
 

@@ -64,9 +64,12 @@ void weights_changed();
 // Empty when bf16 products run natively here; else why not (one line for the user).
 std::string bf16_unsupported_reason();
 
-// True where the linear layers' fp32 gradient products (dx = dy W, dW += dy^T x) run faster
-// through OpenBLAS's sgemm than through oneDNN: on CPUs with AMX (see matmul.cc). Fixed per machine,
+// Which of a linear layer's fp32 gradient products (dx = dy W, dW += dy^T x; W [out, in]) run
+// faster through OpenBLAS's sgemm than through oneDNN (see matmul.cc). Fixed per machine and shape,
 // so that a run and its resumption take the same path.
-bool blas_gradient_products();
+struct BlasGradients {
+  bool dx, dw;
+};
+BlasGradients blas_gradient_products(int in, int out);
 
 }  // namespace engine
