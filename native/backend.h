@@ -124,12 +124,24 @@ class Backend {
   virtual void attention_backward(const float* dctx, const float* q, int ldq, const float* k, const float* v, int ldkv,
                                   const int32_t* mask, const float* probs, float* dq, float* dk, float* dv, int B,
                                   int Tq, int T, int D, int H, float p, uint64_t seed) = 0;
-  // A full layer's attention backward (every query row; q, k, v the adjacent column blocks of qkv,
-  // [B*T, 3D]) and then its q/k/v projection's (W [3D, D], x the layer's input [B*T, D]): dx = the
-  // input gradient (+ dx_beta dx), dW and db += theirs. Between the two, d_qkv ([B*T, 3D] floats of
-  // room) holds the gradient of q, k and v in a form of the backend's own (the CPU's bf16:
-  // bfloat16, which the projection's products take as they are). Two calls, so that a profile times
-  // attention and the projection apart: qkv_backward reads what attention_backward_qkv wrote.
+  // A full layer's q/k/v projection, qkv = x W^T + b (x [N, D], W [3D, D]; q, k, v the adjacent
+  // column blocks of qkv, [N, 3D] floats of room) in a form of the backend's own (the CPU's bf16:
+  // bfloat16, the operand of attention's products as it is), and its self-attention (every query
+  // row) from it. Two calls, so that a profile times the projection and attention apart. By default
+  // the kernels above, qkv in fp32.
+  virtual void qkv_forward(const float* x, const float* W, const float* b, float* qkv, int N, int D) {
+    linear_forward(x, W, b, qkv, N, D, 3 * D);
+  }
+  virtual void attention_forward_qkv(const float* qkv, const int32_t* mask, float* probs, float* ctx, int B, int T,
+                                     int D, int H, float p, uint64_t seed) {
+    attention_forward(qkv, 3 * D, qkv + D, qkv + 2 * D, 3 * D, mask, probs, ctx, B, T, T, D, H, p, seed);
+  }
+  // Their backward: attention's from what qkv_forward and attention_forward_qkv made, then the
+  // projection's (x the layer's input): dx = the input gradient (+ dx_beta dx), dW and db += theirs.
+  // Between the two, d_qkv ([B*T, 3D] floats of room) holds the gradient of q, k and v in a form of
+  // the backend's own (the CPU's bf16: bfloat16, which the projection's products take as they are).
+  // Two calls, so that a profile times attention and the projection apart: qkv_backward reads what
+  // attention_backward_qkv wrote.
   virtual void attention_backward_qkv(const float* dctx, const float* qkv, const int32_t* mask, const float* probs,
                                       float* d_qkv, int B, int T, int D, int H, float p, uint64_t seed) {
     attention_backward(dctx, qkv, 3 * D, qkv + D, qkv + 2 * D, 3 * D, mask, probs, d_qkv, d_qkv + D, d_qkv + 2 * D, B, T,

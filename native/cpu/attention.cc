@@ -105,8 +105,8 @@ float* room(AlignedVector<float>& s, int64_t n, bool bf16) {
 }
 
 // Element n of buf, a buffer of fp32 or (bf16) of bfloat16 bits.
-const void* element(const float* buf, bool bf16, int64_t n) {
-  return bf16 ? static_cast<const void*>(reinterpret_cast<const uint16_t*>(buf) + n) : buf + n;
+const void* element(const void* buf, bool bf16, int64_t n) {
+  return bf16 ? static_cast<const void*>(static_cast<const uint16_t*>(buf) + n) : static_cast<const float*>(buf) + n;
 }
 
 // a as fp32, or as the bits of its bfloat16.
@@ -154,6 +154,25 @@ const float* operand(const float* x, int64_t ld, int B, int n, int H, int dh, fl
   return out;
 }
 
+// An operand of the heads' products as they read it: row r of sequence b in head h at element
+// b * seq + h * head + r * ld of base (fp32 or bf16 bits), its dh columns contiguous.
+struct Heads {
+  const void* base;
+  bool bf16;
+  int64_t ld, seq, head;
+  const void* at(int64_t b, int64_t h, int64_t r) const { return element(base, bf16, b * seq + h * head + r * ld); }
+};
+
+// operand()'s packing of B sequences of n rows into H heads.
+Heads packed_heads(const float* p, bool bf16, int H, int n, int dh) {
+  return {p, bf16, dh, (int64_t)H * n * dh, (int64_t)n * dh};
+}
+
+// bfloat16 bits in place: B sequences of n rows, ld apart, head h in columns [h * dh, (h + 1) * dh).
+// Measured on a 2-core Zen 4, one thread, 6 heads of 128 x 64 at once: a product reading q and k
+// (or v) so ran 6-16% slower than from packed heads, where packing them was a pass over all three.
+Heads heads_in_place(const uint16_t* p, int n, int ld, int dh) { return {p, true, ld, (int64_t)n * ld, dh}; }
+
 // What probs keeps for backward. fp32: the probabilities, with the dropout mask in their sign bits
 // (a probability is never negative). bf16: each row's largest score and the inverse of its sum of
 // exponentials, from which backward computes the row again (its scores by the same product, then
@@ -164,15 +183,15 @@ struct RowStats {
   float max, inv_sum;
 };
 
-// Under bf16, probs (B * H * Tq * T floats) holds the row statistics and, where there is room
-// (from about 100 keys at distilbert-base's shape; not the [CLS]-only layer's single query), the
-// packed bf16 q, k and v that forward made, which backward then reads instead of packing them
-// again. Each piece starts on a 64-byte boundary.
+// Under bf16, probs (B * H * Tq * T floats) holds the row statistics and, where q, k and v are
+// packed (not read in place) and there is room (from about 100 keys at distilbert-base's shape;
+// not the [CLS]-only layer's single query), the packed bf16 q, k and v that forward made, which
+// backward then reads instead of packing them again. Each piece starts on a 64-byte boundary.
 struct BF16Kept {
   RowStats* stats;
-  float *q = nullptr, *k = nullptr, *v = nullptr;  // null: no room, backward packs them again
-  BF16Kept(float* probs, int B, int H, int Tq, int T, int D) : stats(reinterpret_cast<RowStats*>(probs)) {
-    if (!probs) return;
+  float *q = nullptr, *k = nullptr, *v = nullptr;  // null: none kept, backward packs them again
+  BF16Kept(float* probs, int B, int H, int Tq, int T, int D, bool packs) : stats(reinterpret_cast<RowStats*>(probs)) {
+    if (!probs || !packs) return;
     const auto piece = [](int64_t floats) { return (floats + 15) / 16 * 16; };
     const int64_t s = piece((int64_t)B * H * Tq * 2), qn = piece((int64_t)B * Tq * D / 2 + 1),
                   kn = piece((int64_t)B * T * D / 2 + 1);
@@ -185,16 +204,16 @@ struct BF16Kept {
 // masked becomes uniform exactly as in transformers.
 inline float masked(float s, int32_t keep) { return keep ? s : -FLT_MAX; }
 
-// A row of scores in place as its softmax's exponentials, exp(s - max); and its statistics. The
-// probabilities are these times inv_sum.
-RowStats exponentials(float* row, const int32_t* mask, int T) {
+// A row of products q.k, times s, in place as its softmax's exponentials, exp(s q.k - max); and its
+// statistics. The probabilities are these times inv_sum.
+RowStats exponentials(float* row, const int32_t* mask, int T, float s) {
   float mx = -FLT_MAX;
 #pragma omp simd reduction(max : mx)
-  for (int j = 0; j < T; j++) mx = std::max(mx, masked(row[j], mask[j]));
+  for (int j = 0; j < T; j++) mx = std::max(mx, masked(row[j] * s, mask[j]));
   float sum = 0;
 #pragma omp simd reduction(+ : sum)
   for (int j = 0; j < T; j++) {
-    row[j] = fast_exp(masked(row[j], mask[j]) - mx);
+    row[j] = fast_exp(masked(row[j] * s, mask[j]) - mx);
     sum += row[j];
   }
   return {mx, 1.0f / sum};
@@ -207,10 +226,10 @@ void scale_row(float* row, int T, float s) {
 
 // A row of scores in place as its probabilities again, from its statistics: the same values as
 // exponentials() and scale_row() gave forward.
-void probabilities(float* row, const int32_t* mask, int T, RowStats st) {
+void probabilities(float* row, const int32_t* mask, int T, float s, RowStats st) {
   const float mx = st.max, inv = st.inv_sum;
 #pragma omp simd
-  for (int j = 0; j < T; j++) row[j] = fast_exp(masked(row[j], mask[j]) - mx) * inv;
+  for (int j = 0; j < T; j++) row[j] = fast_exp(masked(row[j] * s, mask[j]) - mx) * inv;
 }
 
 // Backward's probabilities carry the dropout mask in their sign bits, set by weights_row (in
@@ -272,7 +291,8 @@ void scores_grad_row(const float* kept, float* g, Out* d, int T, float scale, fl
 }  // namespace
 
 void attention_forward(const float* q, int ldq, const float* k, const float* v, int ldkv, const int32_t* mask,
-                       float* probs, float* ctx, int B, int Tq, int T, int D, int H, float p, uint64_t seed, bool bf16) {
+                       float* probs, float* ctx, int B, int Tq, int T, int D, int H, float p, uint64_t seed, bool bf16,
+                       bool in16) {
   const int dh = D / H;
   const Blocks blocks(H, Tq, T);
   const float scale = 1.0f / std::sqrt((float)dh);
@@ -281,12 +301,18 @@ void attention_forward(const float* q, int ldq, const float* k, const float* v, 
   const bool copies = bf16 || dropout.threshold > 0;
   // What backward reads (above); none in inference.
   float* kept = bf16 ? nullptr : probs;
-  const BF16Kept own(bf16 ? probs : nullptr, B, H, Tq, T, D);
+  const BF16Kept own(bf16 ? probs : nullptr, B, H, Tq, T, D, !in16);
   RowStats* stats = own.stats;
-  // DistilBERT scales q before its product (BERT the scores after: the same for heads of 64).
-  const float* Qs = operand(q, ldq, B, Tq, H, dh, scale, bf16, q_operand, own.q);
-  const float* Ks = operand(k, ldkv, B, T, H, dh, 1.0f, bf16, k_operand, own.k);
-  const float* Vs = operand(v, ldkv, B, T, H, dh, 1.0f, bf16, v_operand, own.v);
+  // DistilBERT scales q before its product, BERT the scores after (the same for heads of 64): q is
+  // packed times the scale; read in place, the scores are scaled.
+  const float score_scale = in16 ? scale : 1.0f;
+  const uint16_t* q16 = reinterpret_cast<const uint16_t*>(q);
+  const Heads Q = in16 ? heads_in_place(q16, Tq, ldq, dh)
+                       : packed_heads(operand(q, ldq, B, Tq, H, dh, scale, bf16, q_operand, own.q), bf16, H, Tq, dh);
+  const Heads K = in16 ? heads_in_place(q16 + (k - q), T, ldkv, dh)
+                       : packed_heads(operand(k, ldkv, B, T, H, dh, 1.0f, bf16, k_operand, own.k), bf16, H, T, dh);
+  const Heads V = in16 ? heads_in_place(q16 + (v - q), T, ldkv, dh)
+                       : packed_heads(operand(v, ldkv, B, T, H, dh, 1.0f, bf16, v_operand, own.v), bf16, H, T, dh);
   for_blocks(B, blocks, [&](int b, int h0, int n, int r0, int rows) {
     // head: the block's first, as b * H + h; block: the scores of a head in it.
     const int64_t head = (int64_t)b * H + h0, block = (int64_t)rows * T;
@@ -294,13 +320,12 @@ void attention_forward(const float* q, int ldq, const float* k, const float* v, 
     // The heads' scores, contiguous: in probs where fp32 keeps them (a group has every row).
     float* S = kept ? kept + (head * Tq + r0) * T : room(scores, n * block, false);
     float* A = copies ? room(weights, n * block, bf16) : S;
-    const void* Q = element(Qs, bf16, (head * Tq + r0) * dh);
-    thread_matmul(false, true, rows, T, dh, Q, dh, element(Ks, bf16, head * T * dh), dh, 0.0f, S, T, bf16,
-                  {n, (int64_t)Tq * dh, (int64_t)T * dh, block});
+    thread_matmul(false, true, rows, T, dh, Q.at(b, h0, r0), Q.ld, K.at(b, h0, 0), K.ld, 0.0f, S, T, bf16,
+                  {n, Q.head, K.head, block});
     for (int64_t i = 0; i < n * rows; i++) {
       float* row = S + i * T;
       const int64_t h = head + i / rows, r = r0 + i % rows;  // (b*H + head, query row)
-      const RowStats st = exponentials(row, keys, T);
+      const RowStats st = exponentials(row, keys, T, score_scale);
       if (stats) stats[h * Tq + r] = st;
       // The probabilities themselves where they are kept or multiply v; else only the weights.
       const bool in_place = kept || !copies;
@@ -313,39 +338,45 @@ void attention_forward(const float* q, int ldq, const float* k, const float* v, 
                [&](auto* d) { weights_row(row, in_place ? 1.0f : st.inv_sum, d, T, dropout, base, kept != nullptr); });
     }
     float* C = room(out, n * rows * dh, false);
-    thread_matmul(false, false, rows, dh, T, A, T, element(Vs, bf16, head * T * dh), dh, 0.0f, C, dh, bf16,
-                  {n, block, (int64_t)T * dh, (int64_t)rows * dh});
+    thread_matmul(false, false, rows, dh, T, A, T, V.at(b, h0, 0), V.ld, 0.0f, C, dh, bf16,
+                  {n, block, V.head, (int64_t)rows * dh});
     put_heads(C, n, rows, dh, ctx + ((int64_t)b * Tq + r0) * D + (int64_t)h0 * dh, D, false);
   });
 }
 
 void attention_backward(const float* dctx, const float* q, int ldq, const float* k, const float* v, int ldkv,
                         const int32_t* mask, const float* probs, float* dq, float* dk, float* dv, int B, int Tq, int T,
-                        int D, int H, float p, uint64_t seed, bool bf16, bool out16) {
+                        int D, int H, float p, uint64_t seed, bool bf16, bool out16, bool in16) {
   const int dh = D / H;
   const Blocks blocks(H, Tq, T);
   const float scale = 1.0f / std::sqrt((float)dh);
   const Dropout dropout = make_dropout(seed, p);
   const bool copies = bf16 || dropout.threshold > 0;
   const float* kept = bf16 ? nullptr : probs;
-  const BF16Kept own(bf16 ? const_cast<float*>(probs) : nullptr, B, H, Tq, T, D);
+  const BF16Kept own(bf16 ? const_cast<float*>(probs) : nullptr, B, H, Tq, T, D, !in16);
   const RowStats* stats = own.stats;
   const float* Gs = operand(dctx, D, B, Tq, H, dh, 1.0f, bf16, g_operand);
   // S = scale q k^T  =>  dq = scale dS' k, dk = dS'^T (scale q), dS' the gradient of q k^T. Where
-  // forward's probabilities are kept, dS = scale dS' is formed and q is packed as it is; else q is
-  // packed times the scale, as forward packed it to compute its scores again (bf16 reads forward's
-  // where probs had room), and dq gets the scale as it is put in place.
-  const float ds_scale = kept ? scale : 1.0f, dq_scale = kept ? 1.0f : scale;
-  const float* Qs = own.q ? own.q : operand(q, ldq, B, Tq, H, dh, kept ? 1.0f : scale, bf16, q_operand);
-  const float* Ks = own.k ? own.k : operand(k, ldkv, B, T, H, dh, 1.0f, bf16, k_operand);
-  const float* Vs = own.v ? own.v : operand(v, ldkv, B, T, H, dh, 1.0f, bf16, v_operand);
+  // forward's probabilities are kept, or q is read in place, dS = scale dS' is formed (and the
+  // scores computed again are scaled); else q is packed times the scale, as forward packed it to
+  // compute its scores again (bf16 reads forward's where probs had room), and dq gets the scale as
+  // it is put in place.
+  const bool q_scaled = !kept && !in16;
+  const float ds_scale = q_scaled ? 1.0f : scale, dq_scale = q_scaled ? scale : 1.0f, score_scale = in16 ? scale : 1.0f;
+  const uint16_t* q16 = reinterpret_cast<const uint16_t*>(q);
+  const Heads Q = in16 ? heads_in_place(q16, Tq, ldq, dh)
+                       : packed_heads(own.q ? own.q : operand(q, ldq, B, Tq, H, dh, q_scaled ? scale : 1.0f, bf16, q_operand),
+                                      bf16, H, Tq, dh);
+  const Heads K = in16 ? heads_in_place(q16 + (k - q), T, ldkv, dh)
+                       : packed_heads(own.k ? own.k : operand(k, ldkv, B, T, H, dh, 1.0f, bf16, k_operand), bf16, H, T, dh);
+  const Heads V = in16 ? heads_in_place(q16 + (v - q), T, ldkv, dh)
+                       : packed_heads(own.v ? own.v : operand(v, ldkv, B, T, H, dh, 1.0f, bf16, v_operand), bf16, H, T, dh);
   for_blocks(B, blocks, [&](int b, int h0, int n, int r0, int rows) {
     const int64_t head = (int64_t)b * H + h0, block = (int64_t)rows * T, col = (int64_t)h0 * dh;
     const int32_t* keys = mask + (int64_t)b * T;
-    const void* K = element(Ks, bf16, head * T * dh);
-    const void* V = element(Vs, bf16, head * T * dh);
+    const void *Kb = K.at(b, h0, 0), *Vb = V.at(b, h0, 0), *Qb = Q.at(b, h0, r0);
     const void* G = element(Gs, bf16, (head * Tq + r0) * dh);
-    // The operands' matrices: a head's query rows of G and q, its keys of k and v, the block's scores.
+    // The packed matrices: a head's query rows of G, its keys of dk and dv.
     const int64_t per_q = (int64_t)Tq * dh, per_k = (int64_t)T * dh;
     // dv and dk sum over a head's blocks of rows: the first overwrites them. Into bf16 (out16) the
     // sums are formed in fp32, the products adding to them, and rounded once after the last block.
@@ -362,12 +393,11 @@ void attention_backward(const float* dctx, const float* q, int ldq, const float*
           typed_at(A, bf16, i * T, [&](auto* d) { kept_weights_row(P + i * T, d, T, dropout.inv_keep); });
     } else {
       float* S = const_cast<float*>(P);
-      thread_matmul(false, true, rows, T, dh, element(Qs, bf16, (head * Tq + r0) * dh), dh, K, dh, 0.0f, S, T, bf16,
-                    {n, per_q, per_k, block});
+      thread_matmul(false, true, rows, T, dh, Qb, Q.ld, Kb, K.ld, 0.0f, S, T, bf16, {n, Q.head, K.head, block});
       for (int64_t i = 0; i < n * rows; i++) {
         float* row = S + i * T;
         const int64_t h = head + i / rows, r = r0 + i % rows;
-        probabilities(row, keys, T, stats[h * Tq + r]);
+        probabilities(row, keys, T, score_scale, stats[h * Tq + r]);
         const uint64_t base = ((uint64_t)h * T + r) * T;
         if (copies) typed_at(A, bf16, i * T, [&](auto* d) { weights_row(row, 1.0f, d, T, dropout, base, true); });
       }
@@ -380,21 +410,21 @@ void attention_backward(const float* dctx, const float* q, int ldq, const float*
     else if (last)
       put_heads16(Cv, n, T, dh, d16 + (dv - dq) + (int64_t)b * T * ldkv + col, ldkv);
     float* dA = room(grads, n * block, false);
-    thread_matmul(false, true, rows, T, dh, G, dh, V, dh, 0.0f, dA, T, bf16, {n, per_q, per_k, block});
+    thread_matmul(false, true, rows, T, dh, G, dh, Vb, V.ld, 0.0f, dA, T, bf16, {n, per_q, V.head, block});
     // Dropout's and softmax's backward, row by row. Under bf16 dS goes to the weights' buffer as
     // the next products' operand (the weights are used up).
     float* dS = bf16 ? A : dA;
     for (int64_t i = 0; i < n * rows; i++)
       typed_at(dS, bf16, i * T,
                [&](auto* d) { scores_grad_row(P + i * T, dA + i * T, d, T, ds_scale, dropout.inv_keep); });
-    thread_matmul(false, false, rows, dh, T, dS, T, K, dh, 0.0f, C, dh, bf16, {n, block, per_k, (int64_t)rows * dh});
+    thread_matmul(false, false, rows, dh, T, dS, T, Kb, K.ld, 0.0f, C, dh, bf16, {n, block, K.head, (int64_t)rows * dh});
     if (out16)
       put_heads16(C, n, rows, dh, d16 + ((int64_t)b * Tq + r0) * ldq + col, ldq, dq_scale);
     else
       put_heads(C, n, rows, dh, dq + ((int64_t)b * Tq + r0) * ldq + col, ldq, false, dq_scale);
     float* Ck = out16 ? room(dk_sum, n * per_k, false) : C;
-    thread_matmul(true, false, T, dh, rows, dS, T, element(Qs, bf16, (head * Tq + r0) * dh), dh, out16 && add ? 1.0f : 0.0f,
-                  Ck, dh, bf16, {n, block, per_q, per_k});
+    thread_matmul(true, false, T, dh, rows, dS, T, Qb, Q.ld, out16 && add ? 1.0f : 0.0f, Ck, dh, bf16,
+                  {n, block, Q.head, per_k});
     if (!out16)
       put_heads(C, n, T, dh, dk + (int64_t)b * T * ldkv + col, ldkv, add);
     else if (last)

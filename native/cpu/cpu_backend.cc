@@ -121,6 +121,17 @@ class CpuBackend final : public Backend {
                          uint64_t seed) override {
     engine::attention_forward(q, ldq, k, v, ldkv, mask, probs, ctx, B, Tq, T, D, H, p, seed, bf16_);
   }
+  // Under bf16 q, k and v leave their product as bfloat16, which attention's products read in place,
+  // as PyTorch's CPU autocast passes them: half the bytes written, and no packing pass.
+  void qkv_forward(const float* x, const float* W, const float* b, float* qkv, int N, int D) override {
+    if (!bf16_) return Backend::qkv_forward(x, W, b, qkv, N, D);
+    linear_forward16(x, W, b, reinterpret_cast<uint16_t*>(qkv), N, D, 3 * D);
+  }
+  void attention_forward_qkv(const float* qkv, const int32_t* mask, float* probs, float* ctx, int B, int T, int D,
+                             int H, float p, uint64_t seed) override {
+    engine::attention_forward(qkv, 3 * D, qkv + D, qkv + 2 * D, 3 * D, mask, probs, ctx, B, T, T, D, H, p, seed, bf16_,
+                              bf16_);
+  }
   // probs keeps the probabilities with the dropout mask in their sign bits (kernels.h).
   bool keeps_probabilities() const override { return false; }
   void attention_backward(const float* dctx, const float* q, int ldq, const float* k, const float* v, int ldkv,
@@ -133,7 +144,7 @@ class CpuBackend final : public Backend {
   void attention_backward_qkv(const float* dctx, const float* qkv, const int32_t* mask, const float* probs,
                               float* d_qkv, int B, int T, int D, int H, float p, uint64_t seed) override {
     engine::attention_backward(dctx, qkv, 3 * D, qkv + D, qkv + 2 * D, 3 * D, mask, probs, d_qkv, d_qkv + D,
-                               d_qkv + 2 * D, B, T, T, D, H, p, seed, bf16_, bf16_);
+                               d_qkv + 2 * D, B, T, T, D, H, p, seed, bf16_, bf16_, bf16_);
   }
   void qkv_backward(const float* d_qkv, const float* x, const float* W, float* dx, float dx_beta, float* dW, float* db,
                     int N, int D) override {

@@ -41,12 +41,14 @@ void layernorm_backward(const float* dout, const float* x, const float* gamma, c
 // Backward takes forward's mask, probs, p and seed, and writes dq, dk, dv with the strides of q, k, v;
 // with out16 (bf16 only) as bfloat16 bits, element (r, c) of dq at (uint16_t*)dq + r * ldq + c and dk,
 // dv at the same element offsets from dq as their float pointers (a [B*T, 3D] bf16 matrix in the
-// room of an fp32 one, where dq, dk, dv are its column blocks).
+// room of an fp32 one, where dq, dk, dv are its column blocks). With in16 (bf16 only; forward and
+// backward alike) q, k and v are bfloat16 bits in the same way, read in place by the products.
 void attention_forward(const float* q, int ldq, const float* k, const float* v, int ldkv, const int32_t* mask,
-                       float* probs, float* ctx, int B, int Tq, int T, int D, int H, float p, uint64_t seed, bool bf16);
+                       float* probs, float* ctx, int B, int Tq, int T, int D, int H, float p, uint64_t seed, bool bf16,
+                       bool in16 = false);
 void attention_backward(const float* dctx, const float* q, int ldq, const float* k, const float* v, int ldkv,
                         const int32_t* mask, const float* probs, float* dq, float* dk, float* dv, int B, int Tq, int T,
-                        int D, int H, float p, uint64_t seed, bool bf16, bool out16 = false);
+                        int D, int H, float p, uint64_t seed, bool bf16, bool out16 = false, bool in16 = false);
 
 void activation_forward(const float* x, float* y, int64_t n, int act);
 void activation_backward(const float* dy, const float* x, float* dx, int64_t n, int act);

@@ -406,6 +406,17 @@ void matmul(bool ta, bool tb, int M, int N, int K, const float* A, int lda, cons
   }
 }
 
+void linear_forward16(const float* x, const float* W, const float* b, uint16_t* y, int N, int in, int out) {
+  if (N == 0) return;
+  Shape s = forward_shape(N, in, out);
+  s.c16 = true;
+  try {
+    matmuls().run(s, x, W, b, reinterpret_cast<float*>(y), true);
+  } catch (const dnnl::error& e) {
+    throw matmul_error(s, e);
+  }
+}
+
 void ffn_forward_bf16(const float* x, const float* W1, const float* b1, const float* W2, const float* b2, float* h,
                       float* y, int N, int D, int F, int act) {
   if (N == 0) return;
@@ -535,6 +546,10 @@ void matmul(bool ta, bool tb, int M, int N, int K, const float* A, int lda, cons
     cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, M, N, K, 1.0f, A, lda,
                 B, ldb, beta, C, ldc);
   activate(M, N, C, ldc, act);
+}
+
+void linear_forward16(const float*, const float*, const float*, uint16_t*, int, int, int) {
+  throw std::runtime_error(bf16_unsupported_reason());
 }
 
 void ffn_forward_bf16(const float*, const float*, const float*, const float*, const float*, float*, float*, int, int,

@@ -18,6 +18,10 @@ void matmul(bool trans_a, bool trans_b, int M, int N, int K, const float* A, int
             const float* bias, float beta, float* C, int ldc, bool bf16 = false, bool b_is_weight = false,
             int act = -1);
 
+// y = x W^T + b (x [N, in], W [out, in]) with bfloat16 operands, y written as bfloat16 bits (an
+// intermediate that only bf16 products read: attention's q, k and v).
+void linear_forward16(const float* x, const float* W, const float* b, uint16_t* y, int N, int in, int out);
+
 // Inference's FFN with bfloat16 operands: y = act(x W1^T + b1) W2^T + b2 (x [N, D], W1 [F, D],
 // W2 [D, F]), the activation kept in h (N x F floats of room) as bfloat16 between the two.
 void ffn_forward_bf16(const float* x, const float* W1, const float* b1, const float* W2, const float* b2, float* h,

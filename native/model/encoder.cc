@@ -290,18 +290,16 @@ const float* EncoderModel::layer_forward(int l, const float* x) {
     e.copy_rows(x, (int64_t)T * D, w.cls_in, D, B, D);
     xq = w.cls_in;
   }
-  const float *q, *k, *v;
-  int ldq, ldkv;
   if (Tq == T) {  // one [3D, D] product for q, k and v
-    e.linear_forward(x, P(lp.q_w), P(lp.q_b), L.qkv, N, D, 3 * D);
-    q = L.qkv, k = L.qkv + D, v = L.qkv + 2 * D, ldq = ldkv = 3 * D;
+    e.qkv_forward(x, P(lp.q_w), P(lp.q_b), L.qkv, N, D);
+    e.attention_forward_qkv(L.qkv, mask_.get(), L.probs, L.ctx, B, T, D, H, st.p_attn, st.attn_seed);
   } else {  // k and v of every token ([2D, D]), q of the [CLS] rows
     float* qbuf = L.qkv + 2 * (int64_t)N * D;
     e.linear_forward(xq, P(lp.q_w), P(lp.q_b), qbuf, Nq, D, D);
     e.linear_forward(x, P(lp.k_w), P(lp.k_b), L.qkv, N, D, 2 * D);
-    q = qbuf, k = L.qkv, v = L.qkv + D, ldq = D, ldkv = 2 * D;
+    e.attention_forward(qbuf, D, L.qkv, L.qkv + D, 2 * D, mask_.get(), L.probs, L.ctx, B, Tq, T, D, H, st.p_attn,
+                        st.attn_seed);
   }
-  e.attention_forward(q, ldq, k, v, ldkv, mask_.get(), L.probs, L.ctx, B, Tq, T, D, H, st.p_attn, st.attn_seed);
   // Sums are formed in place: the attention and FFN outputs themselves are not kept.
   e.linear_forward(L.ctx, P(lp.out_w), P(lp.out_b), L.sa_sum, Nq, D, D);
   if (st.attn_out_drop) e.dropout_forward(L.sa_sum, L.sa_sum, Nq, D, (int64_t)(T / Tq) * D, st.p_drop, st.attn_out_seed);

@@ -518,10 +518,10 @@ void test_attention(Backend* be, Rng& rng) {
   }
 }
 
-// A full layer's attention backward into its q/k/v projection's (attention_backward_qkv, then
-// qkv_backward): q, k, v as the column blocks of one [B*T, 3D] buffer, what passes between the two
-// calls in the backend's own form (the CPU's bf16: bfloat16), checked by what comes out against the
-// references of attention's backward and of the projection's.
+// A full layer's q/k/v projection and self-attention, forward and backward, through the calls that
+// pass q, k, v and their gradient in the backend's own form (the CPU's bf16: bfloat16):
+// qkv_forward, attention_forward_qkv, attention_backward_qkv, qkv_backward. Checked by what comes
+// out (ctx, then the projection's gradients) against the references of the projection and attention.
 void test_attention_qkv(Backend* be, Rng& rng) {
   struct C {
     const char* what;
@@ -543,17 +543,21 @@ void test_attention_qkv(Backend* be, Rng& rng) {
     Dev dev(be);
     std::vector<int32_t> mask((size_t)N, 1);
     for (int t = c.T - 3; t < c.T; t++) mask[(size_t)c.T + t] = 0;  // the second sequence's last 3 keys masked
-    const Vec qkv = rng.normal((size_t)N * D3), x = rng.normal((size_t)N * D), W = rng.normal((size_t)D3 * D, 0.1),
-              dctx = rng.normal((size_t)N * D), dx0 = rng.normal((size_t)N * D);
-    float* qkv_d = dev.f(qkv);
+    const Vec x = rng.normal((size_t)N * D), W = rng.normal((size_t)D3 * D, 1 / std::sqrt((double)D)),
+              bias = rng.normal(D3), dctx = rng.normal((size_t)N * D), dx0 = rng.normal((size_t)N * D);
+    const Vec qkv = ref_linear(x, W, &bias, N, D, D3);
     int32_t* mask_d = dev.i(mask);
+    float *x_d = dev.f(x), *W_d = dev.f(W), *qkv_d = dev.zeros((size_t)N * D3);
     float *probs = dev.zeros((size_t)c.B * c.H * c.T * c.T), *ctx = dev.zeros((size_t)N * D);
-    be->attention_forward(qkv_d, D3, qkv_d + D, qkv_d + 2 * D, D3, mask_d, probs, ctx, c.B, c.T, c.T, D, c.H, c.p, seed);
+    be->qkv_forward(x_d, W_d, dev.f(bias), qkv_d, N, D);
+    be->attention_forward_qkv(qkv_d, mask_d, probs, ctx, c.B, c.T, D, c.H, c.p, seed);
+    const Vec k(qkv.begin() + D, qkv.end()), v(qkv.begin() + 2 * D, qkv.end());
+    report(be->name(), "qkv_forward + attention_forward_qkv ctx" + name,
+           rel_err(dev.get(ctx, (size_t)N * D), ref_attention(s, qkv, k, v, mask, seed)), 2e-5);
     float *d_qkv = dev.zeros((size_t)N * D3), *dx = dev.f(dx0), *dW = dev.zeros(W.size()), *db = dev.zeros(D3);
     be->attention_backward_qkv(dev.f(dctx), qkv_d, mask_d, probs, d_qkv, c.B, c.T, D, c.H, c.p, seed);
-    be->qkv_backward(d_qkv, dev.f(x), dev.f(W), dx, 1.0f, dW, db, N, D);
+    be->qkv_backward(d_qkv, x_d, W_d, dx, 1.0f, dW, db, N, D);
     // The references: q, k and v each seen from its first column, the gradients put back side by side.
-    const Vec k(qkv.begin() + D, qkv.end()), v(qkv.begin() + 2 * D, qkv.end());
     const AttnGrads g = ref_attention_backward(s, dctx, qkv, k, v, mask, seed);
     Vec dqkv((size_t)N * D3);
     for (int r = 0; r < N; r++)

@@ -54,7 +54,14 @@ class TimingBackend final : public engine::Backend {
                          float* probs, float* ctx, int B, int Tq, int T, int D, int H, float p, uint64_t seed) override {
     time("attention_forward", [&] { in_->attention_forward(q, ldq, k, v, ldkv, mask, probs, ctx, B, Tq, T, D, H, p, seed); });
   }
-  // Timed as attention's backward and a linear layer's (profile.ts's families).
+  // Timed as a linear layer's and attention's, forward and backward (profile.ts's families).
+  void qkv_forward(const float* x, const float* W, const float* b, float* qkv, int N, int D) override {
+    time("linear_forward", [&] { in_->qkv_forward(x, W, b, qkv, N, D); });
+  }
+  void attention_forward_qkv(const float* qkv, const int32_t* mask, float* probs, float* ctx, int B, int T, int D,
+                             int H, float p, uint64_t seed) override {
+    time("attention_forward", [&] { in_->attention_forward_qkv(qkv, mask, probs, ctx, B, T, D, H, p, seed); });
+  }
   void attention_backward_qkv(const float* dctx, const float* qkv, const int32_t* mask, const float* probs,
                               float* d_qkv, int B, int T, int D, int H, float p, uint64_t seed) override {
     time("attention_backward", [&] { in_->attention_backward_qkv(dctx, qkv, mask, probs, d_qkv, B, T, D, H, p, seed); });
