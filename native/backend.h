@@ -125,16 +125,26 @@ class Backend {
                                   const int32_t* mask, const float* probs, float* dq, float* dk, float* dv, int B,
                                   int Tq, int T, int D, int H, float p, uint64_t seed) = 0;
   // A full layer's q/k/v projection, qkv = x W^T + b (x [N, D], W [3D, D]; q, k, v the adjacent
-  // column blocks of qkv, [N, 3D] floats of room) in a form of the backend's own (the CPU's bf16:
-  // bfloat16, the operand of attention's products as it is), and its self-attention (every query
-  // row) from it. Two calls, so that a profile times the projection and attention apart. By default
-  // the kernels above, qkv in fp32.
+  // column blocks of qkv, [N, 3D] floats of room), its self-attention (every query row) from it,
+  // and the attention output's projection, y = ctx W^T + b (W [D, D]). qkv and ctx ([N, D] floats
+  // of room) are in a form of the backend's own (the CPU's bf16: bfloat16, the next products'
+  // operands as they are). Three calls, so that a profile times the projections and attention
+  // apart. By default the kernels above, qkv and ctx in fp32.
   virtual void qkv_forward(const float* x, const float* W, const float* b, float* qkv, int N, int D) {
     linear_forward(x, W, b, qkv, N, D, 3 * D);
   }
   virtual void attention_forward_qkv(const float* qkv, const int32_t* mask, float* probs, float* ctx, int B, int T,
                                      int D, int H, float p, uint64_t seed) {
     attention_forward(qkv, 3 * D, qkv + D, qkv + 2 * D, 3 * D, mask, probs, ctx, B, T, T, D, H, p, seed);
+  }
+  virtual void context_forward(const float* ctx, const float* W, const float* b, float* y, int N, int D) {
+    linear_forward(ctx, W, b, y, N, D, D);
+  }
+  // The output projection's backward from dy [N, D] and forward's ctx: dctx (fp32, overwritten),
+  // dW and db += theirs.
+  virtual void context_backward(const float* dy, const float* ctx, const float* W, float* dctx, float* dW, float* db,
+                                int N, int D) {
+    linear_backward(dy, ctx, W, dctx, 0, dW, db, N, D, D);
   }
   // Their backward: attention's from what qkv_forward and attention_forward_qkv made, then the
   // projection's (x the layer's input): dx = the input gradient (+ dx_beta dx), dW and db += theirs.

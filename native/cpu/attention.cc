@@ -340,7 +340,11 @@ void attention_forward(const float* q, int ldq, const float* k, const float* v, 
     float* C = room(out, n * rows * dh, false);
     thread_matmul(false, false, rows, dh, T, A, T, V.at(b, h0, 0), V.ld, 0.0f, C, dh, bf16,
                   {n, block, V.head, (int64_t)rows * dh});
-    put_heads(C, n, rows, dh, ctx + ((int64_t)b * Tq + r0) * D + (int64_t)h0 * dh, D, false);
+    const int64_t at = ((int64_t)b * Tq + r0) * D + (int64_t)h0 * dh;
+    if (in16)
+      put_heads16(C, n, rows, dh, reinterpret_cast<uint16_t*>(ctx) + at, D);
+    else
+      put_heads(C, n, rows, dh, ctx + at, D, false);
   });
 }
 

@@ -122,7 +122,9 @@ class CpuBackend final : public Backend {
     engine::attention_forward(q, ldq, k, v, ldkv, mask, probs, ctx, B, Tq, T, D, H, p, seed, bf16_);
   }
   // Under bf16 q, k and v leave their product as bfloat16, which attention's products read in place,
-  // as PyTorch's CPU autocast passes them: half the bytes written, and no packing pass.
+  // and attention's output leaves it as bfloat16, the output projection's operand (forward's and its
+  // weight gradient's), as PyTorch's CPU autocast passes them: half the bytes written, and no
+  // packing or conversion pass.
   void qkv_forward(const float* x, const float* W, const float* b, float* qkv, int N, int D) override {
     if (!bf16_) return Backend::qkv_forward(x, W, b, qkv, N, D);
     linear_forward16(x, W, b, reinterpret_cast<uint16_t*>(qkv), N, D, 3 * D);
@@ -131,6 +133,15 @@ class CpuBackend final : public Backend {
                              int H, float p, uint64_t seed) override {
     engine::attention_forward(qkv, 3 * D, qkv + D, qkv + 2 * D, 3 * D, mask, probs, ctx, B, T, T, D, H, p, seed, bf16_,
                               bf16_);
+  }
+  void context_forward(const float* ctx, const float* W, const float* b, float* y, int N, int D) override {
+    if (!bf16_) return Backend::context_forward(ctx, W, b, y, N, D);
+    linear_forward_from16(reinterpret_cast<const uint16_t*>(ctx), W, b, y, N, D, D);
+  }
+  void context_backward(const float* dy, const float* ctx, const float* W, float* dctx, float* dW, float* db, int N,
+                        int D) override {
+    if (!bf16_) return Backend::context_backward(dy, ctx, W, dctx, dW, db, N, D);
+    linear_gradients_bf16(dy, ctx, W, dctx, 0.0f, dW, db, N, D, D, false, true);
   }
   // probs keeps the probabilities with the dropout mask in their sign bits (kernels.h).
   bool keeps_probabilities() const override { return false; }

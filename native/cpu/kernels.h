@@ -42,7 +42,8 @@ void layernorm_backward(const float* dout, const float* x, const float* gamma, c
 // with out16 (bf16 only) as bfloat16 bits, element (r, c) of dq at (uint16_t*)dq + r * ldq + c and dk,
 // dv at the same element offsets from dq as their float pointers (a [B*T, 3D] bf16 matrix in the
 // room of an fp32 one, where dq, dk, dv are its column blocks). With in16 (bf16 only; forward and
-// backward alike) q, k and v are bfloat16 bits in the same way, read in place by the products.
+// backward alike) q, k and v are bfloat16 bits in the same way, read in place by the products, and
+// forward writes ctx as bfloat16 bits ([B*Tq, D] of them in its room).
 void attention_forward(const float* q, int ldq, const float* k, const float* v, int ldkv, const int32_t* mask,
                        float* probs, float* ctx, int B, int Tq, int T, int D, int H, float p, uint64_t seed, bool bf16,
                        bool in16 = false);

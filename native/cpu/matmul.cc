@@ -182,11 +182,13 @@ class Matmuls {
  public:
   Matmuls() : engine_(dnnl::engine::kind::cpu, 0), stream_(engine_) {}
 
-  // weight: B is a parameter, unchanged until the next weights_changed().
-  void run(const Shape& s, const float* A, const float* B, const float* bias, float* C, bool weight) {
+  // weight: B is a parameter, unchanged until the next weights_changed(). a_ready: A is contiguous
+  // bfloat16 already.
+  void run(const Shape& s, const float* A, const float* B, const float* bias, float* C, bool weight,
+           bool a_ready = false) {
     std::lock_guard<std::mutex> lock(mu_);
     // A bf16 operand is stored rows x cols as it lies in memory (transposed or not), made contiguous.
-    if (s.bf16) A = convert(A, s.ta ? s.K : s.M, s.ta ? s.M : s.K, s.lda, a16_);
+    if (s.bf16 && !a_ready) A = convert(A, s.ta ? s.K : s.M, s.ta ? s.M : s.K, s.lda, a16_);
     product(s, A, B, bias, C, weight);
   }
 
@@ -231,14 +233,14 @@ class Matmuls {
 
   // A linear layer's bf16 gradient products (dx and dW shapes), dy converted once: it is the A
   // operand of both; its column sums go to db on the way. dy_ready: dy is contiguous bfloat16
-  // already (db summed from it).
+  // already (db summed from it); x_ready: x is.
   void run_gradients(const Shape& sx, const Shape& sw, const float* dy, const float* x, const float* W, float* dx,
-                     float* dW, float* db, bool dy_ready) {
+                     float* dW, float* db, bool dy_ready, bool x_ready) {
     std::lock_guard<std::mutex> lock(mu_);
     if (dy_ready && db) bf16_column_sums(reinterpret_cast<const uint16_t*>(dy), sw.K, sw.M, db);
     const float* dy16 = dy_ready ? dy : convert(dy, sw.K, sw.M, sw.lda, a16_, db);
     if (dx) product(sx, dy16, W, nullptr, dx, true);
-    if (dW) product(sw, dy16, x, nullptr, dW, false);
+    if (dW) product(sw, dy16, x, nullptr, dW, false, x_ready);
   }
 
   // The weight copies are made again in place on their next use (a training step's optimizer
@@ -417,6 +419,16 @@ void linear_forward16(const float* x, const float* W, const float* b, uint16_t* 
   }
 }
 
+void linear_forward_from16(const uint16_t* x, const float* W, const float* b, float* y, int N, int in, int out) {
+  if (N == 0) return;
+  const Shape s = forward_shape(N, in, out);
+  try {
+    matmuls().run(s, reinterpret_cast<const float*>(x), W, b, y, true, true);
+  } catch (const dnnl::error& e) {
+    throw matmul_error(s, e);
+  }
+}
+
 void ffn_forward_bf16(const float* x, const float* W1, const float* b1, const float* W2, const float* b2, float* h,
                       float* y, int N, int D, int F, int act) {
   if (N == 0) return;
@@ -458,11 +470,11 @@ void ffn_backward_bf16(const float* dy, const float* x, const float* h, float* a
 }
 
 void linear_gradients_bf16(const float* dy, const float* x, const float* W, float* dx, float dx_beta, float* dW,
-                           float* db, int N, int in, int out, bool dy16) {
+                           float* db, int N, int in, int out, bool dy16, bool x16) {
   if (N == 0) return;  // no tokens: dx has no rows, dW is unchanged
   const Shape sx = dx_shape(N, in, out, dx_beta), sw = dw_shape(N, in, out);
   try {
-    matmuls().run_gradients(sx, sw, dy, x, W, dx, dW, db, dy16);
+    matmuls().run_gradients(sx, sw, dy, x, W, dx, dW, db, dy16, x16);
   } catch (const dnnl::error& e) {
     throw matmul_error(dx ? sx : sw, e);
   }
@@ -552,6 +564,10 @@ void linear_forward16(const float*, const float*, const float*, uint16_t*, int, 
   throw std::runtime_error(bf16_unsupported_reason());
 }
 
+void linear_forward_from16(const uint16_t*, const float*, const float*, float*, int, int, int) {
+  throw std::runtime_error(bf16_unsupported_reason());
+}
+
 void ffn_forward_bf16(const float*, const float*, const float*, const float*, const float*, float*, float*, int, int,
                       int, int) {
   throw std::runtime_error(bf16_unsupported_reason());
@@ -567,7 +583,8 @@ void ffn_backward_bf16(const float*, const float*, const float*, float*, const f
   throw std::runtime_error(bf16_unsupported_reason());
 }
 
-void linear_gradients_bf16(const float*, const float*, const float*, float*, float, float*, float*, int, int, int, bool) {
+void linear_gradients_bf16(const float*, const float*, const float*, float*, float, float*, float*, int, int, int, bool,
+                           bool) {
   throw std::runtime_error(bf16_unsupported_reason());
 }
 

@@ -21,6 +21,8 @@ void matmul(bool trans_a, bool trans_b, int M, int N, int K, const float* A, int
 // y = x W^T + b (x [N, in], W [out, in]) with bfloat16 operands, y written as bfloat16 bits (an
 // intermediate that only bf16 products read: attention's q, k and v).
 void linear_forward16(const float* x, const float* W, const float* b, uint16_t* y, int N, int in, int out);
+// The same with x as bfloat16 bits (attention's ctx) and y in fp32.
+void linear_forward_from16(const uint16_t* x, const float* W, const float* b, float* y, int N, int in, int out);
 
 // Inference's FFN with bfloat16 operands: y = act(x W1^T + b1) W2^T + b2 (x [N, D], W1 [F, D],
 // W2 [D, F]), the activation kept in h (N x F floats of room) as bfloat16 between the two.
@@ -44,9 +46,9 @@ void ffn_backward_bf16(const float* dy, const float* x, const float* h, float* a
 // A linear layer's gradient products with bfloat16 operands: dx = dy W (+ dx_beta dx), dW += dy^T x,
 // and db += dy's column sums (in fp32, as dy is converted), dy converted once for all three (any
 // output may be null). dy [N, out], x [N, in], W [out, in]. dy16: dy is bfloat16 bits already
-// ([N, out] of them in its room), taken as it is; db then sums those.
+// ([N, out] of them in its room), taken as it is; db then sums those. x16: x is bfloat16 bits so.
 void linear_gradients_bf16(const float* dy, const float* x, const float* W, float* dx, float dx_beta, float* dW,
-                           float* db, int N, int in, int out, bool dy16 = false);
+                           float* db, int N, int in, int out, bool dy16 = false, bool x16 = false);
 
 // count products of the same shape, matrix i of each operand `stride` elements after matrix i - 1.
 struct Batch {

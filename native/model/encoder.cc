@@ -290,18 +290,19 @@ const float* EncoderModel::layer_forward(int l, const float* x) {
     e.copy_rows(x, (int64_t)T * D, w.cls_in, D, B, D);
     xq = w.cls_in;
   }
+  // Sums are formed in place: the attention and FFN outputs themselves are not kept.
   if (Tq == T) {  // one [3D, D] product for q, k and v
     e.qkv_forward(x, P(lp.q_w), P(lp.q_b), L.qkv, N, D);
     e.attention_forward_qkv(L.qkv, mask_.get(), L.probs, L.ctx, B, T, D, H, st.p_attn, st.attn_seed);
+    e.context_forward(L.ctx, P(lp.out_w), P(lp.out_b), L.sa_sum, N, D);
   } else {  // k and v of every token ([2D, D]), q of the [CLS] rows
     float* qbuf = L.qkv + 2 * (int64_t)N * D;
     e.linear_forward(xq, P(lp.q_w), P(lp.q_b), qbuf, Nq, D, D);
     e.linear_forward(x, P(lp.k_w), P(lp.k_b), L.qkv, N, D, 2 * D);
     e.attention_forward(qbuf, D, L.qkv, L.qkv + D, 2 * D, mask_.get(), L.probs, L.ctx, B, Tq, T, D, H, st.p_attn,
                         st.attn_seed);
+    e.linear_forward(L.ctx, P(lp.out_w), P(lp.out_b), L.sa_sum, Nq, D, D);
   }
-  // Sums are formed in place: the attention and FFN outputs themselves are not kept.
-  e.linear_forward(L.ctx, P(lp.out_w), P(lp.out_b), L.sa_sum, Nq, D, D);
   if (st.attn_out_drop) e.dropout_forward(L.sa_sum, L.sa_sum, Nq, D, (int64_t)(T / Tq) * D, st.p_drop, st.attn_out_seed);
   e.add_layernorm_forward(L.sa_sum, xq, L.sa_sum, P(lp.sa_w), P(lp.sa_b), L.sa_out, L.sa_mean, L.sa_rstd, Nq, D,
                           c_.layer_norm_eps);
@@ -501,7 +502,8 @@ float* EncoderModel::layer_backward(int l, float* d_out) {
     d_attn_out = w.dH2;
     e.dropout_backward(d_res, d_attn_out, Nq, D, (int64_t)(T / Tq) * D, st.p_drop, st.attn_out_seed);
   }
-  e.linear_backward(d_attn_out, L.ctx, P(lp.out_w), w.d_ctx, 0, Gw(lp.out_w), Gw(lp.out_b), Nq, D, D);
+  if (Tq == T) e.context_backward(d_attn_out, L.ctx, P(lp.out_w), w.d_ctx, Gw(lp.out_w), Gw(lp.out_b), N, D);
+  else e.linear_backward(d_attn_out, L.ctx, P(lp.out_w), w.d_ctx, 0, Gw(lp.out_w), Gw(lp.out_b), Nq, D, D);
   // The input gradient: the residual's, plus what the projections send back.
   float* d_in = w.dA;
   if (Tq == T) {

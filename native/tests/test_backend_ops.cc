@@ -518,10 +518,11 @@ void test_attention(Backend* be, Rng& rng) {
   }
 }
 
-// A full layer's q/k/v projection and self-attention, forward and backward, through the calls that
-// pass q, k, v and their gradient in the backend's own form (the CPU's bf16: bfloat16):
-// qkv_forward, attention_forward_qkv, attention_backward_qkv, qkv_backward. Checked by what comes
-// out (ctx, then the projection's gradients) against the references of the projection and attention.
+// A full layer's q/k/v projection, self-attention and output projection, forward and backward,
+// through the calls that pass q, k, v, the attention's output and the gradient of q, k, v in the
+// backend's own form (the CPU's bf16: bfloat16): qkv_forward, attention_forward_qkv,
+// context_forward, context_backward, attention_backward_qkv, qkv_backward. Checked by what comes out
+// (the output projection's y and gradients, then the q/k/v projection's) against the references.
 void test_attention_qkv(Backend* be, Rng& rng) {
   struct C {
     const char* what;
@@ -543,22 +544,32 @@ void test_attention_qkv(Backend* be, Rng& rng) {
     Dev dev(be);
     std::vector<int32_t> mask((size_t)N, 1);
     for (int t = c.T - 3; t < c.T; t++) mask[(size_t)c.T + t] = 0;  // the second sequence's last 3 keys masked
-    const Vec x = rng.normal((size_t)N * D), W = rng.normal((size_t)D3 * D, 1 / std::sqrt((double)D)),
-              bias = rng.normal(D3), dctx = rng.normal((size_t)N * D), dx0 = rng.normal((size_t)N * D);
+    const double w_scale = 1 / std::sqrt((double)D);
+    const Vec x = rng.normal((size_t)N * D), W = rng.normal((size_t)D3 * D, w_scale), bias = rng.normal(D3),
+              Wo = rng.normal((size_t)D * D, w_scale), bo = rng.normal(D), dy = rng.normal((size_t)N * D),
+              dx0 = rng.normal((size_t)N * D);
     const Vec qkv = ref_linear(x, W, &bias, N, D, D3);
+    const Vec k(qkv.begin() + D, qkv.end()), v(qkv.begin() + 2 * D, qkv.end());
+    const Vec ctx_want = ref_attention(s, qkv, k, v, mask, seed);
+    const LinearGrads out = ref_linear_backward(dy, ctx_want, Wo, N, D, D);
     int32_t* mask_d = dev.i(mask);
-    float *x_d = dev.f(x), *W_d = dev.f(W), *qkv_d = dev.zeros((size_t)N * D3);
-    float *probs = dev.zeros((size_t)c.B * c.H * c.T * c.T), *ctx = dev.zeros((size_t)N * D);
+    float *x_d = dev.f(x), *W_d = dev.f(W), *Wo_d = dev.f(Wo), *qkv_d = dev.zeros((size_t)N * D3);
+    float *probs = dev.zeros((size_t)c.B * c.H * c.T * c.T), *ctx = dev.zeros((size_t)N * D), *y = dev.zeros((size_t)N * D);
     be->qkv_forward(x_d, W_d, dev.f(bias), qkv_d, N, D);
     be->attention_forward_qkv(qkv_d, mask_d, probs, ctx, c.B, c.T, D, c.H, c.p, seed);
-    const Vec k(qkv.begin() + D, qkv.end()), v(qkv.begin() + 2 * D, qkv.end());
-    report(be->name(), "qkv_forward + attention_forward_qkv ctx" + name,
-           rel_err(dev.get(ctx, (size_t)N * D), ref_attention(s, qkv, k, v, mask, seed)), 2e-5);
+    be->context_forward(ctx, Wo_d, dev.f(bo), y, N, D);
+    report(be->name(), "qkv_forward + attention_forward_qkv + context_forward" + name,
+           rel_err(dev.get(y, (size_t)N * D), ref_linear(ctx_want, Wo, &bo, N, D, D)), 2e-5);
+    float *dctx = dev.zeros((size_t)N * D), *dWo = dev.zeros(Wo.size()), *dbo = dev.zeros(D);
+    be->context_backward(dev.f(dy), ctx, Wo_d, dctx, dWo, dbo, N, D);
+    report(be->name(), "context_backward dctx" + name, rel_err(dev.get(dctx, (size_t)N * D), out.dx), 2e-5);
+    report(be->name(), "context_backward dW" + name, rel_err(dev.get(dWo, Wo.size()), out.dW), 2e-5);
+    report(be->name(), "context_backward db" + name, rel_err(dev.get(dbo, D), out.db), 2e-5);
     float *d_qkv = dev.zeros((size_t)N * D3), *dx = dev.f(dx0), *dW = dev.zeros(W.size()), *db = dev.zeros(D3);
-    be->attention_backward_qkv(dev.f(dctx), qkv_d, mask_d, probs, d_qkv, c.B, c.T, D, c.H, c.p, seed);
+    be->attention_backward_qkv(dctx, qkv_d, mask_d, probs, d_qkv, c.B, c.T, D, c.H, c.p, seed);
     be->qkv_backward(d_qkv, x_d, W_d, dx, 1.0f, dW, db, N, D);
     // The references: q, k and v each seen from its first column, the gradients put back side by side.
-    const AttnGrads g = ref_attention_backward(s, dctx, qkv, k, v, mask, seed);
+    const AttnGrads g = ref_attention_backward(s, out.dx, qkv, k, v, mask, seed);
     Vec dqkv((size_t)N * D3);
     for (int r = 0; r < N; r++)
       for (int col = 0; col < D; col++) {

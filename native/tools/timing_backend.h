@@ -62,6 +62,13 @@ class TimingBackend final : public engine::Backend {
                              int H, float p, uint64_t seed) override {
     time("attention_forward", [&] { in_->attention_forward_qkv(qkv, mask, probs, ctx, B, T, D, H, p, seed); });
   }
+  void context_forward(const float* ctx, const float* W, const float* b, float* y, int N, int D) override {
+    time("linear_forward", [&] { in_->context_forward(ctx, W, b, y, N, D); });
+  }
+  void context_backward(const float* dy, const float* ctx, const float* W, float* dctx, float* dW, float* db, int N,
+                        int D) override {
+    time("linear_backward", [&] { in_->context_backward(dy, ctx, W, dctx, dW, db, N, D); });
+  }
   void attention_backward_qkv(const float* dctx, const float* qkv, const int32_t* mask, const float* probs,
                               float* d_qkv, int B, int T, int D, int H, float p, uint64_t seed) override {
     time("attention_backward", [&] { in_->attention_backward_qkv(dctx, qkv, mask, probs, d_qkv, B, T, D, H, p, seed); });
