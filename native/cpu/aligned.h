@@ -4,6 +4,7 @@
 #pragma once
 #include <sys/mman.h>
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -43,20 +44,31 @@ inline void advise_huge_pages(void* p, size_t bytes) {
 // "madvise" setting distributions ship). A training step sweeps hundreds of MB, and with 4 KiB
 // pages every few KB of it missed the TLB. (malloc's blocks would not do: a block reused from its
 // heap keeps the small pages it was touched in.)
+//
+// Consecutive large blocks lie in different 2 MiB pages modulo 32 MiB (16 in turn), so that
+// buffers read side by side (Adam's parameters, gradients and moments) never lie a multiple of a
+// large power of two apart: measured on a 2-core Zen 4, Adam over distilbert-base's 43.5 million
+// dense parameters took 82-127 ms with its four buffers 256 MiB apart (as mmap placed blocks of
+// 267 MB), 21-31 ms with them 258 MiB apart.
 inline void* alloc_aligned(size_t bytes) {
   if (bytes < kHugePage) {
     void* p = std::aligned_alloc(64, bytes == 0 ? 64 : (bytes + 63) / 64 * 64);
     if (!p) throw std::bad_alloc();
     return p;
   }
+  constexpr size_t kColors = 16;
+  static std::atomic<size_t> blocks{0};
+  const size_t color = blocks++ % kColors;
   // Whole 4 KiB pages: the kernel backs the 2 MiB pages the block covers with huge ones, its tail
   // with small ones (rounding every block up to 2 MiB held 45 MB more in a bf16 train_8x512 step).
-  const size_t n = (bytes + 4095) / 4096 * 4096;
-  void* raw = mmap(nullptr, n + kHugePage, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  // The mapping has room for the block at any 2 MiB page of 16; what is not the block is unmapped.
+  const size_t n = (bytes + 4095) / 4096 * 4096, mapped = n + kColors * kHugePage;
+  void* raw = mmap(nullptr, mapped, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (raw == MAP_FAILED) throw std::bad_alloc();
-  const uintptr_t r = reinterpret_cast<uintptr_t>(raw), a = (r + kHugePage - 1) / kHugePage * kHugePage;
+  const uintptr_t r = reinterpret_cast<uintptr_t>(raw), first = (r + kHugePage - 1) / kHugePage * kHugePage;
+  const uintptr_t a = first + (color - first / kHugePage) % kColors * kHugePage;
   if (a > r) munmap(raw, a - r);
-  munmap(reinterpret_cast<void*>(a + n), r + kHugePage - a);  // the rest of the extra 2 MiB (r is page-aligned)
+  munmap(reinterpret_cast<void*>(a + n), r + mapped - (a + n));  // what is left past the block (r is page-aligned)
   void* p = reinterpret_cast<void*>(a);
   advise_huge_pages(p, n);
   std::lock_guard<std::mutex> lock(large_blocks_mutex());
