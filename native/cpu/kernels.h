@@ -59,6 +59,11 @@ void activation_backward(const float* dy, const float* x, float* dx, int64_t n, 
 void activation_forward_bf16(const uint16_t* x, uint16_t* y, int64_t n, int act);
 void activation_backward_bf16(const float* dy, const uint16_t* x, uint16_t* d, float* colsum, int64_t rows,
                               int64_t cols, int act);
+// A rows x cols block of floats (row stride ld) as contiguous bfloat16 bits in d, on every thread;
+// with colsum, the block's column sums (of the floats) added to colsum[cols] on the way.
+void to_bf16_block(const float* src, int64_t rows, int64_t cols, int64_t ld, uint16_t* d, float* colsum = nullptr);
+// The column sums of a rows x cols block of bfloat16 bits, added to colsum[cols].
+void bf16_column_sums(const uint16_t* src, int64_t rows, int64_t cols, float* colsum);
 
 // Inverted dropout on rows x cols: y = x * keep / (1 - p), keep drawn from the counter-based RNG;
 // element (r, c) draws number r * row_stride + c, so a subset of rows (row_stride = a multiple

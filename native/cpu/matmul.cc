@@ -15,9 +15,7 @@
 #include <unordered_map>
 
 #include "aligned.h"
-#include "bf16.h"
 #include "kernels.h"
-#include "parallel.h"
 
 #ifdef ENGINE_WITH_ONEDNN
 #include <dnnl.hpp>
@@ -79,48 +77,6 @@ dnnl::algorithm eltwise_of(int act) {
     case TANH: return dnnl::algorithm::eltwise_tanh;
     default: return dnnl::algorithm::eltwise_relu;
   }
-}
-
-// n floats as bfloat16 bits.
-void to_bf16_row(const float* src, uint16_t* d, int64_t n) {
-#pragma omp simd
-  for (int64_t c = 0; c < n; c++) d[c] = to_bf16(src[c]);
-}
-
-// The same, the floats also added to sum.
-void to_bf16_row_sum(const float* src, uint16_t* d, float* sum, int64_t n) {
-#pragma omp simd
-  for (int64_t c = 0; c < n; c++) {
-    d[c] = to_bf16(src[c]);
-    sum[c] += src[c];
-  }
-}
-
-// A rows x cols block with row stride ld as contiguous bfloat16 in d (row stride cols). Rows split
-// over the threads by parallel_ranges: the same loop under `omp parallel for` did not vectorize and
-// ran 7x slower (5.6 against 42 GB/s on a 4,096 x 3,072 block, 2-core Xeon). With colsum, the
-// block's column sums (of the floats) are added to colsum[cols] on the way.
-void to_bf16_block(const float* src, int64_t rows, int64_t cols, int64_t ld, uint16_t* d, float* colsum = nullptr) {
-  if (!colsum) {
-    parallel_ranges(rows, [=](int64_t lo, int64_t hi) {
-      for (int64_t r = lo; r < hi; r++) to_bf16_row(src + r * ld, d + r * cols, cols);
-    });
-    return;
-  }
-  parallel_rows_summed(rows, cols, colsum, [=](int64_t lo, int64_t hi, float* sums) {
-    for (int64_t r = lo; r < hi; r++) to_bf16_row_sum(src + r * ld, d + r * cols, sums, cols);
-  });
-}
-
-// The column sums of a rows x cols block of bfloat16 bits, added to colsum[cols].
-void bf16_column_sums(const uint16_t* src, int64_t rows, int64_t cols, float* colsum) {
-  parallel_rows_summed(rows, cols, colsum, [=](int64_t lo, int64_t hi, float* sums) {
-    for (int64_t r = lo; r < hi; r++) {
-      const uint16_t* s = src + r * cols;
-#pragma omp simd
-      for (int64_t c = 0; c < cols; c++) sums[c] += from_bf16(s[c]);
-    }
-  });
 }
 
 struct Primitive {
