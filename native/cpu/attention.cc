@@ -138,11 +138,10 @@ void pack_row(const float* src, Out* d, int dh, float s) {
 // An operand of the heads' products: B sequences of n rows of x (ld apart), their first H * dh
 // columns times s, packed head by head as [B, H, n, dh] (bfloat16 bits under bf16), so that each
 // head's block is contiguous. Source row by source row on all threads: reading a head's block down
-// the rows, ld apart, ran 2.7x slower; so did products reading the heads in place.
-// Into out (room for B * H * n * dh values), or where null into buf.
+// the rows, ld apart, ran 2.7x slower; so did fp32 products reading the heads in place. Into buf.
 const float* operand(const float* x, int64_t ld, int B, int n, int H, int dh, float s, bool bf16,
-                     AlignedVector<float>& buf, float* out = nullptr) {
-  if (!out) out = room(buf, (int64_t)B * H * n * dh, bf16);
+                     AlignedVector<float>& buf) {
+  float* out = room(buf, (int64_t)B * H * n * dh, bf16);
   parallel_ranges((int64_t)B * n, [=](int64_t lo, int64_t hi) {
     for (int64_t i = lo; i < hi; i++) {
       const int64_t b = i / n, r = i % n;
@@ -181,23 +180,6 @@ Heads heads_in_place(const uint16_t* p, int n, int ld, int dh) { return {p, true
 // computing them again; fp32 (products 5x slower) 116 and 121.
 struct RowStats {
   float max, inv_sum;
-};
-
-// Under bf16, probs (B * H * Tq * T floats) holds the row statistics and, where q, k and v are
-// packed (not read in place) and there is room (from about 100 keys at distilbert-base's shape;
-// not the [CLS]-only layer's single query), the packed bf16 q, k and v that forward made, which
-// backward then reads instead of packing them again. Each piece starts on a 64-byte boundary.
-struct BF16Kept {
-  RowStats* stats;
-  float *q = nullptr, *k = nullptr, *v = nullptr;  // null: none kept, backward packs them again
-  BF16Kept(float* probs, int B, int H, int Tq, int T, int D, bool packs) : stats(reinterpret_cast<RowStats*>(probs)) {
-    if (!probs || !packs) return;
-    const auto piece = [](int64_t floats) { return (floats + 15) / 16 * 16; };
-    const int64_t s = piece((int64_t)B * H * Tq * 2), qn = piece((int64_t)B * Tq * D / 2 + 1),
-                  kn = piece((int64_t)B * T * D / 2 + 1);
-    if (s + qn + 2 * kn > (int64_t)B * H * Tq * T) return;
-    q = probs + s, k = q + qn, v = k + kn;
-  }
 };
 
 // Masked keys get the lowest float, as HF's masked_fill with finfo.min, so a row whose keys are all
@@ -301,18 +283,17 @@ void attention_forward(const float* q, int ldq, const float* k, const float* v, 
   const bool copies = bf16 || dropout.threshold > 0;
   // What backward reads (above); none in inference.
   float* kept = bf16 ? nullptr : probs;
-  const BF16Kept own(bf16 ? probs : nullptr, B, H, Tq, T, D, !in16);
-  RowStats* stats = own.stats;
+  RowStats* stats = bf16 ? reinterpret_cast<RowStats*>(probs) : nullptr;  // null in inference
   // DistilBERT scales q before its product, BERT the scores after (the same for heads of 64): q is
   // packed times the scale; read in place, the scores are scaled.
   const float score_scale = in16 ? scale : 1.0f;
   const uint16_t* q16 = reinterpret_cast<const uint16_t*>(q);
   const Heads Q = in16 ? heads_in_place(q16, Tq, ldq, dh)
-                       : packed_heads(operand(q, ldq, B, Tq, H, dh, scale, bf16, q_operand, own.q), bf16, H, Tq, dh);
+                       : packed_heads(operand(q, ldq, B, Tq, H, dh, scale, bf16, q_operand), bf16, H, Tq, dh);
   const Heads K = in16 ? heads_in_place(q16 + (k - q), T, ldkv, dh)
-                       : packed_heads(operand(k, ldkv, B, T, H, dh, 1.0f, bf16, k_operand, own.k), bf16, H, T, dh);
+                       : packed_heads(operand(k, ldkv, B, T, H, dh, 1.0f, bf16, k_operand), bf16, H, T, dh);
   const Heads V = in16 ? heads_in_place(q16 + (v - q), T, ldkv, dh)
-                       : packed_heads(operand(v, ldkv, B, T, H, dh, 1.0f, bf16, v_operand, own.v), bf16, H, T, dh);
+                       : packed_heads(operand(v, ldkv, B, T, H, dh, 1.0f, bf16, v_operand), bf16, H, T, dh);
   for_blocks(B, blocks, [&](int b, int h0, int n, int r0, int rows) {
     // head: the block's first, as b * H + h; block: the scores of a head in it.
     const int64_t head = (int64_t)b * H + h0, block = (int64_t)rows * T;
@@ -357,24 +338,21 @@ void attention_backward(const float* dctx, const float* q, int ldq, const float*
   const Dropout dropout = make_dropout(seed, p);
   const bool copies = bf16 || dropout.threshold > 0;
   const float* kept = bf16 ? nullptr : probs;
-  const BF16Kept own(bf16 ? const_cast<float*>(probs) : nullptr, B, H, Tq, T, D, !in16);
-  const RowStats* stats = own.stats;
+  const RowStats* stats = bf16 ? reinterpret_cast<const RowStats*>(probs) : nullptr;
   const float* Gs = operand(dctx, D, B, Tq, H, dh, 1.0f, bf16, g_operand);
   // S = scale q k^T  =>  dq = scale dS' k, dk = dS'^T (scale q), dS' the gradient of q k^T. Where
   // forward's probabilities are kept, or q is read in place, dS = scale dS' is formed (and the
   // scores computed again are scaled); else q is packed times the scale, as forward packed it to
-  // compute its scores again (bf16 reads forward's where probs had room), and dq gets the scale as
-  // it is put in place.
+  // compute its scores again, and dq gets the scale as it is put in place.
   const bool q_scaled = !kept && !in16;
   const float ds_scale = q_scaled ? 1.0f : scale, dq_scale = q_scaled ? scale : 1.0f, score_scale = in16 ? scale : 1.0f;
   const uint16_t* q16 = reinterpret_cast<const uint16_t*>(q);
   const Heads Q = in16 ? heads_in_place(q16, Tq, ldq, dh)
-                       : packed_heads(own.q ? own.q : operand(q, ldq, B, Tq, H, dh, q_scaled ? scale : 1.0f, bf16, q_operand),
-                                      bf16, H, Tq, dh);
+                       : packed_heads(operand(q, ldq, B, Tq, H, dh, q_scaled ? scale : 1.0f, bf16, q_operand), bf16, H, Tq, dh);
   const Heads K = in16 ? heads_in_place(q16 + (k - q), T, ldkv, dh)
-                       : packed_heads(own.k ? own.k : operand(k, ldkv, B, T, H, dh, 1.0f, bf16, k_operand), bf16, H, T, dh);
+                       : packed_heads(operand(k, ldkv, B, T, H, dh, 1.0f, bf16, k_operand), bf16, H, T, dh);
   const Heads V = in16 ? heads_in_place(q16 + (v - q), T, ldkv, dh)
-                       : packed_heads(own.v ? own.v : operand(v, ldkv, B, T, H, dh, 1.0f, bf16, v_operand), bf16, H, T, dh);
+                       : packed_heads(operand(v, ldkv, B, T, H, dh, 1.0f, bf16, v_operand), bf16, H, T, dh);
   for_blocks(B, blocks, [&](int b, int h0, int n, int r0, int rows) {
     const int64_t head = (int64_t)b * H + h0, block = (int64_t)rows * T, col = (int64_t)h0 * dh;
     const int32_t* keys = mask + (int64_t)b * T;
