@@ -116,7 +116,8 @@ class Backend {
   // False where attention_forward keeps its own form in probs (CUDA bf16: bf16 probabilities and
   // the dropout mask as bits, or with heads of 64 the fused kernels' row statistics, ctx and bits;
   // CPU: fp32 the probabilities with the dropout mask in their sign bits, bf16 each row's softmax
-  // statistics), which only attention_backward reads.
+  // statistics, or with one key (T = 1) the probabilities as fp32), which only attention_backward
+  // reads, within probs's B*H*Tq*T floats.
   virtual bool keeps_probabilities() const { return true; }
   // Writes (overwrites) dq, dk, dv with the strides of q, k, v. q, k, v (their values), mask, p and
   // seed are forward's.

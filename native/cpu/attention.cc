@@ -182,6 +182,10 @@ struct RowStats {
   float max, inv_sum;
 };
 
+// A row's statistics take two of the T floats that probs has for it: rows of one key (T = 1) keep
+// their probabilities instead, as fp32 does.
+inline bool keeps_row_stats(bool bf16, int T) { return bf16 && T >= 2; }
+
 // Masked keys get the lowest float, as HF's masked_fill with finfo.min, so a row whose keys are all
 // masked becomes uniform exactly as in transformers.
 inline float masked(float s, int32_t keep) { return keep ? s : -FLT_MAX; }
@@ -282,8 +286,8 @@ void attention_forward(const float* q, int ldq, const float* k, const float* v, 
   const Dropout dropout = make_dropout(seed, p);
   const bool copies = bf16 || dropout.threshold > 0;
   // What backward reads (above); none in inference.
-  float* kept = bf16 ? nullptr : probs;
-  RowStats* stats = bf16 ? reinterpret_cast<RowStats*>(probs) : nullptr;  // null in inference
+  float* kept = keeps_row_stats(bf16, T) ? nullptr : probs;
+  RowStats* stats = keeps_row_stats(bf16, T) ? reinterpret_cast<RowStats*>(probs) : nullptr;
   // DistilBERT scales q before its product, BERT the scores after (the same for heads of 64): q is
   // packed times the scale; read in place, the scores are scaled.
   const float score_scale = in16 ? scale : 1.0f;
@@ -337,8 +341,8 @@ void attention_backward(const float* dctx, const float* q, int ldq, const float*
   const float scale = 1.0f / std::sqrt((float)dh);
   const Dropout dropout = make_dropout(seed, p);
   const bool copies = bf16 || dropout.threshold > 0;
-  const float* kept = bf16 ? nullptr : probs;
-  const RowStats* stats = bf16 ? reinterpret_cast<const RowStats*>(probs) : nullptr;
+  const float* kept = keeps_row_stats(bf16, T) ? nullptr : probs;
+  const RowStats* stats = keeps_row_stats(bf16, T) ? reinterpret_cast<const RowStats*>(probs) : nullptr;
   const float* Gs = operand(dctx, D, B, Tq, H, dh, 1.0f, bf16, g_operand);
   // S = scale q k^T  =>  dq = scale dS' k, dk = dS'^T (scale q), dS' the gradient of q k^T. Where
   // forward's probabilities are kept, or q is read in place, dS = scale dS' is formed (and the
