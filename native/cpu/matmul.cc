@@ -490,7 +490,8 @@ std::string bf16_unsupported_reason() {
 // K = 768, N = 3072; dW with M = 768, K = rows) at 123-141, where OpenBLAS's sgemm runs every one
 // of them at 288-306. On a 2-core Zen 4 (AVX-512 on a 256-bit datapath) oneDNN runs them at
 // 205-230, OpenBLAS at 168-212, but for the dW of a layer whose input is wider than its output
-// (the FFN's second: oneDNN 164-173, OpenBLAS 197-204).
+// (the FFN's second: oneDNN 164-173, OpenBLAS 197-204; on another machine of that kind, later, a
+// harness put both at 196-216 and train_8x128 ran the same either way).
 BlasGradients blas_gradient_products(int in, int out) {
   static const bool amx = [] {
     const unsigned isa = (unsigned)dnnl::get_effective_cpu_isa(), bits = (unsigned)dnnl::cpu_isa::avx512_core_amx;
