@@ -203,14 +203,16 @@ class Model : public Napi::ObjectWrap<Model> {
     return guarded(info, [&] { model_->set_params(p); return info.Env().Undefined(); });
   }
   // adoptParams(Float32Array): on the CPU the engine works in this array's memory (kept alive by
-  // a reference held here), so the weights exist once; elsewhere a copy.
+  // a reference held here), so the weights exist once, where it starts on a 64-byte boundary (as
+  // paramArray's do); elsewhere a copy. Returns whether the engine works in the array.
   Napi::Value AdoptParams(const Napi::CallbackInfo& info) {
     Args a(info, "adoptParams");
     float* p = a.f32(0, n());
     CHECK_ARGS(a);
     return guarded(info, [&] {
-      if (model_->adopt_params(p)) adopted_ = Napi::Persistent(info[0].As<Napi::Object>());
-      return info.Env().Undefined();
+      const bool adopted = model_->adopt_params(p);
+      if (adopted) adopted_ = Napi::Persistent(info[0].As<Napi::Object>());
+      return Napi::Boolean::New(info.Env(), adopted);
     });
   }
 
@@ -481,17 +483,24 @@ Napi::Value ParamLayout(const Napi::CallbackInfo& info) {
   return guarded(info, [&] { return layout_to_js(info.Env(), engine::param_layout(read_config(info[0].As<Napi::Object>()))); });
 }
 
-// adviseHugePages(Float32Array): the array's whole 2 MiB pages in transparent huge pages from
-// their first touch (a model's weights, made zero and untouched, before they are loaded: the CPU
-// engine works in them; see cpu/aligned.h).
-Napi::Value AdviseHugePages(const Napi::CallbackInfo& info) {
-  if (info.Length() < 1 || !info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_float32_array) {
-    Napi::TypeError::New(info.Env(), "adviseHugePages: argument 0 must be a Float32Array").ThrowAsJavaScriptException();
-    return info.Env().Undefined();
+// paramArray(n): a Float32Array of n zeros for a model's weights, which the CPU engine works in
+// (adoptParams): its memory starts on a 64-byte boundary, as the engine's own buffers do, and its
+// whole 2 MiB pages are backed by transparent huge pages from their first touch (cpu/aligned.h).
+Napi::Value ParamArray(const Napi::CallbackInfo& info) {
+  Args a(info, "paramArray");
+  const int64_t n = a.integer(0);
+  CHECK_ARGS(a);
+  const Napi::Env env = info.Env();
+  if (n < 0 || n > (int64_t(1) << 40)) {
+    Napi::RangeError::New(env, "paramArray: argument 0 must be a count of values from 0 to 2^40").ThrowAsJavaScriptException();
+    return env.Undefined();
   }
-  auto a = info[0].As<Napi::Float32Array>();
-  engine::advise_huge_pages(a.Data(), a.ByteLength());
-  return info.Env().Undefined();
+  Napi::ArrayBuffer buf = Napi::ArrayBuffer::New(env, (size_t)n * sizeof(float) + engine::kHostAlign);
+  if (env.IsExceptionPending()) return env.Undefined();
+  const uintptr_t at = reinterpret_cast<uintptr_t>(buf.Data());
+  const size_t skip = (engine::kHostAlign - at % engine::kHostAlign) % engine::kHostAlign;
+  engine::advise_huge_pages(static_cast<char*>(buf.Data()) + skip, (size_t)n * sizeof(float));
+  return Napi::Float32Array::New(env, (size_t)n, buf, skip);
 }
 
 Napi::Value Backends(const Napi::CallbackInfo& info) {
@@ -543,7 +552,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("lowerThreadPriority", Napi::Function::New(env, LowerThreadPriority));
   exports.Set("paramLayout", Napi::Function::New(env, ParamLayout));
   exports.Set("backends", Napi::Function::New(env, Backends));
-  exports.Set("adviseHugePages", Napi::Function::New(env, AdviseHugePages));
+  exports.Set("paramArray", Napi::Function::New(env, ParamArray));
   exports.Set("gemmGflops", Napi::Function::New(env, GemmGflops));
   return exports;
 }

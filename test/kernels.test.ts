@@ -3,7 +3,7 @@ import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { Random } from '../src/data/random';
-import { engine } from '../src/engine/native';
+import { engine, NativeModel } from '../src/engine/native';
 import { parseConfig } from '../src/model/config';
 import { EncoderClassifier } from '../src/model/encoder_classifier';
 import { ParamStore } from '../src/io/params';
@@ -87,6 +87,42 @@ describe('model step seam', () => {
     for (const name of ['cuda:', 'cuda:x', 'cuda:01', 'cuda:-1', 'cuda:1:2', 'cuda:1234567']) {
       assert.throws(() => new (engine().Model)(config, name), new RegExp(`unknown device '${name}' \\(known: cpu, cuda, cuda:N\\)`));
     }
+  });
+
+  it('works in a ParamStore\'s own memory on the CPU; weights off a 64-byte boundary are copied, with the same logits', () => {
+    const B = 2, T = 5;
+    const ids = Int32Array.from({ length: B * T }, (_, i) => (i * 11) % 60), mask = new Int32Array(B * T).fill(1);
+    const logits = (m: NativeModel) => {
+      const out = new Float32Array(B * config.id2label.length);
+      m.forward(ids, mask, B, T, false, 0, false, false, out);
+      return out;
+    };
+    const own = new ParamStore(config);
+    own.data.set(params.data);
+    const adopting = new (engine().Model)(config, 'cpu');
+    assert.equal(adopting.adoptParams(own.data), true);
+    // A view 4 bytes past paramArray's boundary: off every 64-byte boundary, whatever the buffer.
+    const off = engine().paramArray(params.size + 1).subarray(1);
+    off.set(params.data);
+    const copying = new (engine().Model)(config, 'cpu');
+    assert.equal(copying.adoptParams(off), false);
+    const want = logits(adopting);
+    assert.deepEqual(logits(copying), want);
+    // The copy is the engine's own: later writes to the array reach the adopting model only.
+    own.data.fill(0);
+    off.fill(0);
+    assert.deepEqual(logits(copying), want);
+    assert.notDeepEqual(logits(adopting), want);
+  });
+
+  it('paramArray gives zeros, and refuses a negative or non-numeric count', () => {
+    for (const n of [0, 1, 17, 1000]) {
+      const a = engine().paramArray(n);
+      assert.equal(a.length, n);
+      assert.ok(a.every((v) => v === 0));
+    }
+    assert.throws(() => engine().paramArray(-1), /paramArray: argument 0 must be a count of values from 0 to 2\^40/);
+    assert.throws(() => engine().paramArray('3' as unknown as number), /paramArray: argument 0 must be a number/);
   });
 
   it('cuda:N names GPU N: without the CUDA backend each says that it is not built, naming its library', { skip: engine().backends().includes('cuda') ? 'this build has the CUDA backend' : false }, () => {

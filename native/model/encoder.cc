@@ -93,7 +93,7 @@ void EncoderModel::set_params(const float* host) {
 }
 
 bool EncoderModel::adopt_params(float* host) {
-  if (!be_->host_memory()) {
+  if (!be_->host_memory() || reinterpret_cast<uintptr_t>(host) % kHostAlign != 0) {
     set_params(host);
     return false;
   }

@@ -40,8 +40,9 @@ class EncoderModel {
   int64_t param_count() const { return n_params_; }
 
   void set_params(const float* host);
-  // On a host_memory() backend, works in `host` itself from now on (no copy; the caller keeps it
-  // alive and unchanged by others); elsewhere the same as set_params. Returns whether it borrowed.
+  // On a host_memory() backend, where `host` starts on a kHostAlign boundary, works in it from now
+  // on (no copy; the caller keeps it alive and unchanged by others); otherwise the same as
+  // set_params. Returns whether it borrowed.
   bool adopt_params(float* host);
   void get_params(float* host) const;
   void get_grads(float* host) const;

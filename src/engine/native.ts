@@ -47,8 +47,8 @@ export interface NativeModel {
   readonly paramCount: number;
   readonly device: string;
   setParams(params: Float32Array): void;
-  /** On the CPU the engine then works in this array's own memory (no copy); elsewhere a copy. */
-  adoptParams(params: Float32Array): void;
+  /** On the CPU the engine then works in this array's own memory where it starts on a 64-byte boundary (paramArray's do); elsewhere a copy. Returns whether it works in the array. */
+  adoptParams(params: Float32Array): boolean;
   getParams(out: Float32Array): void;
   getGrads(out: Float32Array): void;
   setMoments(m: Float32Array, v: Float32Array): void;
@@ -100,8 +100,8 @@ export interface Engine {
   lowerThreadPriority(nice: number): boolean;
   /** The architecture's one parameter table (native/model/config.cc). */
   paramLayout(config: EngineConfig): ParamSlot[];
-  /** Transparent huge pages for the array's whole 2 MiB pages from their first touch (Linux; advice only). */
-  adviseHugePages(a: Float32Array): void;
+  /** n zeros for a model's weights, in memory the CPU engine works in (64-byte aligned, transparent huge pages from the first touch where Linux allows). */
+  paramArray(n: number): Float32Array;
   /** Backends this build holds ("cpu", and "cuda" where it was built with CUDA). */
   backends(): string[];
   /** GFLOP/s of an n^3 product: fp32 / bf16 as the linear layers run it (oneDNN), or OpenBLAS's sgemm. */

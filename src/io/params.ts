@@ -30,9 +30,9 @@ export class ParamStore<C extends EngineConfig = EngineConfig> {
     if (data) {
       this.data = data;
     } else {
-      // Zero pages not yet touched: the weights are loaded into huge pages (the CPU engine works in them).
-      this.data = new Float32Array(offset);
-      engine().adviseHugePages(this.data);
+      // The CPU engine works in this memory (EngineModel): aligned as its own buffers, and zero pages
+      // not yet touched, so that the weights are loaded into huge pages.
+      this.data = engine().paramArray(offset);
     }
   }
 

@@ -12,8 +12,9 @@ export abstract class EngineModel implements OptimizedModel {
   protected readonly native: NativeModel;
 
   /**
-   * On the CPU the engine works in `params`' own memory from now on (the weights exist once):
-   * read and write them through readParams()/writeParams(), not through `params`.
+   * On the CPU the engine works in `params`' own memory from now on (the weights exist once; a
+   * ParamStore's memory is aligned for it, other memory is copied): read and write them through
+   * readParams()/writeParams(), not through `params`.
    */
   constructor(readonly config: ModelConfig, params: ParamStore, device: DeviceChoice = {}) {
     this.native = new (engine().Model)(config, device.device ?? 'cpu', device.precision ?? 'fp32', device.profile ?? false);
