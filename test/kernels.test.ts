@@ -132,7 +132,12 @@ describe('model step seam', () => {
     const mask = Int32Array.from({ length: B * T }, (_, i) => (i % T < [16, 9, 1][Math.floor(i / T)] ? 1 : 0));
     const withGrad = model.forward(ids, mask, B, T);
     const inference = model.forward(ids, mask, B, T, { grad: false });
-    assert.deepEqual(inference, withGrad);
+    // To float rounding: training applies the FFN's GELU as a kernel of its own (backward needs the
+    // pre-activation), inference fuses oneDNN's into the first product, and the two differ in the
+    // last bits of some values.
+    const scale = Math.max(...withGrad.map(Math.abs));
+    assert.ok(scale > 0);
+    withGrad.forEach((v, i) => assert.ok(Math.abs(inference[i] - v) <= 1e-6 * scale, `logit ${i}: ${inference[i]} against ${v}`));
     assert.throws(() => model.loss(Int32Array.from([0, 1, 2])), /needs a forward pass that keeps gradients/);
     model.releaseWorkspace();
     assert.equal(model.workspaceBytes(), 0);
