@@ -186,12 +186,56 @@ struct RowStats {
 // their probabilities instead, as fp32 does.
 inline bool keeps_row_stats(bool bf16, int T) { return bf16 && T >= 2; }
 
-// Masked keys get the lowest float, as HF's masked_fill with finfo.min, so a row whose keys are all
-// masked becomes uniform exactly as in transformers.
+// exponentials(): a row of products q.k, times s, in place as its softmax's exponentials,
+// exp(s q.k - max); and its statistics. The probabilities are these times inv_sum: scale_row()
+// makes them so in place, and probabilities() makes them again from the products and the
+// statistics, the same values. Masked keys get the lowest float, as HF's masked_fill with
+// finfo.min, so a row whose keys are all masked becomes uniform exactly as in transformers.
+#if defined(__AVX512F__)
+// With AVX-512, 16 keys at a time. GCC's vectorized loops (below, without it) end each row's max
+// and sum one lane at a time; on a 2-core Zen 4, rows of 128 keys: 0.48 ns a key alone against 0.35
+// here, and in bf16 BERT-base inference at 32 x 128 a layer's softmax rows (with their bf16
+// weights) 2.6 -> 2.1 ms of a thread's 8.1 ms of attention.
+
+// Keys [j, j + 16) of a row (the lanes of k), times s; masked keys, and lanes outside k, the lowest float.
+inline __m512 masked16(const float* row, const int32_t* mask, __m512 s, __mmask16 k) {
+  const __m512i keys = _mm512_maskz_loadu_epi32(k, mask);
+  const __mmask16 keep = _mm512_mask_test_epi32_mask(k, keys, keys);
+  return _mm512_mask_mul_ps(_mm512_set1_ps(-FLT_MAX), keep, _mm512_maskz_loadu_ps(k, row), s);
+}
+
+RowStats exponentials(float* row, const int32_t* mask, int T, float s) {
+  const __m512 vs = _mm512_set1_ps(s);
+  __m512 mx = _mm512_set1_ps(-FLT_MAX);
+  for (int j = 0; j < T; j += 16) {
+    const __mmask16 k = lanes16(T - j);
+    const __m512 x = masked16(row + j, mask + j, vs, k);
+    _mm512_mask_storeu_ps(row + j, k, x);
+    mx = _mm512_max_ps(mx, x);
+  }
+  const float m = _mm512_reduce_max_ps(mx);
+  const __m512 vm = _mm512_set1_ps(m);
+  __m512 sum = _mm512_setzero_ps();
+  for (int j = 0; j < T; j += 16) {
+    const __mmask16 k = lanes16(T - j);
+    const __m512 e = fast_exp16(_mm512_sub_ps(_mm512_maskz_loadu_ps(k, row + j), vm));
+    _mm512_mask_storeu_ps(row + j, k, e);
+    sum = _mm512_mask_add_ps(sum, k, sum, e);
+  }
+  return {m, 1.0f / _mm512_reduce_add_ps(sum)};
+}
+
+void probabilities(float* row, const int32_t* mask, int T, float s, RowStats st) {
+  const __m512 vs = _mm512_set1_ps(s), vm = _mm512_set1_ps(st.max), inv = _mm512_set1_ps(st.inv_sum);
+  for (int j = 0; j < T; j += 16) {
+    const __mmask16 k = lanes16(T - j);
+    const __m512 e = fast_exp16(_mm512_sub_ps(masked16(row + j, mask + j, vs, k), vm));
+    _mm512_mask_storeu_ps(row + j, k, _mm512_mul_ps(e, inv));
+  }
+}
+#else
 inline float masked(float s, int32_t keep) { return keep ? s : -FLT_MAX; }
 
-// A row of products q.k, times s, in place as its softmax's exponentials, exp(s q.k - max); and its
-// statistics. The probabilities are these times inv_sum.
 RowStats exponentials(float* row, const int32_t* mask, int T, float s) {
   float mx = -FLT_MAX;
 #pragma omp simd reduction(max : mx)
@@ -205,17 +249,16 @@ RowStats exponentials(float* row, const int32_t* mask, int T, float s) {
   return {mx, 1.0f / sum};
 }
 
-void scale_row(float* row, int T, float s) {
-#pragma omp simd
-  for (int j = 0; j < T; j++) row[j] *= s;
-}
-
-// A row of scores in place as its probabilities again, from its statistics: the same values as
-// exponentials() and scale_row() gave forward.
 void probabilities(float* row, const int32_t* mask, int T, float s, RowStats st) {
   const float mx = st.max, inv = st.inv_sum;
 #pragma omp simd
   for (int j = 0; j < T; j++) row[j] = fast_exp(masked(row[j] * s, mask[j]) - mx) * inv;
+}
+#endif
+
+void scale_row(float* row, int T, float s) {
+#pragma omp simd
+  for (int j = 0; j < T; j++) row[j] *= s;
 }
 
 // Backward's probabilities carry the dropout mask in their sign bits, set by weights_row (in
